@@ -1,0 +1,374 @@
+/**
+ * The ClientHandler: one per connection, created but not started, handed to
+ * the Manager. While queued it keeps reading (bounded) so that nothing the
+ * client sends is lost and a hang-up is noticed at once; once started it
+ * runs the read → parse → dispatch → reply loop (or the raw echo loop).
+ *
+ * Whatever a client does — garbage, a reset, silence, a thrown bug in a
+ * command — ends at most its own connection: every failure is turned into an
+ * `ERR` reply or a close here, never thrown to the server.
+ */
+import {
+  decodeLine,
+  err,
+  errorReply,
+  FrameBuffer,
+  isBlank,
+  ProtocolError,
+  type Reply,
+  Request,
+} from "./protocol.ts";
+import { type ByteSink, FLUSH_THRESHOLD, ReplyWriter } from "./reply_writer.ts";
+import {
+  type CommandContext,
+  type CommandTable,
+  dispatch,
+  type ServerInfo,
+  type Session,
+} from "./commands/mod.ts";
+import { type ManagedClient, SHUTDOWN_REPLY } from "./manager.ts";
+import type { Logger } from "./log.ts";
+import type { Stats } from "./stats.ts";
+
+/** The connection as the handler uses it (a Deno.TcpConn in the server). */
+export interface ClientConn extends ByteSink {
+  read(p: Uint8Array): Promise<number | null>;
+  close(): void;
+}
+
+/** Smallest free space a read asks for; the buffer grows toward a line's length only when needed. */
+const MIN_READ_BYTES = 2048;
+
+/** Options shared by every handler of one server. */
+export interface HandlerOptions {
+  /** SPEC `--max-line`. */
+  maxLine: number;
+  /** A running client silent this long gets `ERR timeout`; 0 disables. */
+  idleTimeoutMs: number;
+  /** Raw byte echo instead of the protocol (SPEC `--echo`). */
+  echo: boolean;
+  commands: CommandTable;
+  server: ServerInfo;
+  logger: Logger;
+  stats: Stats;
+}
+
+let nextClientId = 1;
+
+/** One client connection, from accept to close. */
+export class ClientHandler implements ManagedClient, Session {
+  readonly id = nextClientId++;
+  readonly address: string;
+  readonly port: number;
+  readonly connectedAt = new Date();
+  identity: Session["identity"] = undefined;
+
+  readonly #conn: ClientConn;
+  readonly #options: HandlerOptions;
+  readonly #frame: FrameBuffer;
+  readonly #out: ReplyWriter;
+  readonly #context: CommandContext;
+  /** Bytes a queued client may send before we stop reading (TCP flow control then holds the rest). */
+  readonly #queuedInputLimit: number;
+  #state: "new" | "queued" | "running" | "closed" = "new";
+  /** The one read in flight, shared by the queued-phase reader and the serve loop. */
+  #pendingRead: Promise<boolean> | null = null;
+  #inputEnded = false;
+  #stopping = false;
+  #waitingForInput = false;
+  #idleSince = 0;
+  #writeStartedAt = 0;
+  #idleTimer: ReturnType<typeof setTimeout> | undefined;
+  #commands = 0;
+
+  constructor(
+    conn: ClientConn,
+    remote: { hostname: string; port: number },
+    options: HandlerOptions,
+  ) {
+    this.#conn = conn;
+    this.address = remote.hostname;
+    this.port = remote.port;
+    this.#options = options;
+    this.#frame = new FrameBuffer(options.maxLine);
+    this.#queuedInputLimit = options.maxLine + 2;
+    this.#out = new ReplyWriter({ write: (bytes) => this.#write(bytes) });
+    this.#context = { session: this, server: options.server };
+  }
+
+  /** Where this client is in its life. */
+  get state(): "new" | "queued" | "running" | "closed" {
+    return this.#state;
+  }
+
+  /** Manager: we are waiting for a slot. Keep reading so a hang-up is seen and no byte is lost. */
+  enqueued(leave: () => void): void {
+    this.#state = "queued";
+    this.#options.logger.info("client queued", { client: this.id });
+    this.#readWhileQueued(leave);
+  }
+
+  /** Manager: our slot is free; serve the client until it is done. */
+  async run(): Promise<void> {
+    if (this.#state === "closed") return;
+    this.#state = "running";
+    const logger = this.#options.logger;
+    logger.info("client started", { client: this.id });
+    try {
+      // Time spent in the queue does not count as idle (SPEC §4).
+      this.#idleSince = performance.now();
+      this.#armIdleTimer();
+      if (this.#options.echo) await this.#echo();
+      else await this.#serve();
+    } catch (error) {
+      if (!isDisconnect(error)) {
+        logger.warn("client handler failed", { client: this.id, error: String(error) });
+      }
+    } finally {
+      this.#close();
+      logger.info("client closed", {
+        client: this.id,
+        commands: this.#commands,
+        duration_ms: Date.now() - this.connectedAt.getTime(),
+      });
+    }
+  }
+
+  /** Manager: refused (busy, queue timeout, shutdown). Best effort, never throws. */
+  refuse(reply: Reply): void {
+    if (this.#state === "closed") return;
+    this.#state = "closed";
+    const out = new ReplyWriter(this.#conn);
+    out.addLine(reply);
+    out.flush().catch(() => {}).finally(() => this.#close());
+  }
+
+  /** Manager: finish the request in hand, then say shutdown; at once if idle between requests. */
+  shutdown(): void {
+    this.#stopping = true;
+    if (this.#waitingForInput) this.#sayAndClose(SHUTDOWN_REPLY);
+  }
+
+  /** Manager: the drain timeout passed; close now. */
+  abort(): void {
+    this.#close();
+  }
+
+  /** The protocol loop: answer every complete request buffered, flush once, read more. */
+  async #serve(): Promise<void> {
+    let eof = this.#inputEnded;
+    for (;;) {
+      for (;;) {
+        if (this.#stopping) return await this.#sayShutdown();
+        let line: Uint8Array | null;
+        try {
+          line = this.#frame.nextLine();
+        } catch (error) {
+          if (!(error instanceof ProtocolError)) throw error;
+          await this.#reply(errorReply(error));
+          return await this.#out.flush();
+        }
+        if (line === null) break;
+        if (await this.#answer(line)) return await this.#out.flush();
+      }
+      await this.#out.flush();
+      if (eof) {
+        // Half-closed: answer an unterminated last line too, then close.
+        if (this.#frame.buffered > 0) await this.#answer(this.#frame.takeAll());
+        return await this.#out.flush();
+      }
+      if (this.#stopping) return await this.#sayShutdown();
+      eof = !await this.#readInput();
+      if (this.#state === "closed") return;
+    }
+  }
+
+  /** Answers one request line; true when the connection must close after the reply. */
+  async #answer(bytes: Uint8Array): Promise<boolean> {
+    let reply: Reply | Promise<Reply>;
+    try {
+      const text = decodeLine(bytes);
+      if (isBlank(text)) return false;
+      this.#commands++;
+      this.#options.stats.commands_total++;
+      const request = new Request(text);
+      if (this.#options.logger.debugEnabled) {
+        this.#options.logger.debug("request", { client: this.id, command: request.command });
+      }
+      reply = dispatch(this.#options.commands, request, this.#context);
+    } catch (error) {
+      reply = this.#failure(error);
+    }
+    if (reply instanceof Promise) {
+      // Replies already made go out before we wait on a slow command.
+      await this.#out.flush();
+      try {
+        reply = await reply;
+      } catch (error) {
+        reply = this.#failure(error);
+      }
+    }
+    await this.#reply(reply);
+    return reply.kind !== "data" && reply.close === true;
+  }
+
+  async #reply(reply: Reply): Promise<void> {
+    if (reply.kind === "data" || this.#out.pending >= FLUSH_THRESHOLD) await this.#out.add(reply);
+    else this.#out.addLine(reply);
+    if (this.#out.pending >= FLUSH_THRESHOLD) await this.#out.flush();
+  }
+
+  /** A thrown ProtocolError is the reply; anything else is our bug: logged, `ERR internal`, connection lives. */
+  #failure(error: unknown): Reply {
+    if (error instanceof ProtocolError) return errorReply(error);
+    this.#options.logger.warn("command failed", { client: this.id, error: String(error) });
+    return err("internal", "the server failed to process this request; it has been logged");
+  }
+
+  /** Raw echo (SPEC `--echo`): every byte back, exactly as received. */
+  async #echo(): Promise<void> {
+    let eof = this.#inputEnded;
+    for (;;) {
+      const bytes = this.#frame.take(Infinity);
+      if (bytes !== null) {
+        this.#out.bytes(bytes);
+        await this.#out.flush();
+      }
+      if (eof || this.#stopping || this.#state === "closed") return;
+      eof = !await this.#readInput();
+    }
+  }
+
+  async #readWhileQueued(leave: () => void): Promise<void> {
+    try {
+      while (this.#state === "queued") {
+        if (this.#frame.buffered >= this.#queuedInputLimit) return;
+        if (!await this.#readInput()) break;
+      }
+    } catch {
+      // A reset while queued is a hang-up like any other.
+      this.#inputEnded = true;
+    }
+    if (this.#state !== "queued") return;
+    // EOF while waiting. With requests pending this may be a half-close
+    // (`nc -N`), which still deserves its replies, so it keeps its place;
+    // with nothing pending it is a hang-up and leaves the queue at once.
+    if (this.#frame.buffered === 0) {
+      leave();
+      this.#state = "closed";
+      this.#close();
+      this.#options.logger.info("client left the queue", { client: this.id });
+    }
+  }
+
+  /**
+   * Reads once; false at end of input. A read started while queued may still
+   * be in flight when the handler starts: the serve loop then joins that same
+   * read instead of starting a second one on the socket.
+   */
+  #readInput(): Promise<boolean> {
+    return this.#pendingRead ??= this.#readOnce();
+  }
+
+  async #readOnce(): Promise<boolean> {
+    this.#waitingForInput = true;
+    this.#idleSince = performance.now();
+    // While queued, read into a scratch buffer and copy: the serve loop may
+    // start consuming the frame buffer while this read is still in flight,
+    // and the frame must only ever change synchronously.
+    const queued = this.#state === "queued";
+    const target = queued ? new Uint8Array(MIN_READ_BYTES) : this.#frame.spare(MIN_READ_BYTES);
+    let n: number | null;
+    try {
+      n = await this.#conn.read(target);
+    } catch (error) {
+      if (this.#state === "closed" || isDisconnect(error)) n = null;
+      else throw error;
+    } finally {
+      this.#waitingForInput = false;
+      this.#pendingRead = null;
+    }
+    if (n === null) {
+      this.#inputEnded = true;
+      return false;
+    }
+    if (queued) this.#frame.push(target.subarray(0, n));
+    else this.#frame.commit(n);
+    this.#options.stats.bytes_in += n;
+    return true;
+  }
+
+  async #write(bytes: Uint8Array): Promise<number> {
+    this.#writeStartedAt = performance.now();
+    try {
+      const n = await this.#conn.write(bytes);
+      this.#options.stats.bytes_out += n;
+      return n;
+    } finally {
+      this.#writeStartedAt = 0;
+    }
+  }
+
+  async #sayShutdown(): Promise<void> {
+    await this.#reply(SHUTDOWN_REPLY);
+    await this.#out.flush();
+  }
+
+  /** Writes one line while the serve loop is parked in a read, then closes (which ends that read). */
+  #sayAndClose(reply: Reply): void {
+    if (this.#state === "closed") return;
+    this.#state = "closed";
+    const out = new ReplyWriter({ write: (bytes) => this.#write(bytes) });
+    out.addLine(reply);
+    out.flush().catch(() => {}).finally(() => this.#close());
+  }
+
+  /**
+   * The idle timer is lazy: one timer per connection that, when it fires,
+   * checks how long the client has really been silent and re-arms for the
+   * remainder, so a busy client costs no timer churn per request.
+   */
+  #armIdleTimer(delay = this.#options.idleTimeoutMs): void {
+    if (this.#options.idleTimeoutMs <= 0 || this.#state === "closed") return;
+    this.#idleTimer = setTimeout(() => this.#checkIdle(), Math.max(1, delay));
+  }
+
+  #checkIdle(): void {
+    const limit = this.#options.idleTimeoutMs;
+    const now = performance.now();
+    if (this.#writeStartedAt > 0 && now - this.#writeStartedAt >= limit) {
+      // The client stopped reading its replies: nothing can be said to it.
+      this.#options.stats.timeouts_total++;
+      this.#options.logger.info("client stopped reading; closing", { client: this.id });
+      return this.#close();
+    }
+    if (!this.#waitingForInput) return this.#armIdleTimer();
+    const left = this.#idleSince + limit - now;
+    if (left > 0) return this.#armIdleTimer(left);
+    this.#options.stats.timeouts_total++;
+    const seconds = limit / 1000;
+    this.#options.logger.info("idle timeout", { client: this.id, idle_s: seconds });
+    this.#sayAndClose(err("timeout", `no request for ${seconds} s; closing`));
+  }
+
+  #close(): void {
+    if (this.#idleTimer !== undefined) clearTimeout(this.#idleTimer);
+    this.#idleTimer = undefined;
+    if (this.#state !== "closed") this.#state = "closed";
+    try {
+      this.#conn.close();
+    } catch {
+      // Already closed.
+    }
+  }
+}
+
+/** Errors that only mean the peer went away. */
+function isDisconnect(error: unknown): boolean {
+  return error instanceof Deno.errors.ConnectionReset ||
+    error instanceof Deno.errors.BrokenPipe ||
+    error instanceof Deno.errors.ConnectionAborted ||
+    error instanceof Deno.errors.BadResource ||
+    error instanceof Deno.errors.NotConnected ||
+    error instanceof Deno.errors.Interrupted;
+}

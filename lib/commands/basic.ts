@@ -1,0 +1,41 @@
+/** The connection basics: PING, ECHO and QUIT (with its aliases EXIT and STOP). */
+import { ok, ProtocolError, type Reply } from "../protocol.ts";
+import type { Command } from "./mod.ts";
+
+const PONG: Reply = ok("PONG");
+const BYE: Reply = ok("bye", { close: true });
+
+/** `PING [text]`: liveness check. */
+export const PING: Command = {
+  name: "PING",
+  usage: ["PING [text]"],
+  summary: "replies PONG, or the text given, byte-exact",
+  run(request) {
+    const text = request.rest();
+    // "PING " with nothing after the space is still a plain ping.
+    return text === undefined || text === "" ? PONG : ok(text);
+  },
+};
+
+/** `ECHO <text>`: the rest of the line, byte-exact. */
+export const ECHO: Command = {
+  name: "ECHO",
+  usage: ["ECHO <text>"],
+  summary: "replies with the rest of the line, byte-exact",
+  run(request) {
+    const text = request.rest();
+    if (text === undefined) throw new ProtocolError("bad-args", "ECHO takes <text>, got nothing");
+    return ok(text);
+  },
+};
+
+/** `QUIT`: say goodbye and close. */
+export const QUIT: Command = {
+  name: "QUIT",
+  aliases: ["EXIT", "STOP"],
+  usage: ["QUIT (also EXIT, STOP)"],
+  summary: "says bye and closes the connection",
+  run() {
+    return BYE;
+  },
+};

@@ -1,0 +1,145 @@
+/**
+ * CALC: the lab's calculator, made exact. Integers of any length are
+ * BigInts, so `add`, `subtract`, `multiply` and a `divide` that comes out
+ * whole are exact; anything else is a double printed in JavaScript's
+ * shortest round-trip form (SPEC §4 "Numbers").
+ */
+import { ok, ProtocolError, type Reply } from "../protocol.ts";
+import { type Command, expectArgs, truncate } from "./mod.ts";
+
+type Operator = "add" | "subtract" | "multiply" | "divide";
+
+/** Every spelling of every operator; matched case-insensitively. */
+const OPERATORS: ReadonlyMap<string, Operator> = new Map([
+  ["add", "add"],
+  ["+", "add"],
+  ["subtract", "subtract"],
+  ["sub", "subtract"],
+  ["-", "subtract"],
+  ["multiply", "multiply"],
+  ["mul", "multiply"],
+  ["*", "multiply"],
+  ["divide", "divide"],
+  ["div", "divide"],
+  ["/", "divide"],
+]);
+
+const INTEGER = /^[+-]?\d+$/;
+const DECIMAL = /^[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?$/;
+const USAGE = "CALC takes <op> <a> <b>";
+
+/** A parsed operand: exact when it is an integer. */
+type Operand = { exact: bigint } | { approx: number };
+
+/** `CALC <op> <a> <b>`. */
+export const CALC: Command = {
+  name: "CALC",
+  usage: ["CALC <op> <a> <b>"],
+  summary: "op: add|+ subtract|sub|- multiply|mul|* divide|div|/; integers exact at any size",
+  run(request) {
+    const args = request.args();
+    expectArgs(args, { min: 3 }, USAGE);
+    const [opWord, aWord, bWord] = args as [string, string, string];
+    const op = OPERATORS.get(opWord.toLowerCase());
+    if (op === undefined) {
+      throw new ProtocolError(
+        "bad-args",
+        `unknown operator "${
+          truncate(opWord)
+        }": use add (+), subtract (sub, -), multiply (mul, *) or divide (div, /)`,
+      );
+    }
+    return calculate(op, parseOperand(aWord), parseOperand(bWord));
+  },
+};
+
+/** Applies `op`; exported for the unit tests. */
+export function calculate(op: Operator, a: Operand, b: Operand): Reply {
+  if ("exact" in a && "exact" in b) return ok(exactResult(op, a.exact, b.exact));
+  return ok(formatDouble(applyDouble(op, toNumber(a), toNumber(b))));
+}
+
+function exactResult(op: Operator, a: bigint, b: bigint): string {
+  switch (op) {
+    case "add":
+      return String(a + b);
+    case "subtract":
+      return String(a - b);
+    case "multiply":
+      return String(a * b);
+    case "divide":
+      if (b === 0n) throw new ProtocolError("div-by-zero", "cannot divide by zero");
+      if (a % b === 0n) return String(a / b);
+      return formatDouble(divideBigInts(a, b));
+  }
+}
+
+function applyDouble(op: Operator, a: number, b: number): number {
+  switch (op) {
+    case "add":
+      return a + b;
+    case "subtract":
+      return a - b;
+    case "multiply":
+      return a * b;
+    case "divide":
+      if (b === 0) throw new ProtocolError("div-by-zero", "cannot divide by zero");
+      return a / b;
+  }
+}
+
+function parseOperand(word: string): Operand {
+  if (INTEGER.test(word)) return { exact: BigInt(word) };
+  if (DECIMAL.test(word)) {
+    const value = Number(word);
+    if (!Number.isFinite(value)) throw outOfRange(word);
+    return { approx: value };
+  }
+  throw new ProtocolError(
+    "bad-args",
+    `"${
+      truncate(word)
+    }" is not a number: use an integer (any length) or a decimal like 1.5 or -2e3`,
+  );
+}
+
+function toNumber(operand: Operand): number {
+  if ("approx" in operand) return operand.approx;
+  const value = Number(operand.exact);
+  if (!Number.isFinite(value)) throw outOfRange(String(operand.exact));
+  return value;
+}
+
+/**
+ * a / b as a double for integers of any size: each is cut to its top 64
+ * bits first, so neither turns into Infinity on the way.
+ */
+function divideBigInts(a: bigint, b: bigint): number {
+  const shiftA = Math.max(0, bitLength(a) - 64);
+  const shiftB = Math.max(0, bitLength(b) - 64);
+  const ratio = Number(a >> BigInt(shiftA)) / Number(b >> BigInt(shiftB));
+  // Scale in two steps: 2 ** shift alone overflows where the product does not.
+  const shift = shiftA - shiftB;
+  const half = Math.trunc(shift / 2);
+  return ratio * 2 ** half * 2 ** (shift - half);
+}
+
+function bitLength(n: bigint): number {
+  return (n < 0n ? -n : n).toString(2).length;
+}
+
+function formatDouble(value: number): string {
+  if (!Number.isFinite(value)) {
+    throw new ProtocolError("bad-args", "result is out of the range of a double (about ±1.8e308)");
+  }
+  return String(value);
+}
+
+function outOfRange(word: string): ProtocolError {
+  return new ProtocolError(
+    "bad-args",
+    `"${
+      truncate(word)
+    }" is out of the range of a double (about ±1.8e308); only integers are exact at any size`,
+  );
+}

@@ -1,0 +1,122 @@
+/**
+ * The command table: every command the protocol knows, and the one dispatch
+ * function with its explicit unknown-command case. Adding a command means
+ * adding a file exporting `Command`s and one entry in {@linkcode COMMANDS}.
+ */
+import { err, ProtocolError, type Reply, type Request } from "../protocol.ts";
+import type { Logger } from "../log.ts";
+import type { Stats } from "../stats.ts";
+import { ECHO, PING, QUIT } from "./basic.ts";
+import { CALC } from "./calc.ts";
+import { helpCommand } from "./help.ts";
+import { HELLO, WHO } from "./hello.ts";
+import { STATS } from "./stats.ts";
+
+/** What a command sees of its own connection. */
+export interface Session {
+  readonly id: number;
+  readonly address: string;
+  readonly port: number;
+  readonly connectedAt: Date;
+  /** Set by HELLO. */
+  identity: { name: string; studentId: string; github: string } | undefined;
+}
+
+/** One connection as WHO lists it. */
+export interface SessionEntry {
+  session: Session;
+  state: "running" | "queued";
+}
+
+/** What a command sees of the server. */
+export interface ServerInfo {
+  readonly stats: Stats;
+  readonly logger: Logger;
+  readonly maxRunning: number;
+  running(): number;
+  queued(): number;
+  /** Running connections, then queued ones in FIFO order. */
+  sessions(): Iterable<SessionEntry>;
+  /** Extra `key value` STATS lines from services (workers, jobs, …). */
+  readonly statsSources: Array<() => Iterable<[string, number]>>;
+}
+
+/** Everything a command runs with. */
+export interface CommandContext {
+  session: Session;
+  server: ServerInfo;
+}
+
+/** One protocol command. */
+export interface Command {
+  /** Upper-case name as typed (case-insensitive on the wire). */
+  name: string;
+  /** Other names that run the same command (QUIT's EXIT and STOP). */
+  aliases?: readonly string[];
+  /** Syntax lines for HELP, e.g. `CALC <op> <a> <b>`. */
+  usage: readonly string[];
+  /** One line: what it is for. */
+  summary: string;
+  /** Runs the request; a bad request is a returned or thrown ProtocolError, never a crash. */
+  run(request: Request, context: CommandContext): Reply | Promise<Reply>;
+}
+
+/** Every command, in HELP order. */
+export const COMMANDS: readonly Command[] = [
+  PING,
+  ECHO,
+  QUIT,
+  HELLO,
+  WHO,
+  STATS,
+  CALC,
+];
+
+/** A name → command lookup including aliases and HELP itself. */
+export type CommandTable = ReadonlyMap<string, Command>;
+
+/** Builds the lookup table; HELP is added here because it lists the table. */
+export function buildCommandTable(commands: readonly Command[] = COMMANDS): CommandTable {
+  const table = new Map<string, Command>();
+  const all: Command[] = [helpCommand(() => all), ...commands];
+  for (const command of all) {
+    for (const name of [command.name, ...(command.aliases ?? [])]) {
+      if (table.has(name)) throw new RangeError(`command ${name} is defined twice`);
+      table.set(name, command);
+    }
+  }
+  return table;
+}
+
+/** Runs a request through the table; unknown names get `ERR unknown-command`. */
+export function dispatch(
+  table: CommandTable,
+  request: Request,
+  context: CommandContext,
+): Reply | Promise<Reply> {
+  const command = table.get(request.command);
+  if (command === undefined) {
+    return err(
+      "unknown-command",
+      `${truncate(request.command)} is not a command; HELP lists the commands`,
+    );
+  }
+  return command.run(request, context);
+}
+
+/** Throws `bad-args` unless `args` has between `min` and `max` entries. */
+export function expectArgs(
+  args: readonly string[],
+  range: { min: number; max?: number },
+  usage: string,
+): void {
+  const max = range.max ?? range.min;
+  if (args.length >= range.min && args.length <= max) return;
+  const got = `got ${args.length} argument${args.length === 1 ? "" : "s"}`;
+  throw new ProtocolError("bad-args", `${usage}, ${got}`);
+}
+
+/** Shortens user input quoted back in an error message. */
+export function truncate(text: string, max = 64): string {
+  return text.length <= max ? text : `${text.slice(0, max)}…`;
+}

@@ -1,0 +1,166 @@
+/**
+ * The server's command line (SPEC §2) turned into a checked configuration.
+ * Nothing is overridden silently: an unknown option, an option given twice,
+ * or a value out of range is a {@linkcode UsageError} naming it and what is
+ * allowed. Printing and exiting is the entry point's job, not this module's.
+ */
+import { parseArgs } from "@std/cli/parse-args";
+import {
+  DEFAULT_DRAIN_TIMEOUT_S,
+  DEFAULT_HOST,
+  DEFAULT_IDLE_TIMEOUT_S,
+  DEFAULT_MAX_LINE,
+  DEFAULT_MAX_PER_IP,
+  DEFAULT_MAX_RUNNING,
+  DEFAULT_PORT,
+  DEFAULT_QUEUE_LIMIT,
+  DEFAULT_QUEUE_TIMEOUT_S,
+  LIMITS,
+} from "./defaults.ts";
+import type { LogFormat, LogLevel } from "./log.ts";
+
+/** Everything the server runs with. */
+export interface ServerConfig {
+  host: string;
+  port: number;
+  maxRunning: number;
+  queueLimit: number;
+  queueTimeoutS: number;
+  idleTimeoutS: number;
+  maxPerIp: number;
+  maxLine: number;
+  drainTimeoutS: number;
+  echo: boolean;
+  logLevel: LogLevel;
+  logFormat: LogFormat;
+}
+
+/** A command line that cannot be run; the entry point prints usage and exits 2. */
+export class UsageError extends Error {
+  override name = "UsageError";
+}
+
+/** What the command line asks for. */
+export type ServerArgs =
+  | { kind: "run"; config: ServerConfig }
+  | { kind: "help" }
+  | { kind: "version" };
+
+const VALUE_OPTIONS = [
+  "host",
+  "port",
+  "max-running",
+  "queue-limit",
+  "queue-timeout",
+  "idle-timeout",
+  "max-per-ip",
+  "max-line",
+  "drain-timeout",
+  "log-format",
+] as const;
+const FLAG_OPTIONS = ["echo", "verbose", "quiet", "help", "version"] as const;
+const ALIASES = { v: "verbose", q: "quiet", h: "help" } as const;
+
+/** Parses `switchboard-server [PORT [MAX_RUNNING]] [options]`. */
+export function parseServerArgs(args: readonly string[]): ServerArgs {
+  const unknown: string[] = [];
+  const parsed: Record<string, unknown> & { _: Array<string | number> } = parseArgs([...args], {
+    string: [...VALUE_OPTIONS],
+    boolean: [...FLAG_OPTIONS],
+    collect: [...VALUE_OPTIONS, ...FLAG_OPTIONS],
+    alias: ALIASES,
+    unknown: (arg: string) => {
+      if (arg.startsWith("-")) unknown.push(arg);
+      return !arg.startsWith("-");
+    },
+  });
+  if (unknown.length > 0) throw new UsageError(`unknown option ${unknown[0]}`);
+
+  const values = new Map<string, string>();
+  for (const name of VALUE_OPTIONS) {
+    const given = parsed[name] as string[] | undefined ?? [];
+    if (given.length > 1) throw new UsageError(`--${name} is given twice`);
+    if (given.length === 1) values.set(name, given[0]!);
+  }
+  const flags = new Set<string>();
+  for (const name of FLAG_OPTIONS) {
+    const given = (parsed[name] as boolean[] | undefined ?? []).filter(Boolean);
+    if (given.length > 1) throw new UsageError(`--${name} is given twice`);
+    if (given.length === 1) flags.add(name);
+  }
+  if (flags.has("help")) return { kind: "help" };
+  if (flags.has("version")) return { kind: "version" };
+
+  const positionals = parsed._.map(String);
+  if (positionals.length > 2) {
+    throw new UsageError(
+      `too many arguments: ${positionals.slice(2).join(" ")} (expected [PORT [MAX_RUNNING]])`,
+    );
+  }
+  for (const [index, name] of ["port", "max-running"].entries()) {
+    const value = positionals[index];
+    if (value === undefined) continue;
+    if (values.has(name)) {
+      throw new UsageError(`${name} is given twice (as ${value} and --${name})`);
+    }
+    values.set(name, value);
+  }
+  if (flags.has("verbose") && flags.has("quiet")) {
+    throw new UsageError("--verbose and --quiet cannot be combined");
+  }
+  const logFormat = values.get("log-format") ?? "text";
+  if (logFormat !== "text" && logFormat !== "json") {
+    throw new UsageError(`--log-format must be text or json: received "${logFormat}"`);
+  }
+
+  const int = (name: string, fallback: number, min: number, max: number) =>
+    integerOption(name, values.get(name), fallback, min, max);
+  const seconds = (name: string, fallback: number) =>
+    secondsOption(name, values.get(name), fallback);
+  const host = values.get("host") ?? DEFAULT_HOST;
+  if (host === "") throw new UsageError(`--host must be an address such as 127.0.0.1 or ::`);
+
+  return {
+    kind: "run",
+    config: {
+      host,
+      port: int("port", DEFAULT_PORT, 0, 65535),
+      maxRunning: int("max-running", DEFAULT_MAX_RUNNING, 1, LIMITS.maxRunning),
+      queueLimit: int("queue-limit", DEFAULT_QUEUE_LIMIT, 0, LIMITS.queueLimit),
+      queueTimeoutS: seconds("queue-timeout", DEFAULT_QUEUE_TIMEOUT_S),
+      idleTimeoutS: seconds("idle-timeout", DEFAULT_IDLE_TIMEOUT_S),
+      maxPerIp: int("max-per-ip", DEFAULT_MAX_PER_IP, 0, LIMITS.maxRunning),
+      maxLine: int("max-line", DEFAULT_MAX_LINE, 1, LIMITS.maxLine),
+      drainTimeoutS: seconds("drain-timeout", DEFAULT_DRAIN_TIMEOUT_S),
+      echo: flags.has("echo"),
+      logLevel: flags.has("verbose") ? "debug" : flags.has("quiet") ? "quiet" : "info",
+      logFormat,
+    },
+  };
+}
+
+function integerOption(
+  name: string,
+  value: string | undefined,
+  fallback: number,
+  min: number,
+  max: number,
+): number {
+  if (value === undefined) return fallback;
+  const n = /^\d+$/.test(value) ? Number(value) : NaN;
+  if (!Number.isSafeInteger(n) || n < min || n > max) {
+    throw new UsageError(`--${name} must be an integer from ${min} to ${max}: received "${value}"`);
+  }
+  return n;
+}
+
+function secondsOption(name: string, value: string | undefined, fallback: number): number {
+  if (value === undefined) return fallback;
+  const n = /^\d+(\.\d+)?$/.test(value) ? Number(value) : NaN;
+  if (!Number.isFinite(n) || n > LIMITS.timeoutS) {
+    throw new UsageError(
+      `--${name} must be a number of seconds from 0 to ${LIMITS.timeoutS}: received "${value}"`,
+    );
+  }
+  return n;
+}

@@ -1,0 +1,37 @@
+/**
+ * The one source of defaults shared by the server and the client (the lab's
+ * `constCS.py`, mini-redis's `DEFAULT_PORT`). Change a default here and both
+ * executables, the usage texts and the README table agree.
+ */
+
+/** Version reported by `--version` on both executables. */
+export const VERSION = "0.1.0";
+
+/** Address the server binds and the client dials. */
+export const DEFAULT_HOST = "127.0.0.1";
+/** TCP port of the classic lab (`server.py 12000 5`). */
+export const DEFAULT_PORT = 12000;
+/** Handlers that may run at once: the Manager's running set. */
+export const DEFAULT_MAX_RUNNING = 64;
+/** Connections allowed to wait for a slot; the next one gets `ERR busy`. */
+export const DEFAULT_QUEUE_LIMIT = 1024;
+/** Seconds a connection may wait in the queue; 0 means forever. */
+export const DEFAULT_QUEUE_TIMEOUT_S = 0;
+/** Seconds a running client may stay silent before `ERR timeout`. */
+export const DEFAULT_IDLE_TIMEOUT_S = 300;
+/** Running + queued connections per remote address; 0 means no limit. */
+export const DEFAULT_MAX_PER_IP = 0;
+/** Longest request line in bytes, not counting the CR LF. */
+export const DEFAULT_MAX_LINE = 65536;
+/** Seconds running clients get to finish when the server shuts down. */
+export const DEFAULT_DRAIN_TIMEOUT_S = 10;
+/** Seconds the client waits to connect and for each reply. */
+export const DEFAULT_CLIENT_TIMEOUT_S = 30;
+
+/** Upper bounds that keep a typo from becoming an outage. */
+export const LIMITS = {
+  maxRunning: 1_000_000,
+  queueLimit: 10_000_000,
+  timeoutS: 31_536_000, // one year: longer is surely a mistake
+  maxLine: 64 * 1024 * 1024,
+} as const;

@@ -1,0 +1,128 @@
+/**
+ * The server's logger (SPEC §8): text or JSON lines on a sink (stderr in the
+ * server), written through the print lock so lines never interleave. Logging
+ * never blocks a request: lines are queued and written by one drain task; a
+ * sink that stops reading (a full pipe) costs a bounded queue, then drops.
+ */
+import { printLock } from "./lock.ts";
+import type { ByteSink } from "./reply_writer.ts";
+
+/** `quiet` prints nothing, `info` the events of SPEC §8, `debug` every request too. */
+export type LogLevel = "quiet" | "info" | "debug";
+/** `text` for people, `json` (one object per line) for log collectors. */
+export type LogFormat = "text" | "json";
+/** Extra key/value pairs of a log line. */
+export type LogFields = Record<string, string | number | boolean | null | undefined>;
+
+/** Lines queued while the sink is slow; past this, lines are dropped and counted. */
+const MAX_QUEUED_LINES = 10_000;
+
+const encoder = new TextEncoder();
+
+/** Options of {@linkcode Logger}. */
+export interface LoggerOptions {
+  /** Default `info`. */
+  level?: LogLevel;
+  /** Default `text`. */
+  format?: LogFormat;
+  /** Default: a sink that discards everything (lib never picks stderr itself). */
+  sink?: ByteSink;
+}
+
+/** Writes log lines through the print lock. */
+export class Logger {
+  readonly level: LogLevel;
+  readonly format: LogFormat;
+  readonly #sink: ByteSink | undefined;
+  #queue: string[] = [];
+  #dropped = 0;
+  #draining: Promise<void> | null = null;
+
+  constructor(options: LoggerOptions = {}) {
+    this.level = options.level ?? "info";
+    this.format = options.format ?? "text";
+    this.#sink = options.sink;
+  }
+
+  /** True when debug lines are wanted, so callers can skip building them. */
+  get debugEnabled(): boolean {
+    return this.level === "debug";
+  }
+
+  /** An event of SPEC §8: startup, connections, HELLO identities. */
+  info(message: string, fields?: LogFields): void {
+    if (this.level !== "quiet") this.#emit("info", message, fields);
+  }
+
+  /** A problem the server survived (a handler that threw, an accept error). */
+  warn(message: string, fields?: LogFields): void {
+    if (this.level !== "quiet") this.#emit("warn", message, fields);
+  }
+
+  /** Every request and job, with `-v`. */
+  debug(message: string, fields?: LogFields): void {
+    if (this.level === "debug") this.#emit("debug", message, fields);
+  }
+
+  /** Resolves once every queued line has been written. */
+  async flush(): Promise<void> {
+    while (this.#draining) await this.#draining;
+  }
+
+  #emit(level: string, message: string, fields: LogFields | undefined): void {
+    if (this.#sink === undefined) return;
+    if (this.#queue.length >= MAX_QUEUED_LINES) {
+      this.#dropped++;
+      return;
+    }
+    this.#queue.push(this.#format(level, message, fields));
+    this.#draining ??= this.#drain();
+  }
+
+  #format(level: string, message: string, fields: LogFields | undefined): string {
+    const ts = new Date().toISOString();
+    if (this.format === "json") {
+      return JSON.stringify({ ts, level, msg: message, ...fields }) + "\n";
+    }
+    let line = `${ts} ${level.toUpperCase().padEnd(5)} ${message}`;
+    if (fields) {
+      for (const [key, value] of Object.entries(fields)) {
+        if (value === undefined) continue;
+        const text = String(value);
+        line += /^[^\s"=]+$/.test(text) ? ` ${key}=${text}` : ` ${key}=${JSON.stringify(text)}`;
+      }
+    }
+    return line + "\n";
+  }
+
+  async #drain(): Promise<void> {
+    const sink = this.#sink!;
+    try {
+      while (this.#queue.length > 0 || this.#dropped > 0) {
+        const lines = this.#queue;
+        this.#queue = [];
+        if (this.#dropped > 0) {
+          lines.push(
+            this.#format(
+              "warn",
+              `${this.#dropped} log lines dropped: stderr is not keeping up`,
+              undefined,
+            ),
+          );
+          this.#dropped = 0;
+        }
+        await printLock.run(() => writeAll(sink, encoder.encode(lines.join(""))));
+      }
+    } catch {
+      // stderr is gone (closed pipe): logging must never take the server down.
+      this.#queue = [];
+    } finally {
+      this.#draining = null;
+    }
+  }
+}
+
+/** Writes all of `bytes`, continuing after short writes. */
+export async function writeAll(sink: ByteSink, bytes: Uint8Array): Promise<void> {
+  for (let off = 0; off < bytes.length;) off += await sink.write(bytes.subarray(off));
+}

@@ -1,0 +1,125 @@
+/**
+ * The write path of one connection: replies are encoded straight into one
+ * buffer and sent with as few writes as possible. Replies to pipelined
+ * requests that are ready together leave in one write (SPEC §10 S6), and a
+ * short write (`conn.write` may write less than asked) is continued, never
+ * dropped. No sockets here: it writes to anything with a `write` method.
+ */
+import { dataHeader, type Reply, replyLine } from "./protocol.ts";
+
+/** Minimal writer shape (a Deno.Conn, a test double). */
+export interface ByteSink {
+  write(p: Uint8Array): Promise<number>;
+}
+
+/** Bytes the buffer starts with; grows on demand. */
+const INITIAL_BYTES = 1024;
+/** Once pending output passes this, the caller should flush before doing more work. */
+export const FLUSH_THRESHOLD = 64 * 1024;
+/** A buffer grown past this by a large reply is given back after the flush. */
+const SHRINK_ABOVE_BYTES = 256 * 1024;
+/** DATA bodies larger than this are written directly instead of being copied into the buffer. */
+const COPY_BODY_BELOW = 16 * 1024;
+
+const encoder = new TextEncoder();
+
+/** Buffers encoded replies and flushes them to a sink. */
+export class ReplyWriter {
+  #buf = new Uint8Array(0);
+  #len = 0;
+  readonly #sink: ByteSink;
+  /** Total bytes handed to the sink (for STATS bytes_out). */
+  bytesWritten = 0;
+
+  constructor(sink: ByteSink) {
+    this.#sink = sink;
+  }
+
+  /** Bytes encoded and not yet flushed. */
+  get pending(): number {
+    return this.#len;
+  }
+
+  /** Appends an encoded reply; a large DATA body is flushed through without a copy. */
+  async add(reply: Reply): Promise<void> {
+    this.text(replyLine(reply));
+    if (reply.kind !== "data") return;
+    if (reply.body.length < COPY_BODY_BELOW) {
+      this.bytes(reply.body);
+    } else {
+      await this.flush();
+      await this.#writeAll(reply.body);
+    }
+    this.bytes(LF_BYTES);
+  }
+
+  /** Appends a reply that has no large body; no await needed on the hot path. */
+  addLine(reply: Reply): void {
+    this.text(replyLine(reply));
+    if (reply.kind === "data") {
+      this.bytes(reply.body);
+      this.bytes(LF_BYTES);
+    }
+  }
+
+  /** Appends the header of a DATA reply whose body the caller streams with {@linkcode stream}. */
+  dataHeader(size: number, sha256?: string): void {
+    this.text(dataHeader(size, sha256));
+  }
+
+  /** Flushes, then writes each chunk of a streamed body as it comes; the caller adds the final LF. */
+  async stream(chunks: AsyncIterable<Uint8Array>): Promise<number> {
+    await this.flush();
+    let total = 0;
+    for await (const chunk of chunks) {
+      await this.#writeAll(chunk);
+      total += chunk.length;
+    }
+    return total;
+  }
+
+  /** Appends UTF-8 text. */
+  text(s: string): void {
+    // UTF-8 never needs more than 3 bytes per UTF-16 code unit.
+    this.#reserve(s.length * 3);
+    const { written } = encoder.encodeInto(s, this.#buf.subarray(this.#len));
+    this.#len += written;
+  }
+
+  /** Appends raw bytes. */
+  bytes(b: Uint8Array): void {
+    this.#reserve(b.length);
+    this.#buf.set(b, this.#len);
+    this.#len += b.length;
+  }
+
+  /** Writes everything pending, continuing after short writes. */
+  async flush(): Promise<void> {
+    if (this.#len === 0) return;
+    const len = this.#len;
+    this.#len = 0;
+    await this.#writeAll(this.#buf.subarray(0, len));
+    if (this.#buf.length > SHRINK_ABOVE_BYTES) this.#buf = new Uint8Array(INITIAL_BYTES);
+  }
+
+  async #writeAll(bytes: Uint8Array): Promise<void> {
+    let off = 0;
+    while (off < bytes.length) {
+      const n = await this.#sink.write(off === 0 ? bytes : bytes.subarray(off));
+      if (n <= 0) throw new Error(`write made no progress (${n} bytes)`);
+      off += n;
+      this.bytesWritten += n;
+    }
+  }
+
+  #reserve(n: number): void {
+    if (this.#buf.length - this.#len >= n) return;
+    let size = Math.max(this.#buf.length * 2, INITIAL_BYTES);
+    while (size - this.#len < n) size *= 2;
+    const next = new Uint8Array(size);
+    next.set(this.#buf.subarray(0, this.#len));
+    this.#buf = next;
+  }
+}
+
+const LF_BYTES = new Uint8Array([10]);

@@ -1,0 +1,189 @@
+/**
+ * The server: `Deno.listen` accepts, every connection becomes a ClientHandler
+ * handed to the Manager, and a graceful shutdown drains them (SPEC §6).
+ */
+import { delay } from "@std/async/delay";
+import { ClientHandler } from "./client_handler.ts";
+import { buildCommandTable, type ServerInfo, type SessionEntry } from "./commands/mod.ts";
+import type { ServerConfig } from "./config.ts";
+import type { Logger } from "./log.ts";
+import { Manager } from "./manager.ts";
+import { Stats } from "./stats.ts";
+
+/** First pause after a failed accept (EMFILE and the like); doubles up to the max. */
+const ACCEPT_BACKOFF_MIN_MS = 5;
+/** Longest pause between accept retries: the server keeps trying, it never spins or dies. */
+const ACCEPT_BACKOFF_MAX_MS = 1000;
+/** After the drain timeout, how long aborted handlers get to unwind before we stop waiting. */
+const ABORT_GRACE_MS = 1000;
+
+/** Options of {@linkcode Server}. */
+export interface ServerOptions {
+  logger: Logger;
+}
+
+/** A running switchboard server. */
+export class Server {
+  readonly config: ServerConfig;
+  readonly stats = new Stats();
+  readonly manager: Manager<ClientHandler>;
+  readonly info: ServerInfo;
+  readonly #logger: Logger;
+  readonly #closeHooks: Array<() => Promise<void> | void> = [];
+  #listener: Deno.TcpListener | undefined;
+  #accepting: Promise<void> | undefined;
+  #stopping: Promise<void> | undefined;
+
+  constructor(config: ServerConfig, options: ServerOptions) {
+    this.config = config;
+    this.#logger = options.logger;
+    this.manager = new Manager<ClientHandler>({
+      maxRunning: config.maxRunning,
+      queueLimit: config.queueLimit,
+      queueTimeoutMs: config.queueTimeoutS * 1000,
+      maxPerIp: config.maxPerIp,
+      stats: this.stats,
+      logger: this.#logger,
+    });
+    const manager = this.manager;
+    this.info = {
+      stats: this.stats,
+      logger: this.#logger,
+      maxRunning: config.maxRunning,
+      running: () => manager.running,
+      queued: () => manager.queued,
+      *sessions(): Generator<SessionEntry> {
+        for (const { client, state } of manager.clients()) yield { session: client, state };
+      },
+      statsSources: [],
+    };
+  }
+
+  /** The bound address (after {@linkcode listen}). */
+  get addr(): Deno.NetAddr {
+    if (!this.#listener) throw new Error("the server is not listening");
+    return this.#listener.addr;
+  }
+
+  /** Registers work to do after the clients are drained (closing a database). */
+  onClose(hook: () => Promise<void> | void): void {
+    this.#closeHooks.push(hook);
+  }
+
+  /** Binds and starts accepting; throws Deno errors (AddrInUse, NotCapable) to the caller. */
+  listen(): Deno.NetAddr {
+    this.#listener = Deno.listen({ hostname: this.config.host, port: this.config.port });
+    const addr = this.#listener.addr;
+    const c = this.config;
+    this.#logger.info(
+      `listening on ${formatAddress(addr)}, max ${c.maxRunning} running, queue ${c.queueLimit}` +
+        (c.echo ? ", echo mode" : ""),
+    );
+    this.#accepting = this.#acceptLoop(this.#listener);
+    return addr;
+  }
+
+  /** Resolves when the accept loop ends (after shutdown). */
+  get accepting(): Promise<void> {
+    return this.#accepting ?? Promise.resolve();
+  }
+
+  async #acceptLoop(listener: Deno.TcpListener): Promise<void> {
+    const commands = buildCommandTable();
+    const handlerOptions = {
+      maxLine: this.config.maxLine,
+      idleTimeoutMs: this.config.idleTimeoutS * 1000,
+      echo: this.config.echo,
+      commands,
+      server: this.info,
+      logger: this.#logger,
+      stats: this.stats,
+    };
+    let backoff = ACCEPT_BACKOFF_MIN_MS;
+    for (;;) {
+      let conn: Deno.TcpConn;
+      try {
+        conn = await listener.accept();
+      } catch (error) {
+        if (this.#stopping || error instanceof Deno.errors.BadResource) return;
+        // EMFILE/ENFILE and friends: wait for descriptors to free up.
+        this.#logger.warn("accept failed; retrying", { error: String(error), retry_ms: backoff });
+        await delay(backoff);
+        backoff = Math.min(backoff * 2, ACCEPT_BACKOFF_MAX_MS);
+        continue;
+      }
+      backoff = ACCEPT_BACKOFF_MIN_MS;
+      try {
+        conn.setNoDelay(true);
+      } catch {
+        // The peer may already be gone; the handler will find out.
+      }
+      const remote = conn.remoteAddr;
+      const handler = new ClientHandler(conn, remote, handlerOptions);
+      this.#logger.info("connection opened", {
+        client: handler.id,
+        address: formatAddress(remote),
+      });
+      this.manager.admit(handler);
+    }
+  }
+
+  /**
+   * Graceful shutdown (SPEC §6): stop accepting, refuse the queue, let
+   * running clients finish the request in hand, close the rest after the
+   * drain timeout, then run the close hooks. Safe to call twice.
+   */
+  shutdown(): Promise<void> {
+    return this.#stopping ??= this.#stop();
+  }
+
+  async #stop(): Promise<void> {
+    this.#logger.info("shutting down", {
+      running: this.manager.running,
+      queued: this.manager.queued,
+      drain_timeout_s: this.config.drainTimeoutS,
+    });
+    try {
+      this.#listener?.close();
+    } catch {
+      // Already closed.
+    }
+    await this.#accepting;
+    this.manager.shutdown();
+    const idle = this.manager.whenIdle();
+    if (!await settlesWithin(idle, this.config.drainTimeoutS * 1000)) {
+      this.#logger.info("drain timeout passed; closing remaining clients", {
+        running: this.manager.running,
+      });
+      this.manager.abortAll();
+      await settlesWithin(idle, ABORT_GRACE_MS);
+    }
+    for (const hook of this.#closeHooks) {
+      try {
+        await hook();
+      } catch (error) {
+        this.#logger.warn("close hook failed", { error: String(error) });
+      }
+    }
+    this.#logger.info("stopped", { served_total: this.stats.served_total });
+    await this.#logger.flush();
+  }
+}
+
+/** True if `promise` settles within `ms`; the timer is cleared either way. */
+async function settlesWithin(promise: Promise<unknown>, ms: number): Promise<boolean> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const timeout = new Promise<false>((resolve) => timer = setTimeout(() => resolve(false), ms));
+  try {
+    return await Promise.race([promise.then(() => true), timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** `host:port`, with IPv6 hosts in brackets. */
+export function formatAddress(addr: { hostname: string; port: number }): string {
+  return addr.hostname.includes(":")
+    ? `[${addr.hostname}]:${addr.port}`
+    : `${addr.hostname}:${addr.port}`;
+}

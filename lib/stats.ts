@@ -1,0 +1,22 @@
+/**
+ * The server's counters (SPEC §4 STATS, §8 metrics). Plain numbers bumped on
+ * the event-loop thread: no lock is needed because no increment ever spans
+ * an `await`.
+ */
+
+/** Monotonic counters; names are the STATS keys. */
+export class Stats {
+  readonly startedAt = Date.now();
+  accepted_total = 0;
+  served_total = 0;
+  rejected_total = 0;
+  timeouts_total = 0;
+  commands_total = 0;
+  bytes_in = 0;
+  bytes_out = 0;
+
+  /** Whole seconds since the server started. */
+  get uptimeSeconds(): number {
+    return Math.floor((Date.now() - this.startedAt) / 1000);
+  }
+}

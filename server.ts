@@ -1,0 +1,115 @@
+/**
+ * switchboard-server: parses the command line, starts the server, and turns
+ * signals into a graceful shutdown (SPEC §2, §6). Everything else is in lib/.
+ */
+import { parseServerArgs, type ServerConfig, UsageError } from "./lib/config.ts";
+import {
+  DEFAULT_DRAIN_TIMEOUT_S,
+  DEFAULT_HOST,
+  DEFAULT_IDLE_TIMEOUT_S,
+  DEFAULT_MAX_LINE,
+  DEFAULT_MAX_PER_IP,
+  DEFAULT_MAX_RUNNING,
+  DEFAULT_PORT,
+  DEFAULT_QUEUE_LIMIT,
+  DEFAULT_QUEUE_TIMEOUT_S,
+  VERSION,
+} from "./lib/defaults.ts";
+import { Logger } from "./lib/log.ts";
+import { Server } from "./lib/server.ts";
+
+const USAGE = `usage: switchboard-server [PORT [MAX_RUNNING]] [options]
+
+A concurrent line-protocol TCP server: at most MAX_RUNNING clients are served
+at once, the rest wait in a FIFO queue. Try it: nc 127.0.0.1 ${DEFAULT_PORT}, then HELP.
+
+options:
+  --host H              address to bind (default ${DEFAULT_HOST}; 0.0.0.0 or :: to expose)
+  --port P              TCP port, 0 picks a free one (default ${DEFAULT_PORT})
+  --max-running N       clients served at once (default ${DEFAULT_MAX_RUNNING})
+  --queue-limit Q       clients allowed to wait; beyond it ERR busy (default ${DEFAULT_QUEUE_LIMIT})
+  --queue-timeout S     seconds a client may wait, 0 = forever (default ${DEFAULT_QUEUE_TIMEOUT_S})
+  --idle-timeout S      seconds a running client may stay silent, 0 = forever (default ${DEFAULT_IDLE_TIMEOUT_S})
+  --max-per-ip N        running + queued connections per address, 0 = no limit (default ${DEFAULT_MAX_PER_IP})
+  --max-line BYTES      longest request line (default ${DEFAULT_MAX_LINE})
+  --echo                raw mode: every admitted connection is a byte-for-byte echo
+  --drain-timeout S     on shutdown, seconds running clients get to finish (default ${DEFAULT_DRAIN_TIMEOUT_S})
+  -v, --verbose         log every request
+  -q, --quiet           log nothing
+  --log-format F        text or json (default text), on stderr
+  -h, --help            show this help
+  --version             show the version
+
+Ctrl-C (SIGINT) or SIGTERM drains and exits 0; a second signal exits 130.`;
+
+const encoder = new TextEncoder();
+
+function printError(message: string): void {
+  Deno.stderr.writeSync(encoder.encode(`error: ${message}\n`));
+}
+
+/** Explains a failure to bind in one line. */
+function describeListenError(error: unknown, config: ServerConfig): string {
+  const where = `${config.host}:${config.port}`;
+  if (error instanceof Deno.errors.NotCapable || error instanceof Deno.errors.PermissionDenied) {
+    return `network access is not granted: run with --allow-net (${where})`;
+  }
+  if (error instanceof Deno.errors.AddrInUse) {
+    return `cannot listen on ${where}: address already in use`;
+  }
+  if (error instanceof Deno.errors.AddrNotAvailable) {
+    return `cannot listen on ${where}: no such local address`;
+  }
+  return `cannot listen on ${where}: ${error instanceof Error ? error.message : String(error)}`;
+}
+
+/** Entry point; returns the process exit code. */
+export async function main(args: readonly string[]): Promise<number> {
+  let parsed;
+  try {
+    parsed = parseServerArgs(args);
+  } catch (error) {
+    if (!(error instanceof UsageError)) throw error;
+    printError(error.message);
+    Deno.stderr.writeSync(encoder.encode(USAGE + "\n"));
+    return 2;
+  }
+  if (parsed.kind === "help") {
+    console.log(USAGE);
+    return 0;
+  }
+  if (parsed.kind === "version") {
+    console.log(`switchboard-server ${VERSION}`);
+    return 0;
+  }
+  const config = parsed.config;
+  const logger = new Logger({
+    level: config.logLevel,
+    format: config.logFormat,
+    sink: Deno.stderr,
+  });
+  const server = new Server(config, { logger });
+  try {
+    server.listen();
+  } catch (error) {
+    printError(describeListenError(error, config));
+    return 1;
+  }
+
+  let signals = 0;
+  const onSignal = () => {
+    if (++signals > 1) Deno.exit(130);
+    server.shutdown().then(() => Deno.exit(0));
+  };
+  const names: Deno.Signal[] = Deno.build.os === "windows"
+    ? ["SIGINT", "SIGBREAK"]
+    : ["SIGINT", "SIGTERM"];
+  for (const name of names) Deno.addSignalListener(name, onSignal);
+
+  await server.accepting;
+  // The accept loop ends only on shutdown; wait for the drain to finish.
+  await server.shutdown();
+  return 0;
+}
+
+if (import.meta.main) Deno.exit(await main(Deno.args));
