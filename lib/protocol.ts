@@ -205,6 +205,15 @@ export function isBlank(line: string): boolean {
   return true;
 }
 
+/** True if `text` has a C0 control character or DEL (names and keys must not). */
+export function hasControlCharacter(text: string): boolean {
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c < 0x20 || c === 0x7f) return true;
+  }
+  return false;
+}
+
 function isSeparator(c: number): boolean {
   return c === SPACE || c === TAB;
 }
@@ -269,10 +278,10 @@ export function scanWord(line: string, pos: number): Word | null {
   return { text, end: i };
 }
 
-/** Splits a whole line into words (quotes and escapes applied). */
-export function tokenize(line: string): string[] {
+/** Splits a line into words from `from` on (quotes and escapes applied); error columns count from the line start. */
+export function tokenize(line: string, from = 0): string[] {
   const words: string[] = [];
-  let pos = 0;
+  let pos = from;
   for (let word = scanWord(line, pos); word !== null; word = scanWord(line, pos)) {
     words.push(word.text);
     pos = word.end;
@@ -311,7 +320,7 @@ export class Request {
 
   /** The words after the command name. Throws `bad-request` on bad quoting. */
   args(): string[] {
-    return tokenize(this.line.slice(this.#afterCommand));
+    return tokenize(this.line, this.#afterCommand);
   }
 
   /**

@@ -111,17 +111,24 @@ function toNumber(operand: Operand): number {
 }
 
 /**
- * a / b as a double for integers of any size: each is cut to its top 64
- * bits first, so neither turns into Infinity on the way.
+ * a / b as a correctly rounded double for integers of any size. Converting
+ * each side to a double first would overflow past 1e308 and round twice;
+ * instead the BigInt quotient is scaled to ~66 significant bits, with a
+ * sticky low bit standing for any remainder, so Number() rounds exactly once.
  */
 function divideBigInts(a: bigint, b: bigint): number {
-  const shiftA = Math.max(0, bitLength(a) - 64);
-  const shiftB = Math.max(0, bitLength(b) - 64);
-  const ratio = Number(a >> BigInt(shiftA)) / Number(b >> BigInt(shiftB));
-  // Scale in two steps: 2 ** shift alone overflows where the product does not.
-  const shift = shiftA - shiftB;
+  const negative = (a < 0n) !== (b < 0n);
+  let x = a < 0n ? -a : a;
+  let y = b < 0n ? -b : b;
+  const shift = 66 - (bitLength(x) - bitLength(y));
+  if (shift > 0) x <<= BigInt(shift);
+  else y <<= BigInt(-shift);
+  let quotient = x / y;
+  if (quotient * y !== x) quotient |= 1n;
+  // Scale back in two steps: 2 ** -shift alone may overflow where the product does not.
   const half = Math.trunc(shift / 2);
-  return ratio * 2 ** half * 2 ** (shift - half);
+  const value = Number(quotient) * 2 ** -half * 2 ** -(shift - half);
+  return negative ? -value : value;
 }
 
 function bitLength(n: bigint): number {

@@ -1,5 +1,5 @@
 /** Identities: HELLO records who a connection is, WHO lists every connection. */
-import { dataLines, ok, ProtocolError, quoteWord } from "../protocol.ts";
+import { dataLines, hasControlCharacter, ok, ProtocolError, quoteWord } from "../protocol.ts";
 import { type Command, expectArgs, truncate } from "./mod.ts";
 
 const HELLO_USAGE = "HELLO takes <name> <student-id> <github>";
@@ -18,7 +18,7 @@ export const HELLO: Command = {
     expectArgs(args, { min: 3 }, HELLO_USAGE);
     const [name, studentId, github] = args as [string, string, string];
     for (const [label, value] of [["name", name], ["student-id", studentId]] as const) {
-      if (value.length === 0 || value.length > MAX_FIELD || /[\x00-\x1f\x7f]/.test(value)) {
+      if (value.length === 0 || value.length > MAX_FIELD || hasControlCharacter(value)) {
         throw new ProtocolError(
           "bad-args",
           `${label} must be 1-${MAX_FIELD} characters without control characters`,

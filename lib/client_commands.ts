@@ -1,0 +1,88 @@
+/**
+ * The client's one-shot subcommands (SPEC §7) turned into protocol request
+ * lines. Building requests from words uses the protocol's own quoting, so
+ * `hello "Ada Lovelace" …` reaches the server as one word.
+ */
+import { quoteWord } from "./protocol.ts";
+
+/** A subcommand that cannot be built; the client prints usage and exits 2. */
+export class ClientUsageError extends Error {
+  override name = "ClientUsageError";
+}
+
+/** Missing HELLO fields, asked for on a terminal. */
+export type Ask = (question: string) => string | null;
+
+/** Options a subcommand may use. */
+export interface SubcommandOptions {
+  workMs?: string;
+  /** Asks for missing input on a terminal; undefined off a terminal. */
+  ask?: Ask;
+}
+
+/** Subcommand names and their syntax, for the usage text. */
+export const SUBCOMMANDS: ReadonlyArray<[string, string]> = [
+  ["ping [text]", "liveness check"],
+  ["echo <text...>", "the text back"],
+  ["calc <op> <a> <b>", "add|sub|mul|div (+ - * /), exact integers"],
+  ["count <start> <increments> [--work-ms N]", "a counting job on the server's worker threads"],
+  ["hello [name] [student-id] [github]", "identify yourself (asks for what is missing)"],
+  ["who", "connections to the server"],
+  ["stats", "server counters"],
+  ["raw <line...>", "send a line exactly as given"],
+];
+
+/** The request line for `words` (a subcommand and its arguments). */
+export function buildRequest(words: readonly string[], options: SubcommandOptions = {}): string {
+  const [name, ...args] = words;
+  const line = (...parts: string[]) => parts.map(quoteWord).join(" ");
+  const expect = (min: number, max: number, usage: string) => {
+    if (args.length < min || args.length > max) throw new ClientUsageError(`usage: ${usage}`);
+  };
+  switch (name?.toLowerCase()) {
+    case "ping":
+      return args.length === 0 ? "PING" : `PING ${args.join(" ")}`;
+    case "echo":
+      expect(1, Infinity, "echo <text...>");
+      return `ECHO ${args.join(" ")}`;
+    case "calc":
+      expect(3, 3, "calc <op> <a> <b>");
+      return line("CALC", ...args);
+    case "count": {
+      expect(2, 2, "count <start> <increments> [--work-ms N]");
+      return options.workMs === undefined
+        ? line("COUNT", ...args)
+        : line("COUNT", ...args, options.workMs);
+    }
+    case "hello":
+      return line("HELLO", ...helloFields(args, options.ask));
+    case "who":
+      expect(0, 0, "who");
+      return "WHO";
+    case "stats":
+      expect(0, 0, "stats");
+      return "STATS";
+    case "raw":
+      expect(1, Infinity, "raw <line...>");
+      return args.join(" ");
+    case undefined:
+      throw new ClientUsageError("no command given");
+    default:
+      throw new ClientUsageError(`unknown command "${name}"`);
+  }
+}
+
+function helloFields(args: readonly string[], ask: Ask | undefined): string[] {
+  const labels = ["name", "student id", "GitHub user"];
+  if (args.length > 3) throw new ClientUsageError("usage: hello [name] [student-id] [github]");
+  const fields = [...args];
+  for (let i = fields.length; i < 3; i++) {
+    if (ask === undefined) {
+      throw new ClientUsageError(`hello needs a ${labels[i]}: hello <name> <student-id> <github>`);
+    }
+    const answer = ask(`${labels[i]}:`)?.trim();
+    if (!answer) throw new ClientUsageError(`hello needs a ${labels[i]}`);
+    fields.push(answer);
+  }
+  return fields;
+}

@@ -1,0 +1,114 @@
+/** The server command line (SPEC §2): positionals, options, and every refusal. */
+import { assertEquals, assertThrows } from "@std/assert";
+import { parseServerArgs, type ServerConfig, UsageError } from "../lib/config.ts";
+
+function config(args: string[]): ServerConfig {
+  const parsed = parseServerArgs(args);
+  if (parsed.kind !== "run") throw new Error(`expected a run config, got ${parsed.kind}`);
+  return parsed.config;
+}
+
+Deno.test("server args take the classic PORT MAX_RUNNING positionals", () => {
+  const c = config(["12001", "5"]);
+  assertEquals([c.port, c.maxRunning], [12001, 5]);
+});
+
+Deno.test("server args have the SPEC defaults", () => {
+  assertEquals(config([]), {
+    host: "127.0.0.1",
+    port: 12000,
+    maxRunning: 64,
+    queueLimit: 1024,
+    queueTimeoutS: 0,
+    idleTimeoutS: 300,
+    maxPerIp: 0,
+    maxLine: 65536,
+    drainTimeoutS: 10,
+    echo: false,
+    logLevel: "info",
+    logFormat: "text",
+  });
+});
+
+Deno.test("server args read every option", () => {
+  const c = config([
+    "--host=::",
+    "--port",
+    "0",
+    "--max-running",
+    "3",
+    "--queue-limit",
+    "7",
+    "--queue-timeout",
+    "1.5",
+    "--idle-timeout",
+    "0.25",
+    "--max-per-ip",
+    "2",
+    "--max-line",
+    "100",
+    "--drain-timeout",
+    "0",
+    "--echo",
+    "-v",
+    "--log-format",
+    "json",
+  ]);
+  assertEquals(c, {
+    host: "::",
+    port: 0,
+    maxRunning: 3,
+    queueLimit: 7,
+    queueTimeoutS: 1.5,
+    idleTimeoutS: 0.25,
+    maxPerIp: 2,
+    maxLine: 100,
+    drainTimeoutS: 0,
+    echo: true,
+    logLevel: "debug",
+    logFormat: "json",
+  });
+  assertEquals(config(["-q"]).logLevel, "quiet");
+});
+
+Deno.test("server args refuse unknown, repeated and conflicting options", () => {
+  const cases: Array<[string[], string]> = [
+    [["--bogus"], "unknown option --bogus"],
+    [["-x"], "unknown option -x"],
+    [["--port", "1", "--port", "2"], "--port is given twice"],
+    [["--echo", "--echo"], "--echo is given twice"],
+    [["12000", "--port", "1"], "port is given twice (as 12000 and --port)"],
+    [["1", "2", "3"], "too many arguments: 3"],
+    [["-v", "-q"], "--verbose and --quiet cannot be combined"],
+  ];
+  for (const [args, message] of cases) {
+    assertThrows(() => parseServerArgs(args), UsageError, message);
+  }
+});
+
+Deno.test("server args name the bad value and the allowed range", () => {
+  const cases: Array<[string[], string]> = [
+    [
+      ["--max-running", "abc"],
+      '--max-running must be an integer from 1 to 1000000: received "abc"',
+    ],
+    [["--max-running", "0"], '--max-running must be an integer from 1 to 1000000: received "0"'],
+    [["70000"], '--port must be an integer from 0 to 65535: received "70000"'],
+    [["--idle-timeout", "-1"], "unknown option -1"],
+    [
+      ["--queue-timeout", "soon"],
+      '--queue-timeout must be a number of seconds from 0 to 31536000: received "soon"',
+    ],
+    [["--log-format", "xml"], '--log-format must be text or json: received "xml"'],
+    [["--max-line", "1.5"], '--max-line must be an integer from 1 to 67108864: received "1.5"'],
+  ];
+  for (const [args, message] of cases) {
+    assertThrows(() => parseServerArgs(args), UsageError, message);
+  }
+});
+
+Deno.test("server args answer --help and --version before anything else", () => {
+  assertEquals(parseServerArgs(["--help"]).kind, "help");
+  assertEquals(parseServerArgs(["-h", "--port", "x"]).kind, "help");
+  assertEquals(parseServerArgs(["--version"]).kind, "version");
+});

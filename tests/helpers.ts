@@ -1,0 +1,272 @@
+/**
+ * Test helpers: a real server started as a subprocess on port 0 (cleaned up
+ * with `await using`), and a protocol client built on lib's ReplyReader.
+ */
+import { type ParsedReply, ReplyReader } from "../lib/protocol.ts";
+
+const ROOT = new URL("../", import.meta.url);
+const SERVER = new URL("server.ts", ROOT).pathname;
+const encoder = new TextEncoder();
+const decoder = new TextDecoder();
+
+/** Permissions the server subprocess runs with: the same as `deno task server`. */
+export const SERVER_PERMISSIONS = ["--allow-net"];
+
+/** A server subprocess; `await using` sends SIGTERM and waits for it. */
+export class TestServer {
+  readonly port: number;
+  readonly process: Deno.ChildProcess;
+  /** Every stderr line so far. */
+  readonly log: string[];
+  readonly #logDone: Promise<void>;
+  #status: Promise<Deno.CommandStatus> | undefined;
+
+  private constructor(
+    port: number,
+    process: Deno.ChildProcess,
+    log: string[],
+    logDone: Promise<void>,
+  ) {
+    this.port = port;
+    this.process = process;
+    this.log = log;
+    this.#logDone = logDone;
+  }
+
+  /**
+   * Starts `server.ts --port 0 ...args` (or `entry` instead) and waits for its
+   * listening line. With `positional`, no `--port 0` is added: args give the port.
+   */
+  static async start(
+    args: string[] = [],
+    options: { entry?: string; permissions?: string[]; positional?: boolean } = {},
+  ): Promise<TestServer> {
+    const entry = options.entry ?? SERVER;
+    const process = new Deno.Command(Deno.execPath(), {
+      args: [
+        "run",
+        "--no-prompt",
+        ...(options.permissions ?? SERVER_PERMISSIONS),
+        entry,
+        ...(options.positional ? [] : ["--port", "0"]),
+        ...args,
+      ],
+      stdin: "null",
+      stdout: "piped",
+      stderr: "piped",
+    }).spawn();
+    process.stdout.pipeTo(new WritableStream()).catch(() => {});
+    const log: string[] = [];
+    let resolvePort: (port: number) => void = () => {};
+    let rejectPort: (error: Error) => void = () => {};
+    const portPromise = new Promise<number>((resolve, reject) => {
+      resolvePort = resolve;
+      rejectPort = reject;
+    });
+    const logDone = (async () => {
+      let partial = "";
+      for await (const chunk of process.stderr.pipeThrough(new TextDecoderStream())) {
+        partial += chunk;
+        const lines = partial.split("\n");
+        partial = lines.pop()!;
+        for (const line of lines) {
+          log.push(line);
+          const match = /listening on .*?:(\d+),/.exec(line);
+          if (match) resolvePort(Number(match[1]));
+        }
+      }
+      if (partial) log.push(partial);
+      rejectPort(new Error(`server exited before listening:\n${log.join("\n")}`));
+    })();
+    const timer = setTimeout(() => rejectPort(new Error("server did not start in 20 s")), 20_000);
+    try {
+      const port = await portPromise;
+      return new TestServer(port, process, log, logDone);
+    } catch (error) {
+      try {
+        process.kill("SIGKILL");
+      } catch { /* already gone */ }
+      await process.status;
+      await logDone;
+      throw error;
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  /** Sends a signal (SIGTERM by default). */
+  signal(signal: Deno.Signal = "SIGTERM"): void {
+    this.process.kill(signal);
+  }
+
+  /** The exit status, once the process ends; the log is complete by then. */
+  async exited(): Promise<Deno.CommandStatus> {
+    this.#status ??= this.process.status;
+    const status = await this.#status;
+    await this.#logDone;
+    return status;
+  }
+
+  /** Resolves when a log line matching `pattern` has appeared (polls the collected log). */
+  async waitForLog(pattern: RegExp, timeoutMs = 10_000): Promise<string> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const line = this.log.find((l) => pattern.test(l));
+      if (line !== undefined) return line;
+      if (Date.now() > deadline) {
+        throw new Error(`no log line matched ${pattern}:\n${this.log.join("\n")}`);
+      }
+      await new Promise((r) => setTimeout(r, 10));
+    }
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    try {
+      this.process.kill("SIGTERM");
+    } catch { /* already exited */ }
+    const timer = setTimeout(() => {
+      try {
+        this.process.kill("SIGKILL");
+      } catch { /* already exited */ }
+    }, 15_000);
+    await this.exited();
+    clearTimeout(timer);
+  }
+}
+
+/** A protocol client for tests: send lines or bytes, read parsed replies. */
+export class TestClient {
+  readonly conn: Deno.TcpConn;
+  readonly replies: ReplyReader;
+
+  private constructor(conn: Deno.TcpConn) {
+    this.conn = conn;
+    this.replies = new ReplyReader(conn);
+  }
+
+  static async connect(port: number): Promise<TestClient> {
+    return new TestClient(await Deno.connect({ hostname: "127.0.0.1", port }));
+  }
+
+  /** Sends `line` + LF. */
+  async send(line: string): Promise<void> {
+    await this.write(encoder.encode(line + "\n"));
+  }
+
+  /** Sends raw bytes. */
+  async write(bytes: Uint8Array | string): Promise<void> {
+    const data = typeof bytes === "string" ? encoder.encode(bytes) : bytes;
+    for (let off = 0; off < data.length;) off += await this.conn.write(data.subarray(off));
+  }
+
+  /** Reads one reply. */
+  read(): Promise<ParsedReply> {
+    return this.replies.read();
+  }
+
+  /** Reads one reply and renders it as its first line (DATA: header and text body). */
+  async readText(): Promise<string> {
+    return render(await this.read());
+  }
+
+  /** Sends a line and returns the rendered reply. */
+  async ask(line: string): Promise<string> {
+    await this.send(line);
+    return await this.readText();
+  }
+
+  /** True if the server closed the connection (reads to EOF, discarding). */
+  async closedByServer(): Promise<boolean> {
+    const buf = new Uint8Array(1024);
+    try {
+      while ((await this.conn.read(buf)) !== null) { /* drain */ }
+    } catch {
+      // reset counts as closed
+    }
+    return true;
+  }
+
+  /** Half-close: no more requests, replies still come. */
+  async closeWrite(): Promise<void> {
+    await this.conn.closeWrite();
+  }
+
+  close(): void {
+    try {
+      this.conn.close();
+    } catch { /* already closed */ }
+  }
+
+  [Symbol.dispose](): void {
+    this.close();
+  }
+}
+
+/** `OK text`, `ERR code message`, or `DATA n` + LF + body text. */
+export function render(reply: ParsedReply): string {
+  switch (reply.kind) {
+    case "ok":
+      return reply.text === undefined ? "OK" : `OK ${reply.text}`;
+    case "err":
+      return `ERR ${reply.code} ${reply.message}`;
+    case "data":
+      return `DATA ${reply.body.length}\n${decoder.decode(reply.body)}`;
+  }
+}
+
+/** Parses a STATS body into numbers. */
+export function parseStats(text: string): Record<string, number> {
+  const stats: Record<string, number> = {};
+  for (const line of text.split("\n").slice(1)) {
+    if (!line) continue;
+    const [key, value] = line.split(" ");
+    stats[key!] = Number(value);
+  }
+  return stats;
+}
+
+/** Polls `probe` until it returns true (for state the test cannot await directly). */
+export async function eventually(
+  probe: () => boolean | Promise<boolean>,
+  what: string,
+  timeoutMs = 10_000,
+): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!await probe()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
+/** Runs a command with stdin bytes; returns exit code and output. */
+export async function run(
+  cmd: string,
+  args: string[],
+  stdin?: Uint8Array | string,
+): Promise<{ code: number; stdout: string; stderr: string }> {
+  const child = new Deno.Command(cmd, {
+    args,
+    stdin: stdin === undefined ? "null" : "piped",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  if (stdin !== undefined) {
+    const writer = child.stdin.getWriter();
+    await writer.write(typeof stdin === "string" ? encoder.encode(stdin) : stdin);
+    await writer.close();
+  }
+  const out = await child.output();
+  return { code: out.code, stdout: decoder.decode(out.stdout), stderr: decoder.decode(out.stderr) };
+}
+
+/** Absolute path of a file in the repository. */
+export function repoPath(relative: string): string {
+  return new URL(relative, ROOT).pathname;
+}
+
+/** `n` random bytes (getRandomValues gives at most 64 KiB per call). */
+export function randomBytes(n: number): Uint8Array {
+  const out = new Uint8Array(n);
+  for (let off = 0; off < n; off += 65536) crypto.getRandomValues(out.subarray(off, off + 65536));
+  return out;
+}

@@ -1,0 +1,204 @@
+/** Unit tests of the protocol module: framing, tokenizer, replies — on bytes, no sockets. */
+import { assertEquals, assertThrows } from "@std/assert";
+import fc from "fast-check";
+import {
+  decodeLine,
+  encodeReply,
+  FrameBuffer,
+  ProtocolError,
+  quoteWord,
+  ReplyReader,
+  Request,
+  tokenize,
+} from "../lib/protocol.ts";
+import { dataLines, err, ok } from "../lib/protocol.ts";
+
+const encoder = new TextEncoder();
+const decoder = new TextDecoder();
+
+/** Feeds `chunks` one after another; collects lines (as text) or the error code that stopped it. */
+function frame(chunks: Uint8Array[], maxLine: number): { lines: string[]; error?: string } {
+  const buffer = new FrameBuffer(maxLine);
+  const lines: string[] = [];
+  try {
+    for (const chunk of chunks) {
+      buffer.push(chunk);
+      for (let line = buffer.nextLine(); line !== null; line = buffer.nextLine()) {
+        lines.push(decoder.decode(line));
+      }
+    }
+  } catch (error) {
+    if (error instanceof ProtocolError) return { lines, error: error.code };
+    throw error;
+  }
+  return { lines };
+}
+
+/** Splits `bytes` at the given cut points. */
+function split(bytes: Uint8Array, cuts: number[]): Uint8Array[] {
+  const points = [...new Set(cuts.map((c) => c % (bytes.length + 1)))].sort((a, b) => a - b);
+  const chunks: Uint8Array[] = [];
+  let last = 0;
+  for (const p of points) {
+    chunks.push(bytes.subarray(last, p));
+    last = p;
+  }
+  chunks.push(bytes.subarray(last));
+  return chunks;
+}
+
+Deno.test("FrameBuffer yields the same lines however the stream is split", () => {
+  const line = fc.stringMatching(/^[a-zA-Z0-9 \t"\\\r]{0,40}$/);
+  fc.assert(
+    fc.property(
+      fc.array(line, { maxLength: 20 }),
+      fc.array(fc.nat(), { maxLength: 30 }),
+      (ls, cuts) => {
+        const bytes = encoder.encode(ls.map((l) => l + "\n").join(""));
+        const whole = frame([bytes], 1000);
+        const pieces = frame(split(bytes, cuts), 1000);
+        assertEquals(pieces, whole);
+        // One CR right before the LF is dropped; any other CR is kept.
+        assertEquals(whole.lines, ls.map((l) => l.endsWith("\r") ? l.slice(0, -1) : l));
+      },
+    ),
+  );
+});
+
+Deno.test("FrameBuffer memory stays bounded by max-line whatever arrives", () => {
+  fc.assert(
+    fc.property(
+      fc.integer({ min: 1, max: 300 }),
+      // Runs without a LF of up to 2000 bytes, so lines over the limit are common.
+      fc.array(fc.uint8Array({ min: 11, maxLength: 2000, size: "max" }), { maxLength: 5 }),
+      fc.array(fc.nat(), { maxLength: 50 }),
+      (maxLine, runs, cuts) => {
+        const bytes = encoder.encode(runs.map((r) => decoder.decode(r)).join("\n"));
+        const buffer = new FrameBuffer(maxLine);
+        let peak = 0;
+        try {
+          for (const chunk of split(bytes, cuts)) {
+            for (let off = 0; off < chunk.length;) {
+              const room = buffer.spare(64);
+              const n = Math.min(room.length, chunk.length - off, 64);
+              room.set(chunk.subarray(off, off + n));
+              buffer.commit(n);
+              off += n;
+              while (buffer.nextLine() !== null) { /* consume */ }
+              peak = Math.max(peak, buffer.buffered);
+            }
+          }
+        } catch (error) {
+          if (!(error instanceof ProtocolError) || error.code !== "line-too-long") throw error;
+        }
+        // At most one partial line (maxLine + CR) plus one read of 64 bytes is ever held.
+        assertEquals(peak <= maxLine + 1 + 64, true, `peak ${peak} with maxLine ${maxLine}`);
+        assertEquals(buffer.capacity <= Math.max(4096, 2 * (maxLine + 2 + 64)), true);
+      },
+    ),
+  );
+});
+
+Deno.test("FrameBuffer refuses a line longer than max-line even without a LF", () => {
+  const buffer = new FrameBuffer(10);
+  buffer.push(encoder.encode("0123456789")); // exactly the limit: fine so far
+  assertEquals(buffer.nextLine(), null);
+  buffer.push(encoder.encode("\r")); // a CR may still be followed by LF
+  assertEquals(buffer.nextLine(), null);
+  buffer.push(encoder.encode("\n"));
+  assertEquals(decoder.decode(buffer.nextLine()!), "0123456789");
+  buffer.push(encoder.encode("0123456789ab"));
+  const error = assertThrows(() => buffer.nextLine(), ProtocolError);
+  assertEquals(error.code, "line-too-long");
+  assertEquals(error.fatal, true);
+});
+
+Deno.test("FrameBuffer counts max-line without the CR", () => {
+  const buffer = new FrameBuffer(3);
+  buffer.push(encoder.encode("abc\r\nabcd\n"));
+  assertEquals(decoder.decode(buffer.nextLine()!), "abc");
+  assertThrows(() => buffer.nextLine(), ProtocolError, "exceeds 3 bytes");
+});
+
+Deno.test("FrameBuffer hands out raw payload bytes between lines", () => {
+  const buffer = new FrameBuffer(100);
+  buffer.push(encoder.encode("PUT 5\nhelloPING\n"));
+  assertEquals(decoder.decode(buffer.nextLine()!), "PUT 5");
+  assertEquals(decoder.decode(buffer.take(3)!), "hel");
+  assertEquals(decoder.decode(buffer.take(2)!), "lo");
+  assertEquals(decoder.decode(buffer.nextLine()!), "PING");
+  assertEquals(buffer.take(1), null);
+});
+
+Deno.test("decodeLine refuses NUL bytes and invalid UTF-8, keeps the rest byte-exact", () => {
+  assertEquals(decodeLine(encoder.encode("héllo ☎ \u{1F600}")), "héllo ☎ \u{1F600}");
+  assertThrows(() => decodeLine(new Uint8Array([0x50, 0x00, 0x51])), ProtocolError, "NUL");
+  assertThrows(() => decodeLine(new Uint8Array([0x50, 0xff, 0x51])), ProtocolError, "UTF-8");
+  assertThrows(() => decodeLine(new Uint8Array([0xc3])), ProtocolError, "UTF-8");
+});
+
+Deno.test("tokenize splits on spaces and tabs and honours quotes and escapes", () => {
+  assertEquals(tokenize('HELLO  "Ada Lovelace"\ts1\t gh'), ["HELLO", "Ada Lovelace", "s1", "gh"]);
+  assertEquals(tokenize(String.raw`"a \"quoted\" \\ word" ""`), [
+    String.raw`a "quoted" \ word`,
+    "",
+  ]);
+  assertEquals(tokenize('plain"quote inside'), ['plain"quote', "inside"]);
+  assertEquals(tokenize("   "), []);
+});
+
+Deno.test("tokenize reports unbalanced quotes and bad escapes as bad-request", () => {
+  for (const line of ['"open', 'a "b', String.raw`"bad \n escape"`, '"x"y', '"ends\\']) {
+    const error = assertThrows(() => tokenize(line), ProtocolError);
+    assertEquals(error.code, "bad-request", line);
+  }
+});
+
+Deno.test("quoteWord output reads back as the same single word", () => {
+  fc.assert(fc.property(fc.string({ maxLength: 30 }), (text) => {
+    assertEquals(tokenize(quoteWord(text)), [text]);
+    assertEquals(tokenize(`${quoteWord(text)} ${quoteWord(text)}`), [text, text]);
+  }));
+});
+
+Deno.test("Request takes the rest of the line byte-exact after exactly one separator", () => {
+  assertEquals(new Request("ECHO  two  spaces ").rest(), " two  spaces ");
+  assertEquals(new Request('ECHO\t"quotes" stay').rest(), '"quotes" stay');
+  assertEquals(new Request("ECHO").rest(), undefined);
+  assertEquals(new Request("ECHO ").rest(), "");
+  assertEquals(new Request('kv set key  value "x').rest(2), ' value "x');
+  assertEquals(new Request("kv set key").rest(2), undefined);
+  assertEquals(new Request("ping").command, "PING");
+});
+
+Deno.test("replies encode in the three shapes and read back through ReplyReader", async () => {
+  const replies = [
+    ok(),
+    ok("PONG"),
+    err("bad-args", "CALC takes <op> <a> <b>, got 1 argument"),
+    dataLines(["a", "b"]),
+    dataLines([]),
+  ];
+  const bytes = new Uint8Array(replies.flatMap((r) => [...encodeReply(r)]));
+  assertEquals(
+    decoder.decode(bytes),
+    "OK\nOK PONG\nERR bad-args CALC takes <op> <a> <b>, got 1 argument\nDATA 4\na\nb\n\nDATA 0\n\n",
+  );
+  let offset = 0;
+  const reader = new ReplyReader({
+    read(p) {
+      if (offset >= bytes.length) return Promise.resolve(null);
+      p[0] = bytes[offset++]!; // one byte at a time: the worst case for framing
+      return Promise.resolve(1);
+    },
+  });
+  assertEquals(await reader.read(), { kind: "ok" });
+  assertEquals(await reader.read(), { kind: "ok", text: "PONG" });
+  assertEquals(await reader.read(), {
+    kind: "err",
+    code: "bad-args",
+    message: "CALC takes <op> <a> <b>, got 1 argument",
+  });
+  assertEquals(await reader.read(), { kind: "data", body: encoder.encode("a\nb\n") });
+  assertEquals(await reader.read(), { kind: "data", body: new Uint8Array(0) });
+});

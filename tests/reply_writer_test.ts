@@ -1,0 +1,65 @@
+/** Unit tests of the write path: short writes and coalescing, on a fake sink. */
+import { assertEquals } from "@std/assert";
+import fc from "fast-check";
+import { dataLines, err, ok } from "../lib/protocol.ts";
+import { ReplyWriter } from "../lib/reply_writer.ts";
+
+const decoder = new TextDecoder();
+
+/** A sink that accepts at most `limits[i]` bytes on its i-th write (cycling). */
+function shortWriteSink(limits: number[]) {
+  const writes: number[] = [];
+  const received: number[] = [];
+  let call = 0;
+  return {
+    writes,
+    text: () => decoder.decode(new Uint8Array(received)),
+    write(p: Uint8Array): Promise<number> {
+      const n = Math.min(p.length, limits[call++ % limits.length]!);
+      received.push(...p.subarray(0, n));
+      writes.push(n);
+      return Promise.resolve(n);
+    },
+  };
+}
+
+Deno.test("ReplyWriter continues after short writes and loses no byte", async () => {
+  await fc.assert(
+    fc.asyncProperty(
+      fc.array(fc.integer({ min: 1, max: 7 }), { minLength: 1, maxLength: 5 }),
+      fc.array(fc.stringMatching(/^[a-z ]{0,20}$/), { maxLength: 10 }),
+      async (limits, texts) => {
+        const sink = shortWriteSink(limits);
+        const out = new ReplyWriter(sink);
+        for (const text of texts) out.addLine(ok(text));
+        await out.flush();
+        assertEquals(sink.text(), texts.map((t) => `OK ${t}\n`).join(""));
+        assertEquals(out.bytesWritten, sink.writes.reduce((a, b) => a + b, 0));
+      },
+    ),
+  );
+});
+
+Deno.test("ReplyWriter sends replies that are ready together in one write", async () => {
+  const sink = shortWriteSink([1 << 30]);
+  const out = new ReplyWriter(sink);
+  out.addLine(ok("PONG"));
+  out.addLine(err("bad-args", "nope"));
+  out.addLine(dataLines(["x"]));
+  await out.flush();
+  assertEquals(sink.writes.length, 1);
+  assertEquals(sink.text(), "OK PONG\nERR bad-args nope\nDATA 2\nx\n\n");
+  await out.flush();
+  assertEquals(sink.writes.length, 1, "an empty flush writes nothing");
+});
+
+Deno.test("ReplyWriter writes a large DATA body without losing order", async () => {
+  const sink = shortWriteSink([1000]);
+  const out = new ReplyWriter(sink);
+  const big = "y".repeat(100_000);
+  out.addLine(ok("first"));
+  await out.add(dataLines([big]));
+  out.addLine(ok("last"));
+  await out.flush();
+  assertEquals(sink.text(), `OK first\nDATA 100001\n${big}\n\nOK last\n`);
+});
