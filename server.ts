@@ -13,6 +13,7 @@ import {
   DEFAULT_PORT,
   DEFAULT_QUEUE_LIMIT,
   DEFAULT_QUEUE_TIMEOUT_S,
+  defaultWorkers,
   VERSION,
 } from "./lib/defaults.ts";
 import { Logger } from "./lib/log.ts";
@@ -32,6 +33,7 @@ options:
   --idle-timeout S      seconds a running client may stay silent, 0 = forever (default ${DEFAULT_IDLE_TIMEOUT_S})
   --max-per-ip N        running + queued connections per address, 0 = no limit (default ${DEFAULT_MAX_PER_IP})
   --max-line BYTES      longest request line (default ${DEFAULT_MAX_LINE})
+  --workers N           worker threads for COUNT jobs (default: CPU count, here ${defaultWorkers()})
   --echo                raw mode: every admitted connection is a byte-for-byte echo
   --drain-timeout S     on shutdown, seconds running clients get to finish (default ${DEFAULT_DRAIN_TIMEOUT_S})
   -v, --verbose         log every request

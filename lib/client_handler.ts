@@ -68,6 +68,8 @@ export class ClientHandler implements ManagedClient, Session {
   readonly #frame: FrameBuffer;
   readonly #out: ReplyWriter;
   readonly #context: CommandContext;
+  /** Aborted when the connection is gone: cancels long-running work such as COUNT jobs. */
+  readonly #gone = new AbortController();
   /** Bytes a queued client may send before we stop reading (TCP flow control then holds the rest). */
   readonly #queuedInputLimit: number;
   #state: "new" | "queued" | "running" | "closed" = "new";
@@ -93,7 +95,7 @@ export class ClientHandler implements ManagedClient, Session {
     this.#frame = new FrameBuffer(options.maxLine);
     this.#queuedInputLimit = options.maxLine + 2;
     this.#out = new ReplyWriter({ write: (bytes) => this.#write(bytes) });
-    this.#context = { session: this, server: options.server };
+    this.#context = { session: this, server: options.server, signal: this.#gone.signal };
   }
 
   /** Where this client is in its life. */
@@ -186,6 +188,7 @@ export class ClientHandler implements ManagedClient, Session {
   /** Answers one request line; true when the connection must close after the reply. */
   async #answer(bytes: Uint8Array): Promise<boolean> {
     let reply: Reply | Promise<Reply>;
+    let cancellable = false;
     try {
       const text = decodeLine(bytes);
       if (isBlank(text)) return false;
@@ -195,6 +198,7 @@ export class ClientHandler implements ManagedClient, Session {
       if (this.#options.logger.debugEnabled) {
         this.#options.logger.debug("request", { client: this.id, command: request.command });
       }
+      cancellable = this.#options.commands.get(request.command)?.cancelOnDisconnect === true;
       reply = dispatch(this.#options.commands, request, this.#context);
     } catch (error) {
       reply = this.#failure(error);
@@ -202,6 +206,7 @@ export class ClientHandler implements ManagedClient, Session {
     if (reply instanceof Promise) {
       // Replies already made go out before we wait on a slow command.
       await this.#out.flush();
+      if (cancellable) this.#watchWhileBusy(reply);
       try {
         reply = await reply;
       } catch (error) {
@@ -239,11 +244,43 @@ export class ClientHandler implements ManagedClient, Session {
     }
   }
 
+  /**
+   * Keeps reading while a long command runs, so that a reset connection is
+   * noticed (and aborts the command's signal) instead of only when the reply
+   * fails. Bytes that arrive are kept for the requests that follow.
+   */
+  async #watchWhileBusy(busy: Promise<unknown>): Promise<void> {
+    let finished = false;
+    busy.then(() => finished = true, () => finished = true);
+    try {
+      while (!finished && !this.#inputEnded && this.#frame.buffered < this.#queuedInputLimit) {
+        if (await this.#readInput(true)) continue;
+        // Deno reports a reset as a plain end of input, like a half-close. A
+        // zero-length write tells them apart: it fails only on a connection
+        // that is really gone. A half-closed client still gets its reply.
+        if (!finished && !await this.#writable()) this.#gone.abort();
+        return;
+      }
+    } catch {
+      // The serve loop sees the same failure on its next read.
+    }
+  }
+
+  /** False if the connection is broken (the peer reset it or went away). */
+  async #writable(): Promise<boolean> {
+    try {
+      await this.#conn.write(new Uint8Array(0));
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
   async #readWhileQueued(leave: () => void): Promise<void> {
     try {
       while (this.#state === "queued") {
         if (this.#frame.buffered >= this.#queuedInputLimit) return;
-        if (!await this.#readInput()) break;
+        if (!await this.#readInput(true)) break;
       }
     } catch {
       // A reset while queued is a hang-up like any other.
@@ -266,24 +303,36 @@ export class ClientHandler implements ManagedClient, Session {
    * be in flight when the handler starts: the serve loop then joins that same
    * read instead of starting a second one on the socket.
    */
-  #readInput(): Promise<boolean> {
-    return this.#pendingRead ??= this.#readOnce();
+  #readInput(background = false): Promise<boolean> {
+    if (this.#pendingRead === null) return this.#pendingRead = this.#readOnce(background);
+    if (!background) {
+      // The serve loop joins a background read: from now on we are idle, waiting for the client.
+      this.#waitingForInput = true;
+      this.#idleSince = performance.now();
+    }
+    return this.#pendingRead;
   }
 
-  async #readOnce(): Promise<boolean> {
-    this.#waitingForInput = true;
+  /**
+   * A background read (while queued, or while a command runs) goes into a
+   * scratch buffer and is copied in when it completes: the serve loop may
+   * consume the frame buffer while such a read is in flight, and the frame
+   * must only ever change synchronously.
+   */
+  async #readOnce(background: boolean): Promise<boolean> {
+    this.#waitingForInput = !background || this.#state === "queued";
     this.#idleSince = performance.now();
-    // While queued, read into a scratch buffer and copy: the serve loop may
-    // start consuming the frame buffer while this read is still in flight,
-    // and the frame must only ever change synchronously.
-    const queued = this.#state === "queued";
-    const target = queued ? new Uint8Array(MIN_READ_BYTES) : this.#frame.spare(MIN_READ_BYTES);
+    const target = background ? new Uint8Array(MIN_READ_BYTES) : this.#frame.spare(MIN_READ_BYTES);
     let n: number | null;
     try {
       n = await this.#conn.read(target);
     } catch (error) {
-      if (this.#state === "closed" || isDisconnect(error)) n = null;
-      else throw error;
+      if (this.#state === "closed" || isDisconnect(error)) {
+        n = null;
+        this.#gone.abort();
+      } else {
+        throw error;
+      }
     } finally {
       this.#waitingForInput = false;
       this.#pendingRead = null;
@@ -292,7 +341,7 @@ export class ClientHandler implements ManagedClient, Session {
       this.#inputEnded = true;
       return false;
     }
-    if (queued) this.#frame.push(target.subarray(0, n));
+    if (background) this.#frame.push(target.subarray(0, n));
     else this.#frame.commit(n);
     this.#options.stats.bytes_in += n;
     return true;
@@ -352,6 +401,7 @@ export class ClientHandler implements ManagedClient, Session {
   }
 
   #close(): void {
+    this.#gone.abort();
     if (this.#idleTimer !== undefined) clearTimeout(this.#idleTimer);
     this.#idleTimer = undefined;
     if (this.#state !== "closed") this.#state = "closed";

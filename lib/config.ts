@@ -15,6 +15,7 @@ import {
   DEFAULT_PORT,
   DEFAULT_QUEUE_LIMIT,
   DEFAULT_QUEUE_TIMEOUT_S,
+  defaultWorkers,
   LIMITS,
 } from "./defaults.ts";
 import type { LogFormat, LogLevel } from "./log.ts";
@@ -30,6 +31,8 @@ export interface ServerConfig {
   maxPerIp: number;
   maxLine: number;
   drainTimeoutS: number;
+  /** Worker threads for CPU-heavy jobs (COUNT). */
+  workers: number;
   echo: boolean;
   logLevel: LogLevel;
   logFormat: LogFormat;
@@ -56,6 +59,7 @@ const VALUE_OPTIONS = [
   "max-per-ip",
   "max-line",
   "drain-timeout",
+  "workers",
   "log-format",
 ] as const;
 const FLAG_OPTIONS = ["echo", "verbose", "quiet", "help", "version"] as const;
@@ -132,6 +136,7 @@ export function parseServerArgs(args: readonly string[]): ServerArgs {
       maxPerIp: int("max-per-ip", DEFAULT_MAX_PER_IP, 0, LIMITS.maxRunning),
       maxLine: int("max-line", DEFAULT_MAX_LINE, 1, LIMITS.maxLine),
       drainTimeoutS: seconds("drain-timeout", DEFAULT_DRAIN_TIMEOUT_S),
+      workers: int("workers", defaultWorkers(), 1, LIMITS.workers),
       echo: flags.has("echo"),
       logLevel: flags.has("verbose") ? "debug" : flags.has("quiet") ? "quiet" : "info",
       logFormat,

@@ -28,8 +28,14 @@ export const DEFAULT_DRAIN_TIMEOUT_S = 10;
 /** Seconds the client waits to connect and for each reply. */
 export const DEFAULT_CLIENT_TIMEOUT_S = 30;
 
+/** Worker threads for COUNT jobs: one per CPU core. */
+export function defaultWorkers(): number {
+  return Math.max(1, navigator.hardwareConcurrency || 1);
+}
+
 /** Upper bounds that keep a typo from becoming an outage. */
 export const LIMITS = {
+  workers: 256,
   maxRunning: 1_000_000,
   queueLimit: 10_000_000,
   timeoutS: 31_536_000, // one year: longer is surely a mistake

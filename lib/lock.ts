@@ -54,3 +54,75 @@ export class Mutex {
  * interleave even when a write to a slow pipe is split into several.
  */
 export const printLock = new Mutex();
+
+/** Lock word states (the classic three-state futex mutex, Drepper's "Futexes Are Tricky"). */
+const UNLOCKED = 0;
+const LOCKED = 1;
+/** Locked, and somebody may be sleeping on it: unlock must wake one. */
+const CONTENDED = 2;
+
+/**
+ * A mutex shared between threads (Web Workers and the main thread) through
+ * one Int32 in a SharedArrayBuffer. JavaScript threads share memory only
+ * through such buffers, and a read-modify-write on them (`a[i] = a[i] + 1`)
+ * is a read and a separate write: two threads can read the same value and
+ * one increment is lost. This lock makes such a section exclusive.
+ *
+ * Why this design: compare-exchange takes a free lock without any syscall;
+ * a thread that finds it taken marks it CONTENDED and sleeps in
+ * `Atomics.wait` (workers) or `Atomics.waitAsync` (the main thread, which must
+ * never block) until unlock notifies it. Nobody spins burning a core, and an
+ * uncontended unlock skips the notify.
+ */
+export class AtomicMutex {
+  readonly #cells: Int32Array;
+  readonly #index: number;
+
+  /** Uses `cells[index]` as the lock word; it must start at 0 and be shared by every user. */
+  constructor(cells: Int32Array, index = 0) {
+    if (!(cells.buffer instanceof SharedArrayBuffer)) {
+      throw new TypeError("AtomicMutex needs an Int32Array over a SharedArrayBuffer");
+    }
+    this.#cells = cells;
+    this.#index = index;
+  }
+
+  /** Blocks until the lock is held. Only for workers: the main thread may not block. */
+  lock(): void {
+    if (this.#tryLock()) return;
+    // Mark it CONTENDED whenever we find it taken, so the holder's unlock wakes us.
+    while (Atomics.exchange(this.#cells, this.#index, CONTENDED) !== UNLOCKED) {
+      Atomics.wait(this.#cells, this.#index, CONTENDED);
+    }
+  }
+
+  /** Waits without blocking the event loop until the lock is held (main thread). */
+  async lockAsync(): Promise<void> {
+    if (this.#tryLock()) return;
+    while (Atomics.exchange(this.#cells, this.#index, CONTENDED) !== UNLOCKED) {
+      const wait = Atomics.waitAsync(this.#cells, this.#index, CONTENDED);
+      if (!wait.async) continue;
+      // Deno does not count a pending waitAsync as work: without a timer the
+      // event loop could end under a sleeping waiter.
+      const keepAlive = setTimeout(() => {}, 2 ** 31 - 1);
+      try {
+        await wait.value;
+      } finally {
+        clearTimeout(keepAlive);
+      }
+    }
+  }
+
+  /** The uncontended fast path: no syscall, no waiting. */
+  #tryLock(): boolean {
+    return Atomics.compareExchange(this.#cells, this.#index, UNLOCKED, LOCKED) === UNLOCKED;
+  }
+
+  /** Releases the lock, waking one sleeper if there may be any. */
+  unlock(): void {
+    if (Atomics.sub(this.#cells, this.#index, 1) !== LOCKED) {
+      Atomics.store(this.#cells, this.#index, UNLOCKED);
+      Atomics.notify(this.#cells, this.#index, 1);
+    }
+  }
+}

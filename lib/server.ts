@@ -9,6 +9,8 @@ import type { ServerConfig } from "./config.ts";
 import type { Logger } from "./log.ts";
 import { Manager } from "./manager.ts";
 import { Stats } from "./stats.ts";
+import type { CountJob, CountResult } from "./count_worker.ts";
+import { WorkerPool } from "./worker_pool.ts";
 
 /** First pause after a failed accept (EMFILE and the like); doubles up to the max. */
 const ACCEPT_BACKOFF_MIN_MS = 5;
@@ -28,6 +30,7 @@ export class Server {
   readonly stats = new Stats();
   readonly manager: Manager<ClientHandler>;
   readonly info: ServerInfo;
+  readonly workers: WorkerPool<CountJob, CountResult>;
   readonly #logger: Logger;
   readonly #closeHooks: Array<() => Promise<void> | void> = [];
   #listener: Deno.TcpListener | undefined;
@@ -46,6 +49,14 @@ export class Server {
       logger: this.#logger,
     });
     const manager = this.manager;
+    const logger = this.#logger;
+    // Workers start on the first job, so an idle server costs no threads.
+    const workers = this.workers = new WorkerPool<CountJob, CountResult>({
+      size: config.workers,
+      moduleUrl: new URL("./count_worker.ts", import.meta.url),
+      onWorkerDeath: (worker, error) => logger.warn("worker died; replaced", { worker, error }),
+    });
+    this.#closeHooks.push(() => workers.close());
     this.info = {
       stats: this.stats,
       logger: this.#logger,
@@ -55,7 +66,8 @@ export class Server {
       *sessions(): Generator<SessionEntry> {
         for (const { client, state } of manager.clients()) yield { session: client, state };
       },
-      statsSources: [],
+      workers,
+      statsSources: [() => Object.entries(workers.stats())],
     };
   }
 

@@ -4,6 +4,7 @@ import { buildCommandTable, type CommandContext, dispatch } from "../lib/command
 import { Logger } from "../lib/log.ts";
 import { encodeReply, ProtocolError, type Reply, Request } from "../lib/protocol.ts";
 import { Stats } from "../lib/stats.ts";
+import { WorkerPool } from "../lib/worker_pool.ts";
 
 const table = buildCommandTable();
 const context: CommandContext = {
@@ -15,8 +16,13 @@ const context: CommandContext = {
     running: () => 1,
     queued: () => 0,
     sessions: () => [],
+    workers: new WorkerPool({
+      size: 1,
+      moduleUrl: new URL("../lib/count_worker.ts", import.meta.url),
+    }),
     statsSources: [],
   },
+  signal: new AbortController().signal,
 };
 
 function calc(line: string): string {

@@ -24,6 +24,7 @@ Deno.test("server args have the SPEC defaults", () => {
     maxPerIp: 0,
     maxLine: 65536,
     drainTimeoutS: 10,
+    workers: navigator.hardwareConcurrency,
     echo: false,
     logLevel: "info",
     logFormat: "text",
@@ -49,6 +50,8 @@ Deno.test("server args read every option", () => {
     "100",
     "--drain-timeout",
     "0",
+    "--workers",
+    "3",
     "--echo",
     "-v",
     "--log-format",
@@ -64,6 +67,7 @@ Deno.test("server args read every option", () => {
     maxPerIp: 2,
     maxLine: 100,
     drainTimeoutS: 0,
+    workers: 3,
     echo: true,
     logLevel: "debug",
     logFormat: "json",
@@ -100,6 +104,7 @@ Deno.test("server args name the bad value and the allowed range", () => {
       '--queue-timeout must be a number of seconds from 0 to 31536000: received "soon"',
     ],
     [["--log-format", "xml"], '--log-format must be text or json: received "xml"'],
+    [["--workers", "0"], '--workers must be an integer from 1 to 256: received "0"'],
     [["--max-line", "1.5"], '--max-line must be an integer from 1 to 67108864: received "1.5"'],
   ];
   for (const [args, message] of cases) {

@@ -38,7 +38,7 @@ async function stuckClient(server: TestServer): Promise<TestClient> {
   let last = -1;
   await eventually(
     async () => {
-      const now = parseStats(await probe.ask("STATS")).bytes_in ?? 0;
+      const now = parseStats(await probe.ask("STATS")).bytes_in;
       // Settled: nothing came in since the last probe but the probe's own "STATS\n".
       const settled = now - last === "STATS\n".length;
       last = now;

@@ -10,7 +10,7 @@ const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 
 /** Permissions the server subprocess runs with: the same as `deno task server`. */
-export const SERVER_PERMISSIONS = ["--allow-net"];
+export const SERVER_PERMISSIONS = ["--allow-net", "--allow-read"];
 
 /** A server subprocess; `await using` sends SIGTERM and waits for it. */
 export class TestServer {
@@ -214,15 +214,40 @@ export function render(reply: ParsedReply): string {
   }
 }
 
-/** Parses a STATS body into numbers. */
-export function parseStats(text: string): Record<string, number> {
+/** Every key STATS reports. */
+export const STAT_KEYS = [
+  "uptime_s",
+  "max_running",
+  "running",
+  "queued",
+  "accepted_total",
+  "served_total",
+  "rejected_total",
+  "timeouts_total",
+  "commands_total",
+  "bytes_in",
+  "bytes_out",
+  "workers",
+  "jobs_total",
+  "jobs_running",
+  "jobs_queued",
+] as const;
+
+/** Parsed STATS: every known key is present (or parseStats throws). */
+export type StatsRecord = Record<(typeof STAT_KEYS)[number], number>;
+
+/** Parses a rendered STATS reply (`DATA n` + body) into numbers. */
+export function parseStats(text: string): StatsRecord {
   const stats: Record<string, number> = {};
   for (const line of text.split("\n").slice(1)) {
     if (!line) continue;
     const [key, value] = line.split(" ");
     stats[key!] = Number(value);
   }
-  return stats;
+  for (const key of STAT_KEYS) {
+    if (!(key in stats)) throw new Error(`STATS has no ${key}:\n${text}`);
+  }
+  return stats as StatsRecord;
 }
 
 /** Polls `probe` until it returns true (for state the test cannot await directly). */

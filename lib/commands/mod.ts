@@ -6,6 +6,9 @@
 import { err, ProtocolError, type Reply, type Request } from "../protocol.ts";
 import type { Logger } from "../log.ts";
 import type { Stats } from "../stats.ts";
+import type { CountJob, CountResult } from "../count_worker.ts";
+import type { WorkerPool } from "../worker_pool.ts";
+import { COUNT } from "./count.ts";
 import { ECHO, PING, QUIT } from "./basic.ts";
 import { CALC } from "./calc.ts";
 import { helpCommand } from "./help.ts";
@@ -37,6 +40,8 @@ export interface ServerInfo {
   queued(): number;
   /** Running connections, then queued ones in FIFO order. */
   sessions(): Iterable<SessionEntry>;
+  /** The worker threads that run COUNT jobs. */
+  readonly workers: WorkerPool<CountJob, CountResult>;
   /** Extra `key value` STATS lines from services (workers, jobs, …). */
   readonly statsSources: Array<() => Iterable<[string, number]>>;
 }
@@ -45,6 +50,8 @@ export interface ServerInfo {
 export interface CommandContext {
   session: Session;
   server: ServerInfo;
+  /** Aborts when the connection is gone (reset, closed by the server); see Command.cancelOnDisconnect. */
+  signal: AbortSignal;
 }
 
 /** One protocol command. */
@@ -57,6 +64,12 @@ export interface Command {
   usage: readonly string[];
   /** One line: what it is for. */
   summary: string;
+  /**
+   * Long-running: while it runs, the handler keeps reading so that a reset
+   * connection aborts `context.signal` (a clean EOF may be a half-close,
+   * which still gets its reply, so it does not abort).
+   */
+  cancelOnDisconnect?: boolean;
   /** Runs the request; a bad request is a returned or thrown ProtocolError, never a crash. */
   run(request: Request, context: CommandContext): Reply | Promise<Reply>;
 }
@@ -70,6 +83,7 @@ export const COMMANDS: readonly Command[] = [
   WHO,
   STATS,
   CALC,
+  COUNT,
 ];
 
 /** A name → command lookup including aliases and HELP itself. */

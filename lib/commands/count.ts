@@ -1,0 +1,89 @@
+/**
+ * COUNT: the lab's counting server. Each increment is its own job on the
+ * worker threads — CPU work, then +1 on one value shared by the request's
+ * jobs, under the cross-thread lock — while the event loop keeps serving
+ * everyone else (SPEC §4, "Details").
+ */
+import { COUNTER_CELL } from "../count_worker.ts";
+import { err, ok, ProtocolError } from "../protocol.ts";
+import { JobFailedError, JobsCancelledError } from "../worker_pool.ts";
+import { type Command, expectArgs } from "./mod.ts";
+
+/** Most increments one request may ask for. */
+export const MAX_INCREMENTS = 1_000_000;
+/** Most CPU milliseconds per increment. */
+export const MAX_WORK_MS = 10_000;
+/** Most CPU milliseconds one request may cost in all (10 minutes of one core). */
+export const MAX_TOTAL_WORK_MS = 600_000;
+
+const INTEGER = /^[+-]?\d+$/;
+const USAGE = "COUNT takes <start> <increments> [<work-ms>]";
+
+function boundedInt(word: string, name: string, max: number): number {
+  const n = /^\d+$/.test(word) ? Number(word) : NaN;
+  if (!Number.isSafeInteger(n) || n > max) {
+    throw new ProtocolError(
+      "bad-args",
+      `${name} must be an integer from 0 to ${max}: received "${word.slice(0, 32)}"`,
+    );
+  }
+  return n;
+}
+
+/** `COUNT <start> <increments> [<work-ms>]`. */
+export const COUNT: Command = {
+  name: "COUNT",
+  usage: ["COUNT <start> <increments> [<work-ms>]"],
+  summary: "each increment a job on the worker threads: work-ms of CPU, then +1 under a lock",
+  cancelOnDisconnect: true,
+  async run(request, { session, server, signal }) {
+    const args = request.args();
+    expectArgs(args, { min: 2, max: 3 }, USAGE);
+    const [startWord, incrementsWord, workWord = "0"] = args as [string, string, string?];
+    if (!INTEGER.test(startWord)) {
+      throw new ProtocolError(
+        "bad-args",
+        `start must be an integer (any length): received "${startWord.slice(0, 32)}"`,
+      );
+    }
+    const start = BigInt(startWord);
+    const increments = boundedInt(incrementsWord, "increments", MAX_INCREMENTS);
+    const workMs = boundedInt(workWord, "work-ms", MAX_WORK_MS);
+    if (increments * workMs > MAX_TOTAL_WORK_MS) {
+      throw new ProtocolError(
+        "bad-args",
+        `increments × work-ms must be at most ${MAX_TOTAL_WORK_MS}: received ${increments} × ${workMs} = ${
+          increments * workMs
+        }`,
+      );
+    }
+    // [lock word, increments so far]; the exact start is added at the end,
+    // so a start of any size stays exact.
+    const cells = new Int32Array(new SharedArrayBuffer(2 * Int32Array.BYTES_PER_ELEMENT));
+    const logger = server.logger;
+    try {
+      await server.workers.runBatch(increments, () => ({ cells, workMs }), {
+        signal,
+        onResult: (result, index, worker) => {
+          if (logger.debugEnabled) {
+            logger.debug(`job ${index + 1}/${increments}`, {
+              client: session.id,
+              worker,
+              work_ms: workMs,
+              seen: result.seen,
+            });
+          }
+        },
+      });
+    } catch (error) {
+      if (error instanceof JobFailedError) {
+        return err("internal", `a COUNT job failed: ${error.message}`);
+      }
+      if (error instanceof JobsCancelledError) {
+        return err("internal", `COUNT was cancelled: ${error.message}`);
+      }
+      throw error;
+    }
+    return ok(String(start + BigInt(Atomics.load(cells, COUNTER_CELL))));
+  },
+};

@@ -1,0 +1,73 @@
+/** The worker pool: FIFO batches, failures contained, dead workers replaced, cancellation. */
+import { assertEquals, assertRejects } from "@std/assert";
+import { JobFailedError, JobsCancelledError, WorkerPool } from "../lib/worker_pool.ts";
+
+const FAULTY = new URL("./fixtures/faulty_worker.ts", import.meta.url);
+
+function pool(size = 2, deaths: number[] = []) {
+  return new WorkerPool<string, string>({
+    size,
+    moduleUrl: FAULTY,
+    onWorkerDeath: (id) => deaths.push(id),
+  });
+}
+
+Deno.test("WorkerPool runs every job of a batch and reports each result", async () => {
+  const p = pool();
+  try {
+    const seen: string[] = [];
+    await p.runBatch(20, (i) => `job${i}`, { onResult: (r) => seen.push(r) });
+    assertEquals(seen.sort(), Array.from({ length: 20 }, (_, i) => `job${i}`).sort());
+    assertEquals(p.stats(), { workers: 2, jobs_total: 20, jobs_running: 0, jobs_queued: 0 });
+  } finally {
+    p.close();
+  }
+});
+
+Deno.test("WorkerPool: a job that throws fails only its own batch", async () => {
+  const p = pool();
+  try {
+    await assertRejects(
+      () => p.runBatch(3, (i) => i === 1 ? "throw" : "ok"),
+      JobFailedError,
+      "job failed on purpose",
+    );
+    const results: string[] = [];
+    await p.runBatch(4, () => "fine", { onResult: (r) => results.push(r) });
+    assertEquals(results, ["fine", "fine", "fine", "fine"]);
+  } finally {
+    p.close();
+  }
+});
+
+Deno.test("WorkerPool replaces a worker that dies and keeps serving", async () => {
+  const deaths: number[] = [];
+  const p = pool(2, deaths);
+  try {
+    await assertRejects(() => p.runBatch(1, () => "die"), JobFailedError, "died");
+    assertEquals(deaths.length, 1);
+    const results: string[] = [];
+    await p.runBatch(10, (i) => `after${i}`, { onResult: (r) => results.push(r) });
+    assertEquals(results.length, 10);
+  } finally {
+    p.close();
+  }
+});
+
+Deno.test("WorkerPool cancellation drops the queued jobs of that batch only", async () => {
+  const p = pool(1);
+  try {
+    const controller = new AbortController();
+    const cancelled = p.runBatch(100, () => "slow", { signal: controller.signal });
+    const after = p.runBatch(2, () => "next");
+    await new Promise((r) => setTimeout(r, 20));
+    assertEquals(p.stats().jobs_queued > 90, true);
+    controller.abort();
+    await assertRejects(() => cancelled, JobsCancelledError);
+    await after;
+    assertEquals(p.stats().jobs_queued, 0);
+    assertEquals(p.stats().jobs_total < 10, true, "the cancelled jobs never ran");
+  } finally {
+    p.close();
+  }
+});
