@@ -4,6 +4,7 @@
  */
 import { parseServerArgs, type ServerConfig, UsageError } from "./lib/config.ts";
 import {
+  DEFAULT_DATA_DIR,
   DEFAULT_DRAIN_TIMEOUT_S,
   DEFAULT_HOST,
   DEFAULT_IDLE_TIMEOUT_S,
@@ -17,7 +18,8 @@ import {
   VERSION,
 } from "./lib/defaults.ts";
 import { Logger } from "./lib/log.ts";
-import { Server } from "./lib/server.ts";
+import { Server, StartupError } from "./lib/server.ts";
+import { StoreInUseError } from "./lib/kv_store.ts";
 
 const USAGE = `usage: switchboard-server [PORT [MAX_RUNNING]] [options]
 
@@ -33,6 +35,7 @@ options:
   --idle-timeout S      seconds a running client may stay silent, 0 = forever (default ${DEFAULT_IDLE_TIMEOUT_S})
   --max-per-ip N        running + queued connections per address, 0 = no limit (default ${DEFAULT_MAX_PER_IP})
   --max-line BYTES      longest request line (default ${DEFAULT_MAX_LINE})
+  --data DIR            where the KV store keeps its database (default ${DEFAULT_DATA_DIR})
   --workers N           worker threads for COUNT jobs (default: CPU count, here ${defaultWorkers()})
   --echo                raw mode: every admitted connection is a byte-for-byte echo
   --drain-timeout S     on shutdown, seconds running clients get to finish (default ${DEFAULT_DRAIN_TIMEOUT_S})
@@ -50,19 +53,32 @@ function printError(message: string): void {
   Deno.stderr.writeSync(encoder.encode(`error: ${message}\n`));
 }
 
-/** Explains a failure to bind in one line. */
-function describeListenError(error: unknown, config: ServerConfig): string {
-  const where = `${config.host}:${config.port}`;
-  if (error instanceof Deno.errors.NotCapable || error instanceof Deno.errors.PermissionDenied) {
-    return `network access is not granted: run with --allow-net (${where})`;
+/** Explains a failure to start in one line, naming the permission flag when one is missing. */
+function describeStartupError(error: StartupError, config: ServerConfig): string {
+  const cause = error.cause;
+  const denied = cause instanceof Deno.errors.NotCapable ||
+    cause instanceof Deno.errors.PermissionDenied;
+  if (error.stage === "kv") {
+    if (cause instanceof StoreInUseError) return cause.message;
+    if (cause instanceof TypeError && /openKv is not a function/.test(cause.message)) {
+      return "the KV store needs Deno KV: run with --unstable-kv";
+    }
+    if (denied) {
+      return `file access to ${config.dataDir} is not granted: run with --allow-read --allow-write`;
+    }
+    return `cannot open the KV store in ${config.dataDir}: ${
+      cause instanceof Error ? cause.message : String(cause)
+    }`;
   }
-  if (error instanceof Deno.errors.AddrInUse) {
+  const where = `${config.host}:${config.port}`;
+  if (denied) return `network access is not granted: run with --allow-net (${where})`;
+  if (cause instanceof Deno.errors.AddrInUse) {
     return `cannot listen on ${where}: address already in use`;
   }
-  if (error instanceof Deno.errors.AddrNotAvailable) {
+  if (cause instanceof Deno.errors.AddrNotAvailable) {
     return `cannot listen on ${where}: no such local address`;
   }
-  return `cannot listen on ${where}: ${error instanceof Error ? error.message : String(error)}`;
+  return `cannot listen on ${where}: ${cause instanceof Error ? cause.message : String(cause)}`;
 }
 
 /** Entry point; returns the process exit code. */
@@ -92,9 +108,10 @@ export async function main(args: readonly string[]): Promise<number> {
   });
   const server = new Server(config, { logger });
   try {
-    server.listen();
+    await server.listen();
   } catch (error) {
-    printError(describeListenError(error, config));
+    if (!(error instanceof StartupError)) throw error;
+    printError(describeStartupError(error, config));
     return 1;
   }
 

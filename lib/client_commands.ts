@@ -29,6 +29,10 @@ export const SUBCOMMANDS: ReadonlyArray<[string, string]> = [
   ["hello [name] [student-id] [github]", "identify yourself (asks for what is missing)"],
   ["who", "connections to the server"],
   ["stats", "server counters"],
+  ["kv set <key> <value...>", "store a value in the shared store"],
+  ["kv get|del <key>", "read or delete a key"],
+  ["kv incr <key> [by]", "add to an integer, atomically"],
+  ["kv keys [prefix]", "list keys"],
   ["raw <line...>", "send a line exactly as given"],
 ];
 
@@ -62,6 +66,8 @@ export function buildRequest(words: readonly string[], options: SubcommandOption
     case "stats":
       expect(0, 0, "stats");
       return "STATS";
+    case "kv":
+      return kvRequest(args);
     case "raw":
       expect(1, Infinity, "raw <line...>");
       return args.join(" ");
@@ -85,4 +91,28 @@ function helloFields(args: readonly string[], ask: Ask | undefined): string[] {
     fields.push(answer);
   }
   return fields;
+}
+
+function kvRequest(args: readonly string[]): string {
+  const [sub, key, ...rest] = args;
+  const usage =
+    "usage: kv set <key> <value...> | kv get <key> | kv del <key> | kv incr <key> [by] | kv keys [prefix]";
+  switch (sub?.toLowerCase()) {
+    case "set":
+      if (key === undefined) throw new ClientUsageError(usage);
+      // The value is the rest of the line on the wire: joined, never quoted.
+      return `KV SET ${quoteWord(key)} ${rest.join(" ")}`;
+    case "get":
+    case "del":
+      if (key === undefined || rest.length > 0) throw new ClientUsageError(usage);
+      return `KV ${sub.toUpperCase()} ${quoteWord(key)}`;
+    case "incr":
+      if (key === undefined || rest.length > 1) throw new ClientUsageError(usage);
+      return ["KV", "INCR", ...[key, ...rest].map(quoteWord)].join(" ");
+    case "keys":
+      if (rest.length > 0) throw new ClientUsageError(usage);
+      return key === undefined ? "KV KEYS" : `KV KEYS ${quoteWord(key)}`;
+    default:
+      throw new ClientUsageError(usage);
+  }
 }

@@ -6,6 +6,7 @@
  */
 import { parseArgs } from "@std/cli/parse-args";
 import {
+  DEFAULT_DATA_DIR,
   DEFAULT_DRAIN_TIMEOUT_S,
   DEFAULT_HOST,
   DEFAULT_IDLE_TIMEOUT_S,
@@ -31,6 +32,8 @@ export interface ServerConfig {
   maxPerIp: number;
   maxLine: number;
   drainTimeoutS: number;
+  /** Directory of the KV store's database. */
+  dataDir: string;
   /** Worker threads for CPU-heavy jobs (COUNT). */
   workers: number;
   echo: boolean;
@@ -60,6 +63,7 @@ const VALUE_OPTIONS = [
   "max-line",
   "drain-timeout",
   "workers",
+  "data",
   "log-format",
 ] as const;
 const FLAG_OPTIONS = ["echo", "verbose", "quiet", "help", "version"] as const;
@@ -137,6 +141,7 @@ export function parseServerArgs(args: readonly string[]): ServerArgs {
       maxLine: int("max-line", DEFAULT_MAX_LINE, 1, LIMITS.maxLine),
       drainTimeoutS: seconds("drain-timeout", DEFAULT_DRAIN_TIMEOUT_S),
       workers: int("workers", defaultWorkers(), 1, LIMITS.workers),
+      dataDir: directoryOption("data", values.get("data"), DEFAULT_DATA_DIR),
       echo: flags.has("echo"),
       logLevel: flags.has("verbose") ? "debug" : flags.has("quiet") ? "quiet" : "info",
       logFormat,
@@ -157,6 +162,14 @@ function integerOption(
     throw new UsageError(`--${name} must be an integer from ${min} to ${max}: received "${value}"`);
   }
   return n;
+}
+
+function directoryOption(name: string, value: string | undefined, fallback: string): string {
+  if (value === undefined) return fallback;
+  if (value === "" || value.includes("\0")) {
+    throw new UsageError(`--${name} must be a directory path: received "${value}"`);
+  }
+  return value;
 }
 
 function secondsOption(name: string, value: string | undefined, fallback: number): number {

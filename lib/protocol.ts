@@ -323,6 +323,19 @@ export class Request {
     return tokenize(this.line, this.#afterCommand);
   }
 
+  /** At most the first `max` words after the command name; what follows is not parsed. */
+  words(max: number): string[] {
+    const words: string[] = [];
+    let pos = this.#afterCommand;
+    while (words.length < max) {
+      const word = scanWord(this.line, pos);
+      if (word === null) break;
+      words.push(word.text);
+      pos = word.end;
+    }
+    return words;
+  }
+
   /**
    * The rest of the line after `skip` more words: exactly one separator after
    * the last word is dropped and the remainder returned byte-exact, or

@@ -11,6 +11,7 @@ import { Manager } from "./manager.ts";
 import { Stats } from "./stats.ts";
 import type { CountJob, CountResult } from "./count_worker.ts";
 import { WorkerPool } from "./worker_pool.ts";
+import { KvStore } from "./kv_store.ts";
 
 /** First pause after a failed accept (EMFILE and the like); doubles up to the max. */
 const ACCEPT_BACKOFF_MIN_MS = 5;
@@ -34,6 +35,7 @@ export class Server {
   readonly #logger: Logger;
   readonly #closeHooks: Array<() => Promise<void> | void> = [];
   #listener: Deno.TcpListener | undefined;
+  #kv: KvStore | undefined;
   #accepting: Promise<void> | undefined;
   #stopping: Promise<void> | undefined;
 
@@ -57,6 +59,10 @@ export class Server {
       onWorkerDeath: (worker, error) => logger.warn("worker died; replaced", { worker, error }),
     });
     this.#closeHooks.push(() => workers.close());
+    const kv = () => {
+      if (this.#kv === undefined) throw new Error("the KV store is not open");
+      return this.#kv;
+    };
     this.info = {
       stats: this.stats,
       logger: this.#logger,
@@ -65,6 +71,9 @@ export class Server {
       queued: () => manager.queued,
       *sessions(): Generator<SessionEntry> {
         for (const { client, state } of manager.clients()) yield { session: client, state };
+      },
+      get kv() {
+        return kv();
       },
       workers,
       statsSources: [() => Object.entries(workers.stats())],
@@ -82,9 +91,23 @@ export class Server {
     this.#closeHooks.push(hook);
   }
 
-  /** Binds and starts accepting; throws Deno errors (AddrInUse, NotCapable) to the caller. */
-  listen(): Deno.NetAddr {
-    this.#listener = Deno.listen({ hostname: this.config.host, port: this.config.port });
+  /**
+   * Opens the KV store, binds, and starts accepting. Throws {@linkcode StartupError}
+   * naming what failed (the store or the address) with the Deno error as cause.
+   */
+  async listen(): Promise<Deno.NetAddr> {
+    try {
+      this.#kv = await KvStore.open(this.config.dataDir);
+    } catch (error) {
+      throw new StartupError("kv", error);
+    }
+    const kv = this.#kv;
+    this.#closeHooks.push(() => kv.close());
+    try {
+      this.#listener = Deno.listen({ hostname: this.config.host, port: this.config.port });
+    } catch (error) {
+      throw new StartupError("listen", error);
+    }
     const addr = this.#listener.addr;
     const c = this.config;
     this.#logger.info(
@@ -179,6 +202,14 @@ export class Server {
     }
     this.#logger.info("stopped", { served_total: this.stats.served_total });
     await this.#logger.flush();
+  }
+}
+
+/** The server could not start: `stage` says what failed, `cause` is Deno's error. */
+export class StartupError extends Error {
+  override name = "StartupError";
+  constructor(readonly stage: "kv" | "listen", override readonly cause: unknown) {
+    super(`${stage}: ${cause instanceof Error ? cause.message : String(cause)}`);
   }
 }
 

@@ -16,6 +16,9 @@ const context: CommandContext = {
     running: () => 1,
     queued: () => 0,
     sessions: () => [],
+    get kv(): never {
+      throw new Error("CALC does not use the KV store");
+    },
     workers: new WorkerPool({
       size: 1,
       moduleUrl: new URL("../lib/count_worker.ts", import.meta.url),

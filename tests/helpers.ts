@@ -9,8 +9,8 @@ const SERVER = new URL("server.ts", ROOT).pathname;
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 
-/** Permissions the server subprocess runs with: the same as `deno task server`. */
-export const SERVER_PERMISSIONS = ["--allow-net", "--allow-read"];
+/** Flags the server subprocess runs with: the same as `deno task server`. */
+export const SERVER_PERMISSIONS = ["--unstable-kv", "--allow-net", "--allow-read", "--allow-write"];
 
 /** A server subprocess; `await using` sends SIGTERM and waits for it. */
 export class TestServer {
@@ -19,6 +19,9 @@ export class TestServer {
   /** Every stderr line so far. */
   readonly log: string[];
   readonly #logDone: Promise<void>;
+  /** A scratch directory for --data (and anything else), removed on dispose. */
+  readonly dir: string;
+  readonly #ownsDir: boolean;
   #status: Promise<Deno.CommandStatus> | undefined;
 
   private constructor(
@@ -26,7 +29,11 @@ export class TestServer {
     process: Deno.ChildProcess,
     log: string[],
     logDone: Promise<void>,
+    dir: string,
+    ownsDir: boolean,
   ) {
+    this.dir = dir;
+    this.#ownsDir = ownsDir;
     this.port = port;
     this.process = process;
     this.log = log;
@@ -39,9 +46,11 @@ export class TestServer {
    */
   static async start(
     args: string[] = [],
-    options: { entry?: string; permissions?: string[]; positional?: boolean } = {},
+    options: { entry?: string; permissions?: string[]; positional?: boolean; dir?: string } = {},
   ): Promise<TestServer> {
     const entry = options.entry ?? SERVER;
+    const dir = options.dir ?? await Deno.makeTempDir({ prefix: "switchboard-test-" });
+    const dataArgs = args.includes("--data") ? [] : ["--data", `${dir}/data`];
     const process = new Deno.Command(Deno.execPath(), {
       args: [
         "run",
@@ -49,6 +58,7 @@ export class TestServer {
         ...(options.permissions ?? SERVER_PERMISSIONS),
         entry,
         ...(options.positional ? [] : ["--port", "0"]),
+        ...dataArgs,
         ...args,
       ],
       stdin: "null",
@@ -81,13 +91,14 @@ export class TestServer {
     const timer = setTimeout(() => rejectPort(new Error("server did not start in 20 s")), 20_000);
     try {
       const port = await portPromise;
-      return new TestServer(port, process, log, logDone);
+      return new TestServer(port, process, log, logDone, dir, options.dir === undefined);
     } catch (error) {
       try {
         process.kill("SIGKILL");
       } catch { /* already gone */ }
       await process.status;
       await logDone;
+      if (options.dir === undefined) await Deno.remove(dir, { recursive: true }).catch(() => {});
       throw error;
     } finally {
       clearTimeout(timer);
@@ -131,6 +142,7 @@ export class TestServer {
     }, 15_000);
     await this.exited();
     clearTimeout(timer);
+    if (this.#ownsDir) await Deno.remove(this.dir, { recursive: true }).catch(() => {});
   }
 }
 

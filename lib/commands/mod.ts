@@ -9,6 +9,8 @@ import type { Stats } from "../stats.ts";
 import type { CountJob, CountResult } from "../count_worker.ts";
 import type { WorkerPool } from "../worker_pool.ts";
 import { COUNT } from "./count.ts";
+import { KV } from "./kv.ts";
+import type { KvStore } from "../kv_store.ts";
 import { ECHO, PING, QUIT } from "./basic.ts";
 import { CALC } from "./calc.ts";
 import { helpCommand } from "./help.ts";
@@ -40,6 +42,8 @@ export interface ServerInfo {
   queued(): number;
   /** Running connections, then queued ones in FIFO order. */
   sessions(): Iterable<SessionEntry>;
+  /** The durable key-value store. */
+  readonly kv: KvStore;
   /** The worker threads that run COUNT jobs. */
   readonly workers: WorkerPool<CountJob, CountResult>;
   /** Extra `key value` STATS lines from services (workers, jobs, …). */
@@ -84,6 +88,7 @@ export const COMMANDS: readonly Command[] = [
   STATS,
   CALC,
   COUNT,
+  KV,
 ];
 
 /** A name → command lookup including aliases and HELP itself. */

@@ -1,0 +1,112 @@
+/** KV: the shared, durable key-value store (SPEC §4 "KV"): SET, GET, DEL, INCR, KEYS. */
+import {
+  dataLines,
+  err,
+  hasControlCharacter,
+  ok,
+  ProtocolError,
+  type Reply,
+  type Request,
+} from "../protocol.ts";
+import {
+  MAX_KEY_BYTES,
+  MAX_VALUE_BYTES,
+  NotAnIntegerError,
+  ValueTooLargeError,
+} from "../kv_store.ts";
+import { type Command, type CommandContext, expectArgs, truncate } from "./mod.ts";
+
+const encoder = new TextEncoder();
+const INTEGER = /^[+-]?\d+$/;
+
+/** Throws `bad-args` unless `key` is 1–250 bytes with no whitespace or control characters. */
+function checkKey(key: string): string {
+  const bytes = encoder.encode(key).length;
+  if (bytes === 0 || bytes > MAX_KEY_BYTES || /\s/.test(key) || hasControlCharacter(key)) {
+    throw new ProtocolError(
+      "bad-args",
+      `keys are 1-${MAX_KEY_BYTES} bytes without whitespace or control characters: received "${
+        truncate(key)
+      }"`,
+    );
+  }
+  return key;
+}
+
+type Subcommand = (request: Request, args: string[], context: CommandContext) => Promise<Reply>;
+
+const SUBCOMMANDS: ReadonlyMap<string, Subcommand> = new Map<string, Subcommand>([
+  ["SET", async (request, args, { server }) => {
+    expectArgs(args, { min: 2 }, "KV SET takes <key> <value>");
+    const key = checkKey(args[1]!);
+    // The value is the rest of the line, byte-exact; `KV SET k` stores "".
+    await server.kv.set(key, request.rest(2) ?? "");
+    return ok();
+  }],
+  ["GET", async (_request, args, { server }) => {
+    expectArgs(args, { min: 2 }, "KV GET takes <key>");
+    const key = checkKey(args[1]!);
+    const value = await server.kv.get(key);
+    return value === undefined ? err("not-found", `no key ${key}`) : ok(value);
+  }],
+  ["DEL", async (_request, args, { server }) => {
+    expectArgs(args, { min: 2 }, "KV DEL takes <key>");
+    const key = checkKey(args[1]!);
+    return await server.kv.delete(key) ? ok("deleted") : err("not-found", `no key ${key}`);
+  }],
+  ["INCR", async (_request, args, { server }) => {
+    expectArgs(args, { min: 2, max: 3 }, "KV INCR takes <key> [<by>]");
+    const key = checkKey(args[1]!);
+    const by = args[2] ?? "1";
+    if (!INTEGER.test(by)) {
+      throw new ProtocolError(
+        "bad-args",
+        `by must be an integer (any size, may be negative): received "${truncate(by)}"`,
+      );
+    }
+    try {
+      return ok(String(await server.kv.increment(key, BigInt(by))));
+    } catch (error) {
+      if (error instanceof NotAnIntegerError) {
+        throw new ProtocolError("bad-args", `the value of ${key} is not an integer`);
+      }
+      throw error;
+    }
+  }],
+  ["KEYS", async (_request, args, { server }) => {
+    expectArgs(args, { min: 1, max: 2 }, "KV KEYS takes [<prefix>]");
+    return dataLines(await server.kv.keys(args[1] ?? ""));
+  }],
+]);
+
+/** `KV SET|GET|DEL|INCR|KEYS …`. */
+export const KV: Command = {
+  name: "KV",
+  usage: [
+    "KV SET <key> <value>",
+    "KV GET <key>",
+    "KV DEL <key>",
+    "KV INCR <key> [<by>]",
+    "KV KEYS [<prefix>]",
+  ],
+  summary: "the shared durable store: value is the rest of the line; INCR is exact and atomic",
+  async run(request, context) {
+    // Subcommand and key first: SET's value is the raw rest of the line and
+    // must not be parsed (quotes in it are data).
+    const head = request.words(2);
+    const name = head[0]?.toUpperCase();
+    const sub = name === undefined ? undefined : SUBCOMMANDS.get(name);
+    if (sub === undefined) {
+      const got = name === undefined ? "nothing" : `"${truncate(head[0]!)}"`;
+      throw new ProtocolError("bad-args", `KV takes SET, GET, DEL, INCR or KEYS, got ${got}`);
+    }
+    try {
+      return await sub(request, name === "SET" ? head : request.args(), context);
+    } catch (error) {
+      if (error instanceof ValueTooLargeError) {
+        return err("too-large", `values are limited to ${MAX_VALUE_BYTES} bytes`);
+      }
+      throw error;
+    }
+  },
+};
