@@ -110,44 +110,110 @@ Deno.test("client --help goes to stdout; --version prints the version", async ()
   assertEquals((await client(["--version"])).stdout, "switchboard-client 0.1.0\n");
 });
 
-Deno.test("client shell works under a real terminal: prompt, replies, errors, exit", async () => {
-  await using server = await TestServer.start();
-  const command = `${Deno.execPath()} run --no-prompt --allow-net ${CLIENT} --port ${server.port}`;
-  const child = new Deno.Command("script", {
-    args: ["-qfec", command, "/dev/null"],
-    stdin: "piped",
-    stdout: "piped",
-    stderr: "piped",
-    env: { NO_COLOR: "1", TERM: "dumb" },
-  }).spawn();
-  const writer = child.stdin.getWriter();
-  const output = child.stdout.pipeThrough(new TextDecoderStream());
-  let screen = "";
-  const reading = (async () => {
-    for await (const chunk of output) screen += chunk;
-  })();
-  const waitFor = async (text: string) => {
+/** The client under a real pseudo-terminal (`script`): type lines, read the screen. */
+class Terminal {
+  readonly #child: Deno.ChildProcess;
+  readonly #writer: WritableStreamDefaultWriter<Uint8Array>;
+  readonly #reading: Promise<void>;
+  screen = "";
+
+  constructor(args: string[]) {
+    const command = [Deno.execPath(), "run", "--no-prompt", "--allow-net", CLIENT, ...args].join(
+      " ",
+    );
+    this.#child = new Deno.Command("script", {
+      args: ["-qfec", command, "/dev/null"],
+      stdin: "piped",
+      stdout: "piped",
+      stderr: "null",
+      env: { NO_COLOR: "1", TERM: "dumb" },
+    }).spawn();
+    this.#writer = this.#child.stdin.getWriter();
+    const output = this.#child.stdout.pipeThrough(new TextDecoderStream());
+    this.#reading = (async () => {
+      for await (const chunk of output) {
+        this.screen += chunk;
+      }
+    })();
+  }
+
+  async waitFor(text: string): Promise<void> {
     const deadline = Date.now() + 15_000;
-    while (!screen.includes(text)) {
+    while (!this.screen.includes(text)) {
       if (Date.now() > deadline) {
-        throw new Error(`never saw ${JSON.stringify(text)} in ${JSON.stringify(screen)}`);
+        throw new Error(`never saw ${JSON.stringify(text)} in ${JSON.stringify(this.screen)}`);
       }
       await new Promise((r) => setTimeout(r, 20));
     }
-  };
-  const type = (line: string) => writer.write(new TextEncoder().encode(line + "\r"));
-  await waitFor("switchboard>");
-  await type("PING");
-  await waitFor("PONG");
-  await type("calc mul 6 7");
-  await waitFor("42");
-  await type("nope");
-  await waitFor("error: unknown-command: NOPE is not a command");
-  await type("exit");
-  await waitFor("bye");
-  const status = await child.status;
-  await writer.close().catch(() => {});
-  await reading;
-  await child.stderr.cancel();
-  assertEquals(status.code, 0);
+  }
+
+  async type(line: string): Promise<void> {
+    await this.#writer.write(new TextEncoder().encode(line + "\r"));
+  }
+
+  async exit(): Promise<number> {
+    const status = await this.#child.status;
+    await this.#writer.close().catch(() => {});
+    await this.#reading;
+    return status.code;
+  }
+}
+
+Deno.test("client shell works under a real terminal: prompt, replies, errors, exit", async () => {
+  await using server = await TestServer.start();
+  const term = new Terminal(["--port", String(server.port)]);
+  await term.waitFor("switchboard>");
+  await term.type("PING");
+  await term.waitFor("PONG");
+  await term.type("calc mul 6 7");
+  await term.waitFor("42");
+  await term.type("nope");
+  await term.waitFor("error: unknown-command: NOPE is not a command");
+  await term.type("exit");
+  await term.waitFor("bye");
+  assertEquals(await term.exit(), 0);
+});
+
+Deno.test("client shell says it is waiting for a free slot while queued", async () => {
+  await using server = await TestServer.start(["--max-running", "1"]);
+  const holder = await Deno.connect({ hostname: "127.0.0.1", port: server.port });
+  await holder.write(new TextEncoder().encode("PING\n"));
+  await holder.read(new Uint8Array(64));
+  const term = new Terminal(["--port", String(server.port)]);
+  await term.waitFor("switchboard>");
+  await term.type("PING queued");
+  await term.waitFor("waiting for a free slot…");
+  holder.close();
+  await term.waitFor("queued\r\n");
+  await term.type("quit");
+  assertEquals(await term.exit(), 0);
+});
+
+Deno.test("client hello on a terminal asks for what is missing", async () => {
+  await using server = await TestServer.start();
+  const term = new Terminal(["--port", String(server.port), "hello", "Ada"]);
+  await term.waitFor("student id:");
+  await term.type("S1815");
+  await term.waitFor("GitHub user:");
+  await term.type("ada");
+  await term.waitFor("hello Ada");
+  assertEquals(await term.exit(), 0);
+  await server.waitForLog(/hello client=\d+ name=Ada student_id=S1815 github=ada/);
+});
+
+Deno.test("client exits 3 with a clear line when the server closes mid-reply", async () => {
+  using listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const serving = (async () => {
+    const conn = await listener.accept();
+    await conn.read(new Uint8Array(64));
+    await conn.write(new TextEncoder().encode("DATA 100\nonly part"));
+    conn.close();
+  })();
+  const result = await client(["--port", String(listener.addr.port), "stats"]);
+  await serving;
+  assertEquals(result.code, 3);
+  assertEquals(
+    result.stderr,
+    `error: 127.0.0.1:${listener.addr.port} closed the connection before replying\n`,
+  );
 });
