@@ -8,6 +8,8 @@ import { ConnectError, Connection } from "./lib/client.ts";
 import { buildRequest, ClientUsageError, SUBCOMMANDS } from "./lib/client_commands.ts";
 import { DEFAULT_CLIENT_TIMEOUT_S, DEFAULT_HOST, DEFAULT_PORT, VERSION } from "./lib/defaults.ts";
 import { isBlank, type ParsedReply } from "./lib/protocol.ts";
+import { format as formatBytes } from "@std/fmt/bytes";
+import { get, IntegrityError, put, type TransferResult } from "./lib/transfer.ts";
 
 const USAGE =
   `usage: switchboard-client [--host H] [--port P] [--timeout S] [--json] [COMMAND ARGS...]
@@ -24,10 +26,12 @@ options (anywhere on the line):
   --timeout S    seconds to connect and to wait for each reply, 0 = forever (default ${DEFAULT_CLIENT_TIMEOUT_S})
   --json         print one JSON object per reply
   --work-ms N    count: milliseconds of CPU work per increment
+  --force        get: replace an existing local file
   -h, --help     show this help
   --version      show the version
 
-exit codes: 0 success, 1 the server answered ERR, 2 usage, 3 cannot connect or timed out`;
+exit codes: 0 success, 1 the server answered ERR, 2 usage, 3 cannot connect or timed out,
+4 integrity check failed (sha256 mismatch)`;
 
 /** Exit codes of SPEC §7. */
 const EXIT = { ok: 0, serverError: 1, usage: 2, connection: 3, integrity: 4 } as const;
@@ -41,6 +45,7 @@ interface ClientArgs {
   json: boolean;
   help: boolean;
   version: boolean;
+  force: boolean;
   workMs?: string;
   words: string[];
 }
@@ -57,6 +62,7 @@ function parseClientArgs(args: readonly string[]): ClientArgs {
     json: false,
     help: false,
     version: false,
+    force: false,
     words: [],
   };
   const seen = new Set<string>();
@@ -75,7 +81,7 @@ function parseClientArgs(args: readonly string[]): ClientArgs {
     const name = eq === -1 ? arg.slice(2) : arg.slice(2, eq);
     if (seen.has(name)) throw new ClientUsageError(`--${name} is given twice`);
     seen.add(name);
-    if (name === "json" || name === "version") {
+    if (name === "json" || name === "version" || name === "force") {
       if (eq !== -1) throw new ClientUsageError(`--${name} takes no value`);
       parsed[name] = true;
       continue;
@@ -159,6 +165,61 @@ function writeOut(text: string): void {
 function writeErr(text: string): void {
   const bytes = encoder.encode(text);
   for (let off = 0; off < bytes.length;) off += Deno.stderr.writeSync(bytes.subarray(off));
+}
+
+/** A progress bar on stderr, redrawn at most every 100 ms; nothing when stderr is not a terminal. */
+function progressBar(
+  label: string,
+): { update: (done: number, total: number) => void; end: () => void } {
+  if (!Deno.stderr.isTerminal()) return { update: () => {}, end: () => {} };
+  const started = performance.now();
+  let last = 0;
+  const update = (done: number, total: number) => {
+    const now = performance.now();
+    if (now - last < 100 && done < total) return;
+    last = now;
+    const fraction = total === 0 ? 1 : done / total;
+    const width = 24;
+    const filled = Math.round(fraction * width);
+    const seconds = (now - started) / 1000;
+    const rate = seconds > 0 ? done / seconds : 0;
+    const left = rate > 0 ? Math.ceil((total - done) / rate) : 0;
+    writeErr(
+      `\r\x1b[K${label} [${"#".repeat(filled)}${".".repeat(width - filled)}] ${
+        Math.floor(fraction * 100)
+      }% ` +
+        `${formatBytes(done)} / ${formatBytes(total)}  ${formatBytes(rate)}/s  ${left}s left`,
+    );
+  };
+  return { update, end: () => writeErr("\n") };
+}
+
+/** `put <local> [name]` and `get <name> [local]`. */
+async function runTransfer(
+  connection: Connection,
+  parsed: ClientArgs,
+  printer: Printer,
+): Promise<number> {
+  const [verb, first, second] = parsed.words as [string, string, string?];
+  const bar = progressBar(`${verb} ${first}`);
+  let result: TransferResult;
+  try {
+    if (verb === "put") {
+      const name = second ?? first.slice(first.lastIndexOf("/") + 1);
+      result = await put(connection, first, name, bar.update);
+    } else {
+      const local = second ?? first;
+      result = await get(connection, first, local, { force: parsed.force, onProgress: bar.update });
+    }
+  } finally {
+    bar.end();
+  }
+  if (!result.ok) return printer.print(result.reply) ? EXIT.serverError : EXIT.ok;
+  if (parsed.json) console.log(JSON.stringify(result));
+  else {writeOut(
+      `${verb === "put" ? "stored" : "saved"} ${result.name} ${result.size} ${result.sha256}\n`,
+    );}
+  return EXIT.ok;
 }
 
 /** One request, one reply. */
@@ -257,7 +318,15 @@ export async function main(args: readonly string[]): Promise<number> {
       console.log(`switchboard-client ${VERSION}`);
       return EXIT.ok;
     }
-    if (parsed.words.length > 0) {
+    const verb = parsed.words[0]?.toLowerCase();
+    if (verb === "put" || verb === "get") {
+      if (parsed.words.length < 2 || parsed.words.length > 3) {
+        throw new ClientUsageError(
+          verb === "put" ? "usage: put <local> [name]" : "usage: get <name> [local] [--force]",
+        );
+      }
+      parsed.words[0] = verb;
+    } else if (parsed.words.length > 0) {
       const ask = interactive ? (q: string) => prompt(q) : undefined;
       line = buildRequest(parsed.words, {
         ...(parsed.workMs === undefined ? {} : { workMs: parsed.workMs }),
@@ -277,10 +346,21 @@ export async function main(args: readonly string[]): Promise<number> {
       port: parsed.port,
       timeoutMs: parsed.timeoutMs,
     });
+    if (parsed.words[0] === "put" || parsed.words[0] === "get") {
+      return await runTransfer(connection, parsed, printer);
+    }
     if (line !== undefined) return await runOneShot(connection, line, printer);
     if (!interactive) return await runPiped(connection, printer);
     return await runShell(connection, printer, color);
   } catch (error) {
+    if (error instanceof IntegrityError) {
+      writeErr(`error: integrity check failed: ${error.message}\n`);
+      return EXIT.integrity;
+    }
+    if (error instanceof Deno.errors.AlreadyExists || error instanceof Deno.errors.NotFound) {
+      writeErr(`error: ${error.message}\n`);
+      return EXIT.usage;
+    }
     if (!(error instanceof ConnectError)) throw error;
     writeErr(`error: ${error.message}\n`);
     return EXIT.connection;

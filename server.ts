@@ -8,12 +8,14 @@ import {
   DEFAULT_DRAIN_TIMEOUT_S,
   DEFAULT_HOST,
   DEFAULT_IDLE_TIMEOUT_S,
+  DEFAULT_MAX_FILE_SIZE,
   DEFAULT_MAX_LINE,
   DEFAULT_MAX_PER_IP,
   DEFAULT_MAX_RUNNING,
   DEFAULT_PORT,
   DEFAULT_QUEUE_LIMIT,
   DEFAULT_QUEUE_TIMEOUT_S,
+  DEFAULT_ROOT_DIR,
   defaultWorkers,
   VERSION,
 } from "./lib/defaults.ts";
@@ -35,6 +37,8 @@ options:
   --idle-timeout S      seconds a running client may stay silent, 0 = forever (default ${DEFAULT_IDLE_TIMEOUT_S})
   --max-per-ip N        running + queued connections per address, 0 = no limit (default ${DEFAULT_MAX_PER_IP})
   --max-line BYTES      longest request line (default ${DEFAULT_MAX_LINE})
+  --root DIR            directory served by the FILE commands (default ${DEFAULT_ROOT_DIR})
+  --max-file-size BYTES largest FILE PUT (default ${DEFAULT_MAX_FILE_SIZE})
   --data DIR            where the KV store keeps its database (default ${DEFAULT_DATA_DIR})
   --workers N           worker threads for COUNT jobs (default: CPU count, here ${defaultWorkers()})
   --echo                raw mode: every admitted connection is a byte-for-byte echo
@@ -58,6 +62,14 @@ function describeStartupError(error: StartupError, config: ServerConfig): string
   const cause = error.cause;
   const denied = cause instanceof Deno.errors.NotCapable ||
     cause instanceof Deno.errors.PermissionDenied;
+  if (error.stage === "files") {
+    if (denied) {
+      return `file access to ${config.rootDir} is not granted: run with --allow-read --allow-write`;
+    }
+    return `cannot use --root ${config.rootDir}: ${
+      cause instanceof Error ? cause.message : String(cause)
+    }`;
+  }
   if (error.stage === "kv") {
     if (cause instanceof StoreInUseError) return cause.message;
     if (cause instanceof TypeError && /openKv is not a function/.test(cause.message)) {

@@ -66,10 +66,20 @@ export class Connection {
   }
 
   /** Reads the next reply, or throws ConnectError (closed, timed out). */
-  async read(): Promise<ParsedReply> {
+  read(): Promise<ParsedReply> {
+    return this.#guard(this.#replies.read());
+  }
+
+  /** Reads one reply line (a DATA body then follows through {@linkcode replies}). */
+  readLine(): Promise<string> {
+    return this.#guard(this.#replies.readLine());
+  }
+
+  /** Applies the reply timeout and turns every failure into a one-line ConnectError. */
+  async #guard<T>(reading: Promise<T>): Promise<T> {
     try {
       return await withTimeout(
-        this.#replies.read(),
+        reading,
         this.#timeoutMs,
         () => new ConnectError(`no reply from ${this.#where} within ${this.#timeoutMs / 1000} s`),
       );

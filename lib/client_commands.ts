@@ -33,6 +33,10 @@ export const SUBCOMMANDS: ReadonlyArray<[string, string]> = [
   ["kv get|del <key>", "read or delete a key"],
   ["kv incr <key> [by]", "add to an integer, atomically"],
   ["kv keys [prefix]", "list keys"],
+  ["ls", "files on the server"],
+  ["put <local> [name]", "upload a file (progress on a terminal, sha256 verified)"],
+  ["get <name> [local] [--force]", "download a file atomically (sha256 verified)"],
+  ["rm <name>", "delete a file on the server"],
   ["raw <line...>", "send a line exactly as given"],
 ];
 
@@ -66,6 +70,12 @@ export function buildRequest(words: readonly string[], options: SubcommandOption
     case "stats":
       expect(0, 0, "stats");
       return "STATS";
+    case "ls":
+      expect(0, 0, "ls");
+      return "FILE LIST";
+    case "rm":
+      expect(1, 1, "rm <name>");
+      return line("FILE", "DEL", ...args);
     case "kv":
       return kvRequest(args);
     case "raw":

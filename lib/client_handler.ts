@@ -14,6 +14,7 @@ import {
   errorReply,
   FrameBuffer,
   isBlank,
+  type LineReply,
   ProtocolError,
   type Reply,
   Request,
@@ -38,6 +39,16 @@ export interface ClientConn extends ByteSink {
 
 /** Smallest free space a read asks for; the buffer grows toward a line's length only when needed. */
 const MIN_READ_BYTES = 2048;
+/** Read size for request payloads (uploads): large reads for throughput, one buffer per upload. */
+const PAYLOAD_READ_BYTES = 256 * 1024;
+
+/** The client stopped sending before the announced payload size. */
+export class PayloadCutShortError extends Error {
+  override name = "PayloadCutShortError";
+  constructor(readonly received: number, readonly expected: number) {
+    super(`payload ended after ${received} of ${expected} bytes`);
+  }
+}
 
 /** Options shared by every handler of one server. */
 export interface HandlerOptions {
@@ -95,7 +106,12 @@ export class ClientHandler implements ManagedClient, Session {
     this.#frame = new FrameBuffer(options.maxLine);
     this.#queuedInputLimit = options.maxLine + 2;
     this.#out = new ReplyWriter({ write: (bytes) => this.#write(bytes) });
-    this.#context = { session: this, server: options.server, signal: this.#gone.signal };
+    this.#context = {
+      session: this,
+      server: options.server,
+      signal: this.#gone.signal,
+      payload: (size) => this.#payload(size),
+    };
   }
 
   /** Where this client is in its life. */
@@ -137,7 +153,7 @@ export class ClientHandler implements ManagedClient, Session {
   }
 
   /** Manager: refused (busy, queue timeout, shutdown). Best effort, never throws. */
-  refuse(reply: Reply): void {
+  refuse(reply: LineReply): void {
     if (this.#state === "closed") return;
     this.#state = "closed";
     const out = new ReplyWriter(this.#conn);
@@ -214,17 +230,67 @@ export class ClientHandler implements ManagedClient, Session {
       }
     }
     await this.#reply(reply);
-    return reply.kind !== "data" && reply.close === true;
+    return (reply.kind === "ok" || reply.kind === "err") && reply.close === true;
   }
 
   async #reply(reply: Reply): Promise<void> {
-    if (reply.kind === "data" || this.#out.pending >= FLUSH_THRESHOLD) await this.#out.add(reply);
-    else this.#out.addLine(reply);
+    if (reply.kind === "data" || reply.kind === "stream" || this.#out.pending >= FLUSH_THRESHOLD) {
+      await this.#out.add(reply);
+    } else this.#out.addLine(reply);
     if (this.#out.pending >= FLUSH_THRESHOLD) await this.#out.flush();
   }
 
+  /**
+   * The raw bytes that follow a request line (FILE PUT): first what is
+   * already buffered, then straight from the socket into one larger buffer.
+   * Each chunk is valid until the next is asked for. Throws
+   * PayloadCutShortError if the client stops sending early.
+   */
+  async *#payload(size: number): AsyncGenerator<Uint8Array> {
+    let left = size;
+    let buffer: Uint8Array | undefined;
+    while (left > 0) {
+      const buffered = this.#frame.take(left);
+      if (buffered !== null) {
+        left -= buffered.length;
+        yield buffered;
+        continue;
+      }
+      if (this.#pendingRead !== null) {
+        // A background read is in flight: let it land in the frame buffer first.
+        if (!await this.#readInput()) throw new PayloadCutShortError(size - left, size);
+        continue;
+      }
+      buffer ??= new Uint8Array(Math.min(left, PAYLOAD_READ_BYTES));
+      const n = await this.#readDirect(buffer.subarray(0, Math.min(left, buffer.length)));
+      if (n === null) throw new PayloadCutShortError(size - left, size);
+      left -= n;
+      yield buffer.subarray(0, n);
+    }
+  }
+
+  /** One read straight into `target`, with the same idle and byte accounting as #readOnce. */
+  async #readDirect(target: Uint8Array): Promise<number | null> {
+    this.#waitingForInput = true;
+    this.#idleSince = performance.now();
+    try {
+      const n = await this.#conn.read(target);
+      if (n === null) this.#inputEnded = true;
+      else this.#options.stats.bytes_in += n;
+      return n;
+    } catch (error) {
+      if (this.#state === "closed" || isDisconnect(error)) {
+        this.#inputEnded = true;
+        return null;
+      }
+      throw error;
+    } finally {
+      this.#waitingForInput = false;
+    }
+  }
+
   /** A thrown ProtocolError is the reply; anything else is our bug: logged, `ERR internal`, connection lives. */
-  #failure(error: unknown): Reply {
+  #failure(error: unknown): LineReply {
     if (error instanceof ProtocolError) return errorReply(error);
     this.#options.logger.warn("command failed", { client: this.id, error: String(error) });
     return err("internal", "the server failed to process this request; it has been logged");
@@ -364,7 +430,7 @@ export class ClientHandler implements ManagedClient, Session {
   }
 
   /** Writes one line while the serve loop is parked in a read, then closes (which ends that read). */
-  #sayAndClose(reply: Reply): void {
+  #sayAndClose(reply: LineReply): void {
     if (this.#state === "closed") return;
     this.#state = "closed";
     const out = new ReplyWriter({ write: (bytes) => this.#write(bytes) });

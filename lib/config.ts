@@ -10,12 +10,14 @@ import {
   DEFAULT_DRAIN_TIMEOUT_S,
   DEFAULT_HOST,
   DEFAULT_IDLE_TIMEOUT_S,
+  DEFAULT_MAX_FILE_SIZE,
   DEFAULT_MAX_LINE,
   DEFAULT_MAX_PER_IP,
   DEFAULT_MAX_RUNNING,
   DEFAULT_PORT,
   DEFAULT_QUEUE_LIMIT,
   DEFAULT_QUEUE_TIMEOUT_S,
+  DEFAULT_ROOT_DIR,
   defaultWorkers,
   LIMITS,
 } from "./defaults.ts";
@@ -32,6 +34,10 @@ export interface ServerConfig {
   maxPerIp: number;
   maxLine: number;
   drainTimeoutS: number;
+  /** Directory served by FILE. */
+  rootDir: string;
+  /** Largest FILE PUT. */
+  maxFileSize: number;
   /** Directory of the KV store's database. */
   dataDir: string;
   /** Worker threads for CPU-heavy jobs (COUNT). */
@@ -64,6 +70,8 @@ const VALUE_OPTIONS = [
   "drain-timeout",
   "workers",
   "data",
+  "root",
+  "max-file-size",
   "log-format",
 ] as const;
 const FLAG_OPTIONS = ["echo", "verbose", "quiet", "help", "version"] as const;
@@ -142,6 +150,8 @@ export function parseServerArgs(args: readonly string[]): ServerArgs {
       drainTimeoutS: seconds("drain-timeout", DEFAULT_DRAIN_TIMEOUT_S),
       workers: int("workers", defaultWorkers(), 1, LIMITS.workers),
       dataDir: directoryOption("data", values.get("data"), DEFAULT_DATA_DIR),
+      rootDir: directoryOption("root", values.get("root"), DEFAULT_ROOT_DIR),
+      maxFileSize: int("max-file-size", DEFAULT_MAX_FILE_SIZE, 0, Number.MAX_SAFE_INTEGER),
       echo: flags.has("echo"),
       logLevel: flags.has("verbose") ? "debug" : flags.has("quiet") ? "quiet" : "info",
       logFormat,

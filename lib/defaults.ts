@@ -25,6 +25,10 @@ export const DEFAULT_MAX_PER_IP = 0;
 export const DEFAULT_MAX_LINE = 65536;
 /** Seconds running clients get to finish when the server shuts down. */
 export const DEFAULT_DRAIN_TIMEOUT_S = 10;
+/** Directory served by the FILE commands. */
+export const DEFAULT_ROOT_DIR = "./files";
+/** Largest FILE PUT in bytes (1 GiB). */
+export const DEFAULT_MAX_FILE_SIZE = 1024 ** 3;
 /** Where the KV store keeps its database. */
 export const DEFAULT_DATA_DIR = "./data";
 /** Seconds the client waits to connect and for each reply. */

@@ -5,7 +5,7 @@
  * sink that stops reading (a full pipe) costs a bounded queue, then drops.
  */
 import { printLock } from "./lock.ts";
-import type { ByteSink } from "./reply_writer.ts";
+import { type ByteSink, writeAll } from "./reply_writer.ts";
 
 /** `quiet` prints nothing, `info` the events of SPEC §8, `debug` every request too. */
 export type LogLevel = "quiet" | "info" | "debug";
@@ -120,9 +120,4 @@ export class Logger {
       this.#draining = null;
     }
   }
-}
-
-/** Writes all of `bytes`, continuing after short writes. */
-export async function writeAll(sink: ByteSink, bytes: Uint8Array): Promise<void> {
-  for (let off = 0; off < bytes.length;) off += await sink.write(bytes.subarray(off));
 }

@@ -15,7 +15,7 @@
  * No lock guards this state: every change below is a synchronous step on the
  * event-loop thread, finished before any other task can observe it.
  */
-import { err, type Reply } from "./protocol.ts";
+import { err, type LineReply } from "./protocol.ts";
 import type { Logger } from "./log.ts";
 import type { Stats } from "./stats.ts";
 
@@ -28,7 +28,7 @@ export interface ManagedClient {
   /** Runs the client to completion; its slot frees when the promise settles. */
   run(): Promise<void>;
   /** Sends `reply` (an ERR line) and closes. Never throws. */
-  refuse(reply: Reply): void;
+  refuse(reply: LineReply): void;
   /** Graceful stop: finish the request in hand, then say shutdown and close. */
   shutdown(): void;
   /** Close now (the drain timeout passed). */
@@ -228,7 +228,7 @@ export class Manager<C extends ManagedClient = ManagedClient> {
     else this.#perAddress.delete(address);
   }
 
-  #reject(client: C, reply: Reply, reason: string): Admission {
+  #reject(client: C, reply: LineReply, reason: string): Admission {
     this.#stats.rejected_total++;
     this.#logger.info("connection refused", { address: client.address, reason });
     client.refuse(reply);
@@ -244,5 +244,5 @@ export class Manager<C extends ManagedClient = ManagedClient> {
 }
 
 /** The line every client gets when the server stops (SPEC §6). */
-export const SHUTDOWN_REPLY: Reply = err("shutdown", "server is shutting down");
-const PER_ADDRESS_REPLY: Reply = err("busy", "too many connections from your address");
+export const SHUTDOWN_REPLY: LineReply = err("shutdown", "server is shutting down");
+const PER_ADDRESS_REPLY: LineReply = err("busy", "too many connections from your address");

@@ -353,8 +353,11 @@ export class Request {
   }
 }
 
-/** A reply: `OK [text]`, `ERR code message`, or `DATA size [sha256]` with its bytes. */
-export type Reply =
+/** A reply: `OK [text]`, `ERR code message`, or `DATA size [sha256]` with its bytes or a stream. */
+export type Reply = LineReply | StreamReply;
+
+/** A reply whose bytes are all in memory: `OK`, `ERR`, or a DATA with its body. */
+export type LineReply =
   | { readonly kind: "ok"; readonly text?: string; readonly close?: boolean }
   | {
     readonly kind: "err";
@@ -364,8 +367,17 @@ export type Reply =
   }
   | { readonly kind: "data"; readonly body: Uint8Array; readonly sha256?: string };
 
+/** A DATA reply whose body is streamed (a file): `size` bytes from `chunks()`, then `done()`. */
+export interface StreamReply {
+  readonly kind: "stream";
+  readonly size: number;
+  readonly sha256?: string;
+  readonly chunks: () => AsyncIterable<Uint8Array>;
+  readonly done: () => void;
+}
+
 /** `OK` or `OK <text>`; the text must not contain a LF. */
-export function ok(text?: string, options: { close?: boolean } = {}): Reply {
+export function ok(text?: string, options: { close?: boolean } = {}): LineReply {
   const reply: { kind: "ok"; text?: string; close?: boolean } = { kind: "ok" };
   if (text !== undefined) reply.text = text;
   if (options.close) reply.close = true;
@@ -373,14 +385,18 @@ export function ok(text?: string, options: { close?: boolean } = {}): Reply {
 }
 
 /** `ERR <code> <message>`. */
-export function err(code: ErrorCode, message: string, options: { close?: boolean } = {}): Reply {
+export function err(
+  code: ErrorCode,
+  message: string,
+  options: { close?: boolean } = {},
+): LineReply {
   return options.close
     ? { kind: "err", code, message, close: true }
     : { kind: "err", code, message };
 }
 
 /** `DATA <size> [<sha256>]` + body; a string body is UTF-8 encoded. */
-export function data(body: Uint8Array | string, sha256?: string): Reply {
+export function data(body: Uint8Array | string, sha256?: string): LineReply {
   const bytes = typeof body === "string" ? encoder.encode(body) : body;
   return sha256 === undefined
     ? { kind: "data", body: bytes }
@@ -388,12 +404,12 @@ export function data(body: Uint8Array | string, sha256?: string): Reply {
 }
 
 /** A DATA body from text lines (each followed by a LF), as lists, HELP and STATS use. */
-export function dataLines(lines: readonly string[]): Reply {
+export function dataLines(lines: readonly string[]): LineReply {
   return data(lines.length === 0 ? "" : lines.join("\n") + "\n");
 }
 
 /** The reply for a ProtocolError. */
-export function errorReply(error: ProtocolError): Reply {
+export function errorReply(error: ProtocolError): LineReply {
   return err(error.code, error.message, { close: error.fatal });
 }
 
@@ -411,11 +427,16 @@ export function replyLine(reply: Reply): string {
       return `ERR ${reply.code} ${reply.message}\n`;
     case "data":
       return dataHeader(reply.body.length, reply.sha256);
+    case "stream":
+      return dataHeader(reply.size, reply.sha256);
   }
 }
 
 /** The whole reply as bytes (tests and simple callers; the server uses ReplyWriter). */
 export function encodeReply(reply: Reply): Uint8Array {
+  if (reply.kind === "stream") {
+    throw new TypeError("a streamed reply cannot be encoded in one piece");
+  }
   const head = encoder.encode(replyLine(reply));
   if (reply.kind !== "data") return head;
   const out = new Uint8Array(head.length + reply.body.length + 1);

@@ -5,7 +5,7 @@
  * short write (`conn.write` may write less than asked) is continued, never
  * dropped. No sockets here: it writes to anything with a `write` method.
  */
-import { dataHeader, type Reply, replyLine } from "./protocol.ts";
+import { dataHeader, type LineReply, type Reply, replyLine } from "./protocol.ts";
 
 /** Minimal writer shape (a Deno.Conn, a test double). */
 export interface ByteSink {
@@ -40,9 +40,18 @@ export class ReplyWriter {
     return this.#len;
   }
 
-  /** Appends an encoded reply; a large DATA body is flushed through without a copy. */
+  /** Appends an encoded reply; a large or streamed DATA body is flushed through without a copy. */
   async add(reply: Reply): Promise<void> {
     this.text(replyLine(reply));
+    if (reply.kind === "stream") {
+      try {
+        await this.stream(reply.chunks());
+      } finally {
+        reply.done();
+      }
+      this.bytes(LF_BYTES);
+      return;
+    }
     if (reply.kind !== "data") return;
     if (reply.body.length < COPY_BODY_BELOW) {
       this.bytes(reply.body);
@@ -53,8 +62,8 @@ export class ReplyWriter {
     this.bytes(LF_BYTES);
   }
 
-  /** Appends a reply that has no large body; no await needed on the hot path. */
-  addLine(reply: Reply): void {
+  /** Appends a reply that has no large or streamed body; no await needed on the hot path. */
+  addLine(reply: LineReply): void {
     this.text(replyLine(reply));
     if (reply.kind === "data") {
       this.bytes(reply.body);
@@ -103,13 +112,8 @@ export class ReplyWriter {
   }
 
   async #writeAll(bytes: Uint8Array): Promise<void> {
-    let off = 0;
-    while (off < bytes.length) {
-      const n = await this.#sink.write(off === 0 ? bytes : bytes.subarray(off));
-      if (n <= 0) throw new Error(`write made no progress (${n} bytes)`);
-      off += n;
-      this.bytesWritten += n;
-    }
+    await writeAll(this.#sink, bytes);
+    this.bytesWritten += bytes.length;
   }
 
   #reserve(n: number): void {
@@ -123,3 +127,13 @@ export class ReplyWriter {
 }
 
 const LF_BYTES = new Uint8Array([10]);
+
+/** Writes all of `bytes`, continuing after short writes (`write` may write less than asked). */
+export async function writeAll(sink: ByteSink, bytes: Uint8Array): Promise<void> {
+  let off = 0;
+  while (off < bytes.length) {
+    const n = await sink.write(off === 0 ? bytes : bytes.subarray(off));
+    if (n <= 0) throw new Error(`write made no progress (${n} bytes)`);
+    off += n;
+  }
+}

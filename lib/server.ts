@@ -12,6 +12,7 @@ import { Stats } from "./stats.ts";
 import type { CountJob, CountResult } from "./count_worker.ts";
 import { WorkerPool } from "./worker_pool.ts";
 import { KvStore } from "./kv_store.ts";
+import { FileStore } from "./file_store.ts";
 
 /** First pause after a failed accept (EMFILE and the like); doubles up to the max. */
 const ACCEPT_BACKOFF_MIN_MS = 5;
@@ -32,6 +33,7 @@ export class Server {
   readonly manager: Manager<ClientHandler>;
   readonly info: ServerInfo;
   readonly workers: WorkerPool<CountJob, CountResult>;
+  readonly files: FileStore;
   readonly #logger: Logger;
   readonly #closeHooks: Array<() => Promise<void> | void> = [];
   #listener: Deno.TcpListener | undefined;
@@ -59,6 +61,7 @@ export class Server {
       onWorkerDeath: (worker, error) => logger.warn("worker died; replaced", { worker, error }),
     });
     this.#closeHooks.push(() => workers.close());
+    const files = this.files = new FileStore(config.rootDir, { maxFileSize: config.maxFileSize });
     const kv = () => {
       if (this.#kv === undefined) throw new Error("the KV store is not open");
       return this.#kv;
@@ -72,6 +75,7 @@ export class Server {
       *sessions(): Generator<SessionEntry> {
         for (const { client, state } of manager.clients()) yield { session: client, state };
       },
+      files,
       get kv() {
         return kv();
       },
@@ -96,6 +100,11 @@ export class Server {
    * naming what failed (the store or the address) with the Deno error as cause.
    */
   async listen(): Promise<Deno.NetAddr> {
+    try {
+      await this.files.prepare();
+    } catch (error) {
+      throw new StartupError("files", error);
+    }
     try {
       this.#kv = await KvStore.open(this.config.dataDir);
     } catch (error) {
@@ -208,7 +217,7 @@ export class Server {
 /** The server could not start: `stage` says what failed, `cause` is Deno's error. */
 export class StartupError extends Error {
   override name = "StartupError";
-  constructor(readonly stage: "kv" | "listen", override readonly cause: unknown) {
+  constructor(readonly stage: "files" | "kv" | "listen", override readonly cause: unknown) {
     super(`${stage}: ${cause instanceof Error ? cause.message : String(cause)}`);
   }
 }

@@ -16,6 +16,9 @@ const context: CommandContext = {
     running: () => 1,
     queued: () => 0,
     sessions: () => [],
+    get files(): never {
+      throw new Error("CALC does not use files");
+    },
     get kv(): never {
       throw new Error("CALC does not use the KV store");
     },
@@ -26,6 +29,9 @@ const context: CommandContext = {
     statsSources: [],
   },
   signal: new AbortController().signal,
+  payload: () => {
+    throw new Error("CALC reads no payload");
+  },
 };
 
 function calc(line: string): string {

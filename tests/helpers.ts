@@ -50,7 +50,10 @@ export class TestServer {
   ): Promise<TestServer> {
     const entry = options.entry ?? SERVER;
     const dir = options.dir ?? await Deno.makeTempDir({ prefix: "switchboard-test-" });
-    const dataArgs = args.includes("--data") ? [] : ["--data", `${dir}/data`];
+    const dataArgs = [
+      ...(args.includes("--data") ? [] : ["--data", `${dir}/data`]),
+      ...(args.includes("--root") ? [] : ["--root", `${dir}/files`]),
+    ];
     const process = new Deno.Command(Deno.execPath(), {
       args: [
         "run",

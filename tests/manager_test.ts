@@ -2,13 +2,13 @@
 import { assertEquals } from "@std/assert";
 import { Logger } from "../lib/log.ts";
 import { type ManagedClient, Manager } from "../lib/manager.ts";
-import type { Reply } from "../lib/protocol.ts";
+import type { LineReply } from "../lib/protocol.ts";
 import { Stats } from "../lib/stats.ts";
 
 /** A client whose run() lasts until the test calls finish(). */
 class FakeClient implements ManagedClient {
   static events: string[] = [];
-  refused: Reply | undefined;
+  refused: LineReply | undefined;
   started = false;
   stopping = false;
   aborted = false;
@@ -28,7 +28,7 @@ class FakeClient implements ManagedClient {
     return new Promise((resolve) => this.#finish = resolve);
   }
 
-  refuse(reply: Reply): void {
+  refuse(reply: LineReply): void {
     this.refused = reply;
     FakeClient.events.push(`refused ${this.name}`);
   }

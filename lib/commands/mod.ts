@@ -10,6 +10,8 @@ import type { CountJob, CountResult } from "../count_worker.ts";
 import type { WorkerPool } from "../worker_pool.ts";
 import { COUNT } from "./count.ts";
 import { KV } from "./kv.ts";
+import { FILE } from "./files.ts";
+import type { FileStore } from "../file_store.ts";
 import type { KvStore } from "../kv_store.ts";
 import { ECHO, PING, QUIT } from "./basic.ts";
 import { CALC } from "./calc.ts";
@@ -42,6 +44,8 @@ export interface ServerInfo {
   queued(): number;
   /** Running connections, then queued ones in FIFO order. */
   sessions(): Iterable<SessionEntry>;
+  /** The files under --root. */
+  readonly files: FileStore;
   /** The durable key-value store. */
   readonly kv: KvStore;
   /** The worker threads that run COUNT jobs. */
@@ -56,6 +60,8 @@ export interface CommandContext {
   server: ServerInfo;
   /** Aborts when the connection is gone (reset, closed by the server); see Command.cancelOnDisconnect. */
   signal: AbortSignal;
+  /** The `size` raw bytes that follow this request line (FILE PUT); each chunk valid until the next. */
+  payload(size: number): AsyncIterable<Uint8Array>;
 }
 
 /** One protocol command. */
@@ -88,6 +94,7 @@ export const COMMANDS: readonly Command[] = [
   STATS,
   CALC,
   COUNT,
+  FILE,
   KV,
 ];
 

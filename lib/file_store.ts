@@ -1,0 +1,245 @@
+/**
+ * The file service's storage: one directory (`--root`), names validated so no
+ * request can leave it, uploads that are atomic, and reads that stream.
+ *
+ * - PUT writes to a hidden temporary file in the same directory, hashing the
+ *   bytes as they flow, flushes it to disk, then renames it over the target:
+ *   readers see the old file or the whole new one, never a part. An upload
+ *   cut short removes its temporary file; the old version stays.
+ * - GET opens the file first and checks the opened inode is the regular file
+ *   `lstat` saw (no symlink, no swap in between); size, hash and bytes then
+ *   all come from that one descriptor, so a GET racing an overwrite returns
+ *   one whole version with its own size and sha256.
+ * - Symlinks are never followed: GET and DEL say not-found, LIST skips them,
+ *   and PUT's rename replaces the link itself.
+ */
+import { createHash } from "node:crypto";
+import { ProtocolError } from "./protocol.ts";
+import { writeAll } from "./reply_writer.ts";
+
+/** Longest file name in UTF-8 bytes. */
+export const MAX_NAME_BYTES = 255;
+/** Read size for streaming a file out (and hashing it). */
+const READ_CHUNK = 256 * 1024;
+/** Temporary upload files start with this: hidden, so never listed nor addressable. */
+const TEMP_PREFIX = ".upload-";
+/** Hashes remembered for unchanged files (by inode, size, mtime), so a GET hashes once. */
+const HASH_CACHE_ENTRIES = 4096;
+
+const encoder = new TextEncoder();
+
+/** Throws `bad-name` unless `name` is a plain file name allowed by SPEC §4. */
+export function checkFileName(name: string): string {
+  const bytes = encoder.encode(name).length;
+  let problem: string | undefined;
+  if (bytes === 0 || bytes > MAX_NAME_BYTES) problem = `be 1-${MAX_NAME_BYTES} bytes`;
+  else if (/[/\\]/.test(name)) problem = "not contain / or \\";
+  else if (name === "." || name === "..") problem = "not be . or ..";
+  else if (name.startsWith(".")) problem = "not start with a dot";
+  else if ([...name].some((c) => c.charCodeAt(0) < 0x20 || c.charCodeAt(0) === 0x7f)) {
+    problem = "not contain NUL or control characters";
+  }
+  if (problem === undefined) return name;
+  const shown = JSON.stringify(name.length > 64 ? name.slice(0, 64) + "…" : name);
+  throw new ProtocolError("bad-name", `file names must ${problem}: received ${shown}`);
+}
+
+function isValidName(name: string): boolean {
+  try {
+    checkFileName(name);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** One LIST entry. */
+export interface FileEntry {
+  name: string;
+  size: number;
+  modified: Date;
+}
+
+/** A file opened for GET: size and hash of exactly the bytes `chunks()` will yield. */
+export interface OpenedFile {
+  size: number;
+  sha256: string;
+  chunks(): AsyncGenerator<Uint8Array>;
+  close(): void;
+}
+
+/** The upload was shorter than announced (the client went away). */
+export class UploadCutShortError extends Error {
+  override name = "UploadCutShortError";
+}
+
+/** The files under one root directory. */
+export class FileStore {
+  readonly root: string;
+  readonly maxFileSize: number;
+  readonly #hashes = new Map<string, string>();
+
+  constructor(root: string, options: { maxFileSize: number }) {
+    this.root = root.replace(/\/+$/, "") || "/";
+    this.maxFileSize = options.maxFileSize;
+  }
+
+  /** Regular files with valid names, sorted by name (byte order). */
+  async list(): Promise<FileEntry[]> {
+    const entries: FileEntry[] = [];
+    for await (const entry of Deno.readDir(this.root)) {
+      // readDir does not follow links: isFile is false for a symlink.
+      if (!entry.isFile || !isValidName(entry.name)) continue;
+      try {
+        const info = await Deno.lstat(this.#path(entry.name));
+        if (info.isFile) {
+          entries.push({ name: entry.name, size: info.size, modified: info.mtime ?? new Date(0) });
+        }
+      } catch {
+        // Deleted between readDir and lstat: not listed.
+      }
+    }
+    return entries.sort((a, b) => compareBytes(a.name, b.name));
+  }
+
+  /**
+   * Stores `size` bytes from `source` as `name`, atomically. Returns the
+   * sha256. Throws UploadCutShortError if the source ends early; nothing is
+   * left behind then.
+   */
+  async put(name: string, size: number, source: AsyncIterable<Uint8Array>): Promise<string> {
+    checkFileName(name);
+    const temp = this.#path(`${TEMP_PREFIX}${crypto.randomUUID()}`);
+    const file = await Deno.open(temp, { createNew: true, write: true, mode: 0o644 });
+    const hash = createHash("sha256");
+    let written = 0;
+    let done = false;
+    try {
+      for await (const chunk of source) {
+        hash.update(chunk);
+        await writeAll(file, chunk);
+        written += chunk.length;
+      }
+      if (written !== size) {
+        throw new UploadCutShortError(`upload ended after ${written} of ${size} bytes`);
+      }
+      await file.syncData();
+      file.close();
+      done = true;
+      // rename(2) replaces the directory entry: a symlink named `name` is replaced, never followed.
+      await Deno.rename(temp, this.#path(name));
+      const sha256 = hash.digest("hex");
+      const info = await Deno.lstat(this.#path(name)).catch(() => undefined);
+      if (info?.isFile) this.#remember(info, sha256);
+      return sha256;
+    } finally {
+      if (!done) {
+        file.close();
+        await Deno.remove(temp).catch(() => {});
+      }
+    }
+  }
+
+  /** Opens `name` for streaming; throws `not-found` for a missing, non-regular or symlinked file. */
+  async openForRead(name: string): Promise<OpenedFile> {
+    checkFileName(name);
+    const path = this.#path(name);
+    const notFound = () => new ProtocolError("not-found", `no file ${name}`);
+    const seen = await Deno.lstat(path).catch(() => undefined);
+    if (!seen?.isFile) throw notFound();
+    const file = await Deno.open(path, { read: true }).catch(() => undefined);
+    if (file === undefined) throw notFound();
+    try {
+      const info = await file.stat();
+      // The inode we opened must be the regular file lstat saw, not a link swapped in since.
+      if (!info.isFile || (info.ino !== null && info.ino !== seen.ino)) throw notFound();
+      const sha256 = this.#cached(info) ?? await this.#hash(file, info);
+      return {
+        size: info.size,
+        sha256,
+        chunks: () => readChunks(file, info.size),
+        close: () => closeQuietly(file),
+      };
+    } catch (error) {
+      closeQuietly(file);
+      throw error;
+    }
+  }
+
+  /** Deletes `name`; throws `not-found` if there is no such regular file. */
+  async delete(name: string): Promise<void> {
+    checkFileName(name);
+    const info = await Deno.lstat(this.#path(name)).catch(() => undefined);
+    if (!info?.isFile) throw new ProtocolError("not-found", `no file ${name}`);
+    await Deno.remove(this.#path(name)).catch((error) => {
+      if (error instanceof Deno.errors.NotFound) {
+        throw new ProtocolError("not-found", `no file ${name}`);
+      }
+      throw error;
+    });
+  }
+
+  /** Creates the root if missing and removes temporary files a crash left behind. */
+  async prepare(): Promise<void> {
+    await Deno.mkdir(this.root, { recursive: true });
+    for await (const entry of Deno.readDir(this.root)) {
+      if (entry.isFile && entry.name.startsWith(TEMP_PREFIX)) {
+        await Deno.remove(this.#path(entry.name)).catch(() => {});
+      }
+    }
+  }
+
+  #path(name: string): string {
+    return `${this.root}/${name}`;
+  }
+
+  async #hash(file: Deno.FsFile, info: Deno.FileInfo): Promise<string> {
+    const hash = createHash("sha256");
+    for await (const chunk of readChunks(file, info.size)) hash.update(chunk);
+    await file.seek(0, Deno.SeekMode.Start);
+    const sha256 = hash.digest("hex");
+    this.#remember(info, sha256);
+    return sha256;
+  }
+
+  #cached(info: Deno.FileInfo): string | undefined {
+    return this.#hashes.get(cacheKey(info));
+  }
+
+  #remember(info: Deno.FileInfo, sha256: string): void {
+    if (this.#hashes.size >= HASH_CACHE_ENTRIES) this.#hashes.clear();
+    this.#hashes.set(cacheKey(info), sha256);
+  }
+}
+
+/** A file's identity for the hash cache: a rewrite makes a new inode or mtime. */
+function cacheKey(info: Deno.FileInfo): string {
+  return `${info.dev}:${info.ino}:${info.size}:${info.mtime?.getTime()}`;
+}
+
+/** Yields exactly `size` bytes of `file` from its current position, in reused chunks. */
+async function* readChunks(file: Deno.FsFile, size: number): AsyncGenerator<Uint8Array> {
+  const buffer = new Uint8Array(Math.min(READ_CHUNK, Math.max(size, 1)));
+  let left = size;
+  while (left > 0) {
+    const n = await file.read(buffer.subarray(0, Math.min(left, buffer.length)));
+    if (n === null) throw new Error(`file ended ${left} bytes early`);
+    left -= n;
+    yield buffer.subarray(0, n);
+  }
+}
+
+function closeQuietly(file: Deno.FsFile): void {
+  try {
+    file.close();
+  } catch {
+    // Already closed.
+  }
+}
+
+function compareBytes(a: string, b: string): number {
+  const x = encoder.encode(a);
+  const y = encoder.encode(b);
+  for (let i = 0; i < Math.min(x.length, y.length); i++) if (x[i] !== y[i]) return x[i]! - y[i]!;
+  return x.length - y.length;
+}

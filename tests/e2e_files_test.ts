@@ -1,0 +1,256 @@
+/** End to end: the file service (SPEC §4 FILE, §5) and the client's put/get/ls/rm (SPEC §7). */
+import { assertEquals, assertMatch } from "@std/assert";
+import { createHash } from "node:crypto";
+import { randomBytes, repoPath, run, TestClient, TestServer } from "./helpers.ts";
+
+const encoder = new TextEncoder();
+
+function sha256(bytes: Uint8Array): string {
+  return createHash("sha256").update(bytes).digest("hex");
+}
+
+async function putRaw(client: TestClient, name: string, bytes: Uint8Array): Promise<string> {
+  await client.write(concat(encoder.encode(`FILE PUT ${name} ${bytes.length}\n`), bytes));
+  return await client.readText();
+}
+
+function concat(a: Uint8Array, b: Uint8Array): Uint8Array {
+  const out = new Uint8Array(a.length + b.length);
+  out.set(a);
+  out.set(b, a.length);
+  return out;
+}
+
+async function filesIn(dir: string): Promise<string[]> {
+  const names: string[] = [];
+  for await (const entry of Deno.readDir(dir)) names.push(entry.name);
+  return names.sort();
+}
+
+Deno.test("FILE PUT then GET round-trips sizes 0, 1, 65535, 65536, 65537 and 10 MB exactly", async () => {
+  await using server = await TestServer.start();
+  using c = await TestClient.connect(server.port);
+  for (const size of [0, 1, 65535, 65536, 65537, 10_000_000]) {
+    const bytes = randomBytes(size);
+    const name = `blob-${size}.bin`;
+    assertEquals(await putRaw(c, name, bytes), `OK stored ${name} ${size} ${sha256(bytes)}`);
+    await c.send(`FILE GET ${name}`);
+    const reply = await c.read();
+    assertEquals(reply.kind, "data");
+    if (reply.kind !== "data") continue;
+    assertEquals(reply.sha256, sha256(bytes));
+    assertEquals(reply.body.length, size);
+    assertEquals(reply.body, bytes, `${size} bytes come back byte for byte`);
+  }
+  const list = (await c.ask("FILE LIST")).split("\n").slice(1, -1);
+  assertEquals(list.map((l) => l.split(" ")[2]), [
+    "blob-0.bin",
+    "blob-1.bin",
+    "blob-10000000.bin",
+    "blob-65535.bin",
+    "blob-65536.bin",
+    "blob-65537.bin",
+  ]);
+  assertMatch(list[0]!, /^0 \d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z blob-0\.bin$/);
+  assertEquals(await c.ask("FILE DEL blob-1.bin"), "OK deleted blob-1.bin");
+  assertEquals(await c.ask("FILE DEL blob-1.bin"), "ERR not-found no file blob-1.bin");
+  assertEquals(await c.ask("FILE GET blob-1.bin"), "ERR not-found no file blob-1.bin");
+});
+
+Deno.test("every bad file name gets ERR bad-name; its payload is consumed and the connection stays usable", async () => {
+  await using server = await TestServer.start();
+  using c = await TestClient.connect(server.port);
+  const cases: Array<[string, string]> = [
+    ['""', 'file names must be 1-255 bytes: received ""'],
+    [".", 'file names must not be . or ..: received "."'],
+    ["..", 'file names must not be . or ..: received ".."'],
+    [".hidden", 'file names must not start with a dot: received ".hidden"'],
+    ["../escape", 'file names must not contain / or \\: received "../escape"'],
+    ["/etc/passwd", 'file names must not contain / or \\: received "/etc/passwd"'],
+    ["a\\b", 'file names must not contain / or \\: received "a\\\\b"'],
+    [
+      "tab\u0001name",
+      'file names must not contain NUL or control characters: received "tab\\u0001name"',
+    ],
+    ["é".repeat(128), "file names must be 1-255 bytes: received"],
+  ];
+  for (const [name, message] of cases) {
+    const reply = await putRaw(c, name, encoder.encode("PING\nPING\n"));
+    assertEquals(reply.startsWith(`ERR bad-name ${message}`), true, `${name}: ${reply}`);
+    assertEquals(
+      await c.ask("PING"),
+      "OK PONG",
+      "the payload (which looks like requests) was discarded",
+    );
+    assertEquals((await c.ask(`FILE GET ${name}`)).startsWith("ERR bad-name"), true);
+    assertEquals((await c.ask(`FILE DEL ${name}`)).startsWith("ERR bad-name"), true);
+  }
+  assertEquals(
+    await putRaw(c, "x".repeat(255), encoder.encode("ok")),
+    `OK stored ${"x".repeat(255)} 2 ${sha256(encoder.encode("ok"))}`,
+  );
+  assertEquals(await filesIn(`${server.dir}/files`), ["x".repeat(255)]);
+});
+
+Deno.test("symlinks in --root are never followed: GET and DEL say not-found, LIST skips, PUT replaces the link", async () => {
+  await using server = await TestServer.start();
+  const outside = `${server.dir}/outside-secret.txt`;
+  await Deno.writeTextFile(outside, "top secret");
+  await Deno.symlink(outside, `${server.dir}/files/link.txt`);
+  await Deno.symlink("/", `${server.dir}/files/rootdir`);
+  using c = await TestClient.connect(server.port);
+  assertEquals(await c.ask("FILE GET link.txt"), "ERR not-found no file link.txt");
+  assertEquals(await c.ask("FILE LIST"), "DATA 0\n");
+  assertEquals(await c.ask("FILE DEL link.txt"), "ERR not-found no file link.txt");
+  assertEquals(await c.ask("FILE GET rootdir"), "ERR not-found no file rootdir");
+  assertEquals(
+    (await putRaw(c, "link.txt", encoder.encode("mine"))).startsWith("OK stored link.txt 4 "),
+    true,
+  );
+  assertEquals(await Deno.readTextFile(outside), "top secret", "the link's target is untouched");
+  assertEquals((await Deno.lstat(`${server.dir}/files/link.txt`)).isSymlink, false);
+  assertEquals(await c.ask("FILE GET link.txt"), "DATA 4\nmine");
+});
+
+Deno.test("an upload cut in half leaves nothing behind and the old version intact", async () => {
+  await using server = await TestServer.start();
+  using c = await TestClient.connect(server.port);
+  const old = encoder.encode("the old version");
+  assertEquals((await putRaw(c, "doc.txt", old)).startsWith("OK stored doc.txt"), true);
+  const cut = await TestClient.connect(server.port);
+  await cut.write(concat(encoder.encode("FILE PUT doc.txt 1000000\n"), randomBytes(500_000)));
+  await cut.write("FILE PUT other.txt 10\nabc");
+  cut.close();
+  await server.waitForLog(/client closed client=2 /);
+  assertEquals(await filesIn(`${server.dir}/files`), ["doc.txt"], "no temporary file is left");
+  assertEquals(await c.ask("FILE GET doc.txt"), "DATA 15\nthe old version");
+});
+
+Deno.test("a GET racing overwrites returns one whole version with its own size and sha256", async () => {
+  await using server = await TestServer.start();
+  const versions = ["a", "b", "c"].map((ch, i) => encoder.encode(ch.repeat(1_000_000 + i * 1000)));
+  using writer = await TestClient.connect(server.port);
+  using reader = await TestClient.connect(server.port);
+  await putRaw(writer, "racy.bin", versions[0]!);
+  const writing = (async () => {
+    for (let round = 0; round < 15; round++) await putRaw(writer, "racy.bin", versions[round % 3]!);
+  })();
+  const seen = new Set<number>();
+  for (let i = 0; i < 30; i++) {
+    await reader.send("FILE GET racy.bin");
+    const reply = await reader.read();
+    if (reply.kind !== "data") throw new Error(`unexpected ${reply.kind}`);
+    const index = versions.findIndex((v) => v.length === reply.body.length);
+    assertEquals(index >= 0, true, `a size no version has: ${reply.body.length}`);
+    assertEquals(reply.body, versions[index], "one whole version, never a mix");
+    assertEquals(reply.sha256, sha256(versions[index]!));
+    seen.add(index);
+  }
+  await writing;
+  assertEquals(await filesIn(`${server.dir}/files`), ["racy.bin"]);
+});
+
+Deno.test("FILE PUT over --max-file-size is ERR too-large and closes; the limit itself is allowed", async () => {
+  await using server = await TestServer.start(["--max-file-size", "10"]);
+  using ok = await TestClient.connect(server.port);
+  assertEquals(
+    (await putRaw(ok, "ten", encoder.encode("0123456789"))).startsWith("OK stored ten 10 "),
+    true,
+  );
+  using big = await TestClient.connect(server.port);
+  await big.send("FILE PUT eleven 11");
+  assertEquals(
+    await big.readText(),
+    "ERR too-large 11 bytes is over the limit of 10 (--max-file-size)",
+  );
+  assertEquals(await big.closedByServer(), true);
+  using bad = await TestClient.connect(server.port);
+  await bad.send("FILE PUT x -5");
+  assertEquals(
+    await bad.readText(),
+    'ERR bad-args size must be a non-negative integer: received "-5"',
+  );
+  assertEquals(await bad.closedByServer(), true);
+  assertEquals(
+    await ok.ask("FILE LIST").then((t) => t.split("\n").length),
+    3,
+    "only ten is stored",
+  );
+});
+
+function client(port: number, args: string[]) {
+  return run(Deno.execPath(), [
+    "run",
+    "--allow-net",
+    "--allow-read",
+    "--allow-write",
+    repoPath("client.ts"),
+    "--port",
+    String(port),
+    ...args,
+  ]);
+}
+
+Deno.test("client put, ls, get and rm: verified, atomic, quiet off a terminal", async () => {
+  await using server = await TestServer.start();
+  const bytes = randomBytes(300_000);
+  const local = `${server.dir}/upload.bin`;
+  await Deno.writeFile(local, bytes);
+  const digest = sha256(bytes);
+  assertEquals(await client(server.port, ["put", local]), {
+    code: 0,
+    stdout: `stored upload.bin 300000 ${digest}\n`,
+    stderr: "",
+  });
+  assertEquals((await client(server.port, ["put", local, "renamed.bin"])).code, 0);
+  assertMatch(
+    (await client(server.port, ["ls"])).stdout,
+    /^300000 \S+ renamed\.bin\n300000 \S+ upload\.bin\n$/,
+  );
+  const target = `${server.dir}/download.bin`;
+  assertEquals(await client(server.port, ["get", "upload.bin", target]), {
+    code: 0,
+    stdout: `saved upload.bin 300000 ${digest}\n`,
+    stderr: "",
+  });
+  assertEquals(await Deno.readFile(target), bytes);
+  const again = await client(server.port, ["get", "upload.bin", target]);
+  assertEquals(again, {
+    code: 2,
+    stdout: "",
+    stderr: `error: ${target} exists; use --force to replace it\n`,
+  });
+  assertEquals((await client(server.port, ["get", "renamed.bin", target, "--force"])).code, 0);
+  assertEquals(await client(server.port, ["get", "nope", `${server.dir}/n`]), {
+    code: 1,
+    stdout: "",
+    stderr: "error: not-found: no file nope\n",
+  });
+  assertEquals((await client(server.port, ["rm", "upload.bin"])).stdout, "deleted upload.bin\n");
+  assertEquals((await client(server.port, ["put", `${server.dir}/missing`])).code, 2);
+  const leftovers = (await filesIn(server.dir)).filter((n) => n.includes(".part-"));
+  assertEquals(leftovers, []);
+});
+
+Deno.test("client get exits 4 and keeps nothing when the sha256 does not match", async () => {
+  using listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const serving = (async () => {
+    const conn = await listener.accept();
+    await conn.read(new Uint8Array(256));
+    await conn.write(encoder.encode(`DATA 5 ${"0".repeat(64)}\nhello\n`));
+    conn.close();
+  })();
+  const dir = await Deno.makeTempDir();
+  try {
+    const result = await client(listener.addr.port, ["get", "f", `${dir}/f`]);
+    await serving;
+    assertEquals(result.code, 4);
+    assertMatch(
+      result.stderr,
+      /^error: integrity check failed: received bytes hash to [0-9a-f]{64}, but the server announced 0{64}\n$/,
+    );
+    assertEquals(await filesIn(dir), [], "neither the file nor a temporary part is left");
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
