@@ -254,3 +254,25 @@ Deno.test("client get exits 4 and keeps nothing when the sha256 does not match",
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("client put draws a progress bar on a terminal", async () => {
+  await using server = await TestServer.start();
+  const local = `${server.dir}/bar.bin`;
+  await Deno.writeFile(local, randomBytes(3_000_000));
+  const command = [
+    Deno.execPath(),
+    "run",
+    "--allow-net",
+    "--allow-read",
+    "--allow-write",
+    repoPath("client.ts"),
+    "--port",
+    String(server.port),
+    "put",
+    local,
+  ].join(" ");
+  const { code, stdout } = await run("script", ["-qfec", command, "/dev/null"]);
+  assertEquals(code, 0);
+  assertMatch(stdout, /put \S+bar\.bin \[#{24}\] 100% 3 MB \/ 3 MB /);
+  assertMatch(stdout, /stored bar\.bin 3000000 [0-9a-f]{64}/);
+});
