@@ -23,6 +23,8 @@ export const MAX_NAME_BYTES = 255;
 const READ_CHUNK = 256 * 1024;
 /** Temporary upload files start with this: hidden, so never listed nor addressable. */
 const TEMP_PREFIX = ".upload-";
+/** Tries to open a file whose path keeps changing under us before saying not-found. */
+const OPEN_ATTEMPTS = 5;
 /** Hashes remembered for unchanged files (by inode, size, mtime), so a GET hashes once. */
 const HASH_CACHE_ENTRIES = 4096;
 
@@ -145,25 +147,34 @@ export class FileStore {
     checkFileName(name);
     const path = this.#path(name);
     const notFound = () => new ProtocolError("not-found", `no file ${name}`);
-    const seen = await Deno.lstat(path).catch(() => undefined);
-    if (!seen?.isFile) throw notFound();
-    const file = await Deno.open(path, { read: true }).catch(() => undefined);
-    if (file === undefined) throw notFound();
-    try {
-      const info = await file.stat();
-      // The inode we opened must be the regular file lstat saw, not a link swapped in since.
-      if (!info.isFile || (info.ino !== null && info.ino !== seen.ino)) throw notFound();
-      const sha256 = this.#cached(info) ?? await this.#hash(file, info);
-      return {
-        size: info.size,
-        sha256,
-        chunks: () => readChunks(file, info.size),
-        close: () => closeQuietly(file),
-      };
-    } catch (error) {
-      closeQuietly(file);
-      throw error;
+    // open() follows symlinks, so check that the inode we opened is the
+    // regular file lstat saw. A different inode means the path changed in
+    // between: a link swapped in, or just an overwrite renamed into place;
+    // look again, a few times, before giving up.
+    for (let attempt = 0; attempt < OPEN_ATTEMPTS; attempt++) {
+      const seen = await Deno.lstat(path).catch(() => undefined);
+      if (!seen?.isFile) throw notFound();
+      const file = await Deno.open(path, { read: true }).catch(() => undefined);
+      if (file === undefined) continue;
+      try {
+        const info = await file.stat();
+        if (!info.isFile || (info.ino !== null && info.ino !== seen.ino)) {
+          closeQuietly(file);
+          continue;
+        }
+        const sha256 = this.#cached(info) ?? await this.#hash(file, info);
+        return {
+          size: info.size,
+          sha256,
+          chunks: () => readChunks(file, info.size),
+          close: () => closeQuietly(file),
+        };
+      } catch (error) {
+        closeQuietly(file);
+        throw error;
+      }
     }
+    throw notFound();
   }
 
   /** Deletes `name`; throws `not-found` if there is no such regular file. */

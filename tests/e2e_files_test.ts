@@ -1,7 +1,7 @@
 /** End to end: the file service (SPEC §4 FILE, §5) and the client's put/get/ls/rm (SPEC §7). */
 import { assertEquals, assertMatch } from "@std/assert";
 import { createHash } from "node:crypto";
-import { randomBytes, repoPath, run, TestClient, TestServer } from "./helpers.ts";
+import { clientArgs, randomBytes, run, TestClient, TestServer } from "./helpers.ts";
 
 const encoder = new TextEncoder();
 
@@ -135,18 +135,19 @@ Deno.test("a GET racing overwrites returns one whole version with its own size a
   const writing = (async () => {
     for (let round = 0; round < 15; round++) await putRaw(writer, "racy.bin", versions[round % 3]!);
   })();
-  const seen = new Set<number>();
-  for (let i = 0; i < 30; i++) {
-    await reader.send("FILE GET racy.bin");
-    const reply = await reader.read();
-    if (reply.kind !== "data") throw new Error(`unexpected ${reply.kind}`);
-    const index = versions.findIndex((v) => v.length === reply.body.length);
-    assertEquals(index >= 0, true, `a size no version has: ${reply.body.length}`);
-    assertEquals(reply.body, versions[index], "one whole version, never a mix");
-    assertEquals(reply.sha256, sha256(versions[index]!));
-    seen.add(index);
+  try {
+    for (let i = 0; i < 30; i++) {
+      await reader.send("FILE GET racy.bin");
+      const reply = await reader.read();
+      if (reply.kind !== "data") throw new Error(`unexpected reply: ${JSON.stringify(reply)}`);
+      const index = versions.findIndex((v) => v.length === reply.body.length);
+      assertEquals(index >= 0, true, `a size no version has: ${reply.body.length}`);
+      assertEquals(reply.body, versions[index], "one whole version, never a mix");
+      assertEquals(reply.sha256, sha256(versions[index]!));
+    }
+  } finally {
+    await writing;
   }
-  await writing;
   assertEquals(await filesIn(`${server.dir}/files`), ["racy.bin"]);
 });
 
@@ -179,16 +180,7 @@ Deno.test("FILE PUT over --max-file-size is ERR too-large and closes; the limit 
 });
 
 function client(port: number, args: string[]) {
-  return run(Deno.execPath(), [
-    "run",
-    "--allow-net",
-    "--allow-read",
-    "--allow-write",
-    repoPath("client.ts"),
-    "--port",
-    String(port),
-    ...args,
-  ]);
+  return run(Deno.execPath(), [...clientArgs(port), ...args]);
 }
 
 Deno.test("client put, ls, get and rm: verified, atomic, quiet off a terminal", async () => {
@@ -259,18 +251,7 @@ Deno.test("client put draws a progress bar on a terminal", async () => {
   await using server = await TestServer.start();
   const local = `${server.dir}/bar.bin`;
   await Deno.writeFile(local, randomBytes(3_000_000));
-  const command = [
-    Deno.execPath(),
-    "run",
-    "--allow-net",
-    "--allow-read",
-    "--allow-write",
-    repoPath("client.ts"),
-    "--port",
-    String(server.port),
-    "put",
-    local,
-  ].join(" ");
+  const command = [Deno.execPath(), ...clientArgs(server.port), "put", local].join(" ");
   const { code, stdout } = await run("script", ["-qfec", command, "/dev/null"]);
   assertEquals(code, 0);
   assertMatch(stdout, /put \S+bar\.bin \[#{24}\] 100% 3 MB \/ 3 MB /);

@@ -310,3 +310,16 @@ export function randomBytes(n: number): Uint8Array {
   for (let off = 0; off < n; off += 65536) crypto.getRandomValues(out.subarray(off, off + 65536));
   return out;
 }
+
+/** `deno run` arguments for the client with its task's permissions, pointed at `port`. */
+export function clientArgs(port: number): string[] {
+  return [
+    "run",
+    "--allow-net",
+    "--allow-read",
+    "--allow-write",
+    repoPath("client.ts"),
+    "--port",
+    String(port),
+  ];
+}
