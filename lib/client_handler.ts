@@ -154,11 +154,7 @@ export class ClientHandler implements ManagedClient, Session {
 
   /** Manager: refused (busy, queue timeout, shutdown). Best effort, never throws. */
   refuse(reply: LineReply): void {
-    if (this.#state === "closed") return;
-    this.#state = "closed";
-    const out = new ReplyWriter(this.#conn);
-    out.addLine(reply);
-    out.flush().catch(() => {}).finally(() => this.#close());
+    this.#sayAndClose(reply);
   }
 
   /** Manager: finish the request in hand, then say shutdown; at once if idle between requests. */
@@ -269,9 +265,12 @@ export class ClientHandler implements ManagedClient, Session {
     }
   }
 
-  /** One read straight into `target`, with the same idle and byte accounting as #readOnce. */
-  async #readDirect(target: Uint8Array): Promise<number | null> {
-    this.#waitingForInput = true;
+  /**
+   * One read straight into `target`, with the idle-timer and byte
+   * accounting; null at end of input or when the connection is gone.
+   */
+  async #readDirect(target: Uint8Array, waiting = true): Promise<number | null> {
+    this.#waitingForInput = waiting;
     this.#idleSince = performance.now();
     try {
       const n = await this.#conn.read(target);
@@ -279,11 +278,10 @@ export class ClientHandler implements ManagedClient, Session {
       else this.#options.stats.bytes_in += n;
       return n;
     } catch (error) {
-      if (this.#state === "closed" || isDisconnect(error)) {
-        this.#inputEnded = true;
-        return null;
-      }
-      throw error;
+      if (this.#state !== "closed" && !isDisconnect(error)) throw error;
+      this.#inputEnded = true;
+      this.#gone.abort();
+      return null;
     } finally {
       this.#waitingForInput = false;
     }
@@ -386,30 +384,17 @@ export class ClientHandler implements ManagedClient, Session {
    * must only ever change synchronously.
    */
   async #readOnce(background: boolean): Promise<boolean> {
-    this.#waitingForInput = !background || this.#state === "queued";
-    this.#idleSince = performance.now();
     const target = background ? new Uint8Array(MIN_READ_BYTES) : this.#frame.spare(MIN_READ_BYTES);
     let n: number | null;
     try {
-      n = await this.#conn.read(target);
-    } catch (error) {
-      if (this.#state === "closed" || isDisconnect(error)) {
-        n = null;
-        this.#gone.abort();
-      } else {
-        throw error;
-      }
+      // A read during a command is not the client being idle; a read while queued or between requests is.
+      n = await this.#readDirect(target, !background || this.#state === "queued");
     } finally {
-      this.#waitingForInput = false;
       this.#pendingRead = null;
     }
-    if (n === null) {
-      this.#inputEnded = true;
-      return false;
-    }
+    if (n === null) return false;
     if (background) this.#frame.push(target.subarray(0, n));
     else this.#frame.commit(n);
-    this.#options.stats.bytes_in += n;
     return true;
   }
 

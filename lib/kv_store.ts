@@ -17,6 +17,8 @@
  * Values are stored as raw UTF-8 bytes, so a value is returned byte-exact.
  */
 
+import { INTEGER_WORD as INTEGER } from "./protocol.ts";
+
 /** Longest key in UTF-8 bytes (SPEC §4 "KV"). */
 export const MAX_KEY_BYTES = 250;
 /** Largest value Deno KV accepts for a byte value; a bigger one is `ERR too-large`. */
@@ -47,8 +49,6 @@ export class StoreInUseError extends Error {
 export class NotAnIntegerError extends Error {
   override name = "NotAnIntegerError";
 }
-
-const INTEGER = /^[+-]?\d+$/;
 
 /** The KV store; one per server. */
 export class KvStore {

@@ -196,6 +196,9 @@ export function decodeLine(bytes: Uint8Array): string {
   }
 }
 
+/** A decimal integer of any length with an optional sign (SPEC §4 "Numbers"). */
+export const INTEGER_WORD = /^[+-]?\d+$/;
+
 /** True for a line of nothing but spaces and tabs: it gets no reply (SPEC §4). */
 export function isBlank(line: string): boolean {
   for (let i = 0; i < line.length; i++) {

@@ -4,7 +4,7 @@
  * whole are exact; anything else is a double printed in JavaScript's
  * shortest round-trip form (SPEC §4 "Numbers").
  */
-import { ok, ProtocolError, type Reply } from "../protocol.ts";
+import { INTEGER_WORD as INTEGER, ok, ProtocolError, type Reply } from "../protocol.ts";
 import { type Command, expectArgs, truncate } from "./mod.ts";
 
 type Operator = "add" | "subtract" | "multiply" | "divide";
@@ -24,7 +24,6 @@ const OPERATORS: ReadonlyMap<string, Operator> = new Map([
   ["/", "divide"],
 ]);
 
-const INTEGER = /^[+-]?\d+$/;
 const DECIMAL = /^[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?$/;
 const USAGE = "CALC takes <op> <a> <b>";
 

@@ -5,7 +5,7 @@
  * everyone else (SPEC §4, "Details").
  */
 import { COUNTER_CELL } from "../count_worker.ts";
-import { err, ok, ProtocolError } from "../protocol.ts";
+import { err, INTEGER_WORD as INTEGER, ok, ProtocolError } from "../protocol.ts";
 import { JobFailedError, JobsCancelledError } from "../worker_pool.ts";
 import { type Command, expectArgs } from "./mod.ts";
 
@@ -16,7 +16,6 @@ export const MAX_WORK_MS = 10_000;
 /** Most CPU milliseconds one request may cost in all (10 minutes of one core). */
 export const MAX_TOTAL_WORK_MS = 600_000;
 
-const INTEGER = /^[+-]?\d+$/;
 const USAGE = "COUNT takes <start> <increments> [<work-ms>]";
 
 function boundedInt(word: string, name: string, max: number): number {

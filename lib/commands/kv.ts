@@ -3,6 +3,7 @@ import {
   dataLines,
   err,
   hasControlCharacter,
+  INTEGER_WORD as INTEGER,
   ok,
   ProtocolError,
   type Reply,
@@ -17,7 +18,6 @@ import {
 import { type Command, type CommandContext, expectArgs, truncate } from "./mod.ts";
 
 const encoder = new TextEncoder();
-const INTEGER = /^[+-]?\d+$/;
 
 /** Throws `bad-args` unless `key` is 1–250 bytes with no whitespace or control characters. */
 function checkKey(key: string): string {
