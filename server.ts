@@ -22,6 +22,10 @@ import {
 import { Logger } from "./lib/log.ts";
 import { Server, StartupError } from "./lib/server.ts";
 import { StoreInUseError } from "./lib/kv_store.ts";
+import { inWorkerThread } from "./lib/worker_pool.ts";
+// COUNT workers run this very file (see `workerModule` below); inside a
+// worker this import starts the job loop and `main` is never called.
+import "./lib/count_worker.ts";
 
 const USAGE = `usage: switchboard-server [PORT [MAX_RUNNING]] [options]
 
@@ -42,6 +46,8 @@ options:
   --data DIR            where the KV store keeps its database (default ${DEFAULT_DATA_DIR})
   --workers N           worker threads for COUNT jobs (default: CPU count, here ${defaultWorkers()})
   --echo                raw mode: every admitted connection is a byte-for-byte echo
+  --metrics-port P      serve Prometheus /metrics and /healthz over HTTP on --host:P
+                        (or ADDRESS:P for its own address; 0 picks a free port)
   --drain-timeout S     on shutdown, seconds running clients get to finish (default ${DEFAULT_DRAIN_TIMEOUT_S})
   -v, --verbose         log every request
   -q, --quiet           log nothing
@@ -82,6 +88,16 @@ function describeStartupError(error: StartupError, config: ServerConfig): string
       cause instanceof Error ? cause.message : String(cause)
     }`;
   }
+  if (error.stage === "metrics") {
+    const where = `${config.metrics?.hostname}:${config.metrics?.port}`;
+    if (denied) return `network access is not granted: run with --allow-net (metrics ${where})`;
+    if (cause instanceof Deno.errors.AddrInUse) {
+      return `cannot serve metrics on ${where}: address already in use`;
+    }
+    return `cannot serve metrics on ${where}: ${
+      cause instanceof Error ? cause.message : String(cause)
+    }`;
+  }
   const where = `${config.host}:${config.port}`;
   if (denied) return `network access is not granted: run with --allow-net (${where})`;
   if (cause instanceof Deno.errors.AddrInUse) {
@@ -118,7 +134,9 @@ export async function main(args: readonly string[]): Promise<number> {
     format: config.logFormat,
     sink: Deno.stderr,
   });
-  const server = new Server(config, { logger });
+  // A bundle or a compiled binary is one file with no lib/ beside it, so
+  // workers re-enter this module (import.meta.url is the bundle itself there).
+  const server = new Server(config, { logger, workerModule: new URL(import.meta.url) });
   try {
     await server.listen();
   } catch (error) {
@@ -143,4 +161,4 @@ export async function main(args: readonly string[]): Promise<number> {
   return 0;
 }
 
-if (import.meta.main) Deno.exit(await main(Deno.args));
+if (import.meta.main && !inWorkerThread()) Deno.exit(await main(Deno.args));

@@ -30,6 +30,7 @@ import {
 import { type ManagedClient, SHUTDOWN_REPLY } from "./manager.ts";
 import type { Logger } from "./log.ts";
 import type { Stats } from "./stats.ts";
+import type { RequestDurations } from "./metrics.ts";
 
 /** The connection as the handler uses it (a Deno.TcpConn in the server). */
 export interface ClientConn extends ByteSink {
@@ -62,6 +63,8 @@ export interface HandlerOptions {
   server: ServerInfo;
   logger: Logger;
   stats: Stats;
+  /** Request durations for /metrics; undefined (and never timed) without --metrics-port. */
+  durations?: RequestDurations | undefined;
 }
 
 let nextClientId = 1;
@@ -201,6 +204,8 @@ export class ClientHandler implements ManagedClient, Session {
   async #answer(bytes: Uint8Array): Promise<boolean> {
     let reply: Reply | Promise<Reply>;
     let cancellable = false;
+    let command = "unknown";
+    const started = this.#options.durations ? performance.now() : 0;
     try {
       const text = decodeLine(bytes);
       if (isBlank(text)) return false;
@@ -210,7 +215,9 @@ export class ClientHandler implements ManagedClient, Session {
       if (this.#options.logger.debugEnabled) {
         this.#options.logger.debug("request", { client: this.id, command: request.command });
       }
-      cancellable = this.#options.commands.get(request.command)?.cancelOnDisconnect === true;
+      const known = this.#options.commands.get(request.command);
+      if (known !== undefined) command = known.name;
+      cancellable = known?.cancelOnDisconnect === true;
       reply = dispatch(this.#options.commands, request, this.#context);
     } catch (error) {
       reply = this.#failure(error);
@@ -225,6 +232,7 @@ export class ClientHandler implements ManagedClient, Session {
         reply = this.#failure(error);
       }
     }
+    this.#options.durations?.observe(command, (performance.now() - started) / 1000);
     await this.#reply(reply);
     return (reply.kind === "ok" || reply.kind === "err") && reply.close === true;
   }

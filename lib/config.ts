@@ -43,6 +43,8 @@ export interface ServerConfig {
   /** Worker threads for CPU-heavy jobs (COUNT). */
   workers: number;
   echo: boolean;
+  /** Where `/metrics` is served (SPEC `--metrics-port`); undefined when off. */
+  metrics: { hostname: string; port: number } | undefined;
   logLevel: LogLevel;
   logFormat: LogFormat;
 }
@@ -73,6 +75,7 @@ const VALUE_OPTIONS = [
   "root",
   "max-file-size",
   "log-format",
+  "metrics-port",
 ] as const;
 const FLAG_OPTIONS = ["echo", "verbose", "quiet", "help", "version"] as const;
 const ALIASES = { v: "verbose", q: "quiet", h: "help" } as const;
@@ -153,6 +156,7 @@ export function parseServerArgs(args: readonly string[]): ServerArgs {
       rootDir: directoryOption("root", values.get("root"), DEFAULT_ROOT_DIR),
       maxFileSize: int("max-file-size", DEFAULT_MAX_FILE_SIZE, 0, Number.MAX_SAFE_INTEGER),
       echo: flags.has("echo"),
+      metrics: metricsOption(values.get("metrics-port"), host),
       logLevel: flags.has("verbose") ? "debug" : flags.has("quiet") ? "quiet" : "info",
       logFormat,
     },
@@ -172,6 +176,25 @@ function integerOption(
     throw new UsageError(`--${name} must be an integer from ${min} to ${max}: received "${value}"`);
   }
   return n;
+}
+
+/**
+ * `--metrics-port P` binds P on `--host`; `--metrics-port ADDR:P` (IPv6 as
+ * `[::1]:P`) gives the endpoint its own address, e.g. a private interface.
+ */
+function metricsOption(
+  value: string | undefined,
+  host: string,
+): { hostname: string; port: number } | undefined {
+  if (value === undefined) return undefined;
+  const match = /^(?:\[([^\]]+)\]:|([^:\[\]]+):)?(\d+)$/.exec(value);
+  const port = match ? Number(match[3]) : NaN;
+  if (!match || port > 65535) {
+    throw new UsageError(
+      `--metrics-port must be PORT or ADDRESS:PORT (port 0 to 65535): received "${value}"`,
+    );
+  }
+  return { hostname: match[1] ?? match[2] ?? host, port };
 }
 
 function directoryOption(name: string, value: string | undefined, fallback: string): string {

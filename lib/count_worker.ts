@@ -2,9 +2,13 @@
  * The worker thread of COUNT jobs (run by lib/worker_pool.ts). Each job works
  * the CPU for `workMs`, then adds 1 to the request's shared counter under the
  * cross-thread lock, and reports the value it saw afterwards.
+ *
+ * Loading this module starts the job loop only inside a worker thread, so
+ * the same file works as a worker entry on its own (tests, source runs) and
+ * inside a bundle or compiled binary that re-enters itself as a worker.
  */
 import { AtomicMutex } from "./lock.ts";
-import type { JobMessage, JobReply } from "./worker_pool.ts";
+import { inWorkerThread, type JobMessage, type JobReply } from "./worker_pool.ts";
 
 /** Index of the lock word in a COUNT request's shared cells. */
 export const LOCK_CELL = 0;
@@ -49,17 +53,21 @@ function runJob(job: CountJob): CountResult {
   }
 }
 
-// Typed narrowly so this file also checks under the main thread's lib.
-const scope = self as unknown as {
-  onmessage: ((event: MessageEvent<JobMessage<CountJob>>) => void) | null;
-  postMessage(message: JobReply<CountResult>): void;
-};
+/** Answers every job message posted to this worker thread. */
+function serveCountJobs(): void {
+  // Typed narrowly so this file also checks under the main thread's lib.
+  const scope = self as unknown as {
+    onmessage: ((event: MessageEvent<JobMessage<CountJob>>) => void) | null;
+    postMessage(message: JobReply<CountResult>): void;
+  };
+  scope.onmessage = (event) => {
+    const { id, job } = event.data;
+    try {
+      scope.postMessage({ id, ok: true, result: runJob(job) });
+    } catch (error) {
+      scope.postMessage({ id, ok: false, error: String(error) });
+    }
+  };
+}
 
-scope.onmessage = (event) => {
-  const { id, job } = event.data;
-  try {
-    scope.postMessage({ id, ok: true, result: runJob(job) });
-  } catch (error) {
-    scope.postMessage({ id, ok: false, error: String(error) });
-  }
-};
+if (inWorkerThread()) serveCountJobs();

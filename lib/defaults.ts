@@ -4,8 +4,10 @@
  * executables, the usage texts and the README table agree.
  */
 
-/** Version reported by `--version` on both executables. */
-export const VERSION = "0.1.0";
+import project from "../deno.json" with { type: "json" };
+
+/** Version reported by `--version` on both executables: deno.json's `version`, the one place it is set. */
+export const VERSION: string = project.version;
 
 /** Address the server binds and the client dials. */
 export const DEFAULT_HOST = "127.0.0.1";

@@ -13,6 +13,7 @@ import type { CountJob, CountResult } from "./count_worker.ts";
 import { WorkerPool } from "./worker_pool.ts";
 import { KvStore } from "./kv_store.ts";
 import { FileStore } from "./file_store.ts";
+import { RequestDurations, serveMetrics } from "./metrics.ts";
 
 /** First pause after a failed accept (EMFILE and the like); doubles up to the max. */
 const ACCEPT_BACKOFF_MIN_MS = 5;
@@ -24,6 +25,12 @@ const ABORT_GRACE_MS = 1000;
 /** Options of {@linkcode Server}. */
 export interface ServerOptions {
   logger: Logger;
+  /**
+   * The module COUNT workers run. The entry point passes its own URL (the
+   * file re-enters as a worker; see server.ts), so that a bundle or a
+   * compiled binary, which have no lib/ folder, work the same as source.
+   */
+  workerModule?: URL;
 }
 
 /** A running switchboard server. */
@@ -34,6 +41,8 @@ export class Server {
   readonly info: ServerInfo;
   readonly workers: WorkerPool<CountJob, CountResult>;
   readonly files: FileStore;
+  /** Request durations by command; only kept when --metrics-port is on. */
+  readonly durations: RequestDurations | undefined;
   readonly #logger: Logger;
   readonly #closeHooks: Array<() => Promise<void> | void> = [];
   #listener: Deno.TcpListener | undefined;
@@ -57,10 +66,11 @@ export class Server {
     // Workers start on the first job, so an idle server costs no threads.
     const workers = this.workers = new WorkerPool<CountJob, CountResult>({
       size: config.workers,
-      moduleUrl: new URL("./count_worker.ts", import.meta.url),
+      moduleUrl: options.workerModule ?? new URL("./count_worker.ts", import.meta.url),
       onWorkerDeath: (worker, error) => logger.warn("worker died; replaced", { worker, error }),
     });
     this.#closeHooks.push(() => workers.close());
+    this.durations = config.metrics ? new RequestDurations() : undefined;
     const files = this.files = new FileStore(config.rootDir, { maxFileSize: config.maxFileSize });
     const kv = () => {
       if (this.#kv === undefined) throw new Error("the KV store is not open");
@@ -112,6 +122,22 @@ export class Server {
     }
     const kv = this.#kv;
     this.#closeHooks.push(() => kv.close());
+    if (this.config.metrics && this.durations) {
+      try {
+        const endpoint = serveMetrics({
+          ...this.config.metrics,
+          server: this.info,
+          durations: this.durations,
+          healthy: () => this.#stopping === undefined,
+          logger: this.#logger,
+        });
+        // Kept open through the drain so that it can be watched; closed last.
+        this.#closeHooks.push(() => endpoint.close());
+        this.#logger.info(`metrics on http://${formatAddress(endpoint.addr)}/metrics`);
+      } catch (error) {
+        throw new StartupError("metrics", error);
+      }
+    }
     try {
       this.#listener = Deno.listen({ hostname: this.config.host, port: this.config.port });
     } catch (error) {
@@ -142,6 +168,7 @@ export class Server {
       server: this.info,
       logger: this.#logger,
       stats: this.stats,
+      durations: this.durations,
     };
     let backoff = ACCEPT_BACKOFF_MIN_MS;
     for (;;) {
@@ -217,7 +244,10 @@ export class Server {
 /** The server could not start: `stage` says what failed, `cause` is Deno's error. */
 export class StartupError extends Error {
   override name = "StartupError";
-  constructor(readonly stage: "files" | "kv" | "listen", override readonly cause: unknown) {
+  constructor(
+    readonly stage: "files" | "kv" | "metrics" | "listen",
+    override readonly cause: unknown,
+  ) {
     super(`${stage}: ${cause instanceof Error ? cause.message : String(cause)}`);
   }
 }

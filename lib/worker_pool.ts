@@ -9,6 +9,13 @@
  * one queue entry, and cancelling it removes all of them at once.
  */
 
+/** True inside a Web Worker, false on the main thread. */
+export function inWorkerThread(): boolean {
+  const scope = (globalThis as { WorkerGlobalScope?: abstract new () => unknown })
+    .WorkerGlobalScope;
+  return scope !== undefined && globalThis instanceof scope;
+}
+
 /** A message to a worker: one job. */
 export interface JobMessage<J> {
   id: number;

@@ -29,6 +29,7 @@ Deno.test("server args have the SPEC defaults", () => {
     rootDir: "./files",
     maxFileSize: 1073741824,
     echo: false,
+    metrics: undefined,
     logLevel: "info",
     logFormat: "text",
   });
@@ -65,6 +66,8 @@ Deno.test("server args read every option", () => {
     "-v",
     "--log-format",
     "json",
+    "--metrics-port",
+    "9464",
   ]);
   assertEquals(c, {
     host: "::",
@@ -81,6 +84,7 @@ Deno.test("server args read every option", () => {
     rootDir: "/srv/files",
     maxFileSize: 0,
     echo: true,
+    metrics: { hostname: "::", port: 9464 },
     logLevel: "debug",
     logFormat: "json",
   });
@@ -121,6 +125,26 @@ Deno.test("server args name the bad value and the allowed range", () => {
   ];
   for (const [args, message] of cases) {
     assertThrows(() => parseServerArgs(args), UsageError, message);
+  }
+});
+
+Deno.test("--metrics-port binds --host unless it names its own address", () => {
+  assertEquals(config(["--metrics-port", "9464"]).metrics, { hostname: "127.0.0.1", port: 9464 });
+  assertEquals(config(["--host", "::", "--metrics-port", "0"]).metrics, {
+    hostname: "::",
+    port: 0,
+  });
+  assertEquals(config(["--host", "0.0.0.0", "--metrics-port", "10.0.0.5:9464"]).metrics, {
+    hostname: "10.0.0.5",
+    port: 9464,
+  });
+  assertEquals(config(["--metrics-port", "[::1]:9464"]).metrics, { hostname: "::1", port: 9464 });
+  for (const bad of ["x", "70000", "::1:9464", "host:", "[::1]"]) {
+    assertThrows(
+      () => parseServerArgs(["--metrics-port", bad]),
+      UsageError,
+      `--metrics-port must be PORT or ADDRESS:PORT (port 0 to 65535): received "${bad}"`,
+    );
   }
 });
 
