@@ -10,6 +10,18 @@ import { DEFAULT_CLIENT_TIMEOUT_S, DEFAULT_HOST, DEFAULT_PORT, VERSION } from ".
 import { isBlank, type ParsedReply } from "./lib/protocol.ts";
 import { format as formatBytes } from "@std/fmt/bytes";
 import { get, IntegrityError, put, type TransferResult } from "./lib/transfer.ts";
+import {
+  BENCH_USAGE,
+  benchJson,
+  benchReport,
+  BenchUsageError,
+  parseBenchArgs,
+  runBench,
+} from "./lib/bench.ts";
+import { inWorkerThread } from "./lib/worker_pool.ts";
+// `bench` threads run this very file; inside a worker this import starts
+// the bench loop and `main` is never called (a bundle has no lib/ beside it).
+import "./lib/bench_worker.ts";
 
 const USAGE =
   `usage: switchboard-client [--host H] [--port P] [--timeout S] [--json] [COMMAND ARGS...]
@@ -301,8 +313,50 @@ async function runShell(connection: Connection, printer: Printer, color: boolean
   return EXIT.ok;
 }
 
+/** Global options that take a value: skipped when looking for the `bench` word. */
+const VALUE_OPTIONS = new Set(["--host", "--port", "--timeout", "--work-ms"]);
+
+/** The arguments of `bench` (global options kept), or undefined if the command is not bench. */
+function benchArgs(args: readonly string[]): string[] | undefined {
+  for (let i = 0; i < args.length; i++) {
+    const arg = args[i]!;
+    if (VALUE_OPTIONS.has(arg)) i++;
+    else if (!arg.startsWith("-")) {
+      return arg.toLowerCase() === "bench"
+        ? [...args.slice(0, i), ...args.slice(i + 1)]
+        : undefined;
+    }
+  }
+  return undefined;
+}
+
+/** `switchboard-client bench …`: the load generator (lib/bench.ts). */
+async function runBenchCommand(args: string[]): Promise<number> {
+  if (args.includes("-h") || args.includes("--help")) {
+    console.log(BENCH_USAGE);
+    return EXIT.ok;
+  }
+  let options;
+  try {
+    options = parseBenchArgs(args);
+  } catch (error) {
+    if (!(error instanceof BenchUsageError)) throw error;
+    writeErr(`error: ${error.message}\n${BENCH_USAGE}\n`);
+    return EXIT.usage;
+  }
+  const result = await runBench(options, new URL(import.meta.url));
+  console.log(options.json ? JSON.stringify(benchJson(result)) : benchReport(result));
+  if (result.counted === 0) {
+    writeErr(`error: no replies: ${result.errorSamples[0] ?? "nothing arrived in the window"}\n`);
+    return EXIT.connection;
+  }
+  return result.errors > 0 ? EXIT.serverError : EXIT.ok;
+}
+
 /** Entry point; returns the exit code. */
 export async function main(args: readonly string[]): Promise<number> {
+  const bench = benchArgs(args);
+  if (bench !== undefined) return await runBenchCommand(bench);
   let parsed: ClientArgs;
   let line: string | undefined;
   const interactive = Deno.stdin.isTerminal();
@@ -369,4 +423,4 @@ export async function main(args: readonly string[]): Promise<number> {
   }
 }
 
-if (import.meta.main) Deno.exit(await main(Deno.args));
+if (import.meta.main && !inWorkerThread()) Deno.exit(await main(Deno.args));

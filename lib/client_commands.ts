@@ -38,6 +38,7 @@ export const SUBCOMMANDS: ReadonlyArray<[string, string]> = [
   ["get <name> [local] [--force]", "download a file atomically (sha256 verified)"],
   ["rm <name>", "delete a file on the server"],
   ["raw <line...>", "send a line exactly as given"],
+  ["bench [-c N] [-n N|-d S] [-P N] [--churn] [line]", "load generator (bench --help)"],
 ];
 
 /** The request line for `words` (a subcommand and its arguments). */
