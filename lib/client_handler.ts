@@ -40,6 +40,13 @@ export interface ClientConn extends ByteSink {
 
 /** Smallest free space a read asks for; the buffer grows toward a line's length only when needed. */
 const MIN_READ_BYTES = 2048;
+/*
+ * Idle and write-stall times use Date.now(): it is a V8 builtin, while
+ * performance.now() is a call into Deno's runtime, measurably dearer when
+ * taken twice per request; second-scale timeouts do not need monotonic
+ * sub-millisecond time.
+ */
+
 /** Read size for request payloads (uploads): large reads for throughput, one buffer per upload. */
 const PAYLOAD_READ_BYTES = 256 * 1024;
 
@@ -93,7 +100,6 @@ export class ClientHandler implements ManagedClient, Session {
   #stopping = false;
   #waitingForInput = false;
   #idleSince = 0;
-  #writeStartedAt = 0;
   #idleTimer: ReturnType<typeof setTimeout> | undefined;
   #commands = 0;
 
@@ -108,7 +114,7 @@ export class ClientHandler implements ManagedClient, Session {
     this.#options = options;
     this.#frame = new FrameBuffer(options.maxLine);
     this.#queuedInputLimit = options.maxLine + 2;
-    this.#out = new ReplyWriter({ write: (bytes) => this.#write(bytes) });
+    this.#out = new ReplyWriter(conn, { stats: options.stats });
     this.#context = {
       session: this,
       server: options.server,
@@ -137,7 +143,7 @@ export class ClientHandler implements ManagedClient, Session {
     logger.info("client started", { client: this.id });
     try {
       // Time spent in the queue does not count as idle (SPEC §4).
-      this.#idleSince = performance.now();
+      this.#idleSince = Date.now();
       this.#armIdleTimer();
       if (this.#options.echo) await this.#echo();
       else await this.#serve();
@@ -186,22 +192,51 @@ export class ClientHandler implements ManagedClient, Session {
           return await this.#out.flush();
         }
         if (line === null) break;
-        if (await this.#answer(line)) return await this.#out.flush();
+        // Most commands answer synchronously: no promise, no await, per request.
+        let close = this.#answer(line);
+        if (close instanceof Promise) close = await close;
+        if (close) return await this.#out.flush();
+        if (this.#out.pending >= FLUSH_THRESHOLD) await this.#out.flush();
       }
-      await this.#out.flush();
+      if (this.#out.pending > 0) await this.#out.flush();
       if (eof) {
         // Half-closed: answer an unterminated last line too, then close.
         if (this.#frame.buffered > 0) await this.#answer(this.#frame.takeAll());
         return await this.#out.flush();
       }
       if (this.#stopping) return await this.#sayShutdown();
-      eof = !await this.#readInput();
+      if (this.#pendingRead === null) {
+        // The usual case: read straight into the frame buffer. Inlined (the
+        // same as #readDirect) because it is every request's path.
+        this.#waitingForInput = true;
+        this.#idleSince = Date.now();
+        let n: number | null;
+        try {
+          n = await this.#conn.read(this.#frame.spare(MIN_READ_BYTES));
+        } catch (error) {
+          if (this.#state !== "closed" && !isDisconnect(error)) throw error;
+          n = null;
+          this.#gone.abort();
+        } finally {
+          this.#waitingForInput = false;
+        }
+        if (n === null) {
+          eof = this.#inputEnded = true;
+        } else {
+          this.#options.stats.bytes_in += n;
+          this.#frame.commit(n);
+        }
+      } else eof = !await this.#readInput();
       if (this.#state === "closed") return;
     }
   }
 
-  /** Answers one request line; true when the connection must close after the reply. */
-  async #answer(bytes: Uint8Array): Promise<boolean> {
+  /**
+   * Answers one request line; true when the connection must close after the
+   * reply. Synchronous unless the command is (or the reply must be flushed
+   * first), so the common request costs no promise.
+   */
+  #answer(bytes: Uint8Array): boolean | Promise<boolean> {
     let reply: Reply | Promise<Reply>;
     let cancellable = false;
     let command = "unknown";
@@ -216,21 +251,38 @@ export class ClientHandler implements ManagedClient, Session {
         this.#options.logger.debug("request", { client: this.id, command: request.command });
       }
       const known = this.#options.commands.get(request.command);
-      if (known !== undefined) command = known.name;
-      cancellable = known?.cancelOnDisconnect === true;
-      reply = dispatch(this.#options.commands, request, this.#context);
+      if (known !== undefined) {
+        command = known.name;
+        cancellable = known.cancelOnDisconnect === true;
+        reply = known.run(request, this.#context);
+      } else reply = dispatch(this.#options.commands, request, this.#context);
     } catch (error) {
       reply = this.#failure(error);
     }
-    if (reply instanceof Promise) {
-      // Replies already made go out before we wait on a slow command.
-      await this.#out.flush();
-      if (cancellable) this.#watchWhileBusy(reply);
-      try {
-        reply = await reply;
-      } catch (error) {
-        reply = this.#failure(error);
-      }
+    if (reply instanceof Promise) return this.#answerLater(reply, cancellable, command, started);
+    this.#options.durations?.observe(command, (performance.now() - started) / 1000);
+    if (reply.kind === "data" || reply.kind === "stream") {
+      return this.#reply(reply).then(() => false);
+    }
+    this.#out.addLine(reply);
+    return (reply.kind === "ok" || reply.kind === "err") && reply.close === true;
+  }
+
+  /** The rest of {@linkcode #answer} for a command that answers later (COUNT, FILE, KV). */
+  async #answerLater(
+    pending: Promise<Reply>,
+    cancellable: boolean,
+    command: string,
+    started: number,
+  ): Promise<boolean> {
+    // Replies already made go out before we wait on a slow command.
+    await this.#out.flush();
+    if (cancellable) this.#watchWhileBusy(pending);
+    let reply: Reply;
+    try {
+      reply = await pending;
+    } catch (error) {
+      reply = this.#failure(error);
     }
     this.#options.durations?.observe(command, (performance.now() - started) / 1000);
     await this.#reply(reply);
@@ -279,7 +331,7 @@ export class ClientHandler implements ManagedClient, Session {
    */
   async #readDirect(target: Uint8Array, waiting = true): Promise<number | null> {
     this.#waitingForInput = waiting;
-    this.#idleSince = performance.now();
+    this.#idleSince = Date.now();
     try {
       const n = await this.#conn.read(target);
       if (n === null) this.#inputEnded = true;
@@ -380,7 +432,7 @@ export class ClientHandler implements ManagedClient, Session {
     if (!background) {
       // The serve loop joins a background read: from now on we are idle, waiting for the client.
       this.#waitingForInput = true;
-      this.#idleSince = performance.now();
+      this.#idleSince = Date.now();
     }
     return this.#pendingRead;
   }
@@ -406,17 +458,6 @@ export class ClientHandler implements ManagedClient, Session {
     return true;
   }
 
-  async #write(bytes: Uint8Array): Promise<number> {
-    this.#writeStartedAt = performance.now();
-    try {
-      const n = await this.#conn.write(bytes);
-      this.#options.stats.bytes_out += n;
-      return n;
-    } finally {
-      this.#writeStartedAt = 0;
-    }
-  }
-
   async #sayShutdown(): Promise<void> {
     await this.#reply(SHUTDOWN_REPLY);
     await this.#out.flush();
@@ -426,7 +467,7 @@ export class ClientHandler implements ManagedClient, Session {
   #sayAndClose(reply: LineReply): void {
     if (this.#state === "closed") return;
     this.#state = "closed";
-    const out = new ReplyWriter({ write: (bytes) => this.#write(bytes) });
+    const out = new ReplyWriter(this.#conn, { stats: this.#options.stats });
     out.addLine(reply);
     out.flush().catch(() => {}).finally(() => this.#close());
   }
@@ -443,8 +484,9 @@ export class ClientHandler implements ManagedClient, Session {
 
   #checkIdle(): void {
     const limit = this.#options.idleTimeoutMs;
-    const now = performance.now();
-    if (this.#writeStartedAt > 0 && now - this.#writeStartedAt >= limit) {
+    const now = Date.now();
+    const writingSince = this.#out.writingSince;
+    if (writingSince > 0 && now - writingSince >= limit) {
       // The client stopped reading its replies: nothing can be said to it.
       this.#options.stats.timeouts_total++;
       this.#options.logger.info("client stopped reading; closing", { client: this.id });

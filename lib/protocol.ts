@@ -120,7 +120,7 @@ export class FrameBuffer {
    * ProtocolError once the line in progress is longer than `maxLine`.
    */
   nextLine(): Uint8Array | null {
-    const lf = this.#buf.subarray(0, this.#end).indexOf(LF, this.#scan);
+    const lf = this.#findLf();
     if (lf === -1) {
       this.#scan = this.#end;
       // One byte of slack: a CR may still be followed by the LF.
@@ -134,6 +134,18 @@ export class FrameBuffer {
     const line = this.#buf.subarray(this.#start, contentEnd);
     this.#start = this.#scan = lf + 1;
     return line;
+  }
+
+  /** Index of the first LF in the unscanned bytes, or -1. */
+  #findLf(): number {
+    const buf = this.#buf;
+    const end = this.#end;
+    // Short spans (a typical request) are scanned in JS; a subarray + indexOf costs more there.
+    if (end - this.#scan <= SHORT_SCAN_BYTES) {
+      for (let i = this.#scan; i < end; i++) if (buf[i] === LF) return i;
+      return -1;
+    }
+    return buf.subarray(0, end).indexOf(LF, this.#scan);
   }
 
   /** Up to `max` raw bytes (a payload), or null when none are buffered. Same validity as nextLine. */
@@ -183,11 +195,30 @@ export class FrameBuffer {
   }
 }
 
+/** Unscanned spans up to this length are searched for LF in a JS loop. */
+const SHORT_SCAN_BYTES = 64;
+
 const strictUtf8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
 const encoder = new TextEncoder();
 
+/** Lines up to this length that are plain ASCII are decoded in JS, without a call into the runtime. */
+const ASCII_FAST_PATH_BYTES = 128;
+
 /** Decodes one line's bytes; NUL or invalid UTF-8 is a (non-fatal) `bad-request`. */
 export function decodeLine(bytes: Uint8Array): string {
+  if (bytes.length <= ASCII_FAST_PATH_BYTES) {
+    let ascii = true;
+    for (let i = 0; i < bytes.length; i++) {
+      const b = bytes[i]!;
+      if (b === 0) throw new ProtocolError("bad-request", "line contains a NUL byte");
+      if (b > 0x7f) {
+        ascii = false;
+        break;
+      }
+    }
+    // Short commands (PING, CALC, KV GET …) are the common case on the hot path.
+    if (ascii) return String.fromCharCode.apply(null, bytes as unknown as number[]);
+  }
   if (bytes.includes(0)) throw new ProtocolError("bad-request", "line contains a NUL byte");
   try {
     return strictUtf8.decode(bytes);

@@ -21,6 +21,9 @@ const SHRINK_ABOVE_BYTES = 256 * 1024;
 /** DATA bodies larger than this are written directly instead of being copied into the buffer. */
 const COPY_BODY_BELOW = 16 * 1024;
 
+/** Text up to this many UTF-16 units is tried as ASCII first. */
+const ASCII_FAST_PATH_CHARS = 128;
+
 const encoder = new TextEncoder();
 
 /** Buffers encoded replies and flushes them to a sink. */
@@ -28,11 +31,20 @@ export class ReplyWriter {
   #buf = new Uint8Array(0);
   #len = 0;
   readonly #sink: ByteSink;
-  /** Total bytes handed to the sink (for STATS bytes_out). */
+  readonly #stats: { bytes_out: number } | undefined;
+  /** Total bytes handed to the sink. */
   bytesWritten = 0;
+  /** Date.now() when the write in progress started, 0 when none is (a stalled reader shows here). */
+  writingSince = 0;
 
-  constructor(sink: ByteSink) {
+  /**
+   * `stats.bytes_out` (the server's STATS counter), when given, is bumped by
+   * every byte written. Accounting here rather than in a wrapper around the
+   * sink saves a promise per write on the hot path.
+   */
+  constructor(sink: ByteSink, options: { stats?: { bytes_out: number } } = {}) {
     this.#sink = sink;
+    this.#stats = options.stats;
   }
 
   /** Bytes encoded and not yet flushed. */
@@ -91,6 +103,21 @@ export class ReplyWriter {
   text(s: string): void {
     // UTF-8 never needs more than 3 bytes per UTF-16 code unit.
     this.#reserve(s.length * 3);
+    if (s.length <= ASCII_FAST_PATH_CHARS) {
+      // Short ASCII replies (OK PONG, OK 5) are copied in JS: no call into the runtime per reply.
+      const buf = this.#buf;
+      let at = this.#len;
+      let i = 0;
+      for (; i < s.length; i++) {
+        const c = s.charCodeAt(i);
+        if (c > 0x7f) break;
+        buf[at++] = c;
+      }
+      if (i === s.length) {
+        this.#len = at;
+        return;
+      }
+    }
     const { written } = encoder.encodeInto(s, this.#buf.subarray(this.#len));
     this.#len += written;
   }
@@ -111,9 +138,21 @@ export class ReplyWriter {
     if (this.#buf.length > SHRINK_ABOVE_BYTES) this.#buf = new Uint8Array(INITIAL_BYTES);
   }
 
+  /** The one write loop: continues short writes, times them, counts the bytes. */
   async #writeAll(bytes: Uint8Array): Promise<void> {
-    await writeAll(this.#sink, bytes);
-    this.bytesWritten += bytes.length;
+    let off = 0;
+    try {
+      while (off < bytes.length) {
+        this.writingSince = Date.now();
+        const n = await this.#sink.write(off === 0 ? bytes : bytes.subarray(off));
+        if (n <= 0) throw new Error(`write made no progress (${n} bytes)`);
+        off += n;
+        if (this.#stats) this.#stats.bytes_out += n;
+      }
+    } finally {
+      this.writingSince = 0;
+      this.bytesWritten += off;
+    }
   }
 
   #reserve(n: number): void {
