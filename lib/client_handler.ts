@@ -48,7 +48,7 @@ const MIN_READ_BYTES = 2048;
  */
 
 /** Read size for request payloads (uploads): large reads for throughput, one buffer per upload. */
-const PAYLOAD_READ_BYTES = 256 * 1024;
+const PAYLOAD_READ_BYTES = 1024 * 1024;
 
 /** The client stopped sending before the announced payload size. */
 export class PayloadCutShortError extends Error {
@@ -298,28 +298,33 @@ export class ClientHandler implements ManagedClient, Session {
 
   /**
    * The raw bytes that follow a request line (FILE PUT): first what is
-   * already buffered, then straight from the socket into one larger buffer.
-   * Each chunk is valid until the next is asked for. Throws
-   * PayloadCutShortError if the client stops sending early.
+   * already buffered, then straight from the socket in large reads. Two
+   * buffers take turns, so each chunk is valid until the one after next is
+   * asked for (the file store writes one chunk behind while the next
+   * arrives). Throws PayloadCutShortError if the client stops sending early.
    */
   async *#payload(size: number): AsyncGenerator<Uint8Array> {
     let left = size;
-    let buffer: Uint8Array | undefined;
+    const length = Math.min(PAYLOAD_READ_BYTES, Math.max(size, 1));
+    const buffers: Uint8Array[] = [];
+    let turn = 0;
     while (left > 0) {
-      const buffered = this.#frame.take(left);
-      if (buffered !== null) {
-        left -= buffered.length;
-        yield buffered;
-        continue;
-      }
       if (this.#pendingRead !== null) {
         // A background read is in flight: let it land in the frame buffer first.
         if (!await this.#readInput()) throw new PayloadCutShortError(size - left, size);
-        continue;
       }
-      buffer ??= new Uint8Array(Math.min(left, PAYLOAD_READ_BYTES));
-      const n = await this.#readDirect(buffer.subarray(0, Math.min(left, buffer.length)));
-      if (n === null) throw new PayloadCutShortError(size - left, size);
+      const buffer = buffers[turn] ??= new Uint8Array(length);
+      turn ^= 1;
+      // Bytes already in the frame buffer are copied out: the frame may move them later.
+      const buffered = this.#frame.take(Math.min(left, buffer.length));
+      let n: number | null;
+      if (buffered !== null) {
+        buffer.set(buffered);
+        n = buffered.length;
+      } else {
+        n = await this.#readDirect(buffer.subarray(0, Math.min(left, buffer.length)));
+        if (n === null) throw new PayloadCutShortError(size - left, size);
+      }
       left -= n;
       yield buffer.subarray(0, n);
     }

@@ -15,12 +15,11 @@
  */
 import { createHash } from "node:crypto";
 import { ProtocolError } from "./protocol.ts";
-import { writeAll } from "./reply_writer.ts";
+import { readAhead, WriteBehind } from "./chunks.ts";
 
 /** Longest file name in UTF-8 bytes. */
 export const MAX_NAME_BYTES = 255;
 /** Read size for streaming a file out (and hashing it). */
-const READ_CHUNK = 256 * 1024;
 /** Temporary upload files start with this: hidden, so never listed nor addressable. */
 const TEMP_PREFIX = ".upload-";
 /** Tries to open a file whose path keeps changing under us before saying not-found. */
@@ -117,11 +116,14 @@ export class FileStore {
     let written = 0;
     let done = false;
     try {
+      // Hash and receive the next chunk while the previous one goes to disk.
+      const disk = new WriteBehind(file);
       for await (const chunk of source) {
         hash.update(chunk);
-        await writeAll(file, chunk);
+        await disk.write(chunk);
         written += chunk.length;
       }
+      await disk.flush();
       if (written !== size) {
         throw new UploadCutShortError(`upload ended after ${written} of ${size} bytes`);
       }
@@ -228,16 +230,9 @@ function cacheKey(info: Deno.FileInfo): string {
   return `${info.dev}:${info.ino}:${info.size}:${info.mtime?.getTime()}`;
 }
 
-/** Yields exactly `size` bytes of `file` from its current position, in reused chunks. */
-async function* readChunks(file: Deno.FsFile, size: number): AsyncGenerator<Uint8Array> {
-  const buffer = new Uint8Array(Math.min(READ_CHUNK, Math.max(size, 1)));
-  let left = size;
-  while (left > 0) {
-    const n = await file.read(buffer.subarray(0, Math.min(left, buffer.length)));
-    if (n === null) throw new Error(`file ended ${left} bytes early`);
-    left -= n;
-    yield buffer.subarray(0, n);
-  }
+/** Yields exactly `size` bytes of `file` from its current position, the next chunk read ahead. */
+function readChunks(file: Deno.FsFile, size: number): AsyncGenerator<Uint8Array> {
+  return readAhead(file, size);
 }
 
 function closeQuietly(file: Deno.FsFile): void {

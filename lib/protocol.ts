@@ -198,6 +198,9 @@ export class FrameBuffer {
 /** Unscanned spans up to this length are searched for LF in a JS loop. */
 const SHORT_SCAN_BYTES = 64;
 
+/** Largest read of a DATA body (a file being downloaded). */
+const BODY_READ_BYTES = 1024 * 1024;
+
 const strictUtf8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
 const encoder = new TextEncoder();
 
@@ -581,19 +584,31 @@ export class ReplyReader {
   }
 
   /**
-   * Streams a DATA body of `size` bytes and consumes its trailing LF. Each
-   * chunk is valid only until the next one is requested.
+   * Streams a DATA body of `size` bytes and consumes its trailing LF. Two
+   * buffers take turns, so each chunk is valid until the one after next is
+   * requested (a caller may write one chunk behind while the next arrives).
    */
   async *body(size: number): AsyncGenerator<Uint8Array> {
     let left = size;
+    const length = Math.min(BODY_READ_BYTES, Math.max(size, 1));
+    const buffers: Uint8Array[] = [];
+    let turn = 0;
     while (left > 0) {
-      const chunk = this.#frame.take(left);
-      if (chunk === null) {
-        if (!await this.#fill()) throw new ConnectionClosedError("server closed mid-reply");
-        continue;
+      const buffer = buffers[turn] ??= new Uint8Array(length);
+      turn ^= 1;
+      // Bytes already in the line buffer are copied out (the line buffer may move them later).
+      const buffered = this.#frame.take(Math.min(left, buffer.length));
+      let n: number | null;
+      if (buffered !== null) {
+        buffer.set(buffered);
+        n = buffered.length;
+      } else {
+        // The rest comes straight from the socket into our buffer, in large reads.
+        n = await this.#source.read(buffer.subarray(0, Math.min(left, buffer.length)));
+        if (n === null) throw new ConnectionClosedError("server closed mid-reply");
       }
-      left -= chunk.length;
-      yield chunk;
+      left -= n;
+      yield buffer.subarray(0, n);
     }
     while (this.#frame.buffered === 0) {
       if (!await this.#fill()) throw new ConnectionClosedError("server closed mid-reply");

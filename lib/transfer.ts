@@ -7,10 +7,7 @@
 import { createHash } from "node:crypto";
 import type { Connection } from "./client.ts";
 import { parseDataHeader, type ParsedReply, parseReplyLine, quoteWord } from "./protocol.ts";
-import { writeAll } from "./reply_writer.ts";
-
-/** Read size for streaming a local file up. */
-const CHUNK_BYTES = 256 * 1024;
+import { readAhead, WriteBehind } from "./chunks.ts";
 
 /** The server's sha256 differs from the bytes we sent or received (client exit code 4). */
 export class IntegrityError extends Error {
@@ -36,17 +33,21 @@ export async function put(
   const size = (await file.stat()).size;
   await connection.send(`FILE PUT ${quoteWord(name)} ${size}`);
   const hash = createHash("sha256");
-  const buffer = new Uint8Array(CHUNK_BYTES);
   let sent = 0;
   onProgress(0, size);
-  while (sent < size) {
-    const n = await file.read(buffer.subarray(0, Math.min(buffer.length, size - sent)));
-    if (n === null) throw new Error(`${localPath} shrank while being sent`);
-    const chunk = buffer.subarray(0, n);
-    hash.update(chunk);
-    await connection.write(chunk);
-    sent += n;
-    onProgress(sent, size);
+  try {
+    // The next chunk is read from disk while this one is hashed and sent.
+    for await (const chunk of readAhead(file, size)) {
+      hash.update(chunk);
+      await connection.write(chunk);
+      sent += chunk.length;
+      onProgress(sent, size);
+    }
+  } catch (error) {
+    if (sent < size && error instanceof Error && /ended .* early/.test(error.message)) {
+      throw new Error(`${localPath} shrank while being sent`);
+    }
+    throw error;
   }
   const reply = await connection.read();
   if (reply.kind !== "ok") return { ok: false, reply };
@@ -86,12 +87,15 @@ export async function get(
   const file = await Deno.open(temp, { createNew: true, write: true, mode: 0o644 });
   try {
     onProgress(0, header.size);
+    // Hash and receive the next chunk while the previous one goes to disk.
+    const disk = new WriteBehind(file);
     for await (const chunk of connection.replies.body(header.size)) {
       hash.update(chunk);
-      await writeAll(file, chunk);
+      await disk.write(chunk);
       received += chunk.length;
       onProgress(received, header.size);
     }
+    await disk.flush();
     await file.syncData();
     file.close();
     done = true;

@@ -60,7 +60,7 @@ export interface CommandContext {
   server: ServerInfo;
   /** Aborts when the connection is gone (reset, closed by the server); see Command.cancelOnDisconnect. */
   signal: AbortSignal;
-  /** The `size` raw bytes that follow this request line (FILE PUT); each chunk valid until the next. */
+  /** The `size` raw bytes that follow this request line (FILE PUT); each chunk valid until the one after next is requested. */
   payload(size: number): AsyncIterable<Uint8Array>;
 }
 
