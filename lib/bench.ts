@@ -182,6 +182,7 @@ export async function runBench(options: BenchOptions, workerModule: URL): Promis
       pipeline: options.pipeline,
       churn: options.churn,
       requests: options.requests === undefined ? undefined : share(options.requests),
+      startAt: start,
       windowStart,
       windowEnd,
     });

@@ -29,6 +29,8 @@ export interface BenchTask {
   churn: boolean;
   /** Requests this thread sends in all (count mode), or undefined in duration mode. */
   requests: number | undefined;
+  /** Epoch ms when the load starts (all threads together). */
+  startAt: number;
   /** Epoch ms when replies start to count (after the warmup). */
   windowStart: number;
   /** Epoch ms when the run ends (duration mode) or when it gives up (count mode). */
@@ -225,6 +227,10 @@ export async function runBenchTask(task: BenchTask): Promise<BenchPart> {
     }
   };
 
+  // Every thread starts at the same moment, after all of them have loaded.
+  await new Promise((resolve) =>
+    setTimeout(resolve, Math.max(0, clock.fromEpoch(task.startAt) - performance.now()))
+  );
   const slots = Array.from({ length: task.connections }, () => task.churn ? churn() : persistent());
   await Promise.all(slots);
   done = true;

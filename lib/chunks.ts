@@ -3,8 +3,8 @@
  * Deno does file reads and writes on a thread pool, so while the event loop
  * hashes one chunk and moves it over the socket, the disk can already be
  * working on the next (read-ahead) or the previous one (write-behind).
- * Two buffers take turns, so a chunk stays valid until the one after next
- * is requested.
+ * Buffers take turns, so a chunk stays valid until the one after next is
+ * requested, and the two compose.
  */
 import { type ByteSink, writeAll } from "./reply_writer.ts";
 
@@ -22,7 +22,9 @@ export async function* readAhead(
   chunkBytes = CHUNK_BYTES,
 ): AsyncGenerator<Uint8Array> {
   const length = Math.min(chunkBytes, Math.max(size, 1));
-  const buffers = [new Uint8Array(length), new Uint8Array(length)];
+  // Three buffers: the one read ahead, the one yielded, and the one before
+  // it, which a write-behind consumer may still be writing.
+  const buffers = [new Uint8Array(length), new Uint8Array(length), new Uint8Array(length)];
   let turn = 0;
   let left = size;
   const start = (buffer: Uint8Array) => {
@@ -38,7 +40,7 @@ export async function* readAhead(
       if (n === null) throw new Error(`input ended ${left} bytes early`);
       const chunk = buffers[turn]!.subarray(0, n);
       left -= n;
-      turn ^= 1;
+      turn = (turn + 1) % buffers.length;
       if (left > 0) next = start(buffers[turn]!);
       yield chunk;
     }

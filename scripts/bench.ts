@@ -525,6 +525,7 @@ async function fileRow(): Promise<void> {
     }
     await file.write(chunk.subarray(0, Math.min(chunk.length, FILE_BYTES - done)));
   }
+  await file.syncData(); // so that its write-back does not compete with the PUT
   file.close();
   const server = await BenchServer.start("switchboard", {
     args: ["--max-file-size", String(FILE_BYTES)],

@@ -1,0 +1,64 @@
+/** Read-ahead and write-behind: every byte, in order, and failures surface. */
+import { assertEquals, assertRejects } from "@std/assert";
+import { readAhead, WriteBehind } from "../lib/chunks.ts";
+import { randomBytes } from "./helpers.ts";
+
+/** A source that returns at most `step` bytes per read, from `data`. */
+function source(data: Uint8Array, step: number) {
+  let at = 0;
+  return {
+    read(p: Uint8Array): Promise<number | null> {
+      if (at >= data.length) return Promise.resolve(null);
+      const n = Math.min(step, p.length, data.length - at);
+      p.set(data.subarray(at, at + n));
+      at += n;
+      return new Promise((resolve) => setTimeout(() => resolve(n), 0));
+    },
+  };
+}
+
+Deno.test("readAhead and WriteBehind move every byte in order, with two buffers taking turns", async () => {
+  const data = randomBytes(300_001);
+  const written: Uint8Array[] = [];
+  const sink = {
+    // A slow sink that takes a copy only when the write completes: a reused buffer would show.
+    write: (p: Uint8Array) =>
+      new Promise<number>((resolve) =>
+        setTimeout(() => {
+          const n = Math.min(p.length, 7000);
+          written.push(p.slice(0, n));
+          resolve(n);
+        }, 0)
+      ),
+  };
+  const behind = new WriteBehind(sink);
+  for await (const chunk of readAhead(source(data, 50_000), data.length, 64 * 1024)) {
+    await behind.write(chunk);
+  }
+  await behind.flush();
+  const out = new Uint8Array(data.length);
+  let at = 0;
+  for (const part of written) {
+    out.set(part, at);
+    at += part.length;
+  }
+  assertEquals(at, data.length);
+  const firstDifference = out.findIndex((byte, i) => byte !== data[i]);
+  assertEquals(firstDifference, -1);
+});
+
+Deno.test("readAhead says when the source ends early", async () => {
+  await assertRejects(
+    async () => {
+      for await (const _ of readAhead(source(new Uint8Array(10), 4), 20)) { /* drain */ }
+    },
+    Error,
+    "input ended 10 bytes early",
+  );
+});
+
+Deno.test("a failed write-behind surfaces at the next write or flush", async () => {
+  const behind = new WriteBehind({ write: () => Promise.reject(new Error("disk full")) });
+  await behind.write(new Uint8Array(1));
+  await assertRejects(() => behind.flush(), Error, "disk full");
+});
