@@ -6,6 +6,7 @@
  * Buffers take turns, so a chunk stays valid until the one after next is
  * requested, and the two compose.
  */
+import { TurnBuffers } from "./protocol.ts";
 import { type ByteSink, writeAll } from "./reply_writer.ts";
 
 /** Size of each transfer chunk: large enough that per-chunk costs vanish, small enough to stay in cache. */
@@ -21,27 +22,26 @@ export async function* readAhead(
   size: number,
   chunkBytes = CHUNK_BYTES,
 ): AsyncGenerator<Uint8Array> {
-  const length = Math.min(chunkBytes, Math.max(size, 1));
   // Three buffers: the one read ahead, the one yielded, and the one before
   // it, which a write-behind consumer may still be writing.
-  const buffers = [new Uint8Array(length), new Uint8Array(length), new Uint8Array(length)];
-  let turn = 0;
+  const turns = new TurnBuffers(Math.min(chunkBytes, Math.max(size, 1)), 3);
+  let buffer = turns.next();
   let left = size;
   const start = (buffer: Uint8Array) => {
     const reading = source.read(buffer.subarray(0, Math.min(left, buffer.length)));
     reading.catch(() => {}); // awaited below; never an unhandled rejection meanwhile
     return reading;
   };
-  let next = left > 0 ? start(buffers[turn]!) : undefined;
+  let next = left > 0 ? start(buffer) : undefined;
   try {
     while (next !== undefined) {
       const n = await next;
       next = undefined;
       if (n === null) throw new Error(`input ended ${left} bytes early`);
-      const chunk = buffers[turn]!.subarray(0, n);
+      const chunk = buffer.subarray(0, n);
       left -= n;
-      turn = (turn + 1) % buffers.length;
-      if (left > 0) next = start(buffers[turn]!);
+      buffer = turns.next();
+      if (left > 0) next = start(buffer);
       yield chunk;
     }
   } finally {

@@ -18,6 +18,7 @@ import {
   ProtocolError,
   type Reply,
   Request,
+  TurnBuffers,
 } from "./protocol.ts";
 import { type ByteSink, FLUSH_THRESHOLD, ReplyWriter } from "./reply_writer.ts";
 import {
@@ -305,26 +306,17 @@ export class ClientHandler implements ManagedClient, Session {
    */
   async *#payload(size: number): AsyncGenerator<Uint8Array> {
     let left = size;
-    const length = Math.min(PAYLOAD_READ_BYTES, Math.max(size, 1));
-    const buffers: Uint8Array[] = [];
-    let turn = 0;
+    const turns = new TurnBuffers(Math.min(PAYLOAD_READ_BYTES, Math.max(size, 1)));
     while (left > 0) {
       if (this.#pendingRead !== null) {
         // A background read is in flight: let it land in the frame buffer first.
         if (!await this.#readInput()) throw new PayloadCutShortError(size - left, size);
       }
-      const buffer = buffers[turn] ??= new Uint8Array(length);
-      turn ^= 1;
+      const buffer = turns.next().subarray(0, Math.min(left, PAYLOAD_READ_BYTES));
       // Bytes already in the frame buffer are copied out: the frame may move them later.
-      const buffered = this.#frame.take(Math.min(left, buffer.length));
-      let n: number | null;
-      if (buffered !== null) {
-        buffer.set(buffered);
-        n = buffered.length;
-      } else {
-        n = await this.#readDirect(buffer.subarray(0, Math.min(left, buffer.length)));
-        if (n === null) throw new PayloadCutShortError(size - left, size);
-      }
+      let n: number | null = this.#frame.takeInto(buffer);
+      if (n === 0) n = await this.#readDirect(buffer);
+      if (n === null) throw new PayloadCutShortError(size - left, size);
       left -= n;
       yield buffer.subarray(0, n);
     }

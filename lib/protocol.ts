@@ -158,6 +158,14 @@ export class FrameBuffer {
     return bytes;
   }
 
+  /** Copies up to `target.length` buffered bytes into `target` and consumes them; the count (0 if none). */
+  takeInto(target: Uint8Array): number {
+    const bytes = this.take(target.length);
+    if (bytes === null) return 0;
+    target.set(bytes);
+    return bytes.length;
+  }
+
   /** Everything still buffered (an unterminated last line at end of input), emptying the buffer. */
   takeAll(): Uint8Array {
     const bytes = this.#buf.slice(this.#start, this.#end);
@@ -192,6 +200,26 @@ export class FrameBuffer {
     this.#scan -= this.#start;
     this.#end = live;
     this.#start = 0;
+  }
+}
+
+/**
+ * Buffers that take turns for streamed bytes (a DATA body, an upload, a
+ * file read ahead): a buffer handed out is not handed out again until
+ * `count - 1` others have been, so with two a chunk stays valid until the
+ * one after next is asked for. Allocated on first use.
+ */
+export class TurnBuffers {
+  readonly #buffers: Uint8Array[] = [];
+  #turn = 0;
+
+  constructor(readonly length: number, readonly count = 2) {}
+
+  /** The next buffer in turn. */
+  next(): Uint8Array {
+    const buffer = this.#buffers[this.#turn] ??= new Uint8Array(this.length);
+    this.#turn = (this.#turn + 1) % this.count;
+    return buffer;
   }
 }
 
@@ -590,23 +618,14 @@ export class ReplyReader {
    */
   async *body(size: number): AsyncGenerator<Uint8Array> {
     let left = size;
-    const length = Math.min(BODY_READ_BYTES, Math.max(size, 1));
-    const buffers: Uint8Array[] = [];
-    let turn = 0;
+    const turns = new TurnBuffers(Math.min(BODY_READ_BYTES, Math.max(size, 1)));
     while (left > 0) {
-      const buffer = buffers[turn] ??= new Uint8Array(length);
-      turn ^= 1;
-      // Bytes already in the line buffer are copied out (the line buffer may move them later).
-      const buffered = this.#frame.take(Math.min(left, buffer.length));
-      let n: number | null;
-      if (buffered !== null) {
-        buffer.set(buffered);
-        n = buffered.length;
-      } else {
-        // The rest comes straight from the socket into our buffer, in large reads.
-        n = await this.#source.read(buffer.subarray(0, Math.min(left, buffer.length)));
-        if (n === null) throw new ConnectionClosedError("server closed mid-reply");
-      }
+      const buffer = turns.next().subarray(0, Math.min(left, BODY_READ_BYTES));
+      // Bytes already in the line buffer are copied out (the line buffer may move them later);
+      // the rest comes straight from the socket into our buffer, in large reads.
+      let n: number | null = this.#frame.takeInto(buffer);
+      if (n === 0) n = await this.#source.read(buffer);
+      if (n === null) throw new ConnectionClosedError("server closed mid-reply");
       left -= n;
       yield buffer.subarray(0, n);
     }

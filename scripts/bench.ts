@@ -103,6 +103,19 @@ function pinned(cpu: number | undefined, cmd: string, args: string[]): [string, 
   ];
 }
 
+/** `deno run` arguments of switchboard-client (its task's permissions) aimed at `port`. */
+function clientArgs(port: number): string[] {
+  return [
+    "run",
+    "--allow-net",
+    "--allow-read",
+    "--allow-write",
+    `${ROOT}client.ts`,
+    "--port",
+    String(port),
+  ];
+}
+
 function freePort(): number {
   const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   const port = listener.addr.port;
@@ -273,13 +286,7 @@ async function runLoad(server: BenchServer, load: Load): Promise<LoadResult> {
   }
   const startAt = Date.now() + 1000;
   const [cmd, args] = pinned(cpu, DENO, [
-    "run",
-    "--allow-net",
-    "--allow-read",
-    "--allow-write",
-    `${ROOT}client.ts`,
-    "--port",
-    String(server.port),
+    ...clientArgs(server.port),
     "bench",
     "-c",
     common.c,
@@ -534,13 +541,7 @@ async function fileRow(): Promise<void> {
     const before = await memory(server.pid, "VmHWM");
     const client = async (...words: string[]) => {
       const [cmd, args] = pinned(1, DENO, [
-        "run",
-        "--allow-net",
-        "--allow-read",
-        "--allow-write",
-        `${ROOT}client.ts`,
-        "--port",
-        String(server.port),
+        ...clientArgs(server.port),
         ...words,
       ]);
       const started = performance.now();
