@@ -19,6 +19,9 @@ const MAX_QUEUED_LINES = 10_000;
 
 const encoder = new TextEncoder();
 
+/** A text field value that is written without quotes. */
+const BARE_VALUE = /^[^\s"=]+$/;
+
 /** Options of {@linkcode Logger}. */
 export interface LoggerOptions {
   /** Default `info`. */
@@ -37,6 +40,8 @@ export class Logger {
   #queue: string[] = [];
   #dropped = 0;
   #draining: Promise<void> | null = null;
+  #stampedAt = NaN;
+  #stamp = "";
 
   constructor(options: LoggerOptions = {}) {
     this.level = options.level ?? "info";
@@ -79,8 +84,18 @@ export class Logger {
     this.#draining ??= this.#drain();
   }
 
+  /** ISO 8601 time of now; several lines in the same millisecond share one string. */
+  #timestamp(): string {
+    const now = Date.now();
+    if (now !== this.#stampedAt) {
+      this.#stampedAt = now;
+      this.#stamp = new Date(now).toISOString();
+    }
+    return this.#stamp;
+  }
+
   #format(level: string, message: string, fields: LogFields | undefined): string {
-    const ts = new Date().toISOString();
+    const ts = this.#timestamp();
     if (this.format === "json") {
       return JSON.stringify({ ts, level, msg: message, ...fields }) + "\n";
     }
@@ -89,7 +104,10 @@ export class Logger {
       for (const [key, value] of Object.entries(fields)) {
         if (value === undefined) continue;
         const text = String(value);
-        line += /^[^\s"=]+$/.test(text) ? ` ${key}=${text}` : ` ${key}=${JSON.stringify(text)}`;
+        // Numbers and booleans never need quotes; strings do when empty or holding space, '"' or '='.
+        line += typeof value !== "string" || BARE_VALUE.test(text)
+          ? ` ${key}=${text}`
+          : ` ${key}=${JSON.stringify(text)}`;
       }
     }
     return line + "\n";
