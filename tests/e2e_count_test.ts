@@ -66,8 +66,18 @@ Deno.test("a long COUNT never holds up another client's PING", async () => {
 Deno.test("a client that disconnects mid-COUNT cancels its queued jobs; the server stays healthy", async () => {
   await using server = await TestServer.start(["--workers", "1"]);
   const leaver = await TestClient.connect(server.port);
-  // An unread reply in our receive buffer makes close() send a reset: a real disconnect.
-  await leaver.send("PING");
+  // An unread reply in our receive buffer makes close() send a reset: a real
+  // disconnect. Two PINGs in one write get both replies in one flush, and the
+  // server flushes before it reads again; so once the first reply is read,
+  // the second is in our buffer before the server ever sees the COUNT.
+  await leaver.write("PING\nPING\n");
+  const first = new Uint8Array("OK PONG\n".length);
+  for (let got = 0; got < first.length;) {
+    const n = await leaver.conn.read(first.subarray(got));
+    if (n === null) throw new Error("server closed");
+    got += n;
+  }
+  assertEquals(new TextDecoder().decode(first), "OK PONG\n");
   await leaver.send("COUNT 0 500 50");
   using probe = await TestClient.connect(server.port);
   await eventually(
