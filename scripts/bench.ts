@@ -103,17 +103,12 @@ function pinned(cpu: number | undefined, cmd: string, args: string[]): [string, 
   ];
 }
 
-/** `deno run` arguments of switchboard-client (its task's permissions) aimed at `port`. */
+/** `deno run` with the client task's permissions, for client.ts and the scripts that use its code. */
+const RUN_AS_CLIENT = ["run", "--allow-net", "--allow-read", "--allow-write"];
+
+/** `deno run` arguments of switchboard-client aimed at `port`. */
 function clientArgs(port: number): string[] {
-  return [
-    "run",
-    "--allow-net",
-    "--allow-read",
-    "--allow-write",
-    `${ROOT}client.ts`,
-    "--port",
-    String(port),
-  ];
+  return [...RUN_AS_CLIENT, `${ROOT}client.ts`, "--port", String(port)];
 }
 
 function freePort(): number {
@@ -547,10 +542,7 @@ async function fileRow(): Promise<void> {
   /** Seconds (and the client's CPU seconds) of one run of scripts/bench/file_transfer.ts on CPU 1. */
   const timed = async (...words: string[]) => {
     const [cmd, args] = pinned(1, DENO, [
-      "run",
-      "--allow-net",
-      "--allow-read",
-      "--allow-write",
+      ...RUN_AS_CLIENT,
       `${ROOT}scripts/bench/file_transfer.ts`,
       ...words,
     ]);
