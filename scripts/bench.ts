@@ -238,22 +238,14 @@ async function runLoad(server: BenchServer, load: Load): Promise<LoadResult> {
   const warmup = load.warmupS ?? WARMUP_S;
   const duration = load.durationS ?? DURATION_S;
   const cpu = "cpu" in load ? load.cpu : 1;
-  const common = {
-    c: String(load.connections),
-    d: String(duration),
-    w: String(warmup),
-  };
+  // Both generators spell connections, duration and warmup the same way.
+  const common = ["-c", String(load.connections), "-d", String(duration), "-w", String(warmup)];
   if (LOADGEN === "c") {
     const binary = await buildLoadgen();
     const [cmd, args] = pinned(cpu, binary, [
       "-p",
       String(server.port),
-      "-c",
-      common.c,
-      "-d",
-      common.d,
-      "-w",
-      common.w,
+      ...common,
       "-r",
       `${load.request}\\n`,
       ...(load.expect ? ["-e", load.expect] : []),
@@ -283,12 +275,7 @@ async function runLoad(server: BenchServer, load: Load): Promise<LoadResult> {
   const [cmd, args] = pinned(cpu, DENO, [
     ...clientArgs(server.port),
     "bench",
-    "-c",
-    common.c,
-    "-d",
-    common.d,
-    "-w",
-    common.w,
+    ...common,
     "-t",
     String(PINNED && cpu !== undefined ? 1 : CPUS),
     "-e",
