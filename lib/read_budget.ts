@@ -4,8 +4,9 @@
  * until the event loop has been idle once, so that it polls the OS for I/O
  * readiness before the busy connections go on.
  *
- * Why the product needs this (SPEC §10, S4), from `deno task bench` with the
- * C load generator and from tracing a plain Deno echo:
+ * Why the product needs this (SPEC §10, S4), from the C load generator run
+ * by hand (`loadgen -c 1000 --first-reply-latency`, server on CPU 0) against
+ * a plain Deno echo (traced with strace) and against this server:
  *
  * - A connection whose client answers quickly is read *eagerly*: Deno tries
  *   the read syscall at once while the socket is still marked readable,
@@ -50,8 +51,7 @@ export class ReadBudget {
   readonly #idle: () => Promise<unknown>;
   #left: number;
   #pause: Promise<void> | null = null;
-  /** Pauses taken so far (for tests and curiosity). */
-  pauses = 0;
+  #pauses = 0;
 
   constructor(quantum = READ_QUANTUM, idle: () => Promise<unknown> = idleOnce) {
     if (!Number.isInteger(quantum) || quantum < 1) {
@@ -62,6 +62,11 @@ export class ReadBudget {
     this.#idle = idle;
   }
 
+  /** Pauses taken so far. */
+  get pauses(): number {
+    return this.#pauses;
+  }
+
   /**
    * Called before each read. Usually undefined (read now, no promise made);
    * once the quantum is spent, a promise that every reader awaits until the
@@ -70,7 +75,7 @@ export class ReadBudget {
   take(): Promise<void> | undefined {
     if (this.#pause !== null) return this.#pause;
     if (--this.#left > 0) return undefined;
-    this.pauses++;
+    this.#pauses++;
     return this.#pause = this.#idle().then(() => this.#refill(), () => this.#refill());
   }
 
