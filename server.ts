@@ -1,6 +1,7 @@
 /**
- * switchboard-server: parses the command line, starts the server, and turns
- * signals into a graceful shutdown (SPEC §2, §6). Everything else is in lib/.
+ * switchboard-server: parses the command line, starts the server (in the
+ * network thread when it may, see lib/net_thread.ts), and turns signals into
+ * a graceful shutdown (SPEC §2, §6). Everything else is in lib/.
  */
 import { parseServerArgs, type ServerConfig, UsageError } from "./lib/config.ts";
 import {
@@ -23,8 +24,19 @@ import { Logger } from "./lib/log.ts";
 import { Server, StartupError } from "./lib/server.ts";
 import { StoreInUseError } from "./lib/kv_store.ts";
 import { inWorkerThread } from "./lib/worker_pool.ts";
-// COUNT workers run this very file (see `workerModule` below); inside a
-// worker this import starts the job loop and `main` is never called.
+import {
+  type FromNetThread,
+  inNetThread,
+  IO_EVENTS_VARIABLE,
+  NET_THREAD_NAME,
+  NET_THREAD_PERMISSION,
+  type NetPlacement,
+  placeNetwork,
+  type ToNetThread,
+} from "./lib/net_thread.ts";
+// COUNT workers and the network thread run this very file (see `workerModule`
+// below); inside a COUNT worker this import starts the job loop, inside the
+// network thread `runNetThread` serves, and `main` is never called in either.
 import "./lib/count_worker.ts";
 
 const USAGE = `usage: switchboard-server [PORT [MAX_RUNNING]] [options]
@@ -129,6 +141,13 @@ export async function main(args: readonly string[]): Promise<number> {
     return 0;
   }
   const config = parsed.config;
+  const placement = placeNetwork();
+  if (placement !== "worker") return await serveHere(config, placement);
+  return await serveInNetThread(config);
+}
+
+/** Starts the server in this thread; on failure prints why and returns the exit code. */
+async function start(config: ServerConfig, placement: NetPlacement): Promise<Server | number> {
   const logger = new Logger({
     level: config.logLevel,
     format: config.logFormat,
@@ -144,21 +163,86 @@ export async function main(args: readonly string[]): Promise<number> {
     printError(describeStartupError(error, config));
     return 1;
   }
+  if (placement === "here, default scheduling") {
+    logger.warn(
+      `I/O scheduling is Deno's default: run with ${NET_THREAD_PERMISSION} ` +
+        "so that busy clients cannot hold back new ones",
+    );
+  } else {
+    logger.info("I/O scheduling", {
+      events_per_turn: Deno.env.get(IO_EVENTS_VARIABLE) ?? "default",
+      thread: placement === "worker" ? "network" : "main",
+    });
+  }
+  return server;
+}
 
+/** Until the server has drained: the accept loop ends only on shutdown. */
+async function untilDrained(server: Server): Promise<number> {
+  await server.accepting;
+  await server.shutdown();
+  return 0;
+}
+
+/** The first SIGINT or SIGTERM calls `shutDown`; a second one exits 130 at once (SPEC §6). */
+function onSignals(shutDown: () => void): void {
   let signals = 0;
   const onSignal = () => {
     if (++signals > 1) Deno.exit(130);
-    server.shutdown().then(() => Deno.exit(0));
+    shutDown();
   };
   const names: Deno.Signal[] = Deno.build.os === "windows"
     ? ["SIGINT", "SIGBREAK"]
     : ["SIGINT", "SIGTERM"];
   for (const name of names) Deno.addSignalListener(name, onSignal);
-
-  await server.accepting;
-  // The accept loop ends only on shutdown; wait for the drain to finish.
-  await server.shutdown();
-  return 0;
 }
 
+/** Serves from the main thread (no Worker): the variable is the user's, or not permitted. */
+async function serveHere(config: ServerConfig, placement: NetPlacement): Promise<number> {
+  const server = await start(config, placement);
+  if (typeof server === "number") return server;
+  onSignals(() => server.shutdown().then(() => Deno.exit(0)));
+  return await untilDrained(server);
+}
+
+/**
+ * Serves from the network thread (lib/net_thread.ts says why); this thread
+ * only forwards signals and exits with the code the network thread reports.
+ * An uncaught error there reaches this thread's `onerror` and ends the
+ * process with exit code 1, as it would in a single thread.
+ */
+function serveInNetThread(config: ServerConfig): Promise<number> {
+  const thread = new Worker(new URL(import.meta.url), { type: "module", name: NET_THREAD_NAME });
+  const { promise, resolve } = Promise.withResolvers<number>();
+  thread.onmessage = (event: MessageEvent<FromNetThread>) => resolve(event.data.code);
+  const send = (message: ToNetThread<ServerConfig>) => thread.postMessage(message);
+  onSignals(() => send({ kind: "shut down" }));
+  send({ kind: "start", config });
+  return promise;
+}
+
+/** The network thread's side: start on the first message, drain on "shut down", report the exit code. */
+function runNetThread(): void {
+  const scope = self as unknown as {
+    onmessage: ((event: MessageEvent<ToNetThread<ServerConfig>>) => void) | null;
+    postMessage(message: FromNetThread): void;
+  };
+  let server: Server | undefined;
+  let shutDownEarly = false;
+  scope.onmessage = async (event) => {
+    if (event.data.kind === "shut down") {
+      // Starting may still be under way (the KV store opens first): shut down once it has.
+      if (server === undefined) shutDownEarly = true;
+      else server.shutdown();
+      return;
+    }
+    const started = await start(event.data.config, "worker");
+    if (typeof started === "number") return scope.postMessage({ kind: "exit", code: started });
+    server = started;
+    if (shutDownEarly) server.shutdown();
+    scope.postMessage({ kind: "exit", code: await untilDrained(server) });
+  };
+}
+
+if (inNetThread()) runNetThread();
 if (import.meta.main && !inWorkerThread()) Deno.exit(await main(Deno.args));

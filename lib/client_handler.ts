@@ -32,7 +32,6 @@ import { type ManagedClient, SHUTDOWN_REPLY } from "./manager.ts";
 import type { Logger } from "./log.ts";
 import type { Stats } from "./stats.ts";
 import type { RequestDurations } from "./metrics.ts";
-import type { ReadBudget } from "./read_budget.ts";
 
 /** The connection as the handler uses it (a Deno.TcpConn in the server). */
 export interface ClientConn extends ByteSink {
@@ -74,8 +73,6 @@ export interface HandlerOptions {
   stats: Stats;
   /** Request durations for /metrics; undefined (and never timed) without --metrics-port. */
   durations?: RequestDurations | undefined;
-  /** The read quantum shared by all connections, so quiet ones are not starved by busy ones. */
-  reads: ReadBudget;
 }
 
 let nextClientId = 1;
@@ -224,9 +221,6 @@ export class ClientHandler implements ManagedClient, Session {
         // same as #readDirect) because it is every request's path.
         this.#waitingForInput = true;
         this.#idleSince = Date.now();
-        // Waiting out the read quantum counts as waiting for input: a shutdown meanwhile is said at once.
-        const pause = this.#options.reads.take();
-        if (pause) await pause;
         let n: number | null;
         try {
           n = await this.#conn.read(this.#frame.spare(MIN_READ_BYTES));
@@ -345,8 +339,6 @@ export class ClientHandler implements ManagedClient, Session {
   async #readDirect(target: Uint8Array, waiting = true): Promise<number | null> {
     this.#waitingForInput = waiting;
     this.#idleSince = Date.now();
-    const pause = this.#options.reads.take();
-    if (pause) await pause;
     try {
       const n = await this.#conn.read(target);
       if (n === null) this.#inputEnded = true;

@@ -3,11 +3,13 @@
  * the CPU for `workMs`, then adds 1 to the request's shared counter under the
  * cross-thread lock, and reports the value it saw afterwards.
  *
- * Loading this module starts the job loop only inside a worker thread, so
+ * Loading this module starts the job loop only inside a worker thread (and
+ * not in the network thread, which runs the same module to serve), so
  * the same file works as a worker entry on its own (tests, source runs) and
  * inside a bundle or compiled binary that re-enters itself as a worker.
  */
 import { AtomicMutex } from "./lock.ts";
+import { inNetThread } from "./net_thread.ts";
 import { inWorkerThread, type JobMessage, type JobReply } from "./worker_pool.ts";
 
 /** Index of the lock word in a COUNT request's shared cells. */
@@ -70,4 +72,4 @@ function serveCountJobs(): void {
   };
 }
 
-if (inWorkerThread()) serveCountJobs();
+if (inWorkerThread() && !inNetThread()) serveCountJobs();

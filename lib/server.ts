@@ -9,7 +9,6 @@ import type { ServerConfig } from "./config.ts";
 import type { Logger } from "./log.ts";
 import { Manager } from "./manager.ts";
 import { Stats } from "./stats.ts";
-import { ReadBudget } from "./read_budget.ts";
 import type { CountJob, CountResult } from "./count_worker.ts";
 import { WorkerPool } from "./worker_pool.ts";
 import { KvStore } from "./kv_store.ts";
@@ -170,7 +169,6 @@ export class Server {
       logger: this.#logger,
       stats: this.stats,
       durations: this.durations,
-      reads: new ReadBudget(),
     };
     let backoff = ACCEPT_BACKOFF_MIN_MS;
     for (;;) {

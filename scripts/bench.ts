@@ -16,6 +16,7 @@
  */
 import { parseArgs } from "@std/cli/parse-args";
 import { delay } from "@std/async/delay";
+import { NET_THREAD_PERMISSION } from "../lib/net_thread.ts";
 
 const ROOT = new URL("../", import.meta.url).pathname;
 const BUILD = `${ROOT}scripts/bench/build`;
@@ -27,6 +28,7 @@ const SERVER_FLAGS = [
   "--allow-net",
   "--allow-read",
   "--allow-write",
+  NET_THREAD_PERMISSION,
 ];
 const MiB = 1024 ** 2;
 

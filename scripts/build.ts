@@ -12,6 +12,7 @@
  * bundle instead of printing Deno's error chain.
  */
 import project from "../deno.json" with { type: "json" };
+import { NET_THREAD_PERMISSION } from "../lib/net_thread.ts";
 
 const ROOT = new URL("../", import.meta.url);
 
@@ -29,7 +30,13 @@ export const EXECUTABLES = [
   {
     name: "switchboard-server",
     entry: "server.ts",
-    permissions: ["--unstable-kv", "--allow-net", "--allow-read", "--allow-write"],
+    permissions: [
+      "--unstable-kv",
+      "--allow-net",
+      "--allow-read",
+      "--allow-write",
+      NET_THREAD_PERMISSION,
+    ],
   },
   {
     name: "switchboard-client",

@@ -2,6 +2,7 @@
  * Test helpers: a real server started as a subprocess on port 0 (cleaned up
  * with `await using`), and a protocol client built on lib's ReplyReader.
  */
+import { NET_THREAD_PERMISSION } from "../lib/net_thread.ts";
 import { type ParsedReply, ReplyReader } from "../lib/protocol.ts";
 
 const ROOT = new URL("../", import.meta.url);
@@ -10,7 +11,13 @@ const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 
 /** Flags the server subprocess runs with: the same as `deno task server`. */
-export const SERVER_PERMISSIONS = ["--unstable-kv", "--allow-net", "--allow-read", "--allow-write"];
+export const SERVER_PERMISSIONS = [
+  "--unstable-kv",
+  "--allow-net",
+  "--allow-read",
+  "--allow-write",
+  NET_THREAD_PERMISSION,
+];
 
 /** A server subprocess; `await using` sends SIGTERM and waits for it. */
 export class TestServer {
@@ -46,7 +53,13 @@ export class TestServer {
    */
   static async start(
     args: string[] = [],
-    options: { entry?: string; permissions?: string[]; positional?: boolean; dir?: string } = {},
+    options: {
+      entry?: string;
+      permissions?: string[];
+      positional?: boolean;
+      dir?: string;
+      env?: Record<string, string>;
+    } = {},
   ): Promise<TestServer> {
     const entry = options.entry ?? SERVER;
     const dir = options.dir ?? await Deno.makeTempDir({ prefix: "switchboard-test-" });
@@ -67,6 +80,7 @@ export class TestServer {
       stdin: "null",
       stdout: "piped",
       stderr: "piped",
+      ...(options.env ? { env: options.env } : {}),
     }).spawn();
     process.stdout.pipeTo(new WritableStream()).catch(() => {});
     const log: string[] = [];

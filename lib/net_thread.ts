@@ -1,0 +1,79 @@
+/**
+ * The network thread: where the server accepts and serves its clients when
+ * it can give that thread a fairer I/O setting than Deno's default.
+ *
+ * Why the product needs this (SPEC §10, S4: 1000 connections at once, each
+ * sending again as soon as it has its reply; measured with the C load
+ * generator, `loadgen -c 1000 --first-reply-latency`, server on CPU 0):
+ *
+ * - Deno runs each thread's event loop on a tokio runtime that takes up to
+ *   1024 readiness events from epoll per turn. The ops those events wake are
+ *   polled by one task with a budget of 128 I/O operations per poll; the
+ *   rest are put back in line, behind the events of the next turn. With
+ *   hundreds of connections ready at once, the same connections are put
+ *   back again and again: a plain Deno echo served some connections 5 times
+ *   in 6 s and others 5,000 times, and left 10 % of new connections without
+ *   a first reply until the load stopped. Sampling `ss` under that load
+ *   showed hundreds of reads pending in the server for 0.2–2.8 s, every one
+ *   with its request already in the socket's receive queue.
+ * - With at most 64 events per turn, every woken op fits in the budget and
+ *   is polled in the order its event came: each connection got the same
+ *   share (612–613 reads each in the same test), and switchboard answered
+ *   all 1000 with a first-reply p90 of 74–92 ms, against 0.26–2.3 s with the
+ *   default. 50-connection throughput (S1) did not change measurably.
+ *
+ * The setting is read from `DENO_TOKIO_MAX_IO_EVENTS_PER_TICK` once, when a
+ * thread's runtime starts: too late for the main thread of a running
+ * process, but a Worker started afterwards gets its own runtime with it. So
+ * the entry point sets the variable and runs the server in a Worker, which
+ * needs `--allow-env=DENO_TOKIO_MAX_IO_EVENTS_PER_TICK`. If the variable is
+ * already set (by the user), this thread has it too and no Worker is needed.
+ */
+import { inWorkerThread } from "./worker_pool.ts";
+
+/** The environment variable Deno reads for its per-turn epoll event limit. */
+export const IO_EVENTS_VARIABLE = "DENO_TOKIO_MAX_IO_EVENTS_PER_TICK";
+
+/** The narrowest permission that lets the entry point set it. */
+export const NET_THREAD_PERMISSION = `--allow-env=${IO_EVENTS_VARIABLE}`;
+
+/** Events per turn: below the 128-operation budget, so every woken read is polled in turn. */
+export const IO_EVENTS_PER_TURN = 64;
+
+/** The Worker name that tells the network thread from the COUNT workers (same module). */
+export const NET_THREAD_NAME = "switchboard-net";
+
+/** Where the server should run, from the permission and the environment. */
+export type NetPlacement =
+  /** The variable was set before this process started: this thread has the setting. */
+  | "here, set by the user"
+  /** The variable is now set: a Worker started from here gets the setting. */
+  | "worker"
+  /** No permission for the variable: Deno's default scheduling, in this thread. */
+  | "here, default scheduling";
+
+/**
+ * Decides where to serve, setting the variable when it may. Never prompts:
+ * without `--allow-env` for the variable it answers "here, default scheduling".
+ */
+export function placeNetwork(): NetPlacement {
+  const granted = Deno.permissions.querySync({ name: "env", variable: IO_EVENTS_VARIABLE });
+  if (granted.state !== "granted") return "here, default scheduling";
+  if (Deno.env.get(IO_EVENTS_VARIABLE) !== undefined) return "here, set by the user";
+  Deno.env.set(IO_EVENTS_VARIABLE, String(IO_EVENTS_PER_TURN));
+  return "worker";
+}
+
+/** True inside the network thread. */
+export function inNetThread(): boolean {
+  return inWorkerThread() && (globalThis as { name?: string }).name === NET_THREAD_NAME;
+}
+
+/** Main thread → network thread. */
+export type ToNetThread<C> = { kind: "start"; config: C } | { kind: "shut down" };
+
+/** Network thread → main thread: the server is done, exit with this code. */
+export interface FromNetThread {
+  kind: "exit";
+  code: number;
+}
