@@ -7,20 +7,23 @@
  * generator, `loadgen -c 1000 --first-reply-latency`, server on CPU 0):
  *
  * - Deno runs each thread's event loop on a tokio runtime that takes up to
- *   1024 readiness events from epoll per turn. The ops those events wake are
- *   polled by one task with a budget of 128 I/O operations per poll; the
- *   rest are put back in line, behind the events of the next turn. With
- *   hundreds of connections ready at once, the same connections are put
- *   back again and again: a plain Deno echo served some connections 5 times
- *   in 6 s and others 5,000 times, and left 10 % of new connections without
- *   a first reply until the load stopped. Sampling `ss` under that load
- *   showed hundreds of reads pending in the server for 0.2–2.8 s, every one
- *   with its request already in the socket's receive queue.
- * - With at most 64 events per turn, every woken op fits in the budget and
- *   is polled in the order its event came: each connection got the same
- *   share (612–613 reads each in the same test), and switchboard answered
- *   all 1000 with a first-reply p90 of 74–92 ms, against 0.26–2.3 s with the
- *   default. 50-connection throughput (S1) did not change measurably.
+ *   1024 readiness events from epoll per turn. Under that load a plain Deno
+ *   echo served some connections twice in 6 s and others 5,219 times, and
+ *   10 % of new connections got their first read only when the load
+ *   stopped. Sampling `ss` meanwhile showed hundreds of reads pending in the
+ *   server for 0.2–2.8 s, every one with its request already in the
+ *   socket's receive queue: the reads were issued, the data was there, and
+ *   the runtime did not get round to them.
+ * - Our reading of tokio and deno_core: the ops those events wake are polled
+ *   by one task whose I/O budget is 128 operations per poll; the rest go
+ *   back in line behind the events of the next turn, so under constant load
+ *   the same connections lose again and again. It fits what we measured:
+ *   limits of 64 and 128 events per turn were fair, 256 and 1024 were not.
+ * - With at most 64 events per turn, each connection of that echo got the
+ *   same share (612–613 reads each), and switchboard answered all 1000 with
+ *   a first-reply p90 of 71–85 ms, against 1.9–2.8 s with the default limit
+ *   and the read quantum this replaced (3 runs each, interleaved).
+ *   50-connection throughput (S1) stayed within the run-to-run spread.
  *
  * The setting is read from `DENO_TOKIO_MAX_IO_EVENTS_PER_TICK` once, when a
  * thread's runtime starts: too late for the main thread of a running
