@@ -32,6 +32,7 @@ import { type ManagedClient, SHUTDOWN_REPLY } from "./manager.ts";
 import type { Logger } from "./log.ts";
 import type { Stats } from "./stats.ts";
 import type { RequestDurations } from "./metrics.ts";
+import type { BufferPool } from "./buffer_pool.ts";
 
 /** The connection as the handler uses it (a Deno.TcpConn in the server). */
 export interface ClientConn extends ByteSink {
@@ -73,6 +74,8 @@ export interface HandlerOptions {
   stats: Stats;
   /** Request durations for /metrics; undefined (and never timed) without --metrics-port. */
   durations?: RequestDurations | undefined;
+  /** Where each connection's first read and reply buffers come from and go back to (lib/buffer_pool.ts). */
+  buffers?: { frames: BufferPool; replies: BufferPool } | undefined;
 }
 
 let nextClientId = 1;
@@ -119,9 +122,9 @@ export class ClientHandler implements ManagedClient, Session {
     this.address = remote.hostname;
     this.port = remote.port;
     this.#options = options;
-    this.#frame = new FrameBuffer(options.maxLine);
+    this.#frame = new FrameBuffer(options.maxLine, { pool: options.buffers?.frames });
     this.#queuedInputLimit = options.maxLine + 2;
-    this.#out = new ReplyWriter(conn, { stats: options.stats });
+    this.#out = new ReplyWriter(conn, { stats: options.stats, pool: options.buffers?.replies });
     // deno-lint-ignore no-this-alias
     const handler = this;
     this.#context = {
@@ -164,12 +167,25 @@ export class ClientHandler implements ManagedClient, Session {
       }
     } finally {
       this.#close();
+      this.#releaseBuffers();
       logger.info("client closed", {
         client: this.id,
         commands: this.#commands,
         duration_ms: Date.now() - this.connectedAt.getTime(),
       });
     }
+  }
+
+  /**
+   * After the serve loop, when no read or write is in flight any more: the
+   * buffers go back to the pool for the next client. If one still is (the
+   * read that watches a long command for a hang-up), they are left to the
+   * garbage collector.
+   */
+  #releaseBuffers(): void {
+    if (this.#pendingRead !== null || this.#waitingForInput || this.#out.writingSince !== 0) return;
+    this.#frame.release();
+    this.#out.release();
   }
 
   /** Manager: refused (busy, queue timeout, shutdown). Best effort, never throws. */

@@ -8,6 +8,7 @@
  * the product: its limits (bounded buffering, byte-exact "rest of line") are
  * part of the contract.
  */
+import type { BufferPool } from "./buffer_pool.ts";
 
 /** Error codes of SPEC §4; the word after `ERR`. */
 export type ErrorCode =
@@ -44,7 +45,7 @@ const QUOTE = 34;
 const BACKSLASH = 92;
 
 /** Bytes a fresh connection buffer starts with; small so 10,000 idle clients stay cheap. */
-const INITIAL_BUFFER_BYTES = 4096;
+export const INITIAL_BUFFER_BYTES = 4096;
 /** A drained buffer larger than this is given back, so one long line does not pin memory forever. */
 const SHRINK_ABOVE_BYTES = 64 * 1024;
 
@@ -56,22 +57,41 @@ const SHRINK_ABOVE_BYTES = 64 * 1024;
  * line plus one read, however the bytes arrive.
  */
 export class FrameBuffer {
-  #buf: Uint8Array;
+  #buf: Uint8Array<ArrayBuffer>;
   #start = 0;
   #end = 0;
   /** Bytes in [#start, #scan) are known to hold no LF, so byte-at-a-time input is not rescanned. */
   #scan = 0;
   readonly maxLine: number;
   readonly #initialSize: number;
+  readonly #pool: BufferPool | undefined;
 
-  /** `maxLine` counts the bytes before the LF, a CR before it excluded (SPEC §4). */
-  constructor(maxLine: number, options: { initialSize?: number } = {}) {
+  /**
+   * `maxLine` counts the bytes before the LF, a CR before it excluded (SPEC §4).
+   * With a `pool` of the initial size, the first buffer comes from it and
+   * {@linkcode release} gives it back.
+   */
+  constructor(
+    maxLine: number,
+    options: { initialSize?: number; pool?: BufferPool | undefined } = {},
+  ) {
     if (!Number.isSafeInteger(maxLine) || maxLine < 1) {
       throw new RangeError(`maxLine must be a positive integer: received ${maxLine}`);
     }
     this.maxLine = maxLine;
     this.#initialSize = options.initialSize ?? Math.min(INITIAL_BUFFER_BYTES, maxLine + 2);
-    this.#buf = new Uint8Array(0);
+    this.#pool = options.pool?.size === this.#initialSize ? options.pool : undefined;
+    this.#buf = EMPTY;
+  }
+
+  /**
+   * Empties the buffer and gives its memory back to the pool. Only when no
+   * read into it is in flight; the buffer starts over on the next use.
+   */
+  release(): void {
+    this.#pool?.give(this.#buf);
+    this.#buf = EMPTY;
+    this.#reset();
   }
 
   /** Bytes received and not yet taken out. */
@@ -193,7 +213,7 @@ export class FrameBuffer {
     } else {
       let size = Math.max(this.#buf.length * 2, this.#initialSize);
       while (size - live < min) size *= 2;
-      const next = new Uint8Array(size);
+      const next = size === this.#pool?.size ? this.#pool.take() : new Uint8Array(size);
       next.set(this.#buf.subarray(this.#start, this.#end));
       this.#buf = next;
     }
@@ -228,6 +248,8 @@ const SHORT_SCAN_BYTES = 64;
 
 /** Largest read of a DATA body (a file being downloaded). */
 const BODY_READ_BYTES = 1024 * 1024;
+
+const EMPTY = new Uint8Array(0);
 
 const strictUtf8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
 const encoder = new TextEncoder();

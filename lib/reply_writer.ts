@@ -5,6 +5,7 @@
  * short write (`conn.write` may write less than asked) is continued, never
  * dropped. No sockets here: it writes to anything with a `write` method.
  */
+import type { BufferPool } from "./buffer_pool.ts";
 import { dataHeader, type LineReply, type Reply, replyLine } from "./protocol.ts";
 
 /** Minimal writer shape (a Deno.Conn, a test double). */
@@ -13,7 +14,7 @@ export interface ByteSink {
 }
 
 /** Bytes the buffer starts with; grows on demand. */
-const INITIAL_BYTES = 1024;
+export const INITIAL_REPLY_BYTES = 1024;
 /** Once pending output passes this, the caller should flush before doing more work. */
 export const FLUSH_THRESHOLD = 64 * 1024;
 /** A buffer grown past this by a large reply is given back after the flush. */
@@ -25,13 +26,15 @@ const COPY_BODY_BELOW = 16 * 1024;
 const ASCII_FAST_PATH_CHARS = 128;
 
 const encoder = new TextEncoder();
+const EMPTY = new Uint8Array(0);
 
 /** Buffers encoded replies and flushes them to a sink. */
 export class ReplyWriter {
-  #buf = new Uint8Array(0);
+  #buf = EMPTY;
   #len = 0;
   readonly #sink: ByteSink;
   readonly #stats: { bytes_out: number } | undefined;
+  readonly #pool: BufferPool | undefined;
   /** Total bytes handed to the sink. */
   bytesWritten = 0;
   /** Date.now() when the write in progress started, 0 when none is (a stalled reader shows here). */
@@ -40,11 +43,24 @@ export class ReplyWriter {
   /**
    * `stats.bytes_out` (the server's STATS counter), when given, is bumped by
    * every byte written. Accounting here rather than in a wrapper around the
-   * sink saves a promise per write on the hot path.
+   * sink saves a promise per write on the hot path. With a `pool` of
+   * {@linkcode INITIAL_REPLY_BYTES}, the first buffer comes from it and
+   * {@linkcode release} gives it back.
    */
-  constructor(sink: ByteSink, options: { stats?: { bytes_out: number } } = {}) {
+  constructor(
+    sink: ByteSink,
+    options: { stats?: { bytes_out: number }; pool?: BufferPool | undefined } = {},
+  ) {
     this.#sink = sink;
     this.#stats = options.stats;
+    this.#pool = options.pool?.size === INITIAL_REPLY_BYTES ? options.pool : undefined;
+  }
+
+  /** Drops what is pending and gives the buffer back to the pool. Only when no write is in flight. */
+  release(): void {
+    this.#pool?.give(this.#buf);
+    this.#buf = EMPTY;
+    this.#len = 0;
   }
 
   /** Bytes encoded and not yet flushed. */
@@ -135,7 +151,7 @@ export class ReplyWriter {
     const len = this.#len;
     this.#len = 0;
     await this.#writeAll(this.#buf.subarray(0, len));
-    if (this.#buf.length > SHRINK_ABOVE_BYTES) this.#buf = new Uint8Array(INITIAL_BYTES);
+    if (this.#buf.length > SHRINK_ABOVE_BYTES) this.#buf = new Uint8Array(INITIAL_REPLY_BYTES);
   }
 
   /** The one write loop: continues short writes, times them, counts the bytes. */
@@ -157,9 +173,9 @@ export class ReplyWriter {
 
   #reserve(n: number): void {
     if (this.#buf.length - this.#len >= n) return;
-    let size = Math.max(this.#buf.length * 2, INITIAL_BYTES);
+    let size = Math.max(this.#buf.length * 2, INITIAL_REPLY_BYTES);
     while (size - this.#len < n) size *= 2;
-    const next = new Uint8Array(size);
+    const next = size === this.#pool?.size ? this.#pool.take() : new Uint8Array(size);
     next.set(this.#buf.subarray(0, this.#len));
     this.#buf = next;
   }

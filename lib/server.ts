@@ -14,9 +14,14 @@ import { WorkerPool } from "./worker_pool.ts";
 import { KvStore } from "./kv_store.ts";
 import { FileStore } from "./file_store.ts";
 import { RequestDurations, serveMetrics } from "./metrics.ts";
+import { BufferPool } from "./buffer_pool.ts";
+import { INITIAL_BUFFER_BYTES } from "./protocol.ts";
+import { INITIAL_REPLY_BYTES } from "./reply_writer.ts";
 
 /** First pause after a failed accept (EMFILE and the like); doubles up to the max. */
 const ACCEPT_BACKOFF_MIN_MS = 5;
+/** Buffers of each kind kept for the next connections: 256 × (4 + 1) KiB at most. */
+const POOLED_BUFFERS = 256;
 /** Longest pause between accept retries: the server keeps trying, it never spins or dies. */
 const ACCEPT_BACKOFF_MAX_MS = 1000;
 /** After the drain timeout, how long aborted handlers get to unwind before we stop waiting. */
@@ -169,6 +174,10 @@ export class Server {
       logger: this.#logger,
       stats: this.stats,
       durations: this.durations,
+      buffers: {
+        frames: new BufferPool(INITIAL_BUFFER_BYTES, POOLED_BUFFERS),
+        replies: new BufferPool(INITIAL_REPLY_BYTES, POOLED_BUFFERS),
+      },
     };
     let backoff = ACCEPT_BACKOFF_MIN_MS;
     for (;;) {

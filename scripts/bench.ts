@@ -7,9 +7,10 @@
  * measured in one run do not, much.
  *
  * Server on CPU 0 and load on CPU 1 (`taskset`), where there are two CPUs
- * and taskset exists. The load generator is `switchboard-client bench`
- * (default) or, with `--loadgen c`, the C loadgen of ../shared/bench/ built
- * with the local C compiler; the table says which ran.
+ * and taskset exists. The load generator is the C loadgen of ../shared/bench/,
+ * built with the local C compiler, where both exist (on 2 cores a Deno
+ * generator saturates before the server does), else `switchboard-client
+ * bench`; `--loadgen deno|c` picks one, and the table says which ran.
  *
  * Linux only (taskset, /proc for CPU and memory); read through `cat`
  * because Deno grants /proc/<pid> only to --allow-all.
@@ -33,12 +34,13 @@ const SERVER_FLAGS = [
 const MiB = 1024 ** 2;
 
 const USAGE =
-  `usage: deno task bench [--quick] [--only S1,S6,S4,GAP,S3,FILE,IDLE,COUNT] [--loadgen deno|c]
+  `usage: deno task bench [--quick] [--only S1,S6,S4,GAP,S3,FILE,IDLE,COUNT] [--loadgen auto|deno|c]
   [--reps N] [--file-mib N]
 
   --quick       shorter runs, one repetition (a smoke test of the harness)
   --only LIST   run only these rows
-  --loadgen     deno: switchboard-client bench (default); c: ../shared/bench/loadgen.c
+  --loadgen     c: ../shared/bench/loadgen.c; deno: switchboard-client bench;
+                auto (default): c where it builds here, else deno
   --reps N      repetitions of S1 and S6, interleaved across servers (default 3)
   --file-mib N  size of the FILE PUT/GET test (default 1024)`;
 
@@ -56,7 +58,11 @@ const QUICK = flags.quick === true;
 const ONLY = new Set(
   String(flags.only ?? "S1,S6,S4,GAP,S3,FILE,IDLE,COUNT").toUpperCase().split(","),
 );
-const LOADGEN: "deno" | "c" = flags.loadgen === "c" ? "c" : "deno";
+const LOADGEN_CHOICE = String(flags.loadgen ?? "auto");
+if (!["auto", "deno", "c"].includes(LOADGEN_CHOICE)) {
+  console.error(`error: --loadgen is auto, deno or c\n${USAGE}`);
+  Deno.exit(2);
+}
 const REPS = Number(flags.reps ?? (QUICK ? 1 : 3));
 const FILE_BYTES = Number(flags["file-mib"] ?? 1024) * MiB;
 const DURATION_S = QUICK ? 2 : 5;
@@ -226,6 +232,8 @@ interface LoadResult {
 }
 
 let loadgenBinary: string | undefined;
+/** Which generator runs the loads; decided before the first row (see the end of this file). */
+let LOADGEN: "deno" | "c" = "deno";
 
 async function buildLoadgen(): Promise<string> {
   if (loadgenBinary) return loadgenBinary;
@@ -658,6 +666,9 @@ async function countRow(): Promise<void> {
 // ---------------------------------------------------------------- main
 
 const started = Date.now();
+LOADGEN = LOADGEN_CHOICE === "auto"
+  ? await buildLoadgen().then(() => "c" as const, () => "deno" as const)
+  : LOADGEN_CHOICE as "deno" | "c";
 if (ONLY.has("S1")) {
   await throughputRow(
     "S1",
@@ -693,7 +704,9 @@ console.log(
 console.log(
   `# load generator: ${
     LOADGEN === "c" ? "C loadgen (../shared/bench/loadgen.c)" : "switchboard-client bench"
-  }; ${PINNED ? "server on CPU 0, load on CPU 1 (taskset)" : "not pinned"}; ` +
+  }${LOADGEN_CHOICE === "auto" ? " (auto)" : ""}; ${
+    PINNED ? "server on CPU 0, load on CPU 1 (taskset)" : "not pinned"
+  }; ` +
     `${REPS} rep(s), median by requests per server core; ${DURATION_S} s windows after ${WARMUP_S} s warmup; ` +
     `${Math.round((Date.now() - started) / 1000)} s in all`,
 );

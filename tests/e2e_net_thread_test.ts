@@ -30,7 +30,7 @@ Deno.test("a limit the user set is kept, and the server serves from the main thr
   await using server = await TestServer.start([], { env: { [IO_EVENTS_VARIABLE]: "32" } });
   assertMatch(
     await server.waitForLog(/I\/O scheduling/),
-    /INFO  I\/O scheduling events_per_turn=32 thread=main$/,
+    /INFO {2}I\/O scheduling events_per_turn=32 thread=main$/,
   );
   await servesAndDrains(server);
 });
