@@ -405,7 +405,15 @@ export class ClientHandler implements ManagedClient, Session {
         // Deno reports a reset as a plain end of input, like a half-close. A
         // zero-length write tells them apart: it fails only on a connection
         // that is really gone. A half-closed client still gets its reply.
-        if (!finished && !await this.#writable()) this.#markGone();
+        if (finished) return;
+        const gone = !await this.#writable();
+        if (gone) this.#markGone();
+        this.#options.logger.debug(
+          gone ? "client gone during a command" : "client half-closed during a command",
+          {
+            client: this.id,
+          },
+        );
         return;
       }
     } catch {

@@ -64,7 +64,7 @@ Deno.test("a long COUNT never holds up another client's PING", async () => {
 });
 
 Deno.test("a client that disconnects mid-COUNT cancels its queued jobs; the server stays healthy", async () => {
-  await using server = await TestServer.start(["--workers", "1"]);
+  await using server = await TestServer.start(["--workers", "1", "-v"]);
   const leaver = await TestClient.connect(server.port);
   // An unread reply in our receive buffer makes close() send a reset: a real
   // disconnect. Two PINGs in one write get both replies in one flush, and the
@@ -88,7 +88,11 @@ Deno.test("a client that disconnects mid-COUNT cancels its queued jobs; the serv
   await eventually(
     async () => parseStats(await probe.ask("STATS")).jobs_queued === 0,
     "the queue to drain",
-  );
+  ).catch((error) => {
+    // Seen once in CI; say what the server saw of the leaver.
+    const seen = server.log.filter((line) => /client=1\b/.test(line) && !/request/.test(line));
+    throw new Error(`${error.message}; the server's log of that client:\n${seen.join("\n")}`);
+  });
   const stats = parseStats(await probe.ask("STATS"));
   assertEquals(
     stats.jobs_total < 100,
