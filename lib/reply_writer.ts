@@ -27,6 +27,7 @@ const ASCII_FAST_PATH_CHARS = 128;
 
 const encoder = new TextEncoder();
 const EMPTY = new Uint8Array(0);
+const NOTHING_TO_DO = Promise.resolve();
 
 /** Buffers encoded replies and flushes them to a sink. */
 export class ReplyWriter {
@@ -145,17 +146,23 @@ export class ReplyWriter {
     this.#len += b.length;
   }
 
-  /** Writes everything pending, continuing after short writes. */
-  async flush(): Promise<void> {
-    if (this.#len === 0) return;
+  /**
+   * Writes everything pending, continuing after short writes. Not async
+   * itself: the promise is the write loop's, one promise less per reply.
+   */
+  flush(): Promise<void> {
+    if (this.#len === 0) return NOTHING_TO_DO;
     const len = this.#len;
     this.#len = 0;
-    await this.#writeAll(this.#buf.subarray(0, len));
-    if (this.#buf.length > SHRINK_ABOVE_BYTES) this.#buf = new Uint8Array(INITIAL_REPLY_BYTES);
+    return this.#writeAll(this.#buf.subarray(0, len), true);
   }
 
-  /** The one write loop: continues short writes, times them, counts the bytes. */
-  async #writeAll(bytes: Uint8Array): Promise<void> {
+  /**
+   * The one write loop: continues short writes, times them, counts the
+   * bytes. After writing this writer's own buffer (`ownBuffer`), a buffer
+   * that a large reply grew is given back.
+   */
+  async #writeAll(bytes: Uint8Array, ownBuffer = false): Promise<void> {
     let off = 0;
     try {
       while (off < bytes.length) {
@@ -168,6 +175,9 @@ export class ReplyWriter {
     } finally {
       this.writingSince = 0;
       this.bytesWritten += off;
+    }
+    if (ownBuffer && this.#buf.length > SHRINK_ABOVE_BYTES) {
+      this.#buf = new Uint8Array(INITIAL_REPLY_BYTES);
     }
   }
 
