@@ -20,7 +20,10 @@ import { INITIAL_REPLY_BYTES } from "./reply_writer.ts";
 
 /** First pause after a failed accept (EMFILE and the like); doubles up to the max. */
 const ACCEPT_BACKOFF_MIN_MS = 5;
-/** Buffers of each kind kept for the next connections: 256 × (4 + 1) KiB at most. */
+/**
+ * Buffers of each kind kept for the next connections: 256 × (4 + 1) KiB at
+ * most. Beyond it, a closing connection's buffers are left to the garbage collector.
+ */
 const POOLED_BUFFERS = 256;
 /** Longest pause between accept retries: the server keeps trying, it never spins or dies. */
 const ACCEPT_BACKOFF_MAX_MS = 1000;
