@@ -208,8 +208,8 @@ async function serveHere(config: ServerConfig, placement: NetPlacement): Promise
 /**
  * Serves from the network thread (lib/net_thread.ts says why); this thread
  * only forwards signals and exits with the code the network thread reports.
- * An uncaught error there reaches this thread's `onerror` and ends the
- * process with exit code 1, as it would in a single thread.
+ * An uncaught error there is raised again in this thread by Deno and ends
+ * the process with exit code 1, as it would in a single thread.
  */
 function serveInNetThread(config: ServerConfig): Promise<number> {
   const thread = new Worker(new URL(import.meta.url), { type: "module", name: NET_THREAD_NAME });

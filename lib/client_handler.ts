@@ -408,12 +408,8 @@ export class ClientHandler implements ManagedClient, Session {
         if (finished) return;
         const gone = !await this.#writable();
         if (gone) this.#markGone();
-        this.#options.logger.debug(
-          gone ? "client gone during a command" : "client half-closed during a command",
-          {
-            client: this.id,
-          },
-        );
+        const seen = gone ? "client gone during a command" : "client half-closed during a command";
+        this.#options.logger.debug(seen, { client: this.id });
         return;
       }
     } catch {
