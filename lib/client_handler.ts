@@ -42,6 +42,13 @@ export interface ClientConn extends ByteSink {
 
 /** Smallest free space a read asks for; the buffer grows toward a line's length only when needed. */
 const MIN_READ_BYTES = 2048;
+/**
+ * Zero-length writes tried after end of input during a command, to see a
+ * reset that follows a FIN (see `#watchWhileBusy`); after the last one the
+ * client counts as half-closed and its command runs to the end.
+ */
+const RESET_PROBES = 8;
+const RESET_PROBE_FIRST_GAP_MS = 10;
 /*
  * Idle and write-stall times use Date.now(): it is a V8 builtin, while
  * performance.now() is a call into Deno's runtime, measurably dearer when
@@ -402,19 +409,44 @@ export class ClientHandler implements ManagedClient, Session {
     try {
       while (!finished && !this.#inputEnded && this.#frame.buffered < this.#queuedInputLimit) {
         if (await this.#readInput(true)) continue;
-        // Deno reports a reset as a plain end of input, like a half-close. A
-        // zero-length write tells them apart: it fails only on a connection
-        // that is really gone. A half-closed client still gets its reply.
-        if (finished) return;
-        const gone = !await this.#writable();
+        // End of input: a half-close, or a close. A zero-length write tells
+        // them apart once the peer's reset has arrived: it fails only on a
+        // connection that is really gone. A client on Deno or tokio closes
+        // with a FIN and then, a moment later, a reset, so the write is tried
+        // a few times over about a second before the client counts as
+        // half-closed; a half-closed client still gets its reply.
+        const gone = await this.#resetFollows(busy, () => finished);
         if (gone) this.#markGone();
         const seen = gone ? "client gone during a command" : "client half-closed during a command";
-        this.#options.logger.debug(seen, { client: this.id });
+        if (!finished) this.#options.logger.debug(seen, { client: this.id });
         return;
       }
     } catch {
       // The serve loop sees the same failure on its next read.
     }
+  }
+
+  /**
+   * After end of input while a command runs: true if a reset arrives within
+   * {@linkcode RESET_PROBES} zero-length writes (spaced 10, 20, 40 … ms, about
+   * 1.3 s in all), false once the command is done or the probes are spent.
+   */
+  async #resetFollows(busy: Promise<unknown>, finished: () => boolean): Promise<boolean> {
+    let gap = RESET_PROBE_FIRST_GAP_MS;
+    for (let probe = 0; probe < RESET_PROBES && !finished(); probe++) {
+      if (!await this.#writable()) return true;
+      // Wait out the gap, or less if the command finishes (no timer is left behind).
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, gap);
+        const done = () => {
+          clearTimeout(timer);
+          resolve();
+        };
+        busy.then(done, done);
+      });
+      gap *= 2;
+    }
+    return false;
   }
 
   /** False if the connection is broken (the peer reset it or went away). */

@@ -1,5 +1,6 @@
 /** End to end: COUNT on the worker threads (SPEC §4 COUNT). */
 import { assertEquals } from "@std/assert";
+import { delay } from "@std/async/delay";
 import { eventually, parseStats, repoPath, run, TestClient, TestServer } from "./helpers.ts";
 
 Deno.test("COUNT adds its increments to start, exactly, for any start", async () => {
@@ -63,36 +64,43 @@ Deno.test("a long COUNT never holds up another client's PING", async () => {
   assertEquals(await counter.readText(), "OK 20");
 });
 
-Deno.test("a client that disconnects mid-COUNT cancels its queued jobs; the server stays healthy", async () => {
-  await using server = await TestServer.start(["--workers", "1", "-v"]);
+/**
+ * A client whose `COUNT 0 500 50` waits behind the one worker, and a probe
+ * client. An unread reply in the leaver's receive buffer makes its close()
+ * send a reset: a real disconnect. It never reads (a read could take more
+ * than it returns), and the server flushes the PONG before the COUNT starts,
+ * so once the jobs are queued the PONG is waiting in its buffer.
+ */
+async function leaverWithQueuedCount(
+  server: TestServer,
+): Promise<{ leaver: TestClient; probe: TestClient }> {
   const leaver = await TestClient.connect(server.port);
-  // An unread reply in our receive buffer makes close() send a reset: a real
-  // disconnect. Two PINGs in one write get both replies in one flush, and the
-  // server flushes before it reads again; so once the first reply is read,
-  // the second is in our buffer before the server ever sees the COUNT.
-  await leaver.write("PING\nPING\n");
-  const first = new Uint8Array("OK PONG\n".length);
-  for (let got = 0; got < first.length;) {
-    const n = await leaver.conn.read(first.subarray(got));
-    if (n === null) throw new Error("server closed");
-    got += n;
-  }
-  assertEquals(new TextDecoder().decode(first), "OK PONG\n");
-  await leaver.send("COUNT 0 500 50");
-  using probe = await TestClient.connect(server.port);
+  await leaver.write("PING\nCOUNT 0 500 50\n");
+  const probe = await TestClient.connect(server.port);
   await eventually(
     async () => parseStats(await probe.ask("STATS")).jobs_queued > 400,
     "jobs to queue",
   );
-  leaver.close();
+  return { leaver, probe };
+}
+
+/** Waits for the leaver's queued jobs to be cancelled; if they are not, says what the server saw of it. */
+async function queueDrains(server: TestServer, probe: TestClient): Promise<void> {
   await eventually(
     async () => parseStats(await probe.ask("STATS")).jobs_queued === 0,
     "the queue to drain",
   ).catch((error) => {
-    // Seen once in CI; say what the server saw of the leaver.
     const seen = server.log.filter((line) => /client=1\b/.test(line) && !/request/.test(line));
     throw new Error(`${error.message}; the server's log of that client:\n${seen.join("\n")}`);
   });
+}
+
+Deno.test("a client that disconnects mid-COUNT cancels its queued jobs; the server stays healthy", async () => {
+  await using server = await TestServer.start(["--workers", "1", "-v"]);
+  const { leaver, probe } = await leaverWithQueuedCount(server);
+  using _probe = probe;
+  leaver.close();
+  await queueDrains(server, probe);
   const stats = parseStats(await probe.ask("STATS"));
   assertEquals(
     stats.jobs_total < 100,
@@ -100,6 +108,20 @@ Deno.test("a client that disconnects mid-COUNT cancels its queued jobs; the serv
     `only the jobs already started ran: ${stats.jobs_total}`,
   );
   assertEquals(await probe.ask("COUNT 1 5"), "OK 6");
+});
+
+Deno.test("a client that half-closes and resets a moment later still cancels its queued jobs", async () => {
+  await using server = await TestServer.start(["--workers", "1", "-v"]);
+  const { leaver, probe } = await leaverWithQueuedCount(server);
+  using _probe = probe;
+  // A FIN first, the reset (the unread PONG) 100 ms later: the server sees
+  // end of input, and must not take it for a half-close that is owed a reply.
+  await leaver.closeWrite();
+  await delay(100);
+  leaver.close();
+  await queueDrains(server, probe);
+  await server.waitForLog(/client gone during a command client=1$/);
+  assertEquals(server.log.some((line) => line.includes("half-closed during a command")), false);
 });
 
 Deno.test("on shutdown a running COUNT finishes, then the client hears shutdown", async () => {
