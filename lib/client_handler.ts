@@ -232,7 +232,18 @@ export class ClientHandler implements ManagedClient, Session {
         if (close) return await this.#out.flush();
         if (this.#out.pending >= FLUSH_THRESHOLD) await this.#out.flush();
       }
-      if (this.#out.pending > 0) await this.#out.flush();
+      if (this.#out.pending > 0) {
+        // The usual case: one write of everything pending. Inlined for the
+        // same reason as the read below.
+        let n: number;
+        try {
+          n = await this.#out.writeOnce();
+        } catch (error) {
+          this.#out.writeFailed();
+          throw error;
+        }
+        if (!this.#out.wrote(n)) await this.#out.flush();
+      }
       if (eof) {
         // Half-closed: answer an unterminated last line too, then close.
         if (this.#frame.buffered > 0) await this.#answer(this.#frame.takeAll());

@@ -158,6 +158,37 @@ export class ReplyWriter {
   }
 
   /**
+   * The serve loop's flush (pending > 0): one write, whose own promise is
+   * returned, so a reply costs no promise of ours. Hand its result to
+   * {@linkcode wrote}, or call {@linkcode writeFailed} if it rejects.
+   */
+  writeOnce(): Promise<number> {
+    this.writingSince = Date.now();
+    return this.#sink.write(this.#buf.subarray(0, this.#len));
+  }
+
+  /** Accounts for a {@linkcode writeOnce}; false if a short write left bytes to {@linkcode flush}. */
+  wrote(n: number): boolean {
+    this.writingSince = 0;
+    if (n <= 0) throw new Error(`write made no progress (${n} bytes)`);
+    this.bytesWritten += n;
+    if (this.#stats) this.#stats.bytes_out += n;
+    if (n < this.#len) {
+      this.#buf.copyWithin(0, n, this.#len);
+      this.#len -= n;
+      return false;
+    }
+    this.#len = 0;
+    if (this.#buf.length > SHRINK_ABOVE_BYTES) this.#buf = new Uint8Array(INITIAL_REPLY_BYTES);
+    return true;
+  }
+
+  /** A {@linkcode writeOnce} that rejected: no write is in flight any more. */
+  writeFailed(): void {
+    this.writingSince = 0;
+  }
+
+  /**
    * The one write loop: continues short writes, times them, counts the
    * bytes. After writing this writer's own buffer (`ownBuffer`), a buffer
    * that a large reply grew is given back.

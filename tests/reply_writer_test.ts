@@ -63,3 +63,31 @@ Deno.test("ReplyWriter writes a large DATA body without losing order", async () 
   await out.flush();
   assertEquals(sink.text(), `OK first\nDATA 100001\n${big}\n\nOK last\n`);
 });
+
+Deno.test("a single write that comes up short keeps the rest for flush, in order", async () => {
+  const sink = shortWriteSink([3, 100, 100]);
+  const out = new ReplyWriter(sink);
+  out.addLine(ok("PONG"));
+  out.addLine(ok("5"));
+  assertEquals(out.wrote(await out.writeOnce()), false, "3 of 13 bytes written");
+  assertEquals(out.pending, 10);
+  assertEquals(out.writingSince, 0);
+  await out.flush();
+  assertEquals(sink.text(), "OK PONG\nOK 5\n");
+  assertEquals(out.bytesWritten, 13);
+  out.addLine(ok("again"));
+  assertEquals(out.wrote(await out.writeOnce()), true);
+  assertEquals(out.pending, 0);
+  assertEquals(sink.text(), "OK PONG\nOK 5\nOK again\n");
+});
+
+Deno.test("a write that fails leaves no write marked in flight", async () => {
+  const out = new ReplyWriter({
+    write: () => Promise.reject(new Deno.errors.ConnectionReset("gone")),
+  });
+  out.addLine(ok("PONG"));
+  const write = out.writeOnce();
+  assertEquals(out.writingSince > 0, true);
+  await write.catch(() => out.writeFailed());
+  assertEquals(out.writingSince, 0);
+});
