@@ -117,7 +117,6 @@ export class ClientHandler implements ManagedClient, Session {
   #stopping = false;
   #waitingForInput = false;
   #idleSince = 0;
-  #idleTimer: ReturnType<typeof setTimeout> | undefined;
   #commands = 0;
 
   constructor(
@@ -165,7 +164,6 @@ export class ClientHandler implements ManagedClient, Session {
     try {
       // Time spent in the queue does not count as idle (SPEC §4).
       this.#idleSince = Date.now();
-      this.#armIdleTimer();
       if (this.#options.echo) await this.#echo();
       else await this.#serve();
     } catch (error) {
@@ -543,18 +541,14 @@ export class ClientHandler implements ManagedClient, Session {
   }
 
   /**
-   * The idle timer is lazy: one timer per connection that, when it fires,
-   * checks how long the client has really been silent and re-arms for the
-   * remainder, so a busy client costs no timer churn per request.
+   * The server's idle sweep (lib/server.ts), a few times per --idle-timeout:
+   * closes a running client that has been silent that long (`ERR timeout`),
+   * or that has not taken a reply for that long. One sweep for all clients
+   * instead of a timer each: accepting a connection then sets no timer.
    */
-  #armIdleTimer(delay = this.#options.idleTimeoutMs): void {
-    if (this.#options.idleTimeoutMs <= 0 || this.#state === "closed") return;
-    this.#idleTimer = setTimeout(() => this.#checkIdle(), Math.max(1, delay));
-  }
-
-  #checkIdle(): void {
+  checkIdle(now: number): void {
+    if (this.#state !== "running") return;
     const limit = this.#options.idleTimeoutMs;
-    const now = Date.now();
     const writingSince = this.#out.writingSince;
     if (writingSince > 0 && now - writingSince >= limit) {
       // The client stopped reading its replies: nothing can be said to it.
@@ -562,9 +556,7 @@ export class ClientHandler implements ManagedClient, Session {
       this.#options.logger.info("client stopped reading; closing", { client: this.id });
       return this.#close();
     }
-    if (!this.#waitingForInput) return this.#armIdleTimer();
-    const left = this.#idleSince + limit - now;
-    if (left > 0) return this.#armIdleTimer(left);
+    if (!this.#waitingForInput || now - this.#idleSince < limit) return;
     this.#options.stats.timeouts_total++;
     const seconds = limit / 1000;
     this.#options.logger.info("idle timeout", { client: this.id, idle_s: seconds });
@@ -588,8 +580,6 @@ export class ClientHandler implements ManagedClient, Session {
 
   #close(): void {
     this.#markGone();
-    if (this.#idleTimer !== undefined) clearTimeout(this.#idleTimer);
-    this.#idleTimer = undefined;
     if (this.#state !== "closed") this.#state = "closed";
     try {
       this.#conn.close();

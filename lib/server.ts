@@ -21,6 +21,20 @@ import { INITIAL_REPLY_BYTES } from "./reply_writer.ts";
 /** First pause after a failed accept (EMFILE and the like); doubles up to the max. */
 const ACCEPT_BACKOFF_MIN_MS = 5;
 /**
+ * How often the idle sweep runs: 8 times per --idle-timeout, but at most
+ * every 10 ms and at least every second, so a silent client is closed at
+ * most 1/8 of the timeout (and at most 1 s) late. One sweep over the
+ * running clients replaced a timer
+ * per connection, which was 7.7 % of the server's CPU profile while it
+ * accepted 1000 connections at once (S4).
+ */
+export function idleSweepMs(idleTimeoutMs: number): number {
+  return Math.max(IDLE_SWEEP_MIN_MS, Math.min(IDLE_SWEEP_MAX_MS, idleTimeoutMs / 8));
+}
+const IDLE_SWEEP_MIN_MS = 10;
+const IDLE_SWEEP_MAX_MS = 1000;
+
+/**
  * Buffers of each kind kept for the next connections: 256 × (4 + 1) KiB at
  * most. Beyond it, a closing connection's buffers are left to the garbage collector.
  */
@@ -157,8 +171,22 @@ export class Server {
       `listening on ${formatAddress(addr)}, max ${c.maxRunning} running, queue ${c.queueLimit}` +
         (c.echo ? ", echo mode" : ""),
     );
+    if (this.config.idleTimeoutS > 0) {
+      const every = idleSweepMs(this.config.idleTimeoutS * 1000);
+      const sweep = setInterval(() => this.#sweepIdle(), every);
+      this.#closeHooks.push(() => clearInterval(sweep));
+    }
     this.#accepting = this.#acceptLoop(this.#listener);
     return addr;
+  }
+
+  /** Closes the running clients that have been idle (or not reading) for --idle-timeout. */
+  #sweepIdle(): void {
+    const now = Date.now();
+    for (const { client, state } of this.manager.clients()) {
+      if (state !== "running") break; // the queue comes after the running ones
+      client.checkIdle(now);
+    }
   }
 
   /** Resolves when the accept loop ends (after shutdown). */
