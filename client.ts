@@ -4,24 +4,22 @@
  * connection and the protocol are lib's.
  */
 import { red, setColorEnabled, yellow } from "@std/fmt/colors";
-import { ConnectError, Connection } from "./lib/client.ts";
-import { buildRequest, ClientUsageError, SUBCOMMANDS } from "./lib/client_commands.ts";
+import { ConnectError, Connection } from "./lib/client/connection.ts";
+import { buildRequest, SUBCOMMANDS } from "./lib/client/commands.ts";
+import { UsageError } from "./lib/usage_error.ts";
 import { DEFAULT_CLIENT_TIMEOUT_S, DEFAULT_HOST, DEFAULT_PORT, VERSION } from "./lib/defaults.ts";
-import { isBlank, type ParsedReply } from "./lib/protocol.ts";
+import { isBlank, type ParsedReply } from "./lib/protocol/mod.ts";
 import { format as formatBytes } from "@std/fmt/bytes";
-import { get, IntegrityError, put, type TransferResult } from "./lib/transfer.ts";
+import { get, IntegrityError, put, type TransferResult } from "./lib/client/transfer.ts";
 import {
   BENCH_USAGE,
   benchJson,
   benchReport,
-  BenchUsageError,
   parseBenchArgs,
   runBench,
-} from "./lib/bench.ts";
+} from "./lib/bench/bench.ts";
 import { inWorkerThread } from "./lib/worker_pool.ts";
-// `bench` threads run this very file; inside a worker this import starts
-// the bench loop and `main` is never called (a bundle has no lib/ beside it).
-import "./lib/bench_worker.ts";
+import { serveBenchTask } from "./lib/bench/worker.ts";
 
 const USAGE =
   `usage: switchboard-client [--host H] [--port P] [--timeout S] [--json] [COMMAND ARGS...]
@@ -91,23 +89,23 @@ function parseClientArgs(args: readonly string[]): ClientArgs {
     }
     const eq = arg.indexOf("=");
     const name = eq === -1 ? arg.slice(2) : arg.slice(2, eq);
-    if (seen.has(name)) throw new ClientUsageError(`--${name} is given twice`);
+    if (seen.has(name)) throw new UsageError(`--${name} is given twice`);
     seen.add(name);
     if (name === "json" || name === "version" || name === "force") {
-      if (eq !== -1) throw new ClientUsageError(`--${name} takes no value`);
+      if (eq !== -1) throw new UsageError(`--${name} takes no value`);
       parsed[name] = true;
       continue;
     }
     if (!["host", "port", "timeout", "work-ms"].includes(name)) {
-      throw new ClientUsageError(`unknown option --${name}`);
+      throw new UsageError(`unknown option --${name}`);
     }
     const value = eq === -1 ? args[++i] : arg.slice(eq + 1);
-    if (value === undefined) throw new ClientUsageError(`--${name} needs a value`);
+    if (value === undefined) throw new UsageError(`--${name} needs a value`);
     if (name === "host") parsed.host = value;
     if (name === "port") {
       const port = /^\d+$/.test(value) ? Number(value) : NaN;
       if (!(port >= 1 && port <= 65535)) {
-        throw new ClientUsageError(
+        throw new UsageError(
           `--port must be an integer from 1 to 65535: received "${value}"`,
         );
       }
@@ -116,7 +114,7 @@ function parseClientArgs(args: readonly string[]): ClientArgs {
     if (name === "timeout") {
       const seconds = /^\d+(\.\d+)?$/.test(value) ? Number(value) : NaN;
       if (!Number.isFinite(seconds)) {
-        throw new ClientUsageError(
+        throw new UsageError(
           `--timeout must be a number of seconds (0 = forever): received "${value}"`,
         );
       }
@@ -340,7 +338,7 @@ async function runBenchCommand(args: string[]): Promise<number> {
   try {
     options = parseBenchArgs(args);
   } catch (error) {
-    if (!(error instanceof BenchUsageError)) throw error;
+    if (!(error instanceof UsageError)) throw error;
     writeErr(`error: ${error.message}\n${BENCH_USAGE}\n`);
     return EXIT.usage;
   }
@@ -375,7 +373,7 @@ export async function main(args: readonly string[]): Promise<number> {
     const verb = parsed.words[0]?.toLowerCase();
     if (verb === "put" || verb === "get") {
       if (parsed.words.length < 2 || parsed.words.length > 3) {
-        throw new ClientUsageError(
+        throw new UsageError(
           verb === "put" ? "usage: put <local> [name]" : "usage: get <name> [local] [--force]",
         );
       }
@@ -388,7 +386,7 @@ export async function main(args: readonly string[]): Promise<number> {
       });
     }
   } catch (error) {
-    if (!(error instanceof ClientUsageError)) throw error;
+    if (!(error instanceof UsageError)) throw error;
     writeErr(`error: ${error.message}\n${USAGE}\n`);
     return EXIT.usage;
   }
@@ -423,4 +421,6 @@ export async function main(args: readonly string[]): Promise<number> {
   }
 }
 
-if (import.meta.main && !inWorkerThread()) Deno.exit(await main(Deno.args));
+// `bench` threads run this very file (a bundle has no lib/ beside it).
+if (inWorkerThread()) serveBenchTask();
+else if (import.meta.main) Deno.exit(await main(Deno.args));

@@ -1,124 +1,31 @@
 /**
- * switchboard-server: parses the command line, starts the server (in the
- * network thread when it may, see lib/net_thread.ts), and turns signals into
- * a graceful shutdown (SPEC §2, §6). Everything else is in lib/.
+ * switchboard-server: parses the command line (SPEC §2), starts the server
+ * in the network thread when it may (lib/server/net_thread.ts says why), and
+ * turns signals into a graceful shutdown (SPEC §6). Everything else is in lib/.
  */
-import { parseServerArgs, type ServerConfig, UsageError } from "./lib/config.ts";
-import {
-  DEFAULT_DATA_DIR,
-  DEFAULT_DRAIN_TIMEOUT_S,
-  DEFAULT_HOST,
-  DEFAULT_IDLE_TIMEOUT_S,
-  DEFAULT_MAX_FILE_SIZE,
-  DEFAULT_MAX_LINE,
-  DEFAULT_MAX_PER_IP,
-  DEFAULT_MAX_RUNNING,
-  DEFAULT_PORT,
-  DEFAULT_QUEUE_LIMIT,
-  DEFAULT_QUEUE_TIMEOUT_S,
-  DEFAULT_ROOT_DIR,
-  defaultWorkers,
-  VERSION,
-} from "./lib/defaults.ts";
+import { parseServerArgs, SERVER_USAGE, type ServerConfig } from "./lib/server/config.ts";
+import { VERSION } from "./lib/defaults.ts";
 import { Logger } from "./lib/log.ts";
-import { Server, StartupError } from "./lib/server.ts";
-import { StoreInUseError } from "./lib/kv_store.ts";
+import { Server } from "./lib/server/server.ts";
+import { describeStartupError, StartupError } from "./lib/server/startup_error.ts";
+import { serveCountJobs } from "./lib/commands/count_worker.ts";
 import { inWorkerThread } from "./lib/worker_pool.ts";
 import {
-  type FromNetThread,
   inNetThread,
   IO_EVENTS_VARIABLE,
-  NET_THREAD_NAME,
   NET_THREAD_PERMISSION,
   type NetPlacement,
   placeNetwork,
-  type ToNetThread,
-} from "./lib/net_thread.ts";
-// COUNT workers and the network thread run this very file (see `workerModule`
-// below); inside a COUNT worker this import starts the job loop, inside the
-// network thread `runNetThread` serves, and `main` is never called in either.
-import "./lib/count_worker.ts";
-
-const USAGE = `usage: switchboard-server [PORT [MAX_RUNNING]] [options]
-
-A concurrent line-protocol TCP server: at most MAX_RUNNING clients are served
-at once, the rest wait in a FIFO queue. Try it: nc 127.0.0.1 ${DEFAULT_PORT}, then HELP.
-
-options:
-  --host H              address to bind (default ${DEFAULT_HOST}; 0.0.0.0 or :: to expose)
-  --port P              TCP port, 0 picks a free one (default ${DEFAULT_PORT})
-  --max-running N       clients served at once (default ${DEFAULT_MAX_RUNNING})
-  --queue-limit Q       clients allowed to wait; beyond it ERR busy (default ${DEFAULT_QUEUE_LIMIT})
-  --queue-timeout S     seconds a client may wait, 0 = forever (default ${DEFAULT_QUEUE_TIMEOUT_S})
-  --idle-timeout S      seconds a running client may stay silent, 0 = forever (default ${DEFAULT_IDLE_TIMEOUT_S})
-  --max-per-ip N        running + queued connections per address, 0 = no limit (default ${DEFAULT_MAX_PER_IP})
-  --max-line BYTES      longest request line (default ${DEFAULT_MAX_LINE})
-  --root DIR            directory served by the FILE commands (default ${DEFAULT_ROOT_DIR})
-  --max-file-size BYTES largest FILE PUT (default ${DEFAULT_MAX_FILE_SIZE})
-  --data DIR            where the KV store keeps its database (default ${DEFAULT_DATA_DIR})
-  --workers N           worker threads for COUNT jobs (default: CPU count, here ${defaultWorkers()})
-  --echo                raw mode: every admitted connection is a byte-for-byte echo
-  --metrics-port P      serve Prometheus /metrics and /healthz over HTTP on --host:P
-                        (or ADDRESS:P for its own address; 0 picks a free port)
-  --drain-timeout S     on shutdown, seconds running clients get to finish (default ${DEFAULT_DRAIN_TIMEOUT_S})
-  -v, --verbose         log every request
-  -q, --quiet           log nothing
-  --log-format F        text or json (default text), on stderr
-  -h, --help            show this help
-  --version             show the version
-
-Ctrl-C (SIGINT) or SIGTERM drains and exits 0; a second signal exits 130.`;
+  type RunningServer,
+  serveNetThread,
+  startNetThread,
+} from "./lib/server/net_thread.ts";
+import { UsageError } from "./lib/usage_error.ts";
 
 const encoder = new TextEncoder();
 
 function printError(message: string): void {
   Deno.stderr.writeSync(encoder.encode(`error: ${message}\n`));
-}
-
-/** Explains a failure to start in one line, naming the permission flag when one is missing. */
-function describeStartupError(error: StartupError, config: ServerConfig): string {
-  const cause = error.cause;
-  const denied = cause instanceof Deno.errors.NotCapable ||
-    cause instanceof Deno.errors.PermissionDenied;
-  if (error.stage === "files") {
-    if (denied) {
-      return `file access to ${config.rootDir} is not granted: run with --allow-read --allow-write`;
-    }
-    return `cannot use --root ${config.rootDir}: ${
-      cause instanceof Error ? cause.message : String(cause)
-    }`;
-  }
-  if (error.stage === "kv") {
-    if (cause instanceof StoreInUseError) return cause.message;
-    if (cause instanceof TypeError && /openKv is not a function/.test(cause.message)) {
-      return "the KV store needs Deno KV: run with --unstable-kv";
-    }
-    if (denied) {
-      return `file access to ${config.dataDir} is not granted: run with --allow-read --allow-write`;
-    }
-    return `cannot open the KV store in ${config.dataDir}: ${
-      cause instanceof Error ? cause.message : String(cause)
-    }`;
-  }
-  if (error.stage === "metrics") {
-    const where = `${config.metrics?.hostname}:${config.metrics?.port}`;
-    if (denied) return `network access is not granted: run with --allow-net (metrics ${where})`;
-    if (cause instanceof Deno.errors.AddrInUse) {
-      return `cannot serve metrics on ${where}: address already in use`;
-    }
-    return `cannot serve metrics on ${where}: ${
-      cause instanceof Error ? cause.message : String(cause)
-    }`;
-  }
-  const where = `${config.host}:${config.port}`;
-  if (denied) return `network access is not granted: run with --allow-net (${where})`;
-  if (cause instanceof Deno.errors.AddrInUse) {
-    return `cannot listen on ${where}: address already in use`;
-  }
-  if (cause instanceof Deno.errors.AddrNotAvailable) {
-    return `cannot listen on ${where}: no such local address`;
-  }
-  return `cannot listen on ${where}: ${cause instanceof Error ? cause.message : String(cause)}`;
 }
 
 /** Entry point; returns the process exit code. */
@@ -129,39 +36,41 @@ export async function main(args: readonly string[]): Promise<number> {
   } catch (error) {
     if (!(error instanceof UsageError)) throw error;
     printError(error.message);
-    Deno.stderr.writeSync(encoder.encode(USAGE + "\n"));
+    Deno.stderr.writeSync(encoder.encode(SERVER_USAGE + "\n"));
     return 2;
   }
   if (parsed.kind === "help") {
-    console.log(USAGE);
+    console.log(SERVER_USAGE);
     return 0;
   }
   if (parsed.kind === "version") {
     console.log(`switchboard-server ${VERSION}`);
     return 0;
   }
-  const config = parsed.config;
   const placement = placeNetwork();
-  if (placement !== "worker") return await serveHere(config, placement);
-  return await serveInNetThread(config);
+  // A bundle or a compiled binary is one file with no lib/ beside it, so the
+  // network thread and the COUNT workers re-enter this module.
+  const running = placement === "worker"
+    ? startNetThread(new URL(import.meta.url), parsed.config)
+    : await serve(parsed.config, placement);
+  onSignals(() => running.shutDown());
+  return await running.exited;
 }
 
-/** Starts the server in this thread; on failure prints why and returns the exit code. */
-async function start(config: ServerConfig, placement: NetPlacement): Promise<Server | number> {
+/** Starts the server in this thread; a failure to start is printed and becomes exit code 1. */
+async function serve(config: ServerConfig, placement: NetPlacement): Promise<RunningServer> {
   const logger = new Logger({
     level: config.logLevel,
     format: config.logFormat,
     sink: Deno.stderr,
   });
-  // A bundle or a compiled binary is one file with no lib/ beside it, so
-  // workers re-enter this module (import.meta.url is the bundle itself there).
   const server = new Server(config, { logger, workerModule: new URL(import.meta.url) });
   try {
     await server.listen();
   } catch (error) {
     if (!(error instanceof StartupError)) throw error;
     printError(describeStartupError(error, config));
-    return 1;
+    return { shutDown: () => {}, exited: Promise.resolve(1) };
   }
   if (placement === "here, default scheduling") {
     logger.warn(
@@ -174,14 +83,9 @@ async function start(config: ServerConfig, placement: NetPlacement): Promise<Ser
       thread: placement === "worker" ? "network" : "main",
     });
   }
-  return server;
-}
-
-/** Until the server has drained: the accept loop ends only on shutdown. */
-async function untilDrained(server: Server): Promise<number> {
-  await server.accepting;
-  await server.shutdown();
-  return 0;
+  // The accept loop ends only on shutdown; then the drain finishes and we exit 0.
+  const exited = server.accepting.then(() => server.shutdown()).then(() => 0);
+  return { shutDown: () => void server.shutdown(), exited };
 }
 
 /** The first SIGINT or SIGTERM calls `shutDown`; a second one exits 130 at once (SPEC §6). */
@@ -197,52 +101,7 @@ function onSignals(shutDown: () => void): void {
   for (const name of names) Deno.addSignalListener(name, onSignal);
 }
 
-/** Serves from the main thread (no Worker): the variable is the user's, or not permitted. */
-async function serveHere(config: ServerConfig, placement: NetPlacement): Promise<number> {
-  const server = await start(config, placement);
-  if (typeof server === "number") return server;
-  onSignals(() => server.shutdown().then(() => Deno.exit(0)));
-  return await untilDrained(server);
-}
-
-/**
- * Serves from the network thread (lib/net_thread.ts says why); this thread
- * only forwards signals and exits with the code the network thread reports.
- * An uncaught error there is raised again in this thread by Deno and ends
- * the process with exit code 1, as it would in a single thread.
- */
-function serveInNetThread(config: ServerConfig): Promise<number> {
-  const thread = new Worker(new URL(import.meta.url), { type: "module", name: NET_THREAD_NAME });
-  const { promise, resolve } = Promise.withResolvers<number>();
-  thread.onmessage = (event: MessageEvent<FromNetThread>) => resolve(event.data.code);
-  const send = (message: ToNetThread<ServerConfig>) => thread.postMessage(message);
-  onSignals(() => send({ kind: "shut down" }));
-  send({ kind: "start", config });
-  return promise;
-}
-
-/** The network thread's side: start on the first message, drain on "shut down", report the exit code. */
-function runNetThread(): void {
-  const scope = self as unknown as {
-    onmessage: ((event: MessageEvent<ToNetThread<ServerConfig>>) => void) | null;
-    postMessage(message: FromNetThread): void;
-  };
-  let server: Server | undefined;
-  let shutDownEarly = false;
-  scope.onmessage = async (event) => {
-    if (event.data.kind === "shut down") {
-      // Starting may still be under way (the KV store opens first): shut down once it has.
-      if (server === undefined) shutDownEarly = true;
-      else server.shutdown();
-      return;
-    }
-    const started = await start(event.data.config, "worker");
-    if (typeof started === "number") return scope.postMessage({ kind: "exit", code: started });
-    server = started;
-    if (shutDownEarly) server.shutdown();
-    scope.postMessage({ kind: "exit", code: await untilDrained(server) });
-  };
-}
-
-if (inNetThread()) runNetThread();
-if (import.meta.main && !inWorkerThread()) Deno.exit(await main(Deno.args));
+// This file is also the network thread and the COUNT workers (see main).
+if (inNetThread()) serveNetThread((config: ServerConfig) => serve(config, "worker"));
+else if (inWorkerThread()) serveCountJobs();
+else if (import.meta.main) Deno.exit(await main(Deno.args));

@@ -6,19 +6,38 @@
  * Buffers take turns, so a chunk stays valid until the one after next is
  * requested, and the two compose.
  */
-import { TurnBuffers } from "./protocol.ts";
-import { type ByteSink, writeAll } from "./reply_writer.ts";
+import { type ByteSink, type ByteSource, CutShortError, writeAll } from "./io.ts";
 
 /** Size of each transfer chunk: large enough that per-chunk costs vanish, small enough to stay in cache. */
 export const CHUNK_BYTES = 1024 * 1024;
 
 /**
+ * Buffers that take turns for streamed bytes (a DATA body, an upload, a
+ * file read ahead): a buffer handed out is not handed out again until
+ * `count - 1` others have been, so with two a chunk stays valid until the
+ * one after next is asked for. Allocated on first use.
+ */
+export class TurnBuffers {
+  readonly #buffers: Uint8Array[] = [];
+  #turn = 0;
+
+  constructor(readonly length: number, readonly count = 2) {}
+
+  /** The next buffer in turn. */
+  next(): Uint8Array {
+    const buffer = this.#buffers[this.#turn] ??= new Uint8Array(this.length);
+    this.#turn = (this.#turn + 1) % this.count;
+    return buffer;
+  }
+}
+
+/**
  * Yields exactly `size` bytes from `source`'s current position; the next
  * chunk is being read while the caller works on this one. Throws if the
- * source ends early. Each chunk is valid until the one after next is asked for.
+ * CutShortError if the source ends early. Each chunk is valid until the one after next is asked for.
  */
 export async function* readAhead(
-  source: { read(p: Uint8Array): Promise<number | null> },
+  source: ByteSource,
   size: number,
   chunkBytes = CHUNK_BYTES,
 ): AsyncGenerator<Uint8Array> {
@@ -37,7 +56,7 @@ export async function* readAhead(
     while (next !== undefined) {
       const n = await next;
       next = undefined;
-      if (n === null) throw new Error(`input ended ${left} bytes early`);
+      if (n === null) throw new CutShortError(size - left, size);
       const chunk = buffer.subarray(0, n);
       left -= n;
       buffer = turns.next();

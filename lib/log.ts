@@ -5,7 +5,7 @@
  * sink that stops reading (a full pipe) costs a bounded queue, then drops.
  */
 import { printLock } from "./lock.ts";
-import { type ByteSink, writeAll } from "./reply_writer.ts";
+import { type ByteSink, writeAll } from "./io.ts";
 
 /** `quiet` prints nothing, `info` the events of SPEC §8, `debug` every request too. */
 export type LogLevel = "quiet" | "info" | "debug";

@@ -17,9 +17,9 @@
  */
 import { parseArgs } from "@std/cli/parse-args";
 import { delay } from "@std/async/delay";
-import { NET_THREAD_PERMISSION } from "../lib/net_thread.ts";
+import { NET_THREAD_PERMISSION } from "../lib/server/net_thread.ts";
 
-const ROOT = new URL("../", import.meta.url).pathname;
+const ROOT = new URL("..", import.meta.url).pathname;
 const BUILD = `${ROOT}scripts/bench/build`;
 const LOADGEN_SRC = `${ROOT}../shared/bench/loadgen.c`;
 const DENO = Deno.execPath();

@@ -12,9 +12,9 @@
  * bundle instead of printing Deno's error chain.
  */
 import project from "../deno.json" with { type: "json" };
-import { NET_THREAD_PERMISSION } from "../lib/net_thread.ts";
+import { NET_THREAD_PERMISSION } from "../lib/server/net_thread.ts";
 
-const ROOT = new URL("../", import.meta.url);
+const ROOT = new URL("..", import.meta.url);
 
 /** Every platform we ship, as `deno compile --target` names it. */
 export const TARGETS = [

@@ -1,6 +1,7 @@
 /** Read-ahead and write-behind: every byte, in order, and failures surface. */
 import { assertEquals, assertRejects } from "@std/assert";
 import { readAhead, WriteBehind } from "../lib/chunks.ts";
+import { CutShortError } from "../lib/io.ts";
 import { randomBytes } from "./helpers.ts";
 
 /** A source that returns at most `step` bytes per read, from `data`. */
@@ -52,8 +53,8 @@ Deno.test("readAhead says when the source ends early", async () => {
     async () => {
       for await (const _ of readAhead(source(new Uint8Array(10), 4), 20)) { /* drain */ }
     },
-    Error,
-    "input ended 10 bytes early",
+    CutShortError,
+    "ended after 10 of 20 bytes",
   );
 });
 

@@ -1,6 +1,7 @@
 /** The server command line (SPEC §2): positionals, options, and every refusal. */
 import { assertEquals, assertThrows } from "@std/assert";
-import { parseServerArgs, type ServerConfig, UsageError } from "../lib/config.ts";
+import { parseServerArgs, type ServerConfig } from "../lib/server/config.ts";
+import { UsageError } from "../lib/usage_error.ts";
 
 function config(args: string[]): ServerConfig {
   const parsed = parseServerArgs(args);

@@ -1,7 +1,14 @@
 /** End to end: the file service (SPEC §4 FILE, §5) and the client's put/get/ls/rm (SPEC §7). */
-import { assertEquals, assertMatch } from "@std/assert";
+import { assertEquals, assertGreaterOrEqual, assertMatch } from "@std/assert";
 import { createHash } from "node:crypto";
-import { clientArgs, randomBytes, run, TestClient, TestServer } from "./helpers.ts";
+import {
+  assertStartsWith,
+  clientArgs,
+  randomBytes,
+  run,
+  TestClient,
+  TestServer,
+} from "./helpers.ts";
 
 const encoder = new TextEncoder();
 
@@ -76,14 +83,14 @@ Deno.test("every bad file name gets ERR bad-name; its payload is consumed and th
   ];
   for (const [name, message] of cases) {
     const reply = await putRaw(c, name, encoder.encode("PING\nPING\n"));
-    assertEquals(reply.startsWith(`ERR bad-name ${message}`), true, `${name}: ${reply}`);
+    assertStartsWith(reply, `ERR bad-name ${message}`, name);
     assertEquals(
       await c.ask("PING"),
       "OK PONG",
       "the payload (which looks like requests) was discarded",
     );
-    assertEquals((await c.ask(`FILE GET ${name}`)).startsWith("ERR bad-name"), true);
-    assertEquals((await c.ask(`FILE DEL ${name}`)).startsWith("ERR bad-name"), true);
+    assertStartsWith(await c.ask(`FILE GET ${name}`), "ERR bad-name");
+    assertStartsWith(await c.ask(`FILE DEL ${name}`), "ERR bad-name");
   }
   assertEquals(
     await putRaw(c, "x".repeat(255), encoder.encode("ok")),
@@ -103,20 +110,17 @@ Deno.test("symlinks in --root are never followed: GET and DEL say not-found, LIS
   assertEquals(await c.ask("FILE LIST"), "DATA 0\n");
   assertEquals(await c.ask("FILE DEL link.txt"), "ERR not-found no file link.txt");
   assertEquals(await c.ask("FILE GET rootdir"), "ERR not-found no file rootdir");
-  assertEquals(
-    (await putRaw(c, "link.txt", encoder.encode("mine"))).startsWith("OK stored link.txt 4 "),
-    true,
-  );
+  assertStartsWith(await putRaw(c, "link.txt", encoder.encode("mine")), "OK stored link.txt 4 ");
   assertEquals(await Deno.readTextFile(outside), "top secret", "the link's target is untouched");
   assertEquals((await Deno.lstat(`${server.dir}/files/link.txt`)).isSymlink, false);
   assertEquals(await c.ask("FILE GET link.txt"), "DATA 4\nmine");
 });
 
-Deno.test("an upload cut in half leaves nothing behind and the old version intact", async () => {
+Deno.test("an upload cut in half leaves nothing behind, the old version intact, and is no server failure", async () => {
   await using server = await TestServer.start();
   using c = await TestClient.connect(server.port);
   const old = encoder.encode("the old version");
-  assertEquals((await putRaw(c, "doc.txt", old)).startsWith("OK stored doc.txt"), true);
+  assertStartsWith(await putRaw(c, "doc.txt", old), "OK stored doc.txt");
   const cut = await TestClient.connect(server.port);
   await cut.write(concat(encoder.encode("FILE PUT doc.txt 1000000\n"), randomBytes(500_000)));
   await cut.write("FILE PUT other.txt 10\nabc");
@@ -124,6 +128,11 @@ Deno.test("an upload cut in half leaves nothing behind and the old version intac
   await server.waitForLog(/client closed client=2 /);
   assertEquals(await filesIn(`${server.dir}/files`), ["doc.txt"], "no temporary file is left");
   assertEquals(await c.ask("FILE GET doc.txt"), "DATA 15\nthe old version");
+  assertEquals(
+    server.log.filter((line) => / WARN /.test(line)),
+    [],
+    "a client that vanishes mid-upload is its own loss, not a failed command",
+  );
 });
 
 Deno.test("a GET racing overwrites returns one whole version with its own size and sha256", async () => {
@@ -141,7 +150,7 @@ Deno.test("a GET racing overwrites returns one whole version with its own size a
       const reply = await reader.read();
       if (reply.kind !== "data") throw new Error(`unexpected reply: ${JSON.stringify(reply)}`);
       const index = versions.findIndex((v) => v.length === reply.body.length);
-      assertEquals(index >= 0, true, `a size no version has: ${reply.body.length}`);
+      assertGreaterOrEqual(index, 0, `a size no version has: ${reply.body.length}`);
       assertEquals(reply.body, versions[index], "one whole version, never a mix");
       assertEquals(reply.sha256, sha256(versions[index]!));
     }
@@ -154,24 +163,21 @@ Deno.test("a GET racing overwrites returns one whole version with its own size a
 Deno.test("FILE PUT over --max-file-size is ERR too-large and closes; the limit itself is allowed", async () => {
   await using server = await TestServer.start(["--max-file-size", "10"]);
   using ok = await TestClient.connect(server.port);
-  assertEquals(
-    (await putRaw(ok, "ten", encoder.encode("0123456789"))).startsWith("OK stored ten 10 "),
-    true,
-  );
+  assertStartsWith(await putRaw(ok, "ten", encoder.encode("0123456789")), "OK stored ten 10 ");
   using big = await TestClient.connect(server.port);
   await big.send("FILE PUT eleven 11");
   assertEquals(
     await big.readText(),
     "ERR too-large 11 bytes is over the limit of 10 (--max-file-size)",
   );
-  assertEquals(await big.closedByServer(), true);
+  await big.closedByServer();
   using bad = await TestClient.connect(server.port);
   await bad.send("FILE PUT x -5");
   assertEquals(
     await bad.readText(),
     'ERR bad-args size must be a non-negative integer: received "-5"',
   );
-  assertEquals(await bad.closedByServer(), true);
+  await bad.closedByServer();
   assertEquals(
     await ok.ask("FILE LIST").then((t) => t.split("\n").length),
     3,

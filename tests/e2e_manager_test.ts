@@ -33,7 +33,7 @@ Deno.test("queue full: the newcomer gets ERR busy with the counts and is closed"
   await server.waitForLog(/client queued/);
   using refused = await TestClient.connect(server.port);
   assertEquals(await refused.readText(), "ERR busy server full (1 running, 1 queued)");
-  assertEquals(await refused.closedByServer(), true);
+  await refused.closedByServer();
   // The others carry on: the queued one gets in when the first leaves.
   await queued.send("PING");
   assertEquals(await running.ask("QUIT"), "OK bye");
@@ -50,7 +50,7 @@ Deno.test("max-per-ip refuses a further connection from the same address", async
   await server.waitForLog(/client queued/);
   using c = await TestClient.connect(server.port);
   assertEquals(await c.readText(), "ERR busy too many connections from your address");
-  assertEquals(await c.closedByServer(), true);
+  await c.closedByServer();
   assertEquals(await a.ask("QUIT"), "OK bye");
   assertEquals(await b.ask("PING"), "OK PONG");
 });
@@ -62,7 +62,7 @@ Deno.test("queue timeout: a client that waits too long gets ERR timeout and is c
   using waiting = await TestClient.connect(server.port);
   await waiting.send("PING");
   assertEquals(await waiting.readText(), "ERR timeout waited 0.3 s for a free slot");
-  assertEquals(await waiting.closedByServer(), true);
+  await waiting.closedByServer();
   const s = parseStats(await running.ask("STATS"));
   assertEquals([s.timeouts_total, s.queued], [1, 0]);
 });
@@ -99,7 +99,7 @@ Deno.test("a client that half-closes gets the replies to everything it sent", as
   assertEquals(await queued.readText(), "OK a");
   assertEquals(await queued.readText(), "OK b");
   assertEquals(await queued.readText(), "OK unterminated");
-  assertEquals(await queued.closedByServer(), true);
+  await queued.closedByServer();
 });
 
 Deno.test("idle timeout closes a silent running client but not a queued one", async () => {
@@ -111,7 +111,7 @@ Deno.test("idle timeout closes a silent running client but not a queued one", as
   // The first falls silent: it times out, and the second (waiting longer than
   // the idle timeout by then) starts without being timed out for its wait.
   assertEquals(await first.readText(), "ERR timeout no request for 0.5 s; closing");
-  assertEquals(await first.closedByServer(), true);
+  await first.closedByServer();
   assertEquals(await second.readText(), "OK PONG");
   assertEquals(await second.ask("PING"), "OK PONG");
   assertEquals(parseStats(await second.ask("STATS")).timeouts_total, 1);

@@ -1,6 +1,6 @@
 /** End to end with `nc`, the way a person drives the server (the README walkthrough). */
 import { assertEquals } from "@std/assert";
-import { run, TestServer } from "./helpers.ts";
+import { assertStartsWith, run, TestServer } from "./helpers.ts";
 
 const encoder = new TextEncoder();
 
@@ -69,7 +69,7 @@ Deno.test("two nc sessions with max-running 1: the second starts the moment the 
   await second.type("PING waiting");
   await server.waitForLog(/client queued/);
   await first.type("WHO");
-  assertEquals((await first.line()).startsWith("DATA "), true);
+  assertStartsWith(await first.line(), "DATA ");
   const running = await first.line();
   const queued = await first.line();
   assertEquals(running.includes(" running Ada "), true, running);

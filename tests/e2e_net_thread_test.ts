@@ -4,7 +4,7 @@
  * has the limit; without it, from the main thread, after one warning.
  */
 import { assertEquals, assertMatch } from "@std/assert";
-import { IO_EVENTS_PER_TURN, IO_EVENTS_VARIABLE } from "../lib/net_thread.ts";
+import { IO_EVENTS_PER_TURN, IO_EVENTS_VARIABLE } from "../lib/server/net_thread.ts";
 import { repoPath, run, SERVER_PERMISSIONS, TestClient, TestServer } from "./helpers.ts";
 
 /** Serves PING and COUNT (whose workers are nested in the serving thread), then drains on SIGTERM. */

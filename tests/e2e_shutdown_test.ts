@@ -11,8 +11,8 @@ Deno.test("SIGTERM tells idle and queued clients, refuses newcomers, and exits 0
   server.signal("SIGTERM");
   assertEquals(await queued.readText(), "ERR shutdown server is shutting down");
   assertEquals(await running.readText(), "ERR shutdown server is shutting down");
-  assertEquals(await running.closedByServer(), true);
-  assertEquals(await queued.closedByServer(), true);
+  await running.closedByServer();
+  await queued.closedByServer();
   const status = await server.exited();
   assertEquals(status.code, 0);
   await Deno.connect({ hostname: "127.0.0.1", port: server.port }).then(
@@ -22,7 +22,7 @@ Deno.test("SIGTERM tells idle and queued clients, refuses newcomers, and exits 0
     },
     (error) => assertEquals(error instanceof Deno.errors.ConnectionRefused, true),
   );
-  assertEquals(server.log.some((l) => l.includes("shutting down running=1 queued=1")), true);
+  server.assertLogged(/shutting down running=1 queued=1/);
 });
 
 /** A client that floods requests and never reads replies, so the server's writes block. */
@@ -57,10 +57,7 @@ Deno.test("the drain timeout closes a client that cannot finish, then the server
   server.signal("SIGTERM");
   const status = await server.exited();
   assertEquals(status.code, 0);
-  assertEquals(
-    server.log.some((l) => l.includes("drain timeout passed; closing remaining clients running=1")),
-    true,
-  );
+  server.assertLogged(/drain timeout passed; closing remaining clients running=1/);
   void stuck;
 });
 

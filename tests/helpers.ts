@@ -2,10 +2,13 @@
  * Test helpers: a real server started as a subprocess on port 0 (cleaned up
  * with `await using`), and a protocol client built on lib's ReplyReader.
  */
-import { NET_THREAD_PERMISSION } from "../lib/net_thread.ts";
-import { type ParsedReply, ReplyReader } from "../lib/protocol.ts";
+import { deadline } from "@std/async/deadline";
+import { AssertionError } from "@std/assert";
+import { writeAll } from "../lib/io.ts";
+import { NET_THREAD_PERMISSION } from "../lib/server/net_thread.ts";
+import { type ParsedReply, ReplyReader } from "../lib/protocol/mod.ts";
 
-const ROOT = new URL("../", import.meta.url);
+const ROOT = new URL("..", import.meta.url);
 const SERVER = new URL("server.ts", ROOT).pathname;
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
@@ -135,6 +138,16 @@ export class TestServer {
     return status;
   }
 
+  /** Throws, showing the log, unless a line so far matches `pattern` (or, with `present` false, none does). */
+  assertLogged(pattern: RegExp, present = true): void {
+    if (this.log.some((line) => pattern.test(line)) === present) return;
+    throw new AssertionError(
+      `expected ${present ? "a" : "no"} log line matching ${pattern}; the log:\n${
+        this.log.join("\n")
+      }`,
+    );
+  }
+
   /** Resolves when a log line matching `pattern` has appeared (polls the collected log). */
   async waitForLog(pattern: RegExp, timeoutMs = 10_000): Promise<string> {
     const deadline = Date.now() + timeoutMs;
@@ -184,8 +197,7 @@ export class TestClient {
 
   /** Sends raw bytes. */
   async write(bytes: Uint8Array | string): Promise<void> {
-    const data = typeof bytes === "string" ? encoder.encode(bytes) : bytes;
-    for (let off = 0; off < data.length;) off += await this.conn.write(data.subarray(off));
+    await writeAll(this.conn, typeof bytes === "string" ? encoder.encode(bytes) : bytes);
   }
 
   /** Reads one reply. */
@@ -204,15 +216,32 @@ export class TestClient {
     return await this.readText();
   }
 
-  /** True if the server closed the connection (reads to EOF, discarding). */
-  async closedByServer(): Promise<boolean> {
+  /**
+   * Resolves once the server has closed the connection (reading to EOF and
+   * discarding what arrives; a reset counts as closed). Throws after
+   * `timeoutMs` if it is still open, with the last bytes that arrived.
+   */
+  async closedByServer(timeoutMs = 10_000): Promise<void> {
     const buf = new Uint8Array(1024);
+    let seen = "";
+    const drain = (async () => {
+      try {
+        for (let n = await this.conn.read(buf); n !== null; n = await this.conn.read(buf)) {
+          seen = (seen + decoder.decode(buf.subarray(0, n))).slice(-200);
+        }
+      } catch {
+        // a reset counts as closed
+      }
+    })();
     try {
-      while ((await this.conn.read(buf)) !== null) { /* drain */ }
+      await deadline(drain, timeoutMs);
     } catch {
-      // reset counts as closed
+      this.close();
+      throw new Error(
+        `expected the server to close the connection within ${timeoutMs} ms; ` +
+          `it is still open, and the last bytes it sent were ${JSON.stringify(seen)}`,
+      );
     }
-    return true;
   }
 
   /** Half-close: no more requests, replies still come. */
@@ -229,6 +258,16 @@ export class TestClient {
   [Symbol.dispose](): void {
     this.close();
   }
+}
+
+/** Throws, showing both, unless `actual` starts with `prefix`. */
+export function assertStartsWith(actual: string, prefix: string, message?: string): void {
+  if (actual.startsWith(prefix)) return;
+  throw new AssertionError(
+    `${message ? message + ": " : ""}expected a string starting with ${
+      JSON.stringify(prefix)
+    }, got ${JSON.stringify(actual)}`,
+  );
 }
 
 /** `OK text`, `ERR code message`, or `DATA n` + LF + body text. */

@@ -1,7 +1,7 @@
 /** The bench histogram: percentiles close to the exact order statistics, merging threads. */
 import { assert, assertEquals } from "@std/assert";
 import fc from "fast-check";
-import { Histogram } from "../lib/histogram.ts";
+import { Histogram } from "../lib/bench/histogram.ts";
 
 function exact(sorted: number[], q: number): number {
   return sorted[Math.max(1, Math.ceil(q * sorted.length)) - 1]!;

@@ -1,6 +1,6 @@
 /** How often the server's idle sweep runs, for any --idle-timeout. */
 import { assertEquals } from "@std/assert";
-import { idleSweepMs } from "../lib/server.ts";
+import { idleSweepMs } from "../lib/server/idle_sweep.ts";
 
 Deno.test("the idle sweep runs 8 times per timeout, between every 10 ms and every second", () => {
   assertEquals(idleSweepMs(500), 62.5);

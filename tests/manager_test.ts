@@ -1,12 +1,12 @@
 /** Unit tests of the Manager with fake clients: order, limits, timeouts, hang-ups, shutdown. */
 import { assertEquals } from "@std/assert";
 import { Logger } from "../lib/log.ts";
-import { type ManagedClient, Manager } from "../lib/manager.ts";
-import type { LineReply } from "../lib/protocol.ts";
-import { Stats } from "../lib/stats.ts";
+import { type ManagedHandler, Manager } from "../lib/server/manager.ts";
+import type { LineReply } from "../lib/protocol/mod.ts";
+import { Stats } from "../lib/server/stats.ts";
 
 /** A client whose run() lasts until the test calls finish(). */
-class FakeClient implements ManagedClient {
+class FakeClient implements ManagedHandler {
   static events: string[] = [];
   refused: LineReply | undefined;
   started = false;

@@ -1,5 +1,5 @@
 /** Unit tests of the protocol module: framing, tokenizer, replies — on bytes, no sockets. */
-import { assertEquals, assertThrows } from "@std/assert";
+import { assertEquals, assertLessOrEqual, assertThrows } from "@std/assert";
 import fc from "fast-check";
 import {
   decodeLine,
@@ -10,8 +10,8 @@ import {
   ReplyReader,
   Request,
   tokenize,
-} from "../lib/protocol.ts";
-import { dataLines, err, ok } from "../lib/protocol.ts";
+} from "../lib/protocol/mod.ts";
+import { dataLines, err, ok } from "../lib/protocol/mod.ts";
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
@@ -93,7 +93,7 @@ Deno.test("FrameBuffer memory stays bounded by max-line whatever arrives", () =>
         }
         // At most one partial line (maxLine + CR) plus one read of 64 bytes is ever held.
         assertEquals(peak <= maxLine + 1 + 64, true, `peak ${peak} with maxLine ${maxLine}`);
-        assertEquals(buffer.capacity <= Math.max(4096, 2 * (maxLine + 2 + 64)), true);
+        assertLessOrEqual(buffer.capacity, Math.max(4096, 2 * (maxLine + 2 + 64)));
       },
     ),
   );

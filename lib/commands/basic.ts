@@ -1,6 +1,6 @@
 /** The connection basics: PING, ECHO and QUIT (with its aliases EXIT and STOP). */
-import { ok, ProtocolError, type Reply } from "../protocol.ts";
-import type { Command } from "./mod.ts";
+import { ok, ProtocolError, type Reply } from "../protocol/mod.ts";
+import type { Command } from "./command.ts";
 
 const PONG: Reply = ok("PONG");
 const BYE: Reply = ok("bye", { close: true });

@@ -4,8 +4,8 @@
  * whole are exact; anything else is a double printed in JavaScript's
  * shortest round-trip form (SPEC §4 "Numbers").
  */
-import { INTEGER_WORD as INTEGER, ok, ProtocolError, type Reply } from "../protocol.ts";
-import { type Command, expectArgs, truncate } from "./mod.ts";
+import { INTEGER_WORD as INTEGER, ok, ProtocolError, type Reply } from "../protocol/mod.ts";
+import { type Command, expectArgs, truncate } from "./command.ts";
 
 type Operator = "add" | "subtract" | "multiply" | "divide";
 

@@ -4,10 +4,10 @@
  * jobs, under the cross-thread lock — while the event loop keeps serving
  * everyone else (SPEC §4, "Details").
  */
-import { COUNTER_CELL } from "../count_worker.ts";
-import { err, INTEGER_WORD as INTEGER, ok, ProtocolError } from "../protocol.ts";
+import { COUNTER_CELL } from "./count_worker.ts";
+import { err, INTEGER_WORD as INTEGER, ok, ProtocolError } from "../protocol/mod.ts";
 import { JobFailedError, JobsCancelledError } from "../worker_pool.ts";
-import { type Command, expectArgs } from "./mod.ts";
+import { type Command, expectArgs } from "./command.ts";
 
 /** Most increments one request may ask for. */
 export const MAX_INCREMENTS = 1_000_000;
@@ -35,7 +35,7 @@ export const COUNT: Command = {
   usage: ["COUNT <start> <increments> [<work-ms>]"],
   summary: "each increment a job on the worker threads: work-ms of CPU, then +1 under a lock",
   cancelOnDisconnect: true,
-  async run(request, { session, server, signal }) {
+  async run(request, { session, services, signal }) {
     const args = request.args();
     expectArgs(args, { min: 2, max: 3 }, USAGE);
     const [startWord, incrementsWord, workWord = "0"] = args as [string, string, string?];
@@ -59,9 +59,9 @@ export const COUNT: Command = {
     // [lock word, increments so far]; the exact start is added at the end,
     // so a start of any size stays exact.
     const cells = new Int32Array(new SharedArrayBuffer(2 * Int32Array.BYTES_PER_ELEMENT));
-    const logger = server.logger;
+    const logger = services.logger;
     try {
-      await server.workers.runBatch(increments, () => ({ cells, workMs }), {
+      await services.workers.runBatch(increments, () => ({ cells, workMs }), {
         signal,
         onResult: (result, index, worker) => {
           if (logger.debugEnabled) {

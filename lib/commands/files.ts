@@ -1,27 +1,20 @@
-/** FILE: the file service (SPEC §4 FILE rows and "Details"): LIST, PUT, GET, DEL. */
-import { checkFileName, UploadCutShortError } from "../file_store.ts";
-import {
-  dataLines,
-  err,
-  ok,
-  ProtocolError,
-  quoteWord,
-  type Reply,
-  type Request,
-} from "../protocol.ts";
-import { type Command, type CommandContext, expectArgs, truncate } from "./mod.ts";
+/**
+ * FILE: the file service (SPEC §4 FILE rows and "Details"): LIST, PUT, GET,
+ * DEL. The store (lib/stores/file_store.ts) throws its own errors; this file
+ * turns them into replies.
+ */
+import { CutShortError } from "../io.ts";
+import { dataLines, err, ok, ProtocolError, quoteWord, type Reply } from "../protocol/mod.ts";
+import { BadFileNameError, checkFileName, FileNotFoundError } from "../stores/file_store.ts";
+import { type CommandContext, expectArgs, truncate } from "./command.ts";
+import type { Command } from "./command.ts";
 
 type Subcommand = (args: string[], context: CommandContext) => Promise<Reply>;
 
-/** Reads and drops `size` payload bytes, so the connection stays in step after a refusal. */
-async function discard(context: CommandContext, size: number): Promise<void> {
-  for await (const _chunk of context.payload(size)) { /* dropped */ }
-}
-
 const SUBCOMMANDS: ReadonlyMap<string, Subcommand> = new Map<string, Subcommand>([
-  ["LIST", async (args, { server }) => {
+  ["LIST", async (args, { services }) => {
     expectArgs(args, { min: 1 }, "FILE LIST takes no arguments");
-    const entries = await server.files.list();
+    const entries = await services.files.list();
     return dataLines(entries.map((e) => `${e.size} ${e.modified.toISOString()} ${e.name}`));
   }],
   ["PUT", async (args, context) => {
@@ -38,41 +31,37 @@ const SUBCOMMANDS: ReadonlyMap<string, Subcommand> = new Map<string, Subcommand>
       return err(
         "bad-args",
         `size must be a non-negative integer: received "${truncate(sizeWord)}"`,
-        {
-          close: true,
-        },
+        { close: true },
       );
     }
-    const files = context.server.files;
+    const files = context.services.files;
     if (size > files.maxFileSize) {
       return err(
         "too-large",
         `${size} bytes is over the limit of ${files.maxFileSize} (--max-file-size)`,
-        {
-          close: true,
-        },
+        { close: true },
       );
     }
+    // From here on the payload is announced: whatever the store does not
+    // read (a bad name, a failed write) the handler reads and drops before
+    // the next request, so the connection stays in step.
+    const payload = context.payload(size);
+    checkFileName(name);
     try {
-      checkFileName(name);
-    } catch (error) {
-      await discard(context, size);
-      throw error;
-    }
-    try {
-      const sha256 = await files.put(name, size, context.payload(size));
-      context.server.logger.info("file stored", { client: context.session.id, name, size });
+      const sha256 = await files.put(name, size, payload);
+      context.services.logger.info("file stored", { client: context.session.id, name, size });
       return ok(`stored ${quoteWord(name)} ${size} ${sha256}`);
     } catch (error) {
-      if (error instanceof UploadCutShortError) {
-        return err("bad-request", error.message, { close: true });
+      if (error instanceof CutShortError) {
+        // The client went away mid-upload: nothing was stored, nobody is left to read a reply.
+        return err("bad-request", `upload ${error.message}`, { close: true });
       }
       throw error;
     }
   }],
-  ["GET", async (args, { server }) => {
+  ["GET", async (args, { services }) => {
     expectArgs(args, { min: 2 }, "FILE GET takes <name>");
-    const file = await server.files.openForRead(args[1]!);
+    const file = await services.files.openForRead(args[1]!);
     return {
       kind: "stream",
       size: file.size,
@@ -81,9 +70,9 @@ const SUBCOMMANDS: ReadonlyMap<string, Subcommand> = new Map<string, Subcommand>
       done: file.close,
     };
   }],
-  ["DEL", async (args, { server }) => {
+  ["DEL", async (args, { services }) => {
     expectArgs(args, { min: 2 }, "FILE DEL takes <name>");
-    await server.files.delete(args[1]!);
+    await services.files.delete(args[1]!);
     return ok(`deleted ${quoteWord(args[1]!)}`);
   }],
 ]);
@@ -98,7 +87,7 @@ export const FILE: Command = {
     "FILE DEL <name>",
   ],
   summary: "the file service under --root: PUT is atomic and verified, GET streams with its sha256",
-  async run(request: Request, context) {
+  async run(request, context) {
     const args = request.args();
     const name = args[0]?.toUpperCase();
     const sub = name === undefined ? undefined : SUBCOMMANDS.get(name);
@@ -106,6 +95,12 @@ export const FILE: Command = {
       const got = name === undefined ? "nothing" : `"${truncate(args[0]!)}"`;
       throw new ProtocolError("bad-args", `FILE takes LIST, PUT, GET or DEL, got ${got}`);
     }
-    return await sub(args, context);
+    try {
+      return await sub(args, context);
+    } catch (error) {
+      if (error instanceof BadFileNameError) throw new ProtocolError("bad-name", error.message);
+      if (error instanceof FileNotFoundError) throw new ProtocolError("not-found", error.message);
+      throw error;
+    }
   },
 };

@@ -1,6 +1,6 @@
 /** Identities: HELLO records who a connection is, WHO lists every connection. */
-import { dataLines, hasControlCharacter, ok, ProtocolError, quoteWord } from "../protocol.ts";
-import { type Command, expectArgs, truncate } from "./mod.ts";
+import { dataLines, hasControlCharacter, ok, ProtocolError, quoteWord } from "../protocol/mod.ts";
+import { type Command, expectArgs, truncate } from "./command.ts";
 
 const HELLO_USAGE = "HELLO takes <name> <student-id> <github>";
 /** GitHub's own rule: 1–39 letters, digits or single inner hyphens. */
@@ -13,7 +13,7 @@ export const HELLO: Command = {
   name: "HELLO",
   usage: ["HELLO <name> <student-id> <github>"],
   summary: 'identifies this connection (quote a name with spaces: "Ada Lovelace")',
-  run(request, { session, server }) {
+  run(request, { session, services }) {
     const args = request.args();
     expectArgs(args, { min: 3 }, HELLO_USAGE);
     const [name, studentId, github] = args as [string, string, string];
@@ -34,7 +34,7 @@ export const HELLO: Command = {
       );
     }
     session.identity = { name, studentId, github };
-    server.logger.info("hello", {
+    services.logger.info("hello", {
       client: session.id,
       name,
       student_id: studentId,
@@ -50,10 +50,10 @@ export const WHO: Command = {
   name: "WHO",
   usage: ["WHO"],
   summary: "lists connections: id address:port running|queued name connected-since",
-  run(request, { server }) {
+  run(request, { services }) {
     expectArgs(request.args(), { min: 0 }, "WHO takes no arguments");
     const lines: string[] = [];
-    for (const { session, state } of server.sessions()) {
+    for (const { session, state } of services.sessions()) {
       const name = session.identity ? quoteWord(session.identity.name) : "-";
       const host = session.address.includes(":") ? `[${session.address}]` : session.address;
       lines.push(

@@ -1,9 +1,16 @@
 /** HELP: the command list, generated from the command table itself. */
-import { dataLines, err } from "../protocol.ts";
-import { type Command, expectArgs, truncate } from "./mod.ts";
+import { dataLines } from "../protocol/mod.ts";
+import { type Command, expectArgs } from "./command.ts";
 
-/** Builds HELP over `commands` (a function, because HELP is itself in the list). */
-export function helpCommand(commands: () => readonly Command[]): Command {
+/** The part of the command table HELP reads. */
+export interface CommandList {
+  readonly all: readonly Command[];
+  /** Throws `ERR unknown-command` for a name that is not a command. */
+  get(word: string): Command;
+}
+
+/** Builds HELP over `commands` (the table HELP is itself part of). */
+export function helpCommand(commands: CommandList): Command {
   return {
     name: "HELP",
     usage: ["HELP [command]"],
@@ -11,17 +18,8 @@ export function helpCommand(commands: () => readonly Command[]): Command {
     run(request) {
       const args = request.args();
       expectArgs(args, { min: 0, max: 1 }, "HELP takes [command]");
-      const all = commands();
-      if (args.length === 0) return dataLines(all.flatMap(describe));
-      const name = args[0]!.toUpperCase();
-      const command = all.find((c) => c.name === name || c.aliases?.includes(name));
-      if (command === undefined) {
-        return err(
-          "unknown-command",
-          `${truncate(args[0]!)} is not a command; HELP lists the commands`,
-        );
-      }
-      return dataLines(describe(command));
+      if (args.length === 0) return dataLines(commands.all.flatMap(describe));
+      return dataLines(describe(commands.get(args[0]!)));
     },
   };
 }

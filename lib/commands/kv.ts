@@ -8,14 +8,14 @@ import {
   ProtocolError,
   type Reply,
   type Request,
-} from "../protocol.ts";
+} from "../protocol/mod.ts";
 import {
   MAX_KEY_BYTES,
   MAX_VALUE_BYTES,
   NotAnIntegerError,
   ValueTooLargeError,
-} from "../kv_store.ts";
-import { type Command, type CommandContext, expectArgs, truncate } from "./mod.ts";
+} from "../stores/kv_store.ts";
+import { type Command, type CommandContext, expectArgs, truncate } from "./command.ts";
 
 const encoder = new TextEncoder();
 
@@ -36,25 +36,25 @@ function checkKey(key: string): string {
 type Subcommand = (request: Request, args: string[], context: CommandContext) => Promise<Reply>;
 
 const SUBCOMMANDS: ReadonlyMap<string, Subcommand> = new Map<string, Subcommand>([
-  ["SET", async (request, args, { server }) => {
+  ["SET", async (request, args, { services }) => {
     expectArgs(args, { min: 2 }, "KV SET takes <key> <value>");
     const key = checkKey(args[1]!);
     // The value is the rest of the line, byte-exact; `KV SET k` stores "".
-    await server.kv.set(key, request.rest(2) ?? "");
+    await services.kv.set(key, request.rest(2) ?? "");
     return ok();
   }],
-  ["GET", async (_request, args, { server }) => {
+  ["GET", async (_request, args, { services }) => {
     expectArgs(args, { min: 2 }, "KV GET takes <key>");
     const key = checkKey(args[1]!);
-    const value = await server.kv.get(key);
+    const value = await services.kv.get(key);
     return value === undefined ? err("not-found", `no key ${key}`) : ok(value);
   }],
-  ["DEL", async (_request, args, { server }) => {
+  ["DEL", async (_request, args, { services }) => {
     expectArgs(args, { min: 2 }, "KV DEL takes <key>");
     const key = checkKey(args[1]!);
-    return await server.kv.delete(key) ? ok("deleted") : err("not-found", `no key ${key}`);
+    return await services.kv.delete(key) ? ok("deleted") : err("not-found", `no key ${key}`);
   }],
-  ["INCR", async (_request, args, { server }) => {
+  ["INCR", async (_request, args, { services }) => {
     expectArgs(args, { min: 2, max: 3 }, "KV INCR takes <key> [<by>]");
     const key = checkKey(args[1]!);
     const by = args[2] ?? "1";
@@ -65,7 +65,7 @@ const SUBCOMMANDS: ReadonlyMap<string, Subcommand> = new Map<string, Subcommand>
       );
     }
     try {
-      return ok(String(await server.kv.increment(key, BigInt(by))));
+      return ok(String(await services.kv.increment(key, BigInt(by))));
     } catch (error) {
       if (error instanceof NotAnIntegerError) {
         throw new ProtocolError("bad-args", `the value of ${key} is not an integer`);
@@ -73,9 +73,9 @@ const SUBCOMMANDS: ReadonlyMap<string, Subcommand> = new Map<string, Subcommand>
       throw error;
     }
   }],
-  ["KEYS", async (_request, args, { server }) => {
+  ["KEYS", async (_request, args, { services }) => {
     expectArgs(args, { min: 1, max: 2 }, "KV KEYS takes [<prefix>]");
-    return dataLines(await server.kv.keys(args[1] ?? ""));
+    return dataLines(await services.kv.keys(args[1] ?? ""));
   }],
 ]);
 

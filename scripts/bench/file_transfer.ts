@@ -12,8 +12,8 @@
  * machine's disk and memory allow any program.
  */
 import { cpuUsage } from "node:process";
-import { Connection } from "../../lib/client.ts";
-import { get, put } from "../../lib/transfer.ts";
+import { Connection } from "../../lib/client/connection.ts";
+import { get, put } from "../../lib/client/transfer.ts";
 
 if (Deno.args[0] === "copy") {
   const [, from, to] = Deno.args;

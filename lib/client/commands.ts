@@ -3,12 +3,8 @@
  * lines. Building requests from words uses the protocol's own quoting, so
  * `hello "Ada Lovelace" …` reaches the server as one word.
  */
-import { quoteWord } from "./protocol.ts";
-
-/** A subcommand that cannot be built; the client prints usage and exits 2. */
-export class ClientUsageError extends Error {
-  override name = "ClientUsageError";
-}
+import { quoteWord } from "../protocol/mod.ts";
+import { UsageError } from "../usage_error.ts";
 
 /** Missing HELLO fields, asked for on a terminal. */
 export type Ask = (question: string) => string | null;
@@ -46,7 +42,7 @@ export function buildRequest(words: readonly string[], options: SubcommandOption
   const [name, ...args] = words;
   const line = (...parts: string[]) => parts.map(quoteWord).join(" ");
   const expect = (min: number, max: number, usage: string) => {
-    if (args.length < min || args.length > max) throw new ClientUsageError(`usage: ${usage}`);
+    if (args.length < min || args.length > max) throw new UsageError(`usage: ${usage}`);
   };
   switch (name?.toLowerCase()) {
     case "ping":
@@ -83,22 +79,22 @@ export function buildRequest(words: readonly string[], options: SubcommandOption
       expect(1, Infinity, "raw <line...>");
       return args.join(" ");
     case undefined:
-      throw new ClientUsageError("no command given");
+      throw new UsageError("no command given");
     default:
-      throw new ClientUsageError(`unknown command "${name}"`);
+      throw new UsageError(`unknown command "${name}"`);
   }
 }
 
 function helloFields(args: readonly string[], ask: Ask | undefined): string[] {
   const labels = ["name", "student id", "GitHub user"];
-  if (args.length > 3) throw new ClientUsageError("usage: hello [name] [student-id] [github]");
+  if (args.length > 3) throw new UsageError("usage: hello [name] [student-id] [github]");
   const fields = [...args];
   for (let i = fields.length; i < 3; i++) {
     if (ask === undefined) {
-      throw new ClientUsageError(`hello needs a ${labels[i]}: hello <name> <student-id> <github>`);
+      throw new UsageError(`hello needs a ${labels[i]}: hello <name> <student-id> <github>`);
     }
     const answer = ask(`${labels[i]}:`)?.trim();
-    if (!answer) throw new ClientUsageError(`hello needs a ${labels[i]}`);
+    if (!answer) throw new UsageError(`hello needs a ${labels[i]}`);
     fields.push(answer);
   }
   return fields;
@@ -110,20 +106,20 @@ function kvRequest(args: readonly string[]): string {
     "usage: kv set <key> <value...> | kv get <key> | kv del <key> | kv incr <key> [by] | kv keys [prefix]";
   switch (sub?.toLowerCase()) {
     case "set":
-      if (key === undefined) throw new ClientUsageError(usage);
+      if (key === undefined) throw new UsageError(usage);
       // The value is the rest of the line on the wire: joined, never quoted.
       return `KV SET ${quoteWord(key)} ${rest.join(" ")}`;
     case "get":
     case "del":
-      if (key === undefined || rest.length > 0) throw new ClientUsageError(usage);
+      if (key === undefined || rest.length > 0) throw new UsageError(usage);
       return `KV ${sub.toUpperCase()} ${quoteWord(key)}`;
     case "incr":
-      if (key === undefined || rest.length > 1) throw new ClientUsageError(usage);
+      if (key === undefined || rest.length > 1) throw new UsageError(usage);
       return ["KV", "INCR", ...[key, ...rest].map(quoteWord)].join(" ");
     case "keys":
-      if (rest.length > 0) throw new ClientUsageError(usage);
+      if (rest.length > 0) throw new UsageError(usage);
       return key === undefined ? "KV KEYS" : `KV KEYS ${quoteWord(key)}`;
     default:
-      throw new ClientUsageError(usage);
+      throw new UsageError(usage);
   }
 }

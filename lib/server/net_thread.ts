@@ -32,7 +32,7 @@
  * needs `--allow-env=DENO_TOKIO_MAX_IO_EVENTS_PER_TICK`. If the variable is
  * already set (by the user), this thread has it too and no Worker is needed.
  */
-import { inWorkerThread } from "./worker_pool.ts";
+import { inWorkerThread } from "../worker_pool.ts";
 
 /** The environment variable Deno reads for its per-turn epoll event limit. */
 export const IO_EVENTS_VARIABLE = "DENO_TOKIO_MAX_IO_EVENTS_PER_TICK";
@@ -73,10 +73,58 @@ export function inNetThread(): boolean {
 }
 
 /** Main thread → network thread. */
-export type ToNetThread<C> = { kind: "start"; config: C } | { kind: "shut down" };
+type ToNetThread<C> = { kind: "start"; config: C } | { kind: "shut down" };
 
 /** Network thread → main thread: the server is done, exit with this code. */
-export interface FromNetThread {
+interface FromNetThread {
   kind: "exit";
   code: number;
+}
+
+/** A server running somewhere: ask it to drain, learn its exit code. */
+export interface RunningServer {
+  /** Starts the graceful drain (SPEC §6); safe to call more than once. */
+  shutDown(): void;
+  /** The process exit code, once the server has stopped (or failed to start). */
+  readonly exited: Promise<number>;
+}
+
+/**
+ * Main thread: starts the network thread on `module` (the entry file, which
+ * re-enters itself; see server.ts) and hands it `config`. This thread then
+ * only forwards the shutdown and waits for the exit code. An uncaught error
+ * there is raised again in this thread by Deno and ends the process with
+ * exit code 1, as it would in a single thread.
+ */
+export function startNetThread<C>(module: URL, config: C): RunningServer {
+  const thread = new Worker(module, { type: "module", name: NET_THREAD_NAME });
+  const { promise, resolve } = Promise.withResolvers<number>();
+  thread.onmessage = (event: MessageEvent<FromNetThread>) => resolve(event.data.code);
+  const send = (message: ToNetThread<C>) => thread.postMessage(message);
+  send({ kind: "start", config });
+  return { shutDown: () => send({ kind: "shut down" }), exited: promise };
+}
+
+/**
+ * Network thread: on the first message, `serve(config)` starts the server
+ * (or fails to, with an exit code); "shut down" drains it, also when it
+ * arrives while the server is still starting. Reports the exit code.
+ */
+export function serveNetThread<C>(serve: (config: C) => Promise<RunningServer>): void {
+  const scope = self as unknown as {
+    onmessage: ((event: MessageEvent<ToNetThread<C>>) => void) | null;
+    postMessage(message: FromNetThread): void;
+  };
+  let running: RunningServer | undefined;
+  let shutDownEarly = false;
+  scope.onmessage = async (event) => {
+    if (event.data.kind === "shut down") {
+      if (running === undefined) shutDownEarly = true;
+      else running.shutDown();
+      return;
+    }
+    running = await serve(event.data.config);
+    if (shutDownEarly) running.shutDown();
+    scope.postMessage({ kind: "exit", code: await running.exited });
+  };
 }

@@ -14,12 +14,11 @@
  *   and PUT's rename replaces the link itself.
  */
 import { createHash } from "node:crypto";
-import { ProtocolError } from "./protocol.ts";
-import { readAhead, WriteBehind } from "./chunks.ts";
+import { readAhead, WriteBehind } from "../chunks.ts";
+import { CutShortError } from "../io.ts";
 
 /** Longest file name in UTF-8 bytes. */
 export const MAX_NAME_BYTES = 255;
-/** Read size for streaming a file out (and hashing it). */
 /** Temporary upload files start with this: hidden, so never listed nor addressable. */
 const TEMP_PREFIX = ".upload-";
 /** Tries to open a file whose path keeps changing under us before saying not-found. */
@@ -29,7 +28,20 @@ const HASH_CACHE_ENTRIES = 4096;
 
 const encoder = new TextEncoder();
 
-/** Throws `bad-name` unless `name` is a plain file name allowed by SPEC §4. */
+/** A file name that SPEC §4 does not allow (the command replies `ERR bad-name`). */
+export class BadFileNameError extends Error {
+  override name = "BadFileNameError";
+}
+
+/** No regular file by that name (the command replies `ERR not-found`). */
+export class FileNotFoundError extends Error {
+  override name = "FileNotFoundError";
+  constructor(readonly fileName: string) {
+    super(`no file ${fileName}`);
+  }
+}
+
+/** Throws BadFileNameError unless `name` is a plain file name allowed by SPEC §4. */
 export function checkFileName(name: string): string {
   const bytes = encoder.encode(name).length;
   let problem: string | undefined;
@@ -42,7 +54,7 @@ export function checkFileName(name: string): string {
   }
   if (problem === undefined) return name;
   const shown = JSON.stringify(name.length > 64 ? name.slice(0, 64) + "…" : name);
-  throw new ProtocolError("bad-name", `file names must ${problem}: received ${shown}`);
+  throw new BadFileNameError(`file names must ${problem}: received ${shown}`);
 }
 
 function isValidName(name: string): boolean {
@@ -67,11 +79,6 @@ export interface OpenedFile {
   sha256: string;
   chunks(): AsyncGenerator<Uint8Array>;
   close(): void;
-}
-
-/** The upload was shorter than announced (the client went away). */
-export class UploadCutShortError extends Error {
-  override name = "UploadCutShortError";
 }
 
 /** The files under one root directory. */
@@ -105,8 +112,8 @@ export class FileStore {
 
   /**
    * Stores `size` bytes from `source` as `name`, atomically. Returns the
-   * sha256. Throws UploadCutShortError if the source ends early; nothing is
-   * left behind then.
+   * sha256. Throws CutShortError if the source ends early; nothing is left
+   * behind then.
    */
   async put(name: string, size: number, source: AsyncIterable<Uint8Array>): Promise<string> {
     checkFileName(name);
@@ -125,7 +132,7 @@ export class FileStore {
       }
       await disk.flush();
       if (written !== size) {
-        throw new UploadCutShortError(`upload ended after ${written} of ${size} bytes`);
+        throw new CutShortError(written, size);
       }
       await file.syncData();
       file.close();
@@ -144,11 +151,11 @@ export class FileStore {
     }
   }
 
-  /** Opens `name` for streaming; throws `not-found` for a missing, non-regular or symlinked file. */
+  /** Opens `name` for streaming; throws FileNotFoundError for a missing, non-regular or symlinked file. */
   async openForRead(name: string): Promise<OpenedFile> {
     checkFileName(name);
     const path = this.#path(name);
-    const notFound = () => new ProtocolError("not-found", `no file ${name}`);
+    const notFound = () => new FileNotFoundError(name);
     // open() follows symlinks, so check that the inode we opened is the
     // regular file lstat saw. A different inode means the path changed in
     // between: a link swapped in, or just an overwrite renamed into place;
@@ -168,7 +175,7 @@ export class FileStore {
         return {
           size: info.size,
           sha256,
-          chunks: () => readChunks(file, info.size),
+          chunks: () => readAhead(file, info.size),
           close: () => closeQuietly(file),
         };
       } catch (error) {
@@ -179,15 +186,13 @@ export class FileStore {
     throw notFound();
   }
 
-  /** Deletes `name`; throws `not-found` if there is no such regular file. */
+  /** Deletes `name`; throws FileNotFoundError if there is no such regular file. */
   async delete(name: string): Promise<void> {
     checkFileName(name);
     const info = await Deno.lstat(this.#path(name)).catch(() => undefined);
-    if (!info?.isFile) throw new ProtocolError("not-found", `no file ${name}`);
+    if (!info?.isFile) throw new FileNotFoundError(name);
     await Deno.remove(this.#path(name)).catch((error) => {
-      if (error instanceof Deno.errors.NotFound) {
-        throw new ProtocolError("not-found", `no file ${name}`);
-      }
+      if (error instanceof Deno.errors.NotFound) throw new FileNotFoundError(name);
       throw error;
     });
   }
@@ -208,7 +213,7 @@ export class FileStore {
 
   async #hash(file: Deno.FsFile, info: Deno.FileInfo): Promise<string> {
     const hash = createHash("sha256");
-    for await (const chunk of readChunks(file, info.size)) hash.update(chunk);
+    for await (const chunk of readAhead(file, info.size)) hash.update(chunk);
     await file.seek(0, Deno.SeekMode.Start);
     const sha256 = hash.digest("hex");
     this.#remember(info, sha256);
@@ -228,11 +233,6 @@ export class FileStore {
 /** A file's identity for the hash cache: a rewrite makes a new inode or mtime. */
 function cacheKey(info: Deno.FileInfo): string {
   return `${info.dev}:${info.ino}:${info.size}:${info.mtime?.getTime()}`;
-}
-
-/** Yields exactly `size` bytes of `file` from its current position, the next chunk read ahead. */
-function readChunks(file: Deno.FsFile, size: number): AsyncGenerator<Uint8Array> {
-  return readAhead(file, size);
 }
 
 function closeQuietly(file: Deno.FsFile): void {

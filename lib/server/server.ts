@@ -1,48 +1,40 @@
 /**
- * The server: `Deno.listen` accepts, every connection becomes a ClientHandler
- * handed to the Manager, and a graceful shutdown drains them (SPEC §6).
+ * The server: `Deno.listen` accepts, every connection becomes a
+ * ClientHandler handed to the Manager, and a graceful shutdown drains them
+ * (SPEC §3, §6). It also owns the services the commands use (files, KV,
+ * worker threads) and the order in which they open and close.
  */
+import { deadline } from "@std/async/deadline";
 import { delay } from "@std/async/delay";
-import { ClientHandler } from "./client_handler.ts";
-import { buildCommandTable, type ServerInfo, type SessionEntry } from "./commands/mod.ts";
+import { BufferPool } from "../buffer_pool.ts";
+import type { Services, SessionEntry } from "../commands/command.ts";
+import type { CountJob, CountResult } from "../commands/count_worker.ts";
+import { CommandTable } from "../commands/mod.ts";
+import type { Logger } from "../log.ts";
+import { INITIAL_BUFFER_BYTES } from "../protocol/mod.ts";
+import { FileStore } from "../stores/file_store.ts";
+import { KvStore } from "../stores/kv_store.ts";
+import { WorkerPool } from "../worker_pool.ts";
+import { ClientHandler, type HandlerOptions } from "./client_handler.ts";
 import type { ServerConfig } from "./config.ts";
-import type { Logger } from "./log.ts";
+import { startIdleSweep } from "./idle_sweep.ts";
 import { Manager } from "./manager.ts";
-import { Stats } from "./stats.ts";
-import type { CountJob, CountResult } from "./count_worker.ts";
-import { WorkerPool } from "./worker_pool.ts";
-import { KvStore } from "./kv_store.ts";
-import { FileStore } from "./file_store.ts";
 import { RequestDurations, serveMetrics } from "./metrics.ts";
-import { BufferPool } from "./buffer_pool.ts";
-import { INITIAL_BUFFER_BYTES } from "./protocol.ts";
 import { INITIAL_REPLY_BYTES } from "./reply_writer.ts";
+import { StartupError } from "./startup_error.ts";
+import { Stats } from "./stats.ts";
 
 /** First pause after a failed accept (EMFILE and the like); doubles up to the max. */
 const ACCEPT_BACKOFF_MIN_MS = 5;
-/**
- * How often the idle sweep runs: 8 times per --idle-timeout, but at most
- * every 10 ms and at least every second, so a silent client is closed at
- * most 1/8 of the timeout (and at most 1 s) late. One sweep over the
- * running clients replaced a timer
- * per connection, which was 7.7 % of the server's CPU profile while it
- * accepted 1000 connections at once (S4).
- */
-export function idleSweepMs(idleTimeoutMs: number): number {
-  return Math.max(IDLE_SWEEP_MIN_MS, Math.min(IDLE_SWEEP_MAX_MS, idleTimeoutMs / 8));
-}
-const IDLE_SWEEP_MIN_MS = 10;
-const IDLE_SWEEP_MAX_MS = 1000;
-
+/** Longest pause between accept retries: the server keeps trying, it never spins or dies. */
+const ACCEPT_BACKOFF_MAX_MS = 1000;
+/** After the drain timeout, how long aborted handlers get to unwind before we stop waiting. */
+const ABORT_GRACE_MS = 1000;
 /**
  * Buffers of each kind kept for the next connections: 256 × (4 + 1) KiB at
  * most. Beyond it, a closing connection's buffers are left to the garbage collector.
  */
 const POOLED_BUFFERS = 256;
-/** Longest pause between accept retries: the server keeps trying, it never spins or dies. */
-const ACCEPT_BACKOFF_MAX_MS = 1000;
-/** After the drain timeout, how long aborted handlers get to unwind before we stop waiting. */
-const ABORT_GRACE_MS = 1000;
 
 /** Options of {@linkcode Server}. */
 export interface ServerOptions {
@@ -60,7 +52,6 @@ export class Server {
   readonly config: ServerConfig;
   readonly stats = new Stats();
   readonly manager: Manager<ClientHandler>;
-  readonly info: ServerInfo;
   readonly workers: WorkerPool<CountJob, CountResult>;
   readonly files: FileStore;
   /** Request durations by command; only kept when --metrics-port is on. */
@@ -83,37 +74,71 @@ export class Server {
       stats: this.stats,
       logger: this.#logger,
     });
-    const manager = this.manager;
     const logger = this.#logger;
     // Workers start on the first job, so an idle server costs no threads.
     const workers = this.workers = new WorkerPool<CountJob, CountResult>({
       size: config.workers,
-      moduleUrl: options.workerModule ?? new URL("./count_worker.ts", import.meta.url),
+      moduleUrl: options.workerModule ?? new URL("../commands/count_worker.ts", import.meta.url),
       onWorkerDeath: (worker, error) => logger.warn("worker died; replaced", { worker, error }),
     });
     this.#closeHooks.push(() => workers.close());
     this.durations = config.metrics ? new RequestDurations() : undefined;
-    const files = this.files = new FileStore(config.rootDir, { maxFileSize: config.maxFileSize });
+    this.files = new FileStore(config.rootDir, { maxFileSize: config.maxFileSize });
+  }
+
+  /** Handlers running now. */
+  running(): number {
+    return this.manager.running;
+  }
+
+  /** Handlers waiting now. */
+  queued(): number {
+    return this.manager.queued;
+  }
+
+  /** SPEC `--max-running`. */
+  get maxRunning(): number {
+    return this.config.maxRunning;
+  }
+
+  /** The STATS lines, in SPEC §4 order: counters, gauges, then the worker pool's. */
+  *counters(): Generator<[string, number]> {
+    const s = this.stats;
+    yield ["uptime_s", s.uptimeSeconds];
+    yield ["max_running", this.config.maxRunning];
+    yield ["running", this.manager.running];
+    yield ["queued", this.manager.queued];
+    yield ["accepted_total", s.accepted_total];
+    yield ["served_total", s.served_total];
+    yield ["rejected_total", s.rejected_total];
+    yield ["timeouts_total", s.timeouts_total];
+    yield ["commands_total", s.commands_total];
+    yield ["bytes_in", s.bytes_in];
+    yield ["bytes_out", s.bytes_out];
+    yield* Object.entries(this.workers.stats());
+  }
+
+  /** What the commands may use: one object, shared by every connection. */
+  #services(): Services {
     const kv = () => {
       if (this.#kv === undefined) throw new Error("the KV store is not open");
       return this.#kv;
     };
-    this.info = {
-      stats: this.stats,
+    return {
       logger: this.#logger,
-      maxRunning: config.maxRunning,
-      running: () => manager.running,
-      queued: () => manager.queued,
-      *sessions(): Generator<SessionEntry> {
-        for (const { client, state } of manager.clients()) yield { session: client, state };
-      },
-      files,
-      get kv() {
+      files: this.files,
+      get kv(): KvStore {
         return kv();
       },
-      workers,
-      statsSources: [() => Object.entries(workers.stats())],
+      workers: this.workers,
+      sessions: () => this.#sessions(),
+      counters: () => this.counters(),
     };
+  }
+
+  /** Every connection for WHO: running ones, then the queue in order. */
+  *#sessions(): Generator<SessionEntry> {
+    for (const { handler, state } of this.manager.handlers()) yield { session: handler, state };
   }
 
   /** The bound address (after {@linkcode listen}). */
@@ -122,14 +147,10 @@ export class Server {
     return this.#listener.addr;
   }
 
-  /** Registers work to do after the clients are drained (closing a database). */
-  onClose(hook: () => Promise<void> | void): void {
-    this.#closeHooks.push(hook);
-  }
-
   /**
-   * Opens the KV store, binds, and starts accepting. Throws {@linkcode StartupError}
-   * naming what failed (the store or the address) with the Deno error as cause.
+   * Prepares the file root, opens the KV store, starts the metrics
+   * endpoint, binds, and starts accepting. Throws {@linkcode StartupError}
+   * naming what failed with the Deno error as cause.
    */
   async listen(): Promise<Deno.NetAddr> {
     try {
@@ -148,7 +169,7 @@ export class Server {
       try {
         const endpoint = serveMetrics({
           ...this.config.metrics,
-          server: this.info,
+          server: this,
           durations: this.durations,
           healthy: () => this.#stopping === undefined,
           logger: this.#logger,
@@ -171,22 +192,18 @@ export class Server {
       `listening on ${formatAddress(addr)}, max ${c.maxRunning} running, queue ${c.queueLimit}` +
         (c.echo ? ", echo mode" : ""),
     );
-    if (this.config.idleTimeoutS > 0) {
-      const every = idleSweepMs(this.config.idleTimeoutS * 1000);
-      const sweep = setInterval(() => this.#sweepIdle(), every);
-      this.#closeHooks.push(() => clearInterval(sweep));
+    if (c.idleTimeoutS > 0) {
+      const manager = this.manager;
+      const stop = startIdleSweep(function* () {
+        for (const { handler, state } of manager.handlers()) {
+          if (state !== "running") return; // the queue comes after the running ones
+          yield handler;
+        }
+      }, c.idleTimeoutS * 1000);
+      this.#closeHooks.push(stop);
     }
     this.#accepting = this.#acceptLoop(this.#listener);
     return addr;
-  }
-
-  /** Closes the running clients that have been idle (or not reading) for --idle-timeout. */
-  #sweepIdle(): void {
-    const now = Date.now();
-    for (const { client, state } of this.manager.clients()) {
-      if (state !== "running") break; // the queue comes after the running ones
-      client.checkIdle(now);
-    }
   }
 
   /** Resolves when the accept loop ends (after shutdown). */
@@ -195,13 +212,12 @@ export class Server {
   }
 
   async #acceptLoop(listener: Deno.TcpListener): Promise<void> {
-    const commands = buildCommandTable();
-    const handlerOptions = {
+    const handlerOptions: HandlerOptions = {
       maxLine: this.config.maxLine,
       idleTimeoutMs: this.config.idleTimeoutS * 1000,
       echo: this.config.echo,
-      commands,
-      server: this.info,
+      commands: new CommandTable(),
+      services: this.#services(),
       logger: this.#logger,
       stats: this.stats,
       durations: this.durations,
@@ -241,7 +257,7 @@ export class Server {
 
   /**
    * Graceful shutdown (SPEC §6): stop accepting, refuse the queue, let
-   * running clients finish the request in hand, close the rest after the
+   * running handlers finish the request in hand, close the rest after the
    * drain timeout, then run the close hooks. Safe to call twice.
    */
   shutdown(): Promise<void> {
@@ -262,12 +278,16 @@ export class Server {
     await this.#accepting;
     this.manager.shutdown();
     const idle = this.manager.whenIdle();
-    if (!await settlesWithin(idle, this.config.drainTimeoutS * 1000)) {
+    const drained = await deadline(idle, this.config.drainTimeoutS * 1000).then(
+      () => true,
+      () => false,
+    );
+    if (!drained) {
       this.#logger.info("drain timeout passed; closing remaining clients", {
         running: this.manager.running,
       });
       this.manager.abortAll();
-      await settlesWithin(idle, ABORT_GRACE_MS);
+      await deadline(idle, ABORT_GRACE_MS).catch(() => {});
     }
     for (const hook of this.#closeHooks) {
       try {
@@ -278,28 +298,6 @@ export class Server {
     }
     this.#logger.info("stopped", { served_total: this.stats.served_total });
     await this.#logger.flush();
-  }
-}
-
-/** The server could not start: `stage` says what failed, `cause` is Deno's error. */
-export class StartupError extends Error {
-  override name = "StartupError";
-  constructor(
-    readonly stage: "files" | "kv" | "metrics" | "listen",
-    override readonly cause: unknown,
-  ) {
-    super(`${stage}: ${cause instanceof Error ? cause.message : String(cause)}`);
-  }
-}
-
-/** True if `promise` settles within `ms`; the timer is cleared either way. */
-async function settlesWithin(promise: Promise<unknown>, ms: number): Promise<boolean> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const timeout = new Promise<false>((resolve) => timer = setTimeout(() => resolve(false), ms));
-  try {
-    return await Promise.race([promise.then(() => true), timeout]);
-  } finally {
-    clearTimeout(timer);
   }
 }
 

@@ -20,8 +20,40 @@ import {
   DEFAULT_ROOT_DIR,
   defaultWorkers,
   LIMITS,
-} from "./defaults.ts";
-import type { LogFormat, LogLevel } from "./log.ts";
+} from "../defaults.ts";
+import type { LogFormat, LogLevel } from "../log.ts";
+import { UsageError } from "../usage_error.ts";
+
+/** The server's usage text (`--help`, and after a usage error). */
+export const SERVER_USAGE = `usage: switchboard-server [PORT [MAX_RUNNING]] [options]
+
+A concurrent line-protocol TCP server: at most MAX_RUNNING clients are served
+at once, the rest wait in a FIFO queue. Try it: nc 127.0.0.1 ${DEFAULT_PORT}, then HELP.
+
+options:
+  --host H              address to bind (default ${DEFAULT_HOST}; 0.0.0.0 or :: to expose)
+  --port P              TCP port, 0 picks a free one (default ${DEFAULT_PORT})
+  --max-running N       clients served at once (default ${DEFAULT_MAX_RUNNING})
+  --queue-limit Q       clients allowed to wait; beyond it ERR busy (default ${DEFAULT_QUEUE_LIMIT})
+  --queue-timeout S     seconds a client may wait, 0 = forever (default ${DEFAULT_QUEUE_TIMEOUT_S})
+  --idle-timeout S      seconds a running client may stay silent, 0 = forever (default ${DEFAULT_IDLE_TIMEOUT_S})
+  --max-per-ip N        running + queued connections per address, 0 = no limit (default ${DEFAULT_MAX_PER_IP})
+  --max-line BYTES      longest request line (default ${DEFAULT_MAX_LINE})
+  --root DIR            directory served by the FILE commands (default ${DEFAULT_ROOT_DIR})
+  --max-file-size BYTES largest FILE PUT (default ${DEFAULT_MAX_FILE_SIZE})
+  --data DIR            where the KV store keeps its database (default ${DEFAULT_DATA_DIR})
+  --workers N           worker threads for COUNT jobs (default: CPU count, here ${defaultWorkers()})
+  --echo                raw mode: every admitted connection is a byte-for-byte echo
+  --metrics-port P      serve Prometheus /metrics and /healthz over HTTP on --host:P
+                        (or ADDRESS:P for its own address; 0 picks a free port)
+  --drain-timeout S     on shutdown, seconds running clients get to finish (default ${DEFAULT_DRAIN_TIMEOUT_S})
+  -v, --verbose         log every request
+  -q, --quiet           log nothing
+  --log-format F        text or json (default text), on stderr
+  -h, --help            show this help
+  --version             show the version
+
+Ctrl-C (SIGINT) or SIGTERM drains and exits 0; a second signal exits 130.`;
 
 /** Everything the server runs with. */
 export interface ServerConfig {
@@ -47,11 +79,6 @@ export interface ServerConfig {
   metrics: { hostname: string; port: number } | undefined;
   logLevel: LogLevel;
   logFormat: LogFormat;
-}
-
-/** A command line that cannot be run; the entry point prints usage and exits 2. */
-export class UsageError extends Error {
-  override name = "UsageError";
 }
 
 /** What the command line asks for. */

@@ -5,9 +5,10 @@
  * sha256. Progress is reported through a callback: lib never prints.
  */
 import { createHash } from "node:crypto";
-import type { Connection } from "./client.ts";
-import { parseDataHeader, type ParsedReply, parseReplyLine, quoteWord } from "./protocol.ts";
-import { readAhead, WriteBehind } from "./chunks.ts";
+import type { Connection } from "./connection.ts";
+import { parseDataHeader, type ParsedReply, parseReplyLine, quoteWord } from "../protocol/mod.ts";
+import { readAhead, WriteBehind } from "../chunks.ts";
+import { CutShortError } from "../io.ts";
 
 /** The server's sha256 differs from the bytes we sent or received (client exit code 4). */
 export class IntegrityError extends Error {
@@ -44,7 +45,7 @@ export async function put(
       onProgress(sent, size);
     }
   } catch (error) {
-    if (sent < size && error instanceof Error && /ended .* early/.test(error.message)) {
+    if (error instanceof CutShortError) {
       throw new Error(`${localPath} shrank while being sent`);
     }
     throw error;

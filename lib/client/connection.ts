@@ -3,7 +3,12 @@
  * reads replies with the same protocol module the server uses. Pipelining is
  * natural: send many, read replies in order.
  */
-import { ConnectionClosedError, type ParsedReply, quoteWord, ReplyReader } from "./protocol.ts";
+import {
+  ConnectionClosedError,
+  type ParsedReply,
+  quoteWord,
+  ReplyReader,
+} from "../protocol/mod.ts";
 
 const encoder = new TextEncoder();
 

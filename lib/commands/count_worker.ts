@@ -3,14 +3,13 @@
  * the CPU for `workMs`, then adds 1 to the request's shared counter under the
  * cross-thread lock, and reports the value it saw afterwards.
  *
- * Loading this module starts the job loop only inside a worker thread (and
- * not in the network thread, which runs the same module to serve), so
- * the same file works as a worker entry on its own (tests, source runs) and
- * inside a bundle or compiled binary that re-enters itself as a worker.
+ * The worker's entry is the server's own entry file (server.ts), which
+ * calls {@linkcode serveCountJobs} when it finds itself in a worker thread,
+ * so a bundle or a compiled binary re-enters itself; run directly (tests),
+ * this file serves on its own.
  */
-import { AtomicMutex } from "./lock.ts";
-import { inNetThread } from "./net_thread.ts";
-import { inWorkerThread, type JobMessage, type JobReply } from "./worker_pool.ts";
+import { AtomicMutex } from "../lock.ts";
+import { inWorkerThread, type JobMessage, type JobReply } from "../worker_pool.ts";
 
 /** Index of the lock word in a COUNT request's shared cells. */
 export const LOCK_CELL = 0;
@@ -56,7 +55,7 @@ function runJob(job: CountJob): CountResult {
 }
 
 /** Answers every job message posted to this worker thread. */
-function serveCountJobs(): void {
+export function serveCountJobs(): void {
   // Typed narrowly so this file also checks under the main thread's lib.
   const scope = self as unknown as {
     onmessage: ((event: MessageEvent<JobMessage<CountJob>>) => void) | null;
@@ -72,4 +71,4 @@ function serveCountJobs(): void {
   };
 }
 
-if (inWorkerThread() && !inNetThread()) serveCountJobs();
+if (import.meta.main && inWorkerThread()) serveCountJobs();

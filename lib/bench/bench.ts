@@ -12,15 +12,11 @@
  * is the admission latency.
  */
 import { parseArgs } from "@std/cli/parse-args";
-import type { BenchPart, BenchTask } from "./bench_worker.ts";
-import { DEFAULT_HOST, DEFAULT_PORT } from "./defaults.ts";
+import type { BenchPart, BenchTask } from "./worker.ts";
+import { DEFAULT_HOST, DEFAULT_PORT } from "../defaults.ts";
 import { Histogram, PERCENTILES } from "./histogram.ts";
 import process from "node:process";
-
-/** A bench command line that cannot be run. */
-export class BenchUsageError extends Error {
-  override name = "BenchUsageError";
-}
+import { UsageError } from "../usage_error.ts";
 
 /** Everything a bench run needs. */
 export interface BenchOptions {
@@ -93,7 +89,7 @@ export function parseBenchArgs(args: readonly string[]): BenchOptions {
       return !arg.startsWith("-");
     },
   }) as Record<string, string | boolean | undefined> & { _: Array<string | number> };
-  if (unknown.length > 0) throw new BenchUsageError(`unknown bench option ${unknown[0]}`);
+  if (unknown.length > 0) throw new UsageError(`unknown bench option ${unknown[0]}`);
   const str = (name: string) => {
     const value = parsed[name];
     return typeof value === "string" ? value : undefined;
@@ -103,7 +99,7 @@ export function parseBenchArgs(args: readonly string[]): BenchOptions {
     if (value === undefined) return fallback;
     const n = /^\d+$/.test(value) ? Number(value) : NaN;
     if (!(n >= min && n <= max)) {
-      throw new BenchUsageError(`--${name} must be an integer from ${min} to ${max}: "${value}"`);
+      throw new UsageError(`--${name} must be an integer from ${min} to ${max}: "${value}"`);
     }
     return n;
   };
@@ -112,7 +108,7 @@ export function parseBenchArgs(args: readonly string[]): BenchOptions {
     if (value === undefined) return fallback;
     const n = /^\d+(\.\d+)?$/.test(value) ? Number(value) : NaN;
     if (!(n >= 0 && n <= 86_400)) {
-      throw new BenchUsageError(`--${name} must be seconds from 0 to 86400: "${value}"`);
+      throw new UsageError(`--${name} must be seconds from 0 to 86400: "${value}"`);
     }
     return n;
   };
@@ -122,7 +118,7 @@ export function parseBenchArgs(args: readonly string[]): BenchOptions {
   const requests = str("requests") === undefined ? undefined : int("requests", 0, 1, 1e12);
   const churn = parsed.churn === true;
   const pipeline = int("pipeline", 1, 1, 4096);
-  if (churn && pipeline > 1) throw new BenchUsageError("--churn sends one request: no --pipeline");
+  if (churn && pipeline > 1) throw new UsageError("--churn sends one request: no --pipeline");
   const cpus = navigator.hardwareConcurrency || 1;
   const expect = str("expect") ?? (request.trim().toUpperCase() === "PING" ? "OK PONG" : "");
   return {

@@ -7,8 +7,18 @@
  * calls and a few integer increments per request, and nothing at all when
  * `--metrics-port` is off. The text is built only when someone scrapes.
  */
-import type { ServerInfo } from "./commands/mod.ts";
-import type { Logger } from "./log.ts";
+import type { Logger } from "../log.ts";
+import type { PoolStats } from "../worker_pool.ts";
+import type { Stats } from "./stats.ts";
+
+/** What the metrics read of the server. */
+export interface MetricsSource {
+  readonly stats: Stats;
+  readonly maxRunning: number;
+  running(): number;
+  queued(): number;
+  readonly workers: { stats(): PoolStats };
+}
 
 /** Upper bounds (seconds) of the duration buckets: 100 µs to 10 s, roughly ×2.5 apart. */
 export const DURATION_BUCKETS_S = [
@@ -78,7 +88,7 @@ interface Family {
   name: string;
   type: "counter" | "gauge";
   help: string;
-  value: (server: ServerInfo) => number;
+  value: (server: MetricsSource) => number;
 }
 
 /** Every plain metric: the Manager's gauges and the STATS counters (SPEC §4) under Prometheus names. */
@@ -179,7 +189,7 @@ const PREFIX = "switchboard_";
 const DURATION = `${PREFIX}request_duration_seconds`;
 
 /** The whole `/metrics` body in Prometheus text format 0.0.4. */
-export function renderMetrics(server: ServerInfo, durations: RequestDurations): string {
+export function renderMetrics(server: MetricsSource, durations: RequestDurations): string {
   const lines: string[] = [];
   for (const family of FAMILIES) {
     const name = PREFIX + family.name;
@@ -206,7 +216,7 @@ export interface MetricsAddress {
 
 /** Options of {@linkcode serveMetrics}. */
 export interface MetricsOptions extends MetricsAddress {
-  server: ServerInfo;
+  server: MetricsSource;
   durations: RequestDurations;
   /** False once shutdown began: `/healthz` then answers 503 so balancers stop sending clients. */
   healthy: () => boolean;

@@ -5,13 +5,9 @@
  * short write (`conn.write` may write less than asked) is continued, never
  * dropped. No sockets here: it writes to anything with a `write` method.
  */
-import type { BufferPool } from "./buffer_pool.ts";
-import { dataHeader, type LineReply, type Reply, replyLine } from "./protocol.ts";
-
-/** Minimal writer shape (a Deno.Conn, a test double). */
-export interface ByteSink {
-  write(p: Uint8Array): Promise<number>;
-}
+import type { BufferPool } from "../buffer_pool.ts";
+import { type ByteSink, writeAll } from "../io.ts";
+import { type LineReply, type Reply, replyLine } from "../protocol/mod.ts";
 
 /** Bytes the buffer starts with; grows on demand. */
 export const INITIAL_REPLY_BYTES = 1024;
@@ -100,11 +96,6 @@ export class ReplyWriter {
     }
   }
 
-  /** Appends the header of a DATA reply whose body the caller streams with {@linkcode stream}. */
-  dataHeader(size: number, sha256?: string): void {
-    this.text(dataHeader(size, sha256));
-  }
-
   /** Flushes, then writes each chunk of a streamed body as it comes; the caller adds the final LF. */
   async stream(chunks: AsyncIterable<Uint8Array>): Promise<number> {
     await this.flush();
@@ -171,8 +162,7 @@ export class ReplyWriter {
   wrote(n: number): boolean {
     this.writingSince = 0;
     if (n <= 0) throw new Error(`write made no progress (${n} bytes)`);
-    this.bytesWritten += n;
-    if (this.#stats) this.#stats.bytes_out += n;
+    this.#count(n);
     if (n < this.#len) {
       this.#buf.copyWithin(0, n, this.#len);
       this.#len -= n;
@@ -189,27 +179,34 @@ export class ReplyWriter {
   }
 
   /**
-   * The one write loop: continues short writes, times them, counts the
-   * bytes. After writing this writer's own buffer (`ownBuffer`), a buffer
-   * that a large reply grew is given back.
+   * Writes all of `bytes` through {@linkcode #accounted}. After writing this
+   * writer's own buffer (`ownBuffer`), a buffer that a large reply grew is
+   * given back.
    */
   async #writeAll(bytes: Uint8Array, ownBuffer = false): Promise<void> {
-    let off = 0;
-    try {
-      while (off < bytes.length) {
-        this.writingSince = Date.now();
-        const n = await this.#sink.write(off === 0 ? bytes : bytes.subarray(off));
-        if (n <= 0) throw new Error(`write made no progress (${n} bytes)`);
-        off += n;
-        if (this.#stats) this.#stats.bytes_out += n;
-      }
-    } finally {
-      this.writingSince = 0;
-      this.bytesWritten += off;
-    }
+    await writeAll(this.#accounted, bytes);
     if (ownBuffer && this.#buf.length > SHRINK_ABOVE_BYTES) {
       this.#buf = new Uint8Array(INITIAL_REPLY_BYTES);
     }
+  }
+
+  /** The sink, with each write timed (a stalled reader shows in `writingSince`) and counted. */
+  readonly #accounted: ByteSink = {
+    write: async (bytes) => {
+      this.writingSince = Date.now();
+      try {
+        const n = await this.#sink.write(bytes);
+        this.#count(n);
+        return n;
+      } finally {
+        this.writingSince = 0;
+      }
+    },
+  };
+
+  #count(n: number): void {
+    this.bytesWritten += n;
+    if (this.#stats) this.#stats.bytes_out += n;
   }
 
   #reserve(n: number): void {
@@ -223,13 +220,3 @@ export class ReplyWriter {
 }
 
 const LF_BYTES = new Uint8Array([10]);
-
-/** Writes all of `bytes`, continuing after short writes (`write` may write less than asked). */
-export async function writeAll(sink: ByteSink, bytes: Uint8Array): Promise<void> {
-  let off = 0;
-  while (off < bytes.length) {
-    const n = await sink.write(off === 0 ? bytes : bytes.subarray(off));
-    if (n <= 0) throw new Error(`write made no progress (${n} bytes)`);
-    off += n;
-  }
-}

@@ -15,17 +15,17 @@
  * No lock guards this state: every change below is a synchronous step on the
  * event-loop thread, finished before any other task can observe it.
  */
-import { err, type LineReply } from "./protocol.ts";
-import type { Logger } from "./log.ts";
+import { err, type LineReply } from "../protocol/mod.ts";
+import type { Logger } from "../log.ts";
 import type { Stats } from "./stats.ts";
 
-/** What the Manager needs from a client; ClientHandler implements it, tests use fakes. */
-export interface ManagedClient {
+/** What the Manager needs from a handler; ClientHandler implements it, tests use fakes. */
+export interface ManagedHandler {
   /** Remote address (without port), for `maxPerIp`. */
   readonly address: string;
-  /** Called once when the client is put in the queue; it calls `leave` if it hangs up there. */
+  /** Called once when the handler is put in the queue; it calls `leave` if it hangs up there. */
   enqueued(leave: () => void): void;
-  /** Runs the client to completion; its slot frees when the promise settles. */
+  /** Runs the handler to completion; its slot frees when the promise settles. */
   run(): Promise<void>;
   /** Sends `reply` (an ERR line) and closes. Never throws. */
   refuse(reply: LineReply): void;
@@ -41,9 +41,9 @@ export interface ManagerOptions {
   maxRunning: number;
   /** Clients allowed to wait; the next one is refused with `ERR busy`. Default: no limit. */
   queueLimit?: number;
-  /** Milliseconds a client may wait before `ERR timeout`; 0 (default) waits forever. */
+  /** Milliseconds a handler may wait before `ERR timeout`; 0 (default) waits forever. */
   queueTimeoutMs?: number;
-  /** Running + queued clients per address; 0 (default) is no limit. */
+  /** Running + queued handlers per address; 0 (default) is no limit. */
   maxPerIp?: number;
   /** Counters to update; the Manager owns accepted/rejected/served/timeouts. */
   stats: Stats;
@@ -51,26 +51,26 @@ export interface ManagerOptions {
   logger: Logger;
 }
 
-/** What {@linkcode Manager.admit} did with a client. */
+/** What {@linkcode Manager.admit} did with a handler. */
 export type Admission = "running" | "queued" | "rejected";
 
-/** A client as WHO lists it. */
-export interface ClientEntry<C> {
-  client: C;
+/** A handler as WHO lists it. */
+export interface HandlerEntry<H> {
+  handler: H;
   state: "running" | "queued";
 }
 
 /** FIFO admission queue plus a capped running set. */
-export class Manager<C extends ManagedClient = ManagedClient> {
+export class Manager<H extends ManagedHandler = ManagedHandler> {
   readonly maxRunning: number;
   readonly queueLimit: number;
   readonly queueTimeoutMs: number;
   readonly maxPerIp: number;
   readonly #stats: Stats;
   readonly #logger: Logger;
-  readonly #running = new Set<C>();
-  readonly #queue = new Set<C>();
-  readonly #queueTimers = new Map<C, ReturnType<typeof setTimeout>>();
+  readonly #running = new Set<H>();
+  readonly #queue = new Set<H>();
+  readonly #queueTimers = new Map<H, ReturnType<typeof setTimeout>>();
   readonly #perAddress = new Map<string, number>();
   #stopping = false;
   #idleWaiters: Array<() => void> = [];
@@ -97,27 +97,27 @@ export class Manager<C extends ManagedClient = ManagedClient> {
     return this.#queue.size;
   }
 
-  /** Running clients first, then the queue in FIFO order. */
-  *clients(): Generator<ClientEntry<C>> {
-    for (const client of this.#running) yield { client, state: "running" };
-    for (const client of this.#queue) yield { client, state: "queued" };
+  /** Running handlers first, then the queue in FIFO order. */
+  *handlers(): Generator<HandlerEntry<H>> {
+    for (const handler of this.#running) yield { handler, state: "running" };
+    for (const handler of this.#queue) yield { handler, state: "queued" };
   }
 
   /**
-   * Takes a new client: starts it if a slot is free, queues it if the queue
+   * Takes a new handler: starts it if a slot is free, queues it if the queue
    * has room, otherwise refuses it with `ERR busy` (SPEC §3). The per-address
    * limit is checked first.
    */
-  admit(client: C): Admission {
+  admit(handler: H): Admission {
     this.#stats.accepted_total++;
-    if (this.#stopping) return this.#reject(client, SHUTDOWN_REPLY, "shutting down");
-    const fromAddress = this.#perAddress.get(client.address) ?? 0;
+    if (this.#stopping) return this.#reject(handler, SHUTDOWN_REPLY, "shutting down");
+    const fromAddress = this.#perAddress.get(handler.address) ?? 0;
     if (this.maxPerIp > 0 && fromAddress >= this.maxPerIp) {
-      return this.#reject(client, PER_ADDRESS_REPLY, `max ${this.maxPerIp} per address`);
+      return this.#reject(handler, PER_ADDRESS_REPLY, `max ${this.maxPerIp} per address`);
     }
     if (this.#running.size < this.maxRunning) {
-      this.#perAddress.set(client.address, fromAddress + 1);
-      this.#start(client);
+      this.#perAddress.set(handler.address, fromAddress + 1);
+      this.#start(handler);
       return "running";
     }
     if (this.#queue.size >= this.queueLimit) {
@@ -125,34 +125,34 @@ export class Manager<C extends ManagedClient = ManagedClient> {
         "busy",
         `server full (${this.#running.size} running, ${this.#queue.size} queued)`,
       );
-      return this.#reject(client, reply, "queue full");
+      return this.#reject(handler, reply, "queue full");
     }
-    this.#perAddress.set(client.address, fromAddress + 1);
-    this.#queue.add(client);
+    this.#perAddress.set(handler.address, fromAddress + 1);
+    this.#queue.add(handler);
     if (this.queueTimeoutMs > 0) {
-      this.#queueTimers.set(client, setTimeout(() => this.#timeOut(client), this.queueTimeoutMs));
+      this.#queueTimers.set(handler, setTimeout(() => this.#timeOut(handler), this.queueTimeoutMs));
     }
-    client.enqueued(() => this.#leave(client));
+    handler.enqueued(() => this.#leave(handler));
     return "queued";
   }
 
   /**
-   * Stops admitting: queued clients are refused with `ERR shutdown`, running
+   * Stops admitting: queued handlers are refused with `ERR shutdown`, running
    * ones are asked to finish the request in hand. Resolve
    * {@linkcode whenIdle} to know when they are done.
    */
   shutdown(): void {
     this.#stopping = true;
-    for (const client of [...this.#queue]) {
-      this.#dequeue(client);
-      client.refuse(SHUTDOWN_REPLY);
+    for (const handler of [...this.#queue]) {
+      this.#dequeue(handler);
+      handler.refuse(SHUTDOWN_REPLY);
     }
-    for (const client of this.#running) client.shutdown();
+    for (const handler of this.#running) handler.shutdown();
   }
 
-  /** Closes every running client at once (the drain timeout passed). */
+  /** Closes every running handler at once (the drain timeout passed). */
   abortAll(): void {
-    for (const client of this.#running) client.abort();
+    for (const handler of this.#running) handler.abort();
   }
 
   /** Resolves when nothing runs and nothing waits. */
@@ -161,31 +161,31 @@ export class Manager<C extends ManagedClient = ManagedClient> {
     return new Promise((resolve) => this.#idleWaiters.push(resolve));
   }
 
-  #start(client: C): void {
-    this.#running.add(client);
+  #start(handler: H): void {
+    this.#running.add(handler);
     let done: Promise<void>;
     try {
-      done = client.run();
+      done = handler.run();
     } catch (error) {
       done = Promise.reject(error);
     }
     done.then(
-      () => this.#finish(client),
+      () => this.#finish(handler),
       (error) => {
         this.#logger.warn("client handler failed", { error: String(error) });
-        this.#finish(client);
+        this.#finish(handler);
       },
     );
   }
 
-  #finish(client: C): void {
-    if (!this.#running.delete(client)) return;
-    this.#release(client.address);
+  #finish(handler: H): void {
+    if (!this.#running.delete(handler)) return;
+    this.#release(handler.address);
     this.#stats.served_total++;
     this.#fill();
   }
 
-  /** Starts queued clients while slots are free: this is what makes a freed slot reach the next client at once. */
+  /** Starts queued handlers while slots are free: this is what makes a freed slot reach the next handler at once. */
   #fill(): void {
     while (this.#running.size < this.maxRunning && !this.#stopping) {
       const next = this.#queue.values().next();
@@ -197,28 +197,28 @@ export class Manager<C extends ManagedClient = ManagedClient> {
     this.#notifyIfIdle();
   }
 
-  #leave(client: C): void {
-    if (this.#dequeue(client)) this.#notifyIfIdle();
+  #leave(handler: H): void {
+    if (this.#dequeue(handler)) this.#notifyIfIdle();
   }
 
-  #timeOut(client: C): void {
-    if (!this.#dequeue(client)) return;
+  #timeOut(handler: H): void {
+    if (!this.#dequeue(handler)) return;
     this.#stats.timeouts_total++;
     const seconds = this.queueTimeoutMs / 1000;
-    this.#logger.info("queue timeout", { address: client.address, waited_s: seconds });
-    client.refuse(err("timeout", `waited ${seconds} s for a free slot`));
+    this.#logger.info("queue timeout", { address: handler.address, waited_s: seconds });
+    handler.refuse(err("timeout", `waited ${seconds} s for a free slot`));
     this.#notifyIfIdle();
   }
 
-  /** Removes a waiting client; false if it was not waiting. */
-  #dequeue(client: C): boolean {
-    if (!this.#queue.delete(client)) return false;
-    const timer = this.#queueTimers.get(client);
+  /** Removes a waiting handler; false if it was not waiting. */
+  #dequeue(handler: H): boolean {
+    if (!this.#queue.delete(handler)) return false;
+    const timer = this.#queueTimers.get(handler);
     if (timer !== undefined) {
       clearTimeout(timer);
-      this.#queueTimers.delete(client);
+      this.#queueTimers.delete(handler);
     }
-    this.#release(client.address);
+    this.#release(handler.address);
     return true;
   }
 
@@ -228,10 +228,10 @@ export class Manager<C extends ManagedClient = ManagedClient> {
     else this.#perAddress.delete(address);
   }
 
-  #reject(client: C, reply: LineReply, reason: string): Admission {
+  #reject(handler: H, reply: LineReply, reason: string): Admission {
     this.#stats.rejected_total++;
-    this.#logger.info("connection refused", { address: client.address, reason });
-    client.refuse(reply);
+    this.#logger.info("connection refused", { address: handler.address, reason });
+    handler.refuse(reply);
     return "rejected";
   }
 
@@ -243,6 +243,6 @@ export class Manager<C extends ManagedClient = ManagedClient> {
   }
 }
 
-/** The line every client gets when the server stops (SPEC §6). */
+/** The line every connection gets when the server stops (SPEC §6). */
 export const SHUTDOWN_REPLY: LineReply = err("shutdown", "server is shutting down");
 const PER_ADDRESS_REPLY: LineReply = err("busy", "too many connections from your address");

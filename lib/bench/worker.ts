@@ -1,8 +1,8 @@
 /**
  * One thread of `switchboard-client bench` (lib/bench.ts): it drives its
  * share of the connections and posts back what it measured. Like
- * lib/count_worker.ts, loading this module starts the loop only inside a
- * worker thread, so client.ts (or its bundle) can re-enter itself.
+ * the COUNT workers, the thread runs the client's own entry file, which
+ * calls {@linkcode serveBenchTask}, so client.ts (or its bundle) can re-enter itself.
  *
  * Each persistent connection keeps `pipeline` requests in flight: it sends
  * them in one write, and for every batch of replies that one read brings it
@@ -12,7 +12,7 @@
  * request as it can.
  */
 import { Histogram } from "./histogram.ts";
-import { inWorkerThread } from "./worker_pool.ts";
+import { inWorkerThread } from "../worker_pool.ts";
 
 /** What one thread is asked to do. */
 export interface BenchTask {
@@ -256,8 +256,8 @@ function epochClock() {
   };
 }
 
-/** Answers the one task posted to this worker thread. */
-function serveBenchTask(): void {
+/** Answers the one task posted to this worker thread (client.ts calls it when it is one). */
+export function serveBenchTask(): void {
   const scope = self as unknown as {
     onmessage: ((event: MessageEvent<BenchTask>) => void) | null;
     postMessage(message: { ok: true; part: BenchPart } | { ok: false; error: string }): void;
@@ -271,4 +271,4 @@ function serveBenchTask(): void {
   };
 }
 
-if (inWorkerThread()) serveBenchTask();
+if (import.meta.main && inWorkerThread()) serveBenchTask();

@@ -17,7 +17,7 @@
  * Values are stored as raw UTF-8 bytes, so a value is returned byte-exact.
  */
 
-import { INTEGER_WORD as INTEGER } from "./protocol.ts";
+import { INTEGER_WORD as INTEGER } from "../protocol/mod.ts";
 
 /** Longest key in UTF-8 bytes (SPEC §4 "KV"). */
 export const MAX_KEY_BYTES = 250;

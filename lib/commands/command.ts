@@ -1,0 +1,98 @@
+/**
+ * What a protocol command is and what it runs with. Every command file
+ * imports this and the protocol, never the table (mod.ts), so the command
+ * files and the table have no import cycle.
+ */
+import type { Logger } from "../log.ts";
+import { ProtocolError, type Reply, type Request } from "../protocol/mod.ts";
+import type { FileStore } from "../stores/file_store.ts";
+import type { KvStore } from "../stores/kv_store.ts";
+import type { WorkerPool } from "../worker_pool.ts";
+import type { CountJob, CountResult } from "./count_worker.ts";
+
+/** What a command sees of its own connection. */
+export interface Session {
+  readonly id: number;
+  readonly address: string;
+  readonly port: number;
+  readonly connectedAt: Date;
+  /** Set by HELLO. */
+  identity: { name: string; studentId: string; github: string } | undefined;
+}
+
+/** One connection as WHO lists it. */
+export interface SessionEntry {
+  session: Session;
+  state: "running" | "queued";
+}
+
+/**
+ * The server's services, shared by every connection. A command uses only
+ * the ones it needs, so a test builds just those (tests/helpers.ts
+ * `testContext`) and a new service does not touch the other commands' tests.
+ */
+export interface Services {
+  readonly logger: Logger;
+  /** The files under --root. */
+  readonly files: FileStore;
+  /** The durable key-value store. */
+  readonly kv: KvStore;
+  /** The worker threads that run COUNT jobs. */
+  readonly workers: WorkerPool<CountJob, CountResult>;
+  /** Running connections, then queued ones in FIFO order (WHO). */
+  sessions(): Iterable<SessionEntry>;
+  /** The STATS lines as `[key, integer]`, in order (SPEC §4). */
+  counters(): Iterable<[string, number]>;
+}
+
+/** Everything a command runs with: its connection, and the shared services. */
+export interface CommandContext {
+  readonly session: Session;
+  readonly services: Services;
+  /** Aborts when the connection is gone (reset, closed by the server); see Command.cancelOnDisconnect. */
+  readonly signal: AbortSignal;
+  /**
+   * The `size` raw bytes that follow this request line (FILE PUT); each
+   * chunk is valid until the one after next is requested. Whatever the
+   * command leaves unread is read and dropped by the handler before the
+   * next request, so payload bytes never reach the parser.
+   */
+  payload(size: number): AsyncIterable<Uint8Array>;
+}
+
+/** One protocol command. */
+export interface Command {
+  /** Upper-case name as typed (case-insensitive on the wire). */
+  readonly name: string;
+  /** Other names that run the same command (QUIT's EXIT and STOP). */
+  readonly aliases?: readonly string[];
+  /** Syntax lines for HELP, e.g. `CALC <op> <a> <b>`. */
+  readonly usage: readonly string[];
+  /** One line: what it is for. */
+  readonly summary: string;
+  /**
+   * Long-running: while it runs, the handler keeps reading so that a reset
+   * connection aborts `context.signal` (a clean EOF may be a half-close,
+   * which still gets its reply, so it does not abort).
+   */
+  readonly cancelOnDisconnect?: boolean;
+  /** Runs the request; a bad request is a returned or thrown ProtocolError, never a crash. */
+  run(request: Request, context: CommandContext): Reply | Promise<Reply>;
+}
+
+/** Throws `bad-args` unless `args` has between `min` and `max` entries. */
+export function expectArgs(
+  args: readonly string[],
+  range: { min: number; max?: number },
+  usage: string,
+): void {
+  const max = range.max ?? range.min;
+  if (args.length >= range.min && args.length <= max) return;
+  const got = `got ${args.length} argument${args.length === 1 ? "" : "s"}`;
+  throw new ProtocolError("bad-args", `${usage}, ${got}`);
+}
+
+/** Shortens user input quoted back in an error message. */
+export function truncate(text: string, max = 64): string {
+  return text.length <= max ? text : `${text.slice(0, max)}…`;
+}

@@ -1,0 +1,200 @@
+/**
+ * Request framing (SPEC §4, §5): bytes in, complete lines and raw payload
+ * bytes out, with the line limit enforced while the line is still arriving.
+ * No sockets here: the bytes are pushed in (or read straight into
+ * `spare()`), so it is tested without a network and shared by the server
+ * and the client's reply reader.
+ *
+ * Written by hand rather than taken from a library because the protocol is
+ * the product: its limits (bounded buffering, byte-exact "rest of line") are
+ * part of the contract.
+ */
+import type { BufferPool } from "../buffer_pool.ts";
+import { ProtocolError } from "./errors.ts";
+
+const LF = 10;
+const CR = 13;
+
+/** Bytes a fresh connection buffer starts with; small so 10,000 idle clients stay cheap. */
+export const INITIAL_BUFFER_BYTES = 4096;
+/** A drained buffer larger than this is given back, so one long line does not pin memory forever. */
+const SHRINK_ABOVE_BYTES = 64 * 1024;
+
+/**
+ * Incremental input buffer for one connection: bytes go in (ideally read
+ * straight into {@linkcode FrameBuffer.spare}), complete lines and raw payload
+ * bytes come out. A partial line longer than `maxLine` is refused as soon as
+ * it is seen, so the buffer never holds more than `maxLine` + 2 bytes of one
+ * line plus one read, however the bytes arrive.
+ */
+export class FrameBuffer {
+  #buf: Uint8Array<ArrayBuffer>;
+  #start = 0;
+  #end = 0;
+  /** Bytes in [#start, #scan) are known to hold no LF, so byte-at-a-time input is not rescanned. */
+  #scan = 0;
+  readonly maxLine: number;
+  readonly #initialSize: number;
+  readonly #pool: BufferPool | undefined;
+
+  /**
+   * `maxLine` counts the bytes before the LF, a CR before it excluded (SPEC §4).
+   * With a `pool` of the initial size, the first buffer comes from it and
+   * {@linkcode release} gives it back.
+   */
+  constructor(
+    maxLine: number,
+    options: { initialSize?: number; pool?: BufferPool | undefined } = {},
+  ) {
+    if (!Number.isSafeInteger(maxLine) || maxLine < 1) {
+      throw new RangeError(`maxLine must be a positive integer: received ${maxLine}`);
+    }
+    this.maxLine = maxLine;
+    this.#initialSize = options.initialSize ?? Math.min(INITIAL_BUFFER_BYTES, maxLine + 2);
+    this.#pool = options.pool?.size === this.#initialSize ? options.pool : undefined;
+    this.#buf = EMPTY;
+  }
+
+  /**
+   * Empties the buffer and gives its memory back to the pool. Only when no
+   * read into it is in flight; the buffer starts over on the next use.
+   */
+  release(): void {
+    this.#pool?.give(this.#buf);
+    this.#buf = EMPTY;
+    this.#reset();
+  }
+
+  /** Bytes received and not yet taken out. */
+  get buffered(): number {
+    return this.#end - this.#start;
+  }
+
+  /** Bytes allocated right now (for the memory-bound tests). */
+  get capacity(): number {
+    return this.#buf.length;
+  }
+
+  /**
+   * A writable region of at least `min` free bytes at the tail, to read into;
+   * call {@linkcode commit} with the count written. Compacts before growing.
+   */
+  spare(min = 1): Uint8Array {
+    if (this.#buf.length - this.#end < min) this.#makeRoom(min);
+    return this.#buf.subarray(this.#end);
+  }
+
+  /** Records that `n` bytes were written into the region {@linkcode spare} returned. */
+  commit(n: number): void {
+    if (n < 0 || this.#end + n > this.#buf.length) {
+      throw new RangeError(`commit(${n}) exceeds the spare region`);
+    }
+    this.#end += n;
+  }
+
+  /** Copies `chunk` in (for callers that do not read straight into {@linkcode spare}). */
+  push(chunk: Uint8Array): void {
+    let offset = 0;
+    while (offset < chunk.length) {
+      const room = this.spare(Math.min(chunk.length - offset, 64 * 1024));
+      const n = Math.min(room.length, chunk.length - offset);
+      room.set(chunk.subarray(offset, offset + n));
+      this.commit(n);
+      offset += n;
+    }
+  }
+
+  /**
+   * The next complete line without its LF and without a CR before it, or
+   * null when more bytes are needed. The view is valid until the next
+   * {@linkcode spare}/{@linkcode push}. Throws a fatal `line-too-long`
+   * ProtocolError once the line in progress is longer than `maxLine`.
+   */
+  nextLine(): Uint8Array | null {
+    const lf = this.#findLf();
+    if (lf === -1) {
+      this.#scan = this.#end;
+      // One byte of slack: a CR may still be followed by the LF.
+      if (this.#end - this.#start > this.maxLine + 1) throw this.#tooLong();
+      if (this.#start === this.#end) this.#reset();
+      return null;
+    }
+    let contentEnd = lf;
+    if (contentEnd > this.#start && this.#buf[contentEnd - 1] === CR) contentEnd--;
+    if (contentEnd - this.#start > this.maxLine) throw this.#tooLong();
+    const line = this.#buf.subarray(this.#start, contentEnd);
+    this.#start = this.#scan = lf + 1;
+    return line;
+  }
+
+  /** Index of the first LF in the unscanned bytes, or -1. */
+  #findLf(): number {
+    const buf = this.#buf;
+    const end = this.#end;
+    // Short spans (a typical request) are scanned in JS; a subarray + indexOf costs more there.
+    if (end - this.#scan <= SHORT_SCAN_BYTES) {
+      for (let i = this.#scan; i < end; i++) if (buf[i] === LF) return i;
+      return -1;
+    }
+    return buf.subarray(0, end).indexOf(LF, this.#scan);
+  }
+
+  /** Up to `max` raw bytes (a payload), or null when none are buffered. Same validity as nextLine. */
+  take(max: number): Uint8Array | null {
+    const n = Math.min(max, this.#end - this.#start);
+    if (n <= 0) return null;
+    const bytes = this.#buf.subarray(this.#start, this.#start + n);
+    this.#start += n;
+    if (this.#scan < this.#start) this.#scan = this.#start;
+    return bytes;
+  }
+
+  /** Copies up to `target.length` buffered bytes into `target` and consumes them; the count (0 if none). */
+  takeInto(target: Uint8Array): number {
+    const bytes = this.take(target.length);
+    if (bytes === null) return 0;
+    target.set(bytes);
+    return bytes.length;
+  }
+
+  /** Everything still buffered (an unterminated last line at end of input), emptying the buffer. */
+  takeAll(): Uint8Array {
+    const bytes = this.#buf.slice(this.#start, this.#end);
+    this.#start = this.#end = this.#scan = 0;
+    return bytes;
+  }
+
+  #tooLong(): ProtocolError {
+    return new ProtocolError(
+      "line-too-long",
+      `request line exceeds ${this.maxLine} bytes; the limit is --max-line ${this.maxLine}`,
+      true,
+    );
+  }
+
+  #reset(): void {
+    this.#start = this.#end = this.#scan = 0;
+    if (this.#buf.length > SHRINK_ABOVE_BYTES) this.#buf = new Uint8Array(this.#initialSize);
+  }
+
+  #makeRoom(min: number): void {
+    const live = this.#end - this.#start;
+    if (this.#buf.length - live >= min && this.#start > 0) {
+      this.#buf.copyWithin(0, this.#start, this.#end);
+    } else {
+      let size = Math.max(this.#buf.length * 2, this.#initialSize);
+      while (size - live < min) size *= 2;
+      const next = size === this.#pool?.size ? this.#pool.take() : new Uint8Array(size);
+      next.set(this.#buf.subarray(this.#start, this.#end));
+      this.#buf = next;
+    }
+    this.#scan -= this.#start;
+    this.#end = live;
+    this.#start = 0;
+  }
+}
+
+/** Unscanned spans up to this length are searched for LF in a JS loop. */
+const SHORT_SCAN_BYTES = 64;
+
+const EMPTY = new Uint8Array(0);

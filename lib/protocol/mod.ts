@@ -1,0 +1,44 @@
+/**
+ * The wire protocol of SPEC §4, on bytes only: what the server, the client
+ * and the tests all import. Each concept has its own file:
+ *
+ * - `errors.ts`: error codes and `ProtocolError`;
+ * - `framing.ts`: bytes → lines and payload (`FrameBuffer`), bounded;
+ * - `request.ts`: decoding a line, the tokenizer, `Request`;
+ * - `reply.ts`: the three reply shapes and their encoding;
+ * - `reply_reader.ts`: reading replies back (the client's side).
+ */
+export { type ErrorCode, ProtocolError } from "./errors.ts";
+export { FrameBuffer, INITIAL_BUFFER_BYTES } from "./framing.ts";
+export {
+  decodeLine,
+  hasControlCharacter,
+  INTEGER_WORD,
+  isBlank,
+  quoteWord,
+  Request,
+  scanWord,
+  tokenize,
+  type Word,
+} from "./request.ts";
+export {
+  data,
+  dataHeader,
+  dataLines,
+  encodeReply,
+  err,
+  errorReply,
+  type LineReply,
+  ok,
+  type Reply,
+  replyLine,
+  type StreamReply,
+} from "./reply.ts";
+export {
+  ConnectionClosedError,
+  type DataHeader,
+  parseDataHeader,
+  type ParsedReply,
+  parseReplyLine,
+  ReplyReader,
+} from "./reply_reader.ts";

@@ -1,0 +1,103 @@
+/**
+ * The reply side of the wire format (SPEC §4 "Replies"): the three shapes
+ * (`OK`, `ERR`, `DATA`), constructors for them, and their encoding. The
+ * server's ReplyWriter encodes replies into its own buffer with
+ * `replyLine`; `encodeReply` is the whole reply in one piece.
+ */
+import type { ErrorCode, ProtocolError } from "./errors.ts";
+
+const LF = 10;
+const encoder = new TextEncoder();
+
+/** A reply: `OK [text]`, `ERR code message`, or `DATA size [sha256]` with its bytes or a stream. */
+export type Reply = LineReply | StreamReply;
+
+/** A reply whose bytes are all in memory: `OK`, `ERR`, or a DATA with its body. */
+export type LineReply =
+  | { readonly kind: "ok"; readonly text?: string; readonly close?: boolean }
+  | {
+    readonly kind: "err";
+    readonly code: ErrorCode;
+    readonly message: string;
+    readonly close?: boolean;
+  }
+  | { readonly kind: "data"; readonly body: Uint8Array; readonly sha256?: string };
+
+/** A DATA reply whose body is streamed (a file): `size` bytes from `chunks()`, then `done()`. */
+export interface StreamReply {
+  readonly kind: "stream";
+  readonly size: number;
+  readonly sha256?: string;
+  readonly chunks: () => AsyncIterable<Uint8Array>;
+  readonly done: () => void;
+}
+
+/** `OK` or `OK <text>`; the text must not contain a LF. */
+export function ok(text?: string, options: { close?: boolean } = {}): LineReply {
+  const reply: { kind: "ok"; text?: string; close?: boolean } = { kind: "ok" };
+  if (text !== undefined) reply.text = text;
+  if (options.close) reply.close = true;
+  return reply;
+}
+
+/** `ERR <code> <message>`. */
+export function err(
+  code: ErrorCode,
+  message: string,
+  options: { close?: boolean } = {},
+): LineReply {
+  return options.close
+    ? { kind: "err", code, message, close: true }
+    : { kind: "err", code, message };
+}
+
+/** `DATA <size> [<sha256>]` + body; a string body is UTF-8 encoded. */
+export function data(body: Uint8Array | string, sha256?: string): LineReply {
+  const bytes = typeof body === "string" ? encoder.encode(body) : body;
+  return sha256 === undefined
+    ? { kind: "data", body: bytes }
+    : { kind: "data", body: bytes, sha256 };
+}
+
+/** A DATA body from text lines (each followed by a LF), as lists, HELP and STATS use. */
+export function dataLines(lines: readonly string[]): LineReply {
+  return data(lines.length === 0 ? "" : lines.join("\n") + "\n");
+}
+
+/** The reply for a ProtocolError. */
+export function errorReply(error: ProtocolError): LineReply {
+  return err(error.code, error.message, { close: error.fatal });
+}
+
+/** The header line of a DATA reply, LF included. */
+export function dataHeader(size: number, sha256?: string): string {
+  return sha256 === undefined ? `DATA ${size}\n` : `DATA ${size} ${sha256}\n`;
+}
+
+/** The first line of a reply (LF included); for DATA, the header only. */
+export function replyLine(reply: Reply): string {
+  switch (reply.kind) {
+    case "ok":
+      return reply.text === undefined ? "OK\n" : `OK ${reply.text}\n`;
+    case "err":
+      return `ERR ${reply.code} ${reply.message}\n`;
+    case "data":
+      return dataHeader(reply.body.length, reply.sha256);
+    case "stream":
+      return dataHeader(reply.size, reply.sha256);
+  }
+}
+
+/** The whole reply as bytes (tests and simple callers; the server uses ReplyWriter). */
+export function encodeReply(reply: Reply): Uint8Array {
+  if (reply.kind === "stream") {
+    throw new TypeError("a streamed reply cannot be encoded in one piece");
+  }
+  const head = encoder.encode(replyLine(reply));
+  if (reply.kind !== "data") return head;
+  const out = new Uint8Array(head.length + reply.body.length + 1);
+  out.set(head);
+  out.set(reply.body, head.length);
+  out[out.length - 1] = LF;
+  return out;
+}

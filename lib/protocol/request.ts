@@ -1,0 +1,199 @@
+/**
+ * The request side of the wire format (SPEC §4 "Requests"): decoding one
+ * line's bytes, the tokenizer with its quotes and escapes, and `Request`,
+ * which parses the command word at once and the arguments on demand.
+ */
+import { ProtocolError } from "./errors.ts";
+
+const SPACE = 32;
+const TAB = 9;
+const QUOTE = 34;
+const BACKSLASH = 92;
+
+const strictUtf8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
+
+/** Lines up to this length that are plain ASCII are decoded in JS, without a call into the runtime. */
+const ASCII_FAST_PATH_BYTES = 128;
+
+/** Decodes one line's bytes; NUL or invalid UTF-8 is a (non-fatal) `bad-request`. */
+export function decodeLine(bytes: Uint8Array): string {
+  if (bytes.length <= ASCII_FAST_PATH_BYTES) {
+    let ascii = true;
+    for (let i = 0; i < bytes.length; i++) {
+      const b = bytes[i]!;
+      if (b === 0) throw new ProtocolError("bad-request", "line contains a NUL byte");
+      if (b > 0x7f) {
+        ascii = false;
+        break;
+      }
+    }
+    // Short commands (PING, CALC, KV GET …) are the common case on the hot path.
+    if (ascii) return String.fromCharCode.apply(null, bytes as unknown as number[]);
+  }
+  if (bytes.includes(0)) throw new ProtocolError("bad-request", "line contains a NUL byte");
+  try {
+    return strictUtf8.decode(bytes);
+  } catch {
+    throw new ProtocolError("bad-request", "line is not valid UTF-8");
+  }
+}
+
+/** A decimal integer of any length with an optional sign (SPEC §4 "Numbers"). */
+export const INTEGER_WORD = /^[+-]?\d+$/;
+
+/** True for a line of nothing but spaces and tabs: it gets no reply (SPEC §4). */
+export function isBlank(line: string): boolean {
+  for (let i = 0; i < line.length; i++) {
+    const c = line.charCodeAt(i);
+    if (c !== SPACE && c !== TAB) return false;
+  }
+  return true;
+}
+
+/** True if `text` has a C0 control character or DEL (names and keys must not). */
+export function hasControlCharacter(text: string): boolean {
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c < 0x20 || c === 0x7f) return true;
+  }
+  return false;
+}
+
+function isSeparator(c: number): boolean {
+  return c === SPACE || c === TAB;
+}
+
+/** One word of a request line and the index just past it. */
+export interface Word {
+  text: string;
+  end: number;
+}
+
+/**
+ * Scans the word starting at or after `pos` (skipping separators), or returns
+ * null at end of line. A word that starts with `"` runs to the matching
+ * quote, with `\"` and `\\` as its only escapes, and must be followed by a
+ * separator or the end of the line.
+ */
+export function scanWord(line: string, pos: number): Word | null {
+  let i = pos;
+  while (i < line.length && isSeparator(line.charCodeAt(i))) i++;
+  if (i >= line.length) return null;
+  if (line.charCodeAt(i) !== QUOTE) {
+    const start = i;
+    while (i < line.length && !isSeparator(line.charCodeAt(i))) i++;
+    return { text: line.slice(start, i), end: i };
+  }
+  const column = i + 1;
+  let text = "";
+  let from = ++i;
+  for (;;) {
+    if (i >= line.length) {
+      throw new ProtocolError(
+        "bad-request",
+        `unbalanced quote: the word at column ${column} never closes`,
+      );
+    }
+    const c = line.charCodeAt(i);
+    if (c === QUOTE) break;
+    if (c === BACKSLASH) {
+      const next = line.charCodeAt(i + 1);
+      if (next !== QUOTE && next !== BACKSLASH) {
+        const shown = i + 1 < line.length ? line[i + 1] : "end of line";
+        throw new ProtocolError(
+          "bad-request",
+          `bad escape \\${shown} at column ${i + 1}: inside quotes only \\" and \\\\ are escapes`,
+        );
+      }
+      text += line.slice(from, i);
+      from = i + 1; // keep the escaped character itself
+      i += 2;
+      continue;
+    }
+    i++;
+  }
+  text += line.slice(from, i);
+  i++; // past the closing quote
+  if (i < line.length && !isSeparator(line.charCodeAt(i))) {
+    throw new ProtocolError(
+      "bad-request",
+      `a closing quote must be followed by a space or the end of the line (column ${i + 1})`,
+    );
+  }
+  return { text, end: i };
+}
+
+/** Splits a line into words from `from` on (quotes and escapes applied); error columns count from the line start. */
+export function tokenize(line: string, from = 0): string[] {
+  const words: string[] = [];
+  let pos = from;
+  for (let word = scanWord(line, pos); word !== null; word = scanWord(line, pos)) {
+    words.push(word.text);
+    pos = word.end;
+  }
+  return words;
+}
+
+/**
+ * Quotes `text` as one word when it needs it (empty, separators, a leading
+ * quote, a backslash, or exactly "-"), so {@linkcode scanWord} reads it back
+ * unchanged. Clients use it to build requests; WHO uses it for names.
+ */
+export function quoteWord(text: string): string {
+  if (text !== "" && text !== "-" && !/[ \t"\\]/.test(text)) return text;
+  return `"${text.replace(/["\\]/g, (c) => "\\" + c)}"`;
+}
+
+/**
+ * One decoded, non-blank request line. The command word is parsed eagerly;
+ * arguments only on demand, because some commands take the rest of the line
+ * byte-exact and must not fail on quotes inside it.
+ */
+export class Request {
+  /** The command name, upper-cased (command names are case-insensitive). */
+  readonly command: string;
+  readonly line: string;
+  readonly #afterCommand: number;
+
+  constructor(line: string) {
+    const word = scanWord(line, 0);
+    if (word === null) throw new RangeError("a request needs a non-blank line");
+    this.line = line;
+    this.command = word.text.toUpperCase();
+    this.#afterCommand = word.end;
+  }
+
+  /** The words after the command name. Throws `bad-request` on bad quoting. */
+  args(): string[] {
+    return tokenize(this.line, this.#afterCommand);
+  }
+
+  /** At most the first `max` words after the command name; what follows is not parsed. */
+  words(max: number): string[] {
+    const words: string[] = [];
+    let pos = this.#afterCommand;
+    while (words.length < max) {
+      const word = scanWord(this.line, pos);
+      if (word === null) break;
+      words.push(word.text);
+      pos = word.end;
+    }
+    return words;
+  }
+
+  /**
+   * The rest of the line after `skip` more words: exactly one separator after
+   * the last word is dropped and the remainder returned byte-exact, or
+   * undefined when the line ends right after that word.
+   */
+  rest(skip = 0): string | undefined {
+    let pos = this.#afterCommand;
+    for (let n = 0; n < skip; n++) {
+      const word = scanWord(this.line, pos);
+      if (word === null) return undefined;
+      pos = word.end;
+    }
+    if (pos >= this.line.length) return undefined;
+    return this.line.slice(pos + 1);
+  }
+}

@@ -1,0 +1,60 @@
+/**
+ * Why the server could not start, as one line a person can act on (SPEC §9:
+ * a missing permission names its flag, never a stack trace).
+ */
+import { StoreInUseError } from "../stores/kv_store.ts";
+import type { ServerConfig } from "./config.ts";
+
+/** The stage of startup that failed. */
+export type StartupStage = "files" | "kv" | "metrics" | "listen";
+
+/** The server could not start: `stage` says what failed, `cause` is Deno's error. */
+export class StartupError extends Error {
+  override name = "StartupError";
+  constructor(readonly stage: StartupStage, override readonly cause: unknown) {
+    super(`${stage}: ${cause instanceof Error ? cause.message : String(cause)}`);
+  }
+}
+
+/** Explains a failure to start in one line, naming the permission flag when one is missing. */
+export function describeStartupError(error: StartupError, config: ServerConfig): string {
+  const cause = error.cause;
+  const reason = cause instanceof Error ? cause.message : String(cause);
+  const denied = cause instanceof Deno.errors.NotCapable ||
+    cause instanceof Deno.errors.PermissionDenied;
+  switch (error.stage) {
+    case "files":
+      if (denied) {
+        return `file access to ${config.rootDir} is not granted: run with --allow-read --allow-write`;
+      }
+      return `cannot use --root ${config.rootDir}: ${reason}`;
+    case "kv":
+      if (cause instanceof StoreInUseError) return cause.message;
+      if (cause instanceof TypeError && /openKv is not a function/.test(cause.message)) {
+        return "the KV store needs Deno KV: run with --unstable-kv";
+      }
+      if (denied) {
+        return `file access to ${config.dataDir} is not granted: run with --allow-read --allow-write`;
+      }
+      return `cannot open the KV store in ${config.dataDir}: ${reason}`;
+    case "metrics": {
+      const where = `${config.metrics?.hostname}:${config.metrics?.port}`;
+      if (denied) return `network access is not granted: run with --allow-net (metrics ${where})`;
+      if (cause instanceof Deno.errors.AddrInUse) {
+        return `cannot serve metrics on ${where}: address already in use`;
+      }
+      return `cannot serve metrics on ${where}: ${reason}`;
+    }
+    case "listen": {
+      const where = `${config.host}:${config.port}`;
+      if (denied) return `network access is not granted: run with --allow-net (${where})`;
+      if (cause instanceof Deno.errors.AddrInUse) {
+        return `cannot listen on ${where}: address already in use`;
+      }
+      if (cause instanceof Deno.errors.AddrNotAvailable) {
+        return `cannot listen on ${where}: no such local address`;
+      }
+      return `cannot listen on ${where}: ${reason}`;
+    }
+  }
+}
