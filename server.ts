@@ -88,12 +88,22 @@ async function serve(config: ServerConfig, placement: NetPlacement): Promise<Run
   return { shutDown: () => void server.shutdown(), exited };
 }
 
+/**
+ * A terminal's Ctrl-C reaches us twice under `deno task`: once from the
+ * terminal (the whole foreground process group gets SIGINT) and once
+ * forwarded by the task runner. Signals this close together are one signal.
+ */
+const SAME_SIGNAL_MS = 250;
+
 /** The first SIGINT or SIGTERM calls `shutDown`; a second one exits 130 at once (SPEC §6). */
 function onSignals(shutDown: () => void): void {
-  let signals = 0;
+  let first = 0;
   const onSignal = () => {
-    if (++signals > 1) Deno.exit(130);
-    shutDown();
+    const now = performance.now();
+    if (first === 0) {
+      first = now;
+      shutDown();
+    } else if (now - first > SAME_SIGNAL_MS) Deno.exit(130);
   };
   const names: Deno.Signal[] = Deno.build.os === "windows"
     ? ["SIGINT", "SIGBREAK"]

@@ -23,6 +23,10 @@ export const DEFAULT_QUEUE_TIMEOUT_S = 0;
 export const DEFAULT_IDLE_TIMEOUT_S = 300;
 /** Running + queued connections per remote address; 0 means no limit. */
 export const DEFAULT_MAX_PER_IP = 0;
+/** Seconds a request line may take from its first byte to its LF (and a TLS handshake in all). */
+export const DEFAULT_REQUEST_TIMEOUT_S = 30;
+/** Bytes a second an upload or download must keep up, measured over each request-timeout window. */
+export const DEFAULT_MIN_RATE = 4096;
 /** Longest request line in bytes, not counting the CR LF. */
 export const DEFAULT_MAX_LINE = 65536;
 /** Seconds running clients get to finish when the server shuts down. */

@@ -4,6 +4,7 @@
  * never blocks a request: lines are queued and written by one drain task; a
  * sink that stops reading (a full pipe) costs a bounded queue, then drops.
  */
+import { escapeControl, quoteText } from "./escape.ts";
 import { printLock } from "./lock.ts";
 import { type ByteSink, writeAll } from "./io.ts";
 
@@ -19,8 +20,11 @@ const MAX_QUEUED_LINES = 10_000;
 
 const encoder = new TextEncoder();
 
-/** A text field value that is written without quotes. */
-const BARE_VALUE = /^[^\s"=]+$/;
+/** A text field value that is written without quotes: no space, quote, `=`, backslash or control. */
+// deno-lint-ignore no-control-regex -- control characters must not pass unquoted
+const BARE_VALUE = /^[^\s"=\\\u0000-\u001f\u007f-\u009f]+$/;
+/** What JSON.stringify leaves raw that a terminal may still act on: DEL and the C1 controls. */
+const RAW_IN_JSON = /[\u007f-\u009f]/g;
 
 /** Options of {@linkcode Logger}. */
 export interface LoggerOptions {
@@ -96,18 +100,21 @@ export class Logger {
 
   #format(level: string, message: string, fields: LogFields | undefined): string {
     const ts = this.#timestamp();
+    // Fields may hold what a client sent (a HELLO name, a file name): no
+    // control character reaches the log raw (SPEC §5, log injection).
     if (this.format === "json") {
-      return JSON.stringify({ ts, level, msg: message, ...fields }) + "\n";
+      const json = JSON.stringify({ ts, level, msg: message, ...fields });
+      return json.replace(RAW_IN_JSON, (c) => `\\u00${c.charCodeAt(0).toString(16)}`) + "\n";
     }
-    let line = `${ts} ${level.toUpperCase().padEnd(5)} ${message}`;
+    let line = `${ts} ${level.toUpperCase().padEnd(5)} ${escapeControl(message)}`;
     if (fields) {
       for (const [key, value] of Object.entries(fields)) {
         if (value === undefined) continue;
         const text = String(value);
-        // Numbers and booleans never need quotes; strings do when empty or holding space, '"' or '='.
+        // Numbers and booleans never need quotes; strings do when empty or holding anything but plain characters.
         line += typeof value !== "string" || BARE_VALUE.test(text)
           ? ` ${key}=${text}`
-          : ` ${key}=${JSON.stringify(text)}`;
+          : ` ${key}=${quoteText(text)}`;
       }
     }
     return line + "\n";

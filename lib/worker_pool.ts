@@ -1,12 +1,25 @@
 /**
  * A pool of Web Workers (real threads) for CPU-heavy jobs, so the event loop
- * that serves every client never runs them itself. Jobs wait in one FIFO
- * queue; each idle worker takes the next one. A job that throws fails only
- * its own request; a worker that dies is replaced and the pool lives on.
+ * that serves every client never runs them itself. A job that throws fails
+ * only its own request; a worker that dies is replaced and the pool lives on.
  *
- * The queue holds batches (one per request, with a count of jobs still to
- * start) rather than one entry per job, so a request of a million jobs costs
- * one queue entry, and cancelling it removes all of them at once.
+ * Jobs come in batches (one per request, with a count of jobs still to
+ * start), so a request of a million jobs costs one queue entry, and
+ * cancelling it removes all of them at once.
+ *
+ * Fairness: the batches take turns. An idle worker takes one job from the
+ * batch at the head of the queue, and that batch goes to the back if it has
+ * more — round-robin between requests, the way a time-sharing scheduler
+ * gives each runnable process a slice before any gets a second one (and Go's
+ * runtime preempts a goroutine that runs too long). First-come-first-served
+ * would let one request of sixty one-second jobs hold every worker for a
+ * minute while a request of one tiny job waits behind it; with turns, the
+ * tiny job waits for one job of the big request at most.
+ *
+ * Bounded: each batch says what a job costs (for COUNT, its milliseconds of
+ * work), and the pool refuses a batch that would take the work not yet
+ * done past `maxPendingCost`, so a few clients that queue long jobs and
+ * leave cannot pin the workers for long (SPEC §4).
  */
 
 /** True inside a Web Worker, false on the main thread. */
@@ -29,14 +42,26 @@ export type JobReply<R> = { id: number; ok: true; result: R } | {
   error: string;
 };
 
+/** What a worker posts once, when its module has loaded and it takes jobs. */
+export interface WorkerReady {
+  ready: true;
+}
+
+/** Called by a worker module once it listens for jobs (see {@linkcode WorkerPool.start}). */
+export function announceReady(): void {
+  (self as unknown as { postMessage(message: WorkerReady): void }).postMessage({ ready: true });
+}
+
 /** Options of {@linkcode WorkerPool}. */
 export interface WorkerPoolOptions {
   /** Number of worker threads. */
   size: number;
-  /** The worker module: it answers each JobMessage with a JobReply. */
+  /** The worker module: it calls `announceReady()`, then answers each JobMessage with a JobReply. */
   moduleUrl: URL;
   /** Told when a worker dies and is replaced. */
   onWorkerDeath?: (workerId: number, error: string) => void;
+  /** The most cost (see `runBatch`'s `cost`) of jobs not yet finished; default: no limit. */
+  maxPendingCost?: number;
 }
 
 /** Pool counters for STATS. */
@@ -57,32 +82,46 @@ export class JobFailedError extends Error {
   override name = "JobFailedError";
 }
 
+/** Thrown by `runBatch` when the batch would take the pending cost past the limit. */
+export class PoolFullError extends Error {
+  override name = "PoolFullError";
+  constructor(readonly pendingCost: number) {
+    super(`the worker pool is full (${pendingCost} of work waiting)`);
+  }
+}
+
 interface Batch<J, R> {
   makeJob: (index: number) => J;
   total: number;
   started: number;
   finished: number;
+  /** What each job counts against `maxPendingCost`. */
+  cost: number;
   failed: boolean;
   onResult: (result: R, index: number, workerId: number) => void;
   resolve: () => void;
   reject: (error: Error) => void;
-  signal: AbortSignal | undefined;
 }
 
 interface Slot<J, R> {
   id: number;
   worker: Worker;
+  /** Resolves when the worker announced it is ready. */
+  ready: Promise<void>;
   /** The job in hand, if any. */
   current: { messageId: number; batch: Batch<J, R>; index: number } | undefined;
 }
 
-/** A fixed-size pool of workers with a FIFO queue of job batches. */
+/** A fixed-size pool of workers; batches take turns (round-robin). */
 export class WorkerPool<J, R> {
   readonly size: number;
   readonly #moduleUrl: URL;
   readonly #onWorkerDeath: WorkerPoolOptions["onWorkerDeath"];
+  readonly #maxPendingCost: number;
   readonly #slots: Slot<J, R>[] = [];
+  /** Batches with jobs still to start, in turn order. */
   readonly #queue: Batch<J, R>[] = [];
+  #pendingCost = 0;
   #nextMessageId = 1;
   #nextWorkerId = 1;
   #jobsTotal = 0;
@@ -95,9 +134,21 @@ export class WorkerPool<J, R> {
     this.size = options.size;
     this.#moduleUrl = options.moduleUrl;
     this.#onWorkerDeath = options.onWorkerDeath;
+    this.#maxPendingCost = options.maxPendingCost ?? Infinity;
   }
 
-  /** Counters for STATS; workers are started on first use. */
+  /**
+   * Starts every worker now and resolves once each has loaded, instead of
+   * on the first job. A server does this before it accepts anyone: a
+   * thread started later, when clients may have used up the descriptors,
+   * can fail to start (Deno then panics, SPEC §5).
+   */
+  async start(): Promise<void> {
+    this.#ensureWorkers();
+    await Promise.all(this.#slots.map((slot) => slot.ready));
+  }
+
+  /** Counters for STATS. */
   stats(): PoolStats {
     let queued = 0;
     for (const batch of this.#queue) queued += batch.total - batch.started;
@@ -109,11 +160,18 @@ export class WorkerPool<J, R> {
     };
   }
 
+  /** The cost of the jobs not yet finished, over every batch. */
+  get pendingCost(): number {
+    return this.#pendingCost;
+  }
+
   /**
    * Runs `total` jobs (`makeJob(i)` builds job i) and resolves when all are
    * done; `onResult` sees each result as it comes. Rejects with
-   * JobFailedError on the first failure (the rest are dropped) and with
-   * JobsCancelledError when `signal` aborts (jobs not yet started never run).
+   * PoolFullError at once if `total` × `cost` would take the pending cost
+   * past the limit, with JobFailedError on the first failure (the rest are
+   * dropped), and with JobsCancelledError when `signal` aborts (jobs not yet
+   * started never run).
    */
   runBatch(
     total: number,
@@ -121,23 +179,30 @@ export class WorkerPool<J, R> {
     options: {
       onResult?: (result: R, index: number, workerId: number) => void;
       signal?: AbortSignal;
+      /** What each job counts against the pool's `maxPendingCost` (default 0). */
+      cost?: number;
     } = {},
   ): Promise<void> {
     if (this.#closed) return Promise.reject(new JobsCancelledError("the worker pool is closed"));
     if (total === 0) return Promise.resolve();
+    const cost = options.cost ?? 0;
+    if (this.#pendingCost + total * cost > this.#maxPendingCost) {
+      return Promise.reject(new PoolFullError(this.#pendingCost));
+    }
+    if (options.signal?.aborted) return Promise.reject(new JobsCancelledError("cancelled"));
     return new Promise<void>((resolve, reject) => {
       const batch: Batch<J, R> = {
         makeJob,
         total,
         started: 0,
         finished: 0,
+        cost,
         failed: false,
         onResult: options.onResult ?? (() => {}),
         resolve,
         reject,
-        signal: options.signal,
       };
-      if (options.signal?.aborted) return reject(new JobsCancelledError("cancelled"));
+      this.#pendingCost += total * cost;
       options.signal?.addEventListener("abort", () => this.#cancel(batch), { once: true });
       this.#queue.push(batch);
       this.#ensureWorkers();
@@ -148,7 +213,7 @@ export class WorkerPool<J, R> {
   /** Stops every worker; queued batches are cancelled. */
   close(): void {
     this.#closed = true;
-    for (const batch of this.#queue.splice(0)) {
+    for (const batch of [...this.#queue]) {
       this.#fail(batch, new JobsCancelledError("the worker pool is closed"));
     }
     for (const slot of this.#slots) {
@@ -166,12 +231,19 @@ export class WorkerPool<J, R> {
 
   #spawn(): Slot<J, R> {
     const worker = new Worker(this.#moduleUrl, { type: "module" });
-    const slot: Slot<J, R> = { id: this.#nextWorkerId++, worker, current: undefined };
-    worker.onmessage = (event: MessageEvent<JobReply<R>>) => this.#settle(slot, event.data);
+    const { promise: ready, resolve, reject } = Promise.withResolvers<void>();
+    ready.catch(() => {}); // awaited by start() only
+    const slot: Slot<J, R> = { id: this.#nextWorkerId++, worker, ready, current: undefined };
+    worker.onmessage = (event: MessageEvent<JobReply<R> | WorkerReady>) => {
+      if ("ready" in event.data) resolve();
+      else this.#settle(slot, event.data);
+    };
     worker.onerror = (event: ErrorEvent) => {
       // Without preventDefault an uncaught error in a worker takes the whole process down.
       event.preventDefault();
-      this.#replace(slot, event.message || "worker crashed");
+      const error = event.message || "worker crashed";
+      reject(new Error(`worker ${slot.id} failed to start: ${error}`));
+      this.#replace(slot, error);
     };
     return slot;
   }
@@ -181,11 +253,13 @@ export class WorkerPool<J, R> {
     const index = this.#slots.indexOf(slot);
     if (index === -1) return;
     this.#onWorkerDeath?.(slot.id, error);
-    if (slot.current) {
-      this.#fail(slot.current.batch, new JobFailedError(`worker ${slot.id} died: ${error}`));
-    }
+    const current = slot.current;
     slot.current = undefined;
     this.#slots.splice(index, 1);
+    if (current) {
+      this.#pendingCost -= current.batch.cost;
+      this.#fail(current.batch, new JobFailedError(`worker ${slot.id} died: ${error}`));
+    }
     // Respawn only for queued work: a module that cannot even load then
     // fails one batch per death instead of respawning in a hot loop.
     if (!this.#closed && this.#queue.length > 0) {
@@ -200,6 +274,7 @@ export class WorkerPool<J, R> {
     slot.current = undefined;
     this.#jobsTotal++;
     const batch = current.batch;
+    this.#pendingCost -= batch.cost;
     if (!batch.failed) {
       if (reply.ok) {
         batch.finished++;
@@ -212,14 +287,14 @@ export class WorkerPool<J, R> {
     this.#dispatch();
   }
 
-  /** Gives every idle worker the next job from the head of the queue. */
+  /** Gives every idle worker one job: from the batch whose turn it is, which then goes to the back. */
   #dispatch(): void {
     for (const slot of this.#slots) {
       if (slot.current !== undefined) continue;
-      const batch = this.#queue[0];
+      const batch = this.#queue.shift();
       if (batch === undefined) return;
       const index = batch.started++;
-      if (batch.started === batch.total) this.#queue.shift();
+      if (batch.started < batch.total) this.#queue.push(batch);
       const messageId = this.#nextMessageId++;
       slot.current = { messageId, batch, index };
       const message: JobMessage<J> = { id: messageId, job: batch.makeJob(index) };
@@ -231,12 +306,16 @@ export class WorkerPool<J, R> {
     this.#fail(batch, new JobsCancelledError("cancelled"));
   }
 
-  /** Drops the batch's jobs that have not started; jobs already running finish and are ignored. */
+  /**
+   * Drops the batch's jobs that have not started (their cost with them);
+   * jobs already running finish, are ignored, and give their cost back then.
+   */
   #fail(batch: Batch<J, R>, error: Error): void {
     if (batch.failed) return;
     batch.failed = true;
     const index = this.#queue.indexOf(batch);
     if (index !== -1) this.#queue.splice(index, 1);
+    this.#pendingCost -= (batch.total - batch.started) * batch.cost;
     batch.reject(error);
   }
 }

@@ -61,7 +61,7 @@ export async function runLine(line: string, context = testContext()): Promise<st
   let reply: Reply;
   try {
     const request = new Request(line);
-    reply = await table.get(request.command).run(request, context);
+    reply = await table.get(request.command, request.word).run(request, context);
   } catch (error) {
     if (!(error instanceof ProtocolError)) throw error;
     reply = { kind: "err", code: error.code, message: error.message };

@@ -168,7 +168,7 @@ Deno.test("client shell works under a real terminal: prompt, replies, errors, ex
   await term.type("calc mul 6 7");
   await term.waitFor("42");
   await term.type("nope");
-  await term.waitFor("error: unknown-command: NOPE is not a command");
+  await term.waitFor("error: unknown-command: nope is not a command");
   await term.type("exit");
   await term.waitFor("bye");
   assertEquals(await term.exit(), 0);

@@ -77,7 +77,7 @@ Deno.test("every bad file name gets ERR bad-name; its payload is consumed and th
     ["a\\b", 'file names must not contain / or \\: received "a\\\\b"'],
     [
       "tab\u0001name",
-      'file names must not contain NUL or control characters: received "tab\\u0001name"',
+      'file names must not contain NUL or control characters: received "tab\\x01name"',
     ],
     ["é".repeat(128), "file names must be 1-255 bytes: received"],
   ];

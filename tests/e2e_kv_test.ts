@@ -41,10 +41,13 @@ Deno.test("KV SET, GET, DEL, INCR and KEYS behave as SPEC says", async () => {
   assertEquals(await c.ask("KV KEYS zzz"), "DATA 0\n");
   assertEquals(await c.ask("KV DEL n"), "OK deleted");
   assertEquals(await c.ask("KV DEL n"), "ERR not-found no key n");
-  assertEquals(await c.ask("KV"), "ERR bad-args KV takes SET, GET, DEL, INCR or KEYS, got nothing");
+  assertEquals(
+    await c.ask("KV"),
+    "ERR bad-args KV takes SET, GET, DEL, INCR, KEYS or SCAN, got nothing",
+  );
   assertEquals(
     await c.ask("KV POP x"),
-    'ERR bad-args KV takes SET, GET, DEL, INCR or KEYS, got "POP"',
+    'ERR bad-args KV takes SET, GET, DEL, INCR, KEYS or SCAN, got "POP"',
   );
   assertEquals(await c.ask("KV GET"), "ERR bad-args KV GET takes <key>, got 1 argument");
   assertEquals(await c.ask("KV GET a b"), "ERR bad-args KV GET takes <key>, got 3 arguments");
@@ -59,7 +62,7 @@ Deno.test("KV refuses bad keys and names the rule", async () => {
   assertStartsWith(await c.ask(`KV SET ${"k".repeat(251)} v`), rule);
   assertStartsWith(await c.ask(`KV SET ${"é".repeat(126)} v`), rule, "252 bytes in UTF-8");
   assertEquals(await c.ask(`KV SET ${"k".repeat(250)} v`), "OK");
-  assertEquals(await c.ask("KV SET tab\u0001key v"), `${rule}: received "tab\u0001key"`);
+  assertEquals(await c.ask("KV SET tab\u0001key v"), `${rule}: received "tab\\x01key"`);
   assertEquals(await c.ask("PING"), "OK PONG");
 });
 

@@ -1,5 +1,6 @@
 /** End to end: graceful shutdown (SPEC §6). */
 import { assertEquals } from "@std/assert";
+import { delay } from "@std/async/delay";
 import { eventually, parseStats, TestClient, TestServer } from "./helpers.ts";
 
 Deno.test("SIGTERM tells idle and queued clients, refuses newcomers, and exits 0", async () => {
@@ -66,8 +67,22 @@ Deno.test("a second signal during the drain exits at once with 130", async () =>
   using stuck = await stuckClient(server);
   server.signal("SIGTERM");
   await server.waitForLog(/shutting down/);
+  // Past the 250 ms in which a repeat counts as the same signal (SPEC §6).
+  await delay(400);
   server.signal("SIGINT");
   const status = await server.exited();
   assertEquals(status.code, 130);
+  void stuck;
+});
+
+Deno.test("two signals within 250 ms are one: the drain runs and the exit is 0", async () => {
+  await using server = await TestServer.start(["--drain-timeout", "0.5"]);
+  using stuck = await stuckClient(server);
+  // What a terminal's Ctrl-C under `deno task` delivers: the terminal's and the task runner's.
+  server.signal("SIGINT");
+  server.signal("SIGINT");
+  const status = await server.exited();
+  assertEquals(status.code, 0);
+  server.assertLogged(/drain timeout passed; closing remaining clients running=1/);
   void stuck;
 });

@@ -62,6 +62,8 @@ export class TestServer {
       positional?: boolean;
       dir?: string;
       env?: Record<string, string>;
+      /** A command the server runs under, e.g. `["prlimit", "--nofile=256"]`. */
+      wrap?: string[];
     } = {},
   ): Promise<TestServer> {
     const entry = options.entry ?? SERVER;
@@ -70,8 +72,10 @@ export class TestServer {
       ...(args.includes("--data") ? [] : ["--data", `${dir}/data`]),
       ...(args.includes("--root") ? [] : ["--root", `${dir}/files`]),
     ];
-    const process = new Deno.Command(Deno.execPath(), {
+    const wrap = options.wrap ?? [];
+    const process = new Deno.Command(wrap[0] ?? Deno.execPath(), {
       args: [
+        ...(wrap.length > 0 ? [...wrap.slice(1), Deno.execPath()] : []),
         "run",
         "--no-prompt",
         ...(options.permissions ?? SERVER_PERMISSIONS),

@@ -3,6 +3,7 @@
  * imports this and the protocol, never the table (mod.ts), so the command
  * files and the table have no import cycle.
  */
+import { escapeControl } from "../escape.ts";
 import type { Logger } from "../log.ts";
 import { ProtocolError, type Reply, type Request } from "../protocol/mod.ts";
 import type { FileStore } from "../stores/file_store.ts";
@@ -76,6 +77,12 @@ export interface Command {
    * which still gets its reply, so it does not abort).
    */
   readonly cancelOnDisconnect?: boolean;
+  /**
+   * Raw bytes may follow the request line (FILE PUT). A line of such a
+   * command that cannot be parsed closes the connection, since the size of
+   * what follows is unknown and it must never be read as requests.
+   */
+  readonly readsPayload?: boolean;
   /** Runs the request; a bad request is a returned or thrown ProtocolError, never a crash. */
   run(request: Request, context: CommandContext): Reply | Promise<Reply>;
 }
@@ -92,7 +99,10 @@ export function expectArgs(
   throw new ProtocolError("bad-args", `${usage}, ${got}`);
 }
 
-/** Shortens user input quoted back in an error message. */
+/**
+ * Client input as an error message quotes it: shortened to `max`
+ * characters, control characters escaped (SPEC §4), the spelling kept.
+ */
 export function truncate(text: string, max = 64): string {
-  return text.length <= max ? text : `${text.slice(0, max)}…`;
+  return escapeControl(text.length <= max ? text : `${text.slice(0, max)}…`);
 }

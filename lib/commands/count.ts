@@ -6,15 +6,20 @@
  */
 import { COUNTER_CELL } from "./count_worker.ts";
 import { err, INTEGER_WORD as INTEGER, ok, ProtocolError } from "../protocol/mod.ts";
-import { JobFailedError, JobsCancelledError } from "../worker_pool.ts";
-import { type Command, expectArgs } from "./command.ts";
+import { JobFailedError, JobsCancelledError, PoolFullError } from "../worker_pool.ts";
+import { type Command, expectArgs, truncate } from "./command.ts";
 
 /** Most increments one request may ask for. */
 export const MAX_INCREMENTS = 1_000_000;
 /** Most CPU milliseconds per increment. */
 export const MAX_WORK_MS = 10_000;
-/** Most CPU milliseconds one request may cost in all (10 minutes of one core). */
-export const MAX_TOTAL_WORK_MS = 600_000;
+/**
+ * Most CPU milliseconds one request may cost in all: one CPU-minute. With
+ * the server-wide bound on work waiting (lib/server/server.ts), a client
+ * that queues long COUNTs and leaves pins the workers for about a minute,
+ * not for hours.
+ */
+export const MAX_TOTAL_WORK_MS = 60_000;
 
 const USAGE = "COUNT takes <start> <increments> [<work-ms>]";
 
@@ -23,7 +28,7 @@ function boundedInt(word: string, name: string, max: number): number {
   if (!Number.isSafeInteger(n) || n > max) {
     throw new ProtocolError(
       "bad-args",
-      `${name} must be an integer from 0 to ${max}: received "${word.slice(0, 32)}"`,
+      `${name} must be an integer from 0 to ${max}: received "${truncate(word, 32)}"`,
     );
   }
   return n;
@@ -42,7 +47,7 @@ export const COUNT: Command = {
     if (!INTEGER.test(startWord)) {
       throw new ProtocolError(
         "bad-args",
-        `start must be an integer (any length): received "${startWord.slice(0, 32)}"`,
+        `start must be an integer (any length): received "${truncate(startWord, 32)}"`,
       );
     }
     const start = BigInt(startWord);
@@ -63,6 +68,7 @@ export const COUNT: Command = {
     try {
       await services.workers.runBatch(increments, () => ({ cells, workMs }), {
         signal,
+        cost: workMs,
         onResult: (result, index, worker) => {
           if (logger.debugEnabled) {
             logger.debug(`job ${index + 1}/${increments}`, {
@@ -75,6 +81,10 @@ export const COUNT: Command = {
         },
       });
     } catch (error) {
+      if (error instanceof PoolFullError) {
+        const seconds = Math.ceil(error.pendingCost / 1000);
+        return err("busy", `job queue full (${seconds} s of work waiting); try again later`);
+      }
       if (error instanceof JobFailedError) {
         return err("internal", `a COUNT job failed: ${error.message}`);
       }

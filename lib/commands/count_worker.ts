@@ -9,7 +9,7 @@
  * this file serves on its own.
  */
 import { AtomicMutex } from "../lock.ts";
-import { inWorkerThread, type JobMessage, type JobReply } from "../worker_pool.ts";
+import { announceReady, inWorkerThread, type JobMessage, type JobReply } from "../worker_pool.ts";
 
 /** Index of the lock word in a COUNT request's shared cells. */
 export const LOCK_CELL = 0;
@@ -69,6 +69,7 @@ export function serveCountJobs(): void {
       scope.postMessage({ id, ok: false, error: String(error) });
     }
   };
+  announceReady();
 }
 
 if (import.meta.main && inWorkerThread()) serveCountJobs();

@@ -87,6 +87,7 @@ export const FILE: Command = {
     "FILE DEL <name>",
   ],
   summary: "the file service under --root: PUT is atomic and verified, GET streams with its sha256",
+  readsPayload: true,
   async run(request, context) {
     const args = request.args();
     const name = args[0]?.toUpperCase();

@@ -5,8 +5,8 @@ import { type Command, expectArgs } from "./command.ts";
 /** The part of the command table HELP reads. */
 export interface CommandList {
   readonly all: readonly Command[];
-  /** Throws `ERR unknown-command` for a name that is not a command. */
-  get(word: string): Command;
+  /** The command named `name` (upper-case); throws `ERR unknown-command` quoting `spelled`. */
+  get(name: string, spelled?: string): Command;
 }
 
 /** Builds HELP over `commands` (the table HELP is itself part of). */
@@ -19,7 +19,7 @@ export function helpCommand(commands: CommandList): Command {
       const args = request.args();
       expectArgs(args, { min: 0, max: 1 }, "HELP takes [command]");
       if (args.length === 0) return dataLines(commands.all.flatMap(describe));
-      return dataLines(describe(commands.get(args[0]!)));
+      return dataLines(describe(commands.get(args[0]!.toUpperCase(), args[0]!)));
     },
   };
 }

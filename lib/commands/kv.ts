@@ -75,9 +75,71 @@ const SUBCOMMANDS: ReadonlyMap<string, Subcommand> = new Map<string, Subcommand>
   }],
   ["KEYS", async (_request, args, { services }) => {
     expectArgs(args, { min: 1, max: 2 }, "KV KEYS takes [<prefix>]");
-    return dataLines(await services.kv.keys(args[1] ?? ""));
+    // One more than the limit tells "exactly the limit" from "too many".
+    const keys = await services.kv.keys(args[1] ?? "", { limit: MAX_LISTED_KEYS + 1 });
+    if (keys.length > MAX_LISTED_KEYS) {
+      return err(
+        "too-large",
+        `more than ${MAX_LISTED_KEYS} keys match; page through them with KV SCAN [<prefix>] [AFTER <key>] [LIMIT <n>]`,
+      );
+    }
+    return dataLines(keys);
+  }],
+  ["SCAN", async (request, _args, { services }) => {
+    const { prefix, after, limit } = parseScan(request);
+    return dataLines(await services.kv.keys(prefix, { after, limit }));
   }],
 ]);
+
+/**
+ * Most keys one KEYS or SCAN reply lists (SPEC §5: no reply is built whole
+ * beyond a bound): 10,000 keys of at most 250 bytes is at most 2.5 MB.
+ */
+export const MAX_LISTED_KEYS = 10_000;
+/** Keys a SCAN lists when it gives no LIMIT. */
+export const DEFAULT_SCAN_LIMIT = 1_000;
+const SCAN_USAGE = "KV SCAN takes [<prefix>] [AFTER <key>] [LIMIT <n>]";
+
+/**
+ * `KV SCAN [<prefix>] [AFTER <key>] [LIMIT <n>]`: AFTER and LIMIT are
+ * keywords in any case, unless quoted (a prefix spelled like one is quoted).
+ */
+function parseScan(request: Request): { prefix: string; after?: string; limit: number } {
+  const words = request.argWords().slice(1);
+  const keyword = (i: number) => {
+    const word = words[i];
+    return word === undefined || word.quoted ? undefined : word.text.toUpperCase();
+  };
+  let i = 0;
+  let prefix = "";
+  if (words[0] !== undefined && keyword(0) !== "AFTER" && keyword(0) !== "LIMIT") {
+    prefix = words[0].text;
+    i = 1;
+  }
+  let after: string | undefined;
+  let limit: number | undefined;
+  for (; i < words.length; i += 2) {
+    const name = keyword(i);
+    const value = words[i + 1]?.text;
+    if ((name !== "AFTER" && name !== "LIMIT") || value === undefined) {
+      throw new ProtocolError("bad-args", `${SCAN_USAGE}, got "${truncate(words[i]!.text)}"`);
+    }
+    if ((name === "AFTER" ? after : limit) !== undefined) {
+      throw new ProtocolError("bad-args", `${SCAN_USAGE}: ${name} is given twice`);
+    }
+    if (name === "AFTER") after = value;
+    else {
+      limit = /^\d{1,6}$/.test(value) ? Number(value) : NaN;
+      if (!(limit >= 1 && limit <= MAX_LISTED_KEYS)) {
+        throw new ProtocolError(
+          "bad-args",
+          `LIMIT must be an integer from 1 to ${MAX_LISTED_KEYS}: received "${truncate(value)}"`,
+        );
+      }
+    }
+  }
+  return { prefix, ...(after === undefined ? {} : { after }), limit: limit ?? DEFAULT_SCAN_LIMIT };
+}
 
 /** `KV SET|GET|DEL|INCR|KEYS …`. */
 export const KV: Command = {
@@ -88,6 +150,7 @@ export const KV: Command = {
     "KV DEL <key>",
     "KV INCR <key> [<by>]",
     "KV KEYS [<prefix>]",
+    "KV SCAN [<prefix>] [AFTER <key>] [LIMIT <n>]",
   ],
   summary: "the shared durable store: value is the rest of the line; INCR is exact and atomic",
   async run(request, context) {
@@ -98,7 +161,7 @@ export const KV: Command = {
     const sub = name === undefined ? undefined : SUBCOMMANDS.get(name);
     if (sub === undefined) {
       const got = name === undefined ? "nothing" : `"${truncate(head[0]!)}"`;
-      throw new ProtocolError("bad-args", `KV takes SET, GET, DEL, INCR or KEYS, got ${got}`);
+      throw new ProtocolError("bad-args", `KV takes SET, GET, DEL, INCR, KEYS or SCAN, got ${got}`);
     }
     try {
       return await sub(request, name === "SET" ? head : request.args(), context);

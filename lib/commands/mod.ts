@@ -49,15 +49,24 @@ export class CommandTable {
     return this.#all;
   }
 
-  /** The command named `word` (any case); throws `ERR unknown-command` for any other word. */
-  get(word: string): Command {
-    const command = this.#byName.get(word) ?? this.#byName.get(word.toUpperCase());
+  /**
+   * The command named `name` (upper-case); throws `ERR unknown-command`
+   * quoting `spelled`, the client's own spelling, with control characters
+   * escaped (SPEC §4).
+   */
+  get(name: string, spelled = name): Command {
+    const command = this.#byName.get(name);
     if (command === undefined) {
       throw new ProtocolError(
         "unknown-command",
-        `${truncate(word)} is not a command; HELP lists the commands`,
+        `${truncate(spelled)} is not a command; HELP lists the commands`,
       );
     }
     return command;
+  }
+
+  /** The command named `name` (upper-case), or undefined. */
+  find(name: string): Command | undefined {
+    return this.#byName.get(name);
   }
 }

@@ -17,6 +17,10 @@ export type ErrorCode =
   | "busy"
   | "timeout"
   | "shutdown"
+  | "noauth"
+  | "denied"
+  | "no-space"
+  | "unavailable"
   | "internal";
 
 /** A request that must be answered with `ERR <code> <message>`; `fatal` closes the connection after. */

@@ -11,6 +11,7 @@
 export { type ErrorCode, ProtocolError } from "./errors.ts";
 export { FrameBuffer, INITIAL_BUFFER_BYTES } from "./framing.ts";
 export {
+  commandWordOf,
   decodeLine,
   hasControlCharacter,
   INTEGER_WORD,

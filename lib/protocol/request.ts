@@ -38,6 +38,25 @@ export function decodeLine(bytes: Uint8Array): string {
   }
 }
 
+/**
+ * The command word of a line that could not be decoded or tokenized,
+ * upper-cased, best effort: the leading ASCII letters after any spaces and
+ * an opening quote ("" when there are none). Used only to tell whether a
+ * bad line announced a payload.
+ */
+export function commandWordOf(bytes: Uint8Array): string {
+  let i = 0;
+  while (i < bytes.length && (bytes[i] === SPACE || bytes[i] === TAB)) i++;
+  if (bytes[i] === QUOTE) i++;
+  let word = "";
+  for (; i < bytes.length; i++) {
+    const c = bytes[i]! | 0x20; // ASCII letters to lower case
+    if (c < 0x61 || c > 0x7a) break;
+    word += String.fromCharCode(c - 0x20);
+  }
+  return word;
+}
+
 /** A decimal integer of any length with an optional sign (SPEC §4 "Numbers"). */
 export const INTEGER_WORD = /^[+-]?\d+$/;
 
@@ -67,6 +86,8 @@ function isSeparator(c: number): boolean {
 export interface Word {
   text: string;
   end: number;
+  /** The word was written in double quotes (so it is never a keyword). */
+  quoted: boolean;
 }
 
 /**
@@ -82,7 +103,7 @@ export function scanWord(line: string, pos: number): Word | null {
   if (line.charCodeAt(i) !== QUOTE) {
     const start = i;
     while (i < line.length && !isSeparator(line.charCodeAt(i))) i++;
-    return { text: line.slice(start, i), end: i };
+    return { text: line.slice(start, i), end: i, quoted: false };
   }
   const column = i + 1;
   let text = "";
@@ -120,15 +141,20 @@ export function scanWord(line: string, pos: number): Word | null {
       `a closing quote must be followed by a space or the end of the line (column ${i + 1})`,
     );
   }
-  return { text, end: i };
+  return { text, end: i, quoted: true };
 }
 
 /** Splits a line into words from `from` on (quotes and escapes applied); error columns count from the line start. */
 export function tokenize(line: string, from = 0): string[] {
-  const words: string[] = [];
+  return scanWords(line, from).map((word) => word.text);
+}
+
+/** Every word from `from` on, with where it ends and whether it was quoted. */
+export function scanWords(line: string, from = 0): Word[] {
+  const words: Word[] = [];
   let pos = from;
   for (let word = scanWord(line, pos); word !== null; word = scanWord(line, pos)) {
-    words.push(word.text);
+    words.push(word);
     pos = word.end;
   }
   return words;
@@ -152,6 +178,8 @@ export function quoteWord(text: string): string {
 export class Request {
   /** The command name, upper-cased (command names are case-insensitive). */
   readonly command: string;
+  /** The command word as the client spelled it (for error messages that quote it). */
+  readonly word: string;
   readonly line: string;
   readonly #afterCommand: number;
 
@@ -159,6 +187,7 @@ export class Request {
     const word = scanWord(line, 0);
     if (word === null) throw new RangeError("a request needs a non-blank line");
     this.line = line;
+    this.word = word.text;
     this.command = word.text.toUpperCase();
     this.#afterCommand = word.end;
   }
@@ -166,6 +195,11 @@ export class Request {
   /** The words after the command name. Throws `bad-request` on bad quoting. */
   args(): string[] {
     return tokenize(this.line, this.#afterCommand);
+  }
+
+  /** The words after the command name with their quoting (for keywords, which quoting escapes). */
+  argWords(): Word[] {
+    return scanWords(this.line, this.#afterCommand);
   }
 
   /** At most the first `max` words after the command name; what follows is not parsed. */

@@ -10,6 +10,7 @@
  * `ERR` reply or a close here, never thrown to the server.
  */
 import {
+  commandWordOf,
   decodeLine,
   err,
   errorReply,
@@ -20,7 +21,8 @@ import {
   Request,
 } from "../protocol/mod.ts";
 import type { BufferPool } from "../buffer_pool.ts";
-import type { CommandContext, Services, Session } from "../commands/command.ts";
+import type { Command, CommandContext, Services, Session } from "../commands/command.ts";
+import { storageReply } from "../commands/storage_errors.ts";
 import type { CommandTable } from "../commands/mod.ts";
 import type { Logger } from "../log.ts";
 import { type ManagedHandler, SHUTDOWN_REPLY } from "./manager.ts";
@@ -38,8 +40,16 @@ export interface PeerConn extends ReadableConn {
 export interface HandlerOptions {
   /** SPEC `--max-line`. */
   maxLine: number;
-  /** A running peer silent this long gets `ERR timeout`; 0 disables. */
+  /** A running peer silent this long between requests gets `ERR timeout`; 0 disables. */
   idleTimeoutMs: number;
+  /**
+   * A request line must be whole this long after its first byte, a payload
+   * or download must keep `minRate` over windows this long, and a reply
+   * write must make progress within it; 0 disables all three.
+   */
+  requestTimeoutMs: number;
+  /** SPEC `--min-rate`: bytes a second an upload or download must keep up; 0 disables. */
+  minRate: number;
   /** Raw byte echo instead of the protocol (SPEC `--echo`). */
   echo: boolean;
   commands: CommandTable;
@@ -78,6 +88,8 @@ export class ClientHandler implements ManagedHandler, Session {
   #state: "new" | "queued" | "running" | "closed" = "new";
   /** Shutdown asked: finish the request in hand, then say so and close. */
   #stopping = false;
+  /** A command is running (the serve loop waits for its reply). */
+  #inRequest = false;
   #commands = 0;
 
   constructor(
@@ -91,13 +103,22 @@ export class ClientHandler implements ManagedHandler, Session {
     this.#options = options;
     this.#in = new ConnReader(conn, {
       maxLine: options.maxLine,
+      idleTimeoutMs: options.idleTimeoutMs,
+      requestTimeoutMs: options.requestTimeoutMs,
+      minRate: options.minRate,
       stats: options.stats,
       logger: options.logger,
       session: this.id,
       onGone: () => this.#markGone(),
       pool: options.buffers?.frames,
     });
-    this.#out = new ReplyWriter(conn, { stats: options.stats, pool: options.buffers?.replies });
+    this.#out = new ReplyWriter(conn, {
+      stats: options.stats,
+      pool: options.buffers?.replies,
+      // A peer that stops reading costs its buffer for this long, then its connection (SPEC §5).
+      stallMs: options.requestTimeoutMs || options.idleTimeoutMs,
+      minRate: options.minRate,
+    });
     const input = this.#in;
     // deno-lint-ignore no-this-alias
     const handler = this;
@@ -168,31 +189,49 @@ export class ClientHandler implements ManagedHandler, Session {
     if (this.#in.waitingForInput) this.#sayAndClose(SHUTDOWN_REPLY);
   }
 
-  /** Manager: the drain timeout passed; close now. */
+  /**
+   * Manager: the drain timeout passed; close now. A request still in hand
+   * gets `ERR shutdown` as its reply first, unless a reply is already on
+   * its way (a DATA body, or a write in progress), which it would corrupt.
+   */
   abort(): void {
-    this.#close();
+    const out = this.#out;
+    if (this.#inRequest && !out.streaming && out.writingSince === 0 && out.pending === 0) {
+      this.#sayAndClose(SHUTDOWN_REPLY);
+    } else this.#close();
   }
 
   /**
-   * The server's idle sweep (idle_sweep.ts), a few times per
-   * --idle-timeout: closes a running peer that has been silent that long
-   * (`ERR timeout`), or that has not taken a reply for that long.
+   * The server's sweep (idle_sweep.ts), a few times a second at most:
+   * closes a running peer that is overdue — silent for --idle-timeout
+   * (`ERR timeout`), trickling a request line for longer than
+   * --request-timeout (`ERR timeout`), moving a payload or a download
+   * slower than --min-rate, or not taking its replies.
    */
-  checkIdle(now: number): void {
+  checkTimeouts(now: number): void {
     if (this.#state !== "running") return;
-    const limit = this.#options.idleTimeoutMs;
-    const writingSince = this.#out.writingSince;
-    if (writingSince > 0 && now - writingSince >= limit) {
-      // The peer stopped reading its replies: nothing can be said to it.
+    const output = this.#out.overdue(now);
+    if (output !== undefined) {
+      // Nothing more can be said to it: a reply is stuck, or half sent.
       this.#options.stats.timeouts_total++;
-      this.#options.logger.info("client stopped reading; closing", { client: this.id });
+      const why = output === "stalled" ? "client stopped reading" : "download below --min-rate";
+      this.#options.logger.info(`${why}; closing`, { client: this.id });
       return this.#close();
     }
-    if (!this.#in.waitingForInput || now - this.#in.idleSince < limit) return;
+    const input = this.#in.overdue(now);
+    if (input === undefined) return;
     this.#options.stats.timeouts_total++;
-    const seconds = limit / 1000;
-    this.#options.logger.info("idle timeout", { client: this.id, idle_s: seconds });
-    this.#sayAndClose(err("timeout", `no request for ${seconds} s; closing`));
+    const { idleTimeoutMs, requestTimeoutMs, minRate } = this.#options;
+    const reply = input === "idle"
+      ? err("timeout", `no request for ${idleTimeoutMs / 1000} s; closing`)
+      : input === "request"
+      ? err("timeout", `request line not complete within ${requestTimeoutMs / 1000} s; closing`)
+      : err(
+        "timeout",
+        `upload slower than ${minRate} bytes/s over ${requestTimeoutMs / 1000} s; closing`,
+      );
+    this.#options.logger.info(`${input} timeout`, { client: this.id });
+    this.#sayAndClose(reply);
   }
 
   /**
@@ -254,8 +293,7 @@ export class ClientHandler implements ManagedHandler, Session {
    */
   #answer(bytes: Uint8Array): boolean | Promise<boolean> {
     let reply: Reply | Promise<Reply>;
-    let cancellable = false;
-    let command = "unknown";
+    let command: Command | undefined;
     const started = this.#options.durations ? performance.now() : 0;
     try {
       const text = decodeLine(bytes);
@@ -266,15 +304,16 @@ export class ClientHandler implements ManagedHandler, Session {
       if (this.#options.logger.debugEnabled) {
         this.#options.logger.debug("request", { client: this.id, command: request.command });
       }
-      const known = this.#options.commands.get(request.command);
-      command = known.name;
-      cancellable = known.cancelOnDisconnect === true;
-      reply = known.run(request, this.#context);
+      command = this.#options.commands.get(request.command, request.word);
+      reply = command.run(request, this.#context);
     } catch (error) {
-      reply = this.#failure(error);
+      reply = this.#failure(error, command ?? this.#options.commands.find(commandWordOf(bytes)));
     }
-    if (reply instanceof Promise) return this.#answerLater(reply, cancellable, command, started);
-    this.#options.durations?.observe(command, (performance.now() - started) / 1000);
+    if (reply instanceof Promise) return this.#answerLater(reply, command!, started);
+    this.#options.durations?.observe(
+      command?.name ?? "unknown",
+      (performance.now() - started) / 1000,
+    );
     if (reply.kind === "data" || reply.kind === "stream") {
       return this.#reply(reply).then(() => false);
     }
@@ -283,22 +322,20 @@ export class ClientHandler implements ManagedHandler, Session {
   }
 
   /** The rest of {@linkcode #answer} for a command that answers later (COUNT, FILE, KV). */
-  async #answerLater(
-    pending: Promise<Reply>,
-    cancellable: boolean,
-    command: string,
-    started: number,
-  ): Promise<boolean> {
+  async #answerLater(pending: Promise<Reply>, command: Command, started: number): Promise<boolean> {
     // Replies already made go out before we wait on a slow command.
     await this.#out.flush();
-    if (cancellable) this.#in.watch(pending);
+    if (command.cancelOnDisconnect) this.#in.watch(pending);
     let reply: Reply;
+    this.#inRequest = true;
     try {
       reply = await pending;
     } catch (error) {
-      reply = this.#failure(error);
+      reply = this.#failure(error, command);
+    } finally {
+      this.#inRequest = false;
     }
-    this.#options.durations?.observe(command, (performance.now() - started) / 1000);
+    this.#options.durations?.observe(command.name, (performance.now() - started) / 1000);
     const close = (reply.kind === "ok" || reply.kind === "err") && reply.close === true;
     // Payload bytes the command did not read are dropped here, never parsed as requests.
     if (!close && !await this.#in.skipPayload()) return true;
@@ -313,9 +350,29 @@ export class ClientHandler implements ManagedHandler, Session {
     if (this.#out.pending >= FLUSH_THRESHOLD) await this.#out.flush();
   }
 
-  /** A thrown ProtocolError is the reply; anything else is our bug: logged, `ERR internal`, connection lives. */
-  #failure(error: unknown): LineReply {
-    if (error instanceof ProtocolError) return errorReply(error);
+  /**
+   * The reply for a failed request. A ProtocolError is the reply itself,
+   * except that a line that cannot be parsed closes the connection when
+   * its command carries a payload (FILE PUT): the size of the bytes that
+   * follow is unknown, and they must never be read as requests (SPEC §4).
+   * A storage error the command did not map is `ERR no-space` or `ERR
+   * unavailable`; anything else is our bug: logged, `ERR internal`, and the
+   * connection lives.
+   */
+  #failure(error: unknown, command: Command | undefined): LineReply {
+    if (error instanceof ProtocolError) {
+      if (command?.readsPayload && error.code === "bad-request" && !error.fatal) {
+        return err("bad-request", `${error.message}; closing: the payload size is unknown`, {
+          close: true,
+        });
+      }
+      return errorReply(error);
+    }
+    const storage = storageReply(error);
+    if (storage !== undefined) {
+      this.#options.logger.warn("storage failed", { client: this.id, error: String(error) });
+      return storage;
+    }
     this.#options.logger.warn("command failed", { client: this.id, error: String(error) });
     return err("internal", "the server failed to process this request; it has been logged");
   }

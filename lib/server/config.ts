@@ -14,9 +14,11 @@ import {
   DEFAULT_MAX_LINE,
   DEFAULT_MAX_PER_IP,
   DEFAULT_MAX_RUNNING,
+  DEFAULT_MIN_RATE,
   DEFAULT_PORT,
   DEFAULT_QUEUE_LIMIT,
   DEFAULT_QUEUE_TIMEOUT_S,
+  DEFAULT_REQUEST_TIMEOUT_S,
   DEFAULT_ROOT_DIR,
   defaultWorkers,
   LIMITS,
@@ -39,6 +41,9 @@ options:
   --idle-timeout S      seconds a running client may stay silent, 0 = forever (default ${DEFAULT_IDLE_TIMEOUT_S})
   --max-per-ip N        running + queued connections per address, 0 = no limit (default ${DEFAULT_MAX_PER_IP})
   --max-line BYTES      longest request line (default ${DEFAULT_MAX_LINE})
+  --request-timeout S   a request line must be whole S s after its first byte, 0 = never (default ${DEFAULT_REQUEST_TIMEOUT_S})
+  --min-rate BYTES      uploads and downloads must move this many bytes/s over each
+                        --request-timeout window, 0 = no floor (default ${DEFAULT_MIN_RATE})
   --root DIR            directory served by the FILE commands (default ${DEFAULT_ROOT_DIR})
   --max-file-size BYTES largest FILE PUT (default ${DEFAULT_MAX_FILE_SIZE})
   --data DIR            where the KV store keeps its database (default ${DEFAULT_DATA_DIR})
@@ -63,6 +68,10 @@ export interface ServerConfig {
   queueLimit: number;
   queueTimeoutS: number;
   idleTimeoutS: number;
+  /** A request line must arrive whole within this many seconds of its first byte (SPEC §5). */
+  requestTimeoutS: number;
+  /** Bytes a second a payload or download must move over each request-timeout window. */
+  minRate: number;
   maxPerIp: number;
   maxLine: number;
   drainTimeoutS: number;
@@ -96,6 +105,8 @@ const VALUE_OPTIONS = [
   "idle-timeout",
   "max-per-ip",
   "max-line",
+  "request-timeout",
+  "min-rate",
   "drain-timeout",
   "workers",
   "data",
@@ -175,6 +186,8 @@ export function parseServerArgs(args: readonly string[]): ServerArgs {
       queueLimit: int("queue-limit", DEFAULT_QUEUE_LIMIT, 0, LIMITS.queueLimit),
       queueTimeoutS: seconds("queue-timeout", DEFAULT_QUEUE_TIMEOUT_S),
       idleTimeoutS: seconds("idle-timeout", DEFAULT_IDLE_TIMEOUT_S),
+      requestTimeoutS: seconds("request-timeout", DEFAULT_REQUEST_TIMEOUT_S),
+      minRate: int("min-rate", DEFAULT_MIN_RATE, 0, Number.MAX_SAFE_INTEGER),
       maxPerIp: int("max-per-ip", DEFAULT_MAX_PER_IP, 0, LIMITS.maxRunning),
       maxLine: int("max-line", DEFAULT_MAX_LINE, 1, LIMITS.maxLine),
       drainTimeoutS: seconds("drain-timeout", DEFAULT_DRAIN_TIMEOUT_S),

@@ -63,7 +63,7 @@ export interface HandlerEntry<H> {
 /** FIFO admission queue plus a capped running set. */
 export class Manager<H extends ManagedHandler = ManagedHandler> {
   readonly maxRunning: number;
-  readonly queueLimit: number;
+  #queueLimit: number;
   readonly queueTimeoutMs: number;
   readonly maxPerIp: number;
   readonly #stats: Stats;
@@ -80,11 +80,21 @@ export class Manager<H extends ManagedHandler = ManagedHandler> {
       throw new RangeError(`maxRunning must be a positive integer: received ${options.maxRunning}`);
     }
     this.maxRunning = options.maxRunning;
-    this.queueLimit = options.queueLimit ?? Infinity;
+    this.#queueLimit = options.queueLimit ?? Infinity;
     this.queueTimeoutMs = options.queueTimeoutMs ?? 0;
     this.maxPerIp = options.maxPerIp ?? 0;
     this.#stats = options.stats;
     this.#logger = options.logger;
+  }
+
+  /** Handlers allowed to wait; the next one is refused with `ERR busy`. */
+  get queueLimit(): number {
+    return this.#queueLimit;
+  }
+
+  /** Lowers (or raises) the queue limit; handlers already waiting keep their place. */
+  setQueueLimit(limit: number): void {
+    this.#queueLimit = limit;
   }
 
   /** Handlers running now. */
@@ -120,7 +130,7 @@ export class Manager<H extends ManagedHandler = ManagedHandler> {
       this.#start(handler);
       return "running";
     }
-    if (this.#queue.size >= this.queueLimit) {
+    if (this.#queue.size >= this.#queueLimit) {
       const reply = err(
         "busy",
         `server full (${this.#running.size} running, ${this.#queue.size} queued)`,

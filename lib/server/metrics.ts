@@ -1,13 +1,12 @@
 /**
  * Prometheus metrics (SPEC §8, `--metrics-port`): the STATS counters, the
  * Manager's gauges, and a request-duration histogram per command, served
- * over HTTP by `Deno.serve` at `/metrics`, with `/healthz` for probes.
+ * over HTTP at `/metrics` (metrics_endpoint.ts), with `/healthz` for probes.
  *
  * The request path pays only for the histogram: two `performance.now()`
  * calls and a few integer increments per request, and nothing at all when
  * `--metrics-port` is off. The text is built only when someone scrapes.
  */
-import type { Logger } from "../log.ts";
 import type { PoolStats } from "../worker_pool.ts";
 import type { Stats } from "./stats.ts";
 
@@ -206,59 +205,4 @@ export function renderMetrics(server: MetricsSource, durations: RequestDurations
 
 function escapeLabel(value: string): string {
   return value.replaceAll("\\", "\\\\").replaceAll('"', '\\"').replaceAll("\n", "\\n");
-}
-
-/** Where `/metrics` listens. */
-export interface MetricsAddress {
-  hostname: string;
-  port: number;
-}
-
-/** Options of {@linkcode serveMetrics}. */
-export interface MetricsOptions extends MetricsAddress {
-  server: MetricsSource;
-  durations: RequestDurations;
-  /** False once shutdown began: `/healthz` then answers 503 so balancers stop sending clients. */
-  healthy: () => boolean;
-  logger: Logger;
-}
-
-/** The running endpoint. */
-export interface MetricsEndpoint {
-  readonly addr: Deno.NetAddr;
-  close(): Promise<void>;
-}
-
-/** Starts the HTTP endpoint; throws (AddrInUse, NotCapable…) if it cannot bind. */
-export function serveMetrics(options: MetricsOptions): MetricsEndpoint {
-  const handler = (request: Request): Response => {
-    if (request.method !== "GET" && request.method !== "HEAD") {
-      return new Response("only GET\n", { status: 405, headers: { allow: "GET, HEAD" } });
-    }
-    const path = new URL(request.url).pathname;
-    if (path === "/metrics") {
-      return new Response(renderMetrics(options.server, options.durations), {
-        headers: { "content-type": "text/plain; version=0.0.4; charset=utf-8" },
-      });
-    }
-    if (path === "/healthz") {
-      const healthy = options.healthy();
-      return new Response(healthy ? "ok\n" : "shutting down\n", {
-        status: healthy ? 200 : 503,
-        headers: { "content-type": "text/plain; charset=utf-8" },
-      });
-    }
-    return new Response("not found: try /metrics or /healthz\n", { status: 404 });
-  };
-  const http = Deno.serve({
-    hostname: options.hostname,
-    port: options.port,
-    handler,
-    onListen: () => {},
-    onError: (error) => {
-      options.logger.warn("metrics request failed", { error: String(error) });
-      return new Response("internal error\n", { status: 500 });
-    },
-  });
-  return { addr: http.addr, close: () => http.shutdown() };
 }

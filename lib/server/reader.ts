@@ -12,6 +12,7 @@
  * the frame buffer meanwhile and the frame must only change synchronously.
  */
 import { TurnBuffers } from "../chunks.ts";
+import { RateFloor } from "./rate_floor.ts";
 import { CutShortError } from "../io.ts";
 import type { BufferPool } from "../buffer_pool.ts";
 import { FrameBuffer } from "../protocol/mod.ts";
@@ -41,10 +42,25 @@ const RESET_PROBE_FIRST_GAP_MS = 10;
  * second-scale timeouts do not need monotonic sub-millisecond time.
  */
 
+/** Why a peer's connection is overdue (see {@linkcode ConnReader.overdue}). */
+export type InputOverdue =
+  /** Silent between requests for --idle-timeout. */
+  | "idle"
+  /** A request line still incomplete --request-timeout after its first byte (slowloris). */
+  | "request"
+  /** A payload moving slower than --min-rate over a --request-timeout window. */
+  | "payload";
+
 /** Options of {@linkcode ConnReader}. */
 export interface ReaderOptions {
   /** SPEC `--max-line`. */
   maxLine: number;
+  /** SPEC `--idle-timeout` in ms; 0: never. */
+  idleTimeoutMs: number;
+  /** SPEC `--request-timeout` in ms; 0: never (and no rate floor). */
+  requestTimeoutMs: number;
+  /** SPEC `--min-rate`, bytes a second; 0: no floor. */
+  minRate: number;
   /** Counts every byte received (STATS `bytes_in`). */
   stats: { bytes_in: number };
   logger: Logger;
@@ -70,15 +86,20 @@ export class ConnReader {
   #joined = false;
   /** Announced payload bytes (FILE PUT) not consumed yet; never read as requests. */
   #payloadLeft = 0;
+  /** How fast the payload in progress arrives. */
+  readonly #payloadRate: RateFloor;
   #ended = false;
   #waiting = false;
   #idleSince = 0;
+  /** Date.now() when the incomplete request line in the buffer began; 0 when there is none. */
+  #lineSince = 0;
 
   constructor(conn: ReadableConn, options: ReaderOptions) {
     this.#conn = conn;
     this.#options = options;
     this.frame = new FrameBuffer(options.maxLine, { pool: options.pool });
     this.#readAheadLimit = options.maxLine + 2;
+    this.#payloadRate = new RateFloor(options.minRate, options.requestTimeoutMs);
   }
 
   /** The peer's input has ended: a FIN, a reset, or the connection was closed. */
@@ -114,8 +135,13 @@ export class ConnReader {
    * background read is in flight, this joins it.
    */
   read(): Promise<number | null> {
+    const now = Date.now();
     this.#waiting = true;
-    this.#idleSince = Date.now();
+    this.#idleSince = now;
+    // The serve loop reads only once every complete line is answered, so
+    // what is still buffered is the start of a line: its clock starts now.
+    if (this.frame.buffered === 0) this.#lineSince = 0;
+    else if (this.#lineSince === 0) this.#lineSince = now;
     if (this.#pending !== null) {
       this.#joined = true;
       return this.#pending;
@@ -144,6 +170,25 @@ export class ConnReader {
     if (!isDisconnect(error)) throw error;
     this.#gone();
     return false;
+  }
+
+  /**
+   * What the peer is overdue for at `now`, if anything (asked by the
+   * server's sweep): silent too long between requests, a request line
+   * trickling in for longer than the request timeout, or a payload slower
+   * than the rate floor. A command in progress is never overdue here.
+   */
+  overdue(now: number): InputOverdue | undefined {
+    const { idleTimeoutMs, requestTimeoutMs } = this.#options;
+    if (this.#waiting) {
+      if (this.#lineSince > 0) {
+        return requestTimeoutMs > 0 && now - this.#lineSince >= requestTimeoutMs
+          ? "request"
+          : undefined;
+      }
+      return idleTimeoutMs > 0 && now - this.#idleSince >= idleTimeoutMs ? "idle" : undefined;
+    }
+    return this.#payloadRate.tooSlow(now) ? "payload" : undefined;
   }
 
   /**
@@ -205,6 +250,7 @@ export class ConnReader {
    */
   payload(size: number): AsyncGenerator<Uint8Array> {
     this.#payloadLeft = size;
+    this.#payloadRate.start(Date.now());
     return this.#payloadChunks(size);
   }
 
@@ -237,14 +283,28 @@ export class ConnReader {
     return true;
   }
 
-  /** Fills `target` from the frame buffer if it holds bytes, else with one read; null at the end. */
+  /**
+   * Fills `target` with payload bytes: from the frame buffer if it holds
+   * some, else with one read; null at the end of input. A payload is part
+   * of the request in hand, not the peer being idle: a shutdown lets it
+   * finish (SPEC §6), and the rate floor, not the idle timeout, bounds it.
+   */
   async #payloadRead(target: Uint8Array): Promise<number | null> {
     // A background read is in flight: let it land in the frame buffer first.
-    if (this.#pending !== null && await this.#pending === null) return null;
+    if (this.#pending !== null && await this.#pending === null) return this.#payloadEnd(null);
     // Bytes already in the frame buffer are copied out: the frame may move them later.
-    const n = this.frame.takeInto(target);
-    if (n > 0) return n;
-    return await this.#readInto(target, true);
+    let n: number | null = this.frame.takeInto(target);
+    if (n === 0) n = await this.#readInto(target);
+    if (n === null) return this.#payloadEnd(null);
+    this.#payloadRate.add(n);
+    if (n === this.#payloadLeft) this.#payloadEnd(n);
+    return n;
+  }
+
+  /** The payload is over (whole, or cut short): the rate floor stops watching it. */
+  #payloadEnd(n: number | null): number | null {
+    this.#payloadRate.stop();
+    return n;
   }
 
   /**
@@ -254,7 +314,7 @@ export class ConnReader {
   #background(): Promise<number | null> {
     if (this.#pending !== null) return this.#pending;
     const scratch = new Uint8Array(MIN_READ_BYTES);
-    return this.#pending = this.#readInto(scratch, false)
+    return this.#pending = this.#readInto(scratch)
       .then((n) => {
         if (n !== null) this.frame.push(scratch.subarray(0, n));
         return n;
@@ -263,13 +323,11 @@ export class ConnReader {
   }
 
   /**
-   * One read into `target` with the idle clock and byte accounting; null at
-   * the end of input or when the peer is gone. `waiting` marks the peer as
-   * idle (mid-payload it is not the peer's turn to be idle, but for now it
-   * counts as idle, as it always did).
+   * One read into `target` (a payload chunk, or a background read's
+   * scratch buffer) with the idle clock and byte accounting; null at the
+   * end of input or when the peer is gone.
    */
-  async #readInto(target: Uint8Array, waiting: boolean): Promise<number | null> {
-    this.#waiting = waiting;
+  async #readInto(target: Uint8Array): Promise<number | null> {
     this.#idleSince = Date.now();
     try {
       const n = await this.#conn.read(target);
@@ -280,8 +338,6 @@ export class ConnReader {
       if (!isDisconnect(error)) throw error;
       this.#gone();
       return null;
-    } finally {
-      if (waiting) this.#waiting = false;
     }
   }
 

@@ -8,6 +8,26 @@
 import type { BufferPool } from "../buffer_pool.ts";
 import { type ByteSink, writeAll } from "../io.ts";
 import { type LineReply, type Reply, replyLine } from "../protocol/mod.ts";
+import { RateFloor } from "./rate_floor.ts";
+
+/** Options of {@linkcode ReplyWriter}. */
+export interface ReplyWriterOptions {
+  /** The server's STATS counters: `bytes_out` is bumped by every byte written. */
+  stats?: { bytes_out: number };
+  /** Where the first buffer comes from and goes back to (lib/buffer_pool.ts). */
+  pool?: BufferPool | undefined;
+  /** A write that makes no progress this long (ms) is overdue; 0: never. */
+  stallMs?: number;
+  /** A streamed DATA body must move this many bytes a second over each `stallMs` window; 0: no floor. */
+  minRate?: number;
+}
+
+/** Why a peer's connection is overdue on the writing side (see {@linkcode ReplyWriter.overdue}). */
+export type OutputOverdue =
+  /** A write made no progress for the stall limit: the peer stopped reading. */
+  | "stalled"
+  /** A streamed DATA body (FILE GET) moving slower than --min-rate. */
+  | "download";
 
 /** Bytes the buffer starts with; grows on demand. */
 export const INITIAL_REPLY_BYTES = 1024;
@@ -32,25 +52,38 @@ export class ReplyWriter {
   readonly #sink: ByteSink;
   readonly #stats: { bytes_out: number } | undefined;
   readonly #pool: BufferPool | undefined;
+  readonly #stallMs: number;
+  readonly #streamRate: RateFloor;
+  #streaming = false;
   /** Total bytes handed to the sink. */
   bytesWritten = 0;
   /** Date.now() when the write in progress started, 0 when none is (a stalled reader shows here). */
   writingSince = 0;
 
   /**
-   * `stats.bytes_out` (the server's STATS counter), when given, is bumped by
-   * every byte written. Accounting here rather than in a wrapper around the
-   * sink saves a promise per write on the hot path. With a `pool` of
-   * {@linkcode INITIAL_REPLY_BYTES}, the first buffer comes from it and
-   * {@linkcode release} gives it back.
+   * Accounting (`stats.bytes_out`) happens here rather than in a wrapper
+   * around the sink: that saves a promise per write on the hot path. With a
+   * `pool` of {@linkcode INITIAL_REPLY_BYTES}, the first buffer comes from
+   * it and {@linkcode release} gives it back.
    */
-  constructor(
-    sink: ByteSink,
-    options: { stats?: { bytes_out: number }; pool?: BufferPool | undefined } = {},
-  ) {
+  constructor(sink: ByteSink, options: ReplyWriterOptions = {}) {
     this.#sink = sink;
     this.#stats = options.stats;
     this.#pool = options.pool?.size === INITIAL_REPLY_BYTES ? options.pool : undefined;
+    this.#stallMs = options.stallMs ?? 0;
+    this.#streamRate = new RateFloor(options.minRate ?? 0, this.#stallMs);
+  }
+
+  /**
+   * What the peer is overdue for at `now` (asked by the server's sweep): a
+   * write stuck with no progress for the stall limit, or a streamed body
+   * slower than the rate floor. Either way nothing more can be said to it.
+   */
+  overdue(now: number): OutputOverdue | undefined {
+    if (this.#stallMs > 0 && this.writingSince > 0 && now - this.writingSince >= this.#stallMs) {
+      return "stalled";
+    }
+    return this.#streamRate.tooSlow(now) ? "download" : undefined;
   }
 
   /** Drops what is pending and gives the buffer back to the pool. Only when no write is in flight. */
@@ -58,6 +91,11 @@ export class ReplyWriter {
     this.#pool?.give(this.#buf);
     this.#buf = EMPTY;
     this.#len = 0;
+  }
+
+  /** A streamed DATA body is being written: nothing else may be written now. */
+  get streaming(): boolean {
+    return this.#streaming;
   }
 
   /** Bytes encoded and not yet flushed. */
@@ -69,9 +107,14 @@ export class ReplyWriter {
   async add(reply: Reply): Promise<void> {
     this.text(replyLine(reply));
     if (reply.kind === "stream") {
+      this.#streaming = true;
       try {
+        await this.flush();
+        this.#streamRate.start(Date.now());
         await this.stream(reply.chunks());
       } finally {
+        this.#streaming = false;
+        this.#streamRate.stop();
         reply.done();
       }
       this.bytes(LF_BYTES);
@@ -197,6 +240,7 @@ export class ReplyWriter {
       try {
         const n = await this.#sink.write(bytes);
         this.#count(n);
+        this.#streamRate.add(n);
         return n;
       } finally {
         this.writingSince = 0;

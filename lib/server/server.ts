@@ -5,9 +5,9 @@
  * worker threads) and the order in which they open and close.
  */
 import { deadline } from "@std/async/deadline";
-import { delay } from "@std/async/delay";
 import { BufferPool } from "../buffer_pool.ts";
 import type { Services, SessionEntry } from "../commands/command.ts";
+import { MAX_TOTAL_WORK_MS } from "../commands/count.ts";
 import type { CountJob, CountResult } from "../commands/count_worker.ts";
 import { CommandTable } from "../commands/mod.ts";
 import type { Logger } from "../log.ts";
@@ -17,17 +17,16 @@ import { KvStore } from "../stores/kv_store.ts";
 import { WorkerPool } from "../worker_pool.ts";
 import { ClientHandler, type HandlerOptions } from "./client_handler.ts";
 import type { ServerConfig } from "./config.ts";
-import { startIdleSweep } from "./idle_sweep.ts";
+import { acceptLoop } from "./acceptor.ts";
+import { descriptorBudget, descriptorsWanted, freeDescriptors } from "./descriptors.ts";
+import { MAX_CONNECTIONS as METRICS_CONNECTIONS, serveMetrics } from "./metrics_endpoint.ts";
+import { startTimeoutSweep } from "./timeout_sweep.ts";
 import { Manager } from "./manager.ts";
-import { RequestDurations, serveMetrics } from "./metrics.ts";
+import { RequestDurations } from "./metrics.ts";
 import { INITIAL_REPLY_BYTES } from "./reply_writer.ts";
 import { StartupError } from "./startup_error.ts";
 import { Stats } from "./stats.ts";
 
-/** First pause after a failed accept (EMFILE and the like); doubles up to the max. */
-const ACCEPT_BACKOFF_MIN_MS = 5;
-/** Longest pause between accept retries: the server keeps trying, it never spins or dies. */
-const ACCEPT_BACKOFF_MAX_MS = 1000;
 /** After the drain timeout, how long aborted handlers get to unwind before we stop waiting. */
 const ABORT_GRACE_MS = 1000;
 /**
@@ -75,11 +74,12 @@ export class Server {
       logger: this.#logger,
     });
     const logger = this.#logger;
-    // Workers start on the first job, so an idle server costs no threads.
+    // Started with the server (listen), not on the first job: see WorkerPool.start.
     const workers = this.workers = new WorkerPool<CountJob, CountResult>({
       size: config.workers,
       moduleUrl: options.workerModule ?? new URL("../commands/count_worker.ts", import.meta.url),
       onWorkerDeath: (worker, error) => logger.warn("worker died; replaced", { worker, error }),
+      maxPendingCost: config.workers * MAX_TOTAL_WORK_MS,
     });
     this.#closeHooks.push(() => workers.close());
     this.durations = config.metrics ? new RequestDurations() : undefined;
@@ -148,27 +148,20 @@ export class Server {
   }
 
   /**
-   * Prepares the file root, opens the KV store, starts the metrics
-   * endpoint, binds, and starts accepting. Throws {@linkcode StartupError}
-   * naming what failed with the Deno error as cause.
+   * Prepares the file root, opens the KV store, starts the worker threads,
+   * fits the queue to the descriptor limit, starts the metrics endpoint,
+   * binds, and starts accepting. In `--echo` mode there is no protocol, so
+   * none of the services is opened. Throws {@linkcode StartupError} naming
+   * what failed, with the Deno error as cause.
    */
   async listen(): Promise<Deno.NetAddr> {
-    try {
-      await this.files.prepare();
-    } catch (error) {
-      throw new StartupError("files", error);
-    }
-    try {
-      this.#kv = await KvStore.open(this.config.dataDir);
-    } catch (error) {
-      throw new StartupError("kv", error);
-    }
-    const kv = this.#kv;
-    this.#closeHooks.push(() => kv.close());
-    if (this.config.metrics && this.durations) {
+    const c = this.config;
+    if (!c.echo) await this.#openServices();
+    this.#fitDescriptors();
+    if (c.metrics && this.durations) {
       try {
         const endpoint = serveMetrics({
-          ...this.config.metrics,
+          ...c.metrics,
           server: this,
           durations: this.durations,
           healthy: () => this.#stopping === undefined,
@@ -182,28 +175,70 @@ export class Server {
       }
     }
     try {
-      this.#listener = Deno.listen({ hostname: this.config.host, port: this.config.port });
+      this.#listener = Deno.listen({ hostname: c.host, port: c.port });
     } catch (error) {
       throw new StartupError("listen", error);
     }
     const addr = this.#listener.addr;
-    const c = this.config;
     this.#logger.info(
-      `listening on ${formatAddress(addr)}, max ${c.maxRunning} running, queue ${c.queueLimit}` +
-        (c.echo ? ", echo mode" : ""),
+      `listening on ${formatAddress(addr)}, max ${c.maxRunning} running, ` +
+        `queue ${this.manager.queueLimit}` + (c.echo ? ", echo mode" : ""),
     );
-    if (c.idleTimeoutS > 0) {
-      const manager = this.manager;
-      const stop = startIdleSweep(function* () {
-        for (const { handler, state } of manager.handlers()) {
-          if (state !== "running") return; // the queue comes after the running ones
-          yield handler;
-        }
-      }, c.idleTimeoutS * 1000);
-      this.#closeHooks.push(stop);
-    }
-    this.#accepting = this.#acceptLoop(this.#listener);
+    const manager = this.manager;
+    const stopSweep = startTimeoutSweep(function* () {
+      for (const { handler, state } of manager.handlers()) {
+        if (state !== "running") return; // the queue comes after the running ones
+        yield handler;
+      }
+    }, [c.idleTimeoutS * 1000, c.requestTimeoutS * 1000]);
+    this.#closeHooks.push(stopSweep);
+    this.#accepting = this.#accept(this.#listener);
     return addr;
+  }
+
+  /** The services of the protocol: the file root, the KV store, the worker threads. */
+  async #openServices(): Promise<void> {
+    try {
+      await this.files.prepare();
+    } catch (error) {
+      throw new StartupError("files", error);
+    }
+    try {
+      this.#kv = await KvStore.open(this.config.dataDir);
+    } catch (error) {
+      throw new StartupError("kv", error);
+    }
+    const kv = this.#kv;
+    this.#closeHooks.push(() => kv.close());
+    try {
+      await this.workers.start();
+    } catch (error) {
+      throw new StartupError("workers", error);
+    }
+  }
+
+  /**
+   * Lowers the queue limit when the descriptor limit cannot hold
+   * --max-running + --queue-limit + the metrics endpoint + what the server
+   * already has open (SPEC §5), with one warning naming both numbers.
+   */
+  #fitDescriptors(): void {
+    const c = this.config;
+    const settings = {
+      maxRunning: c.maxRunning,
+      queueLimit: c.queueLimit,
+      extra: c.metrics ? METRICS_CONNECTIONS + 1 : 0,
+    };
+    const free = freeDescriptors(descriptorsWanted(settings));
+    if (free === undefined) return;
+    const budget = descriptorBudget(free, settings);
+    if (budget.queueLimit === c.queueLimit) return;
+    this.manager.setQueueLimit(budget.queueLimit);
+    this.#logger.warn(
+      `the descriptor limit leaves ${free} free, below the ${budget.needed} that --max-running ` +
+        `${c.maxRunning} and --queue-limit ${c.queueLimit} may need; the queue limit is ` +
+        `lowered to ${budget.queueLimit} (raise the limit with ulimit -n)`,
+    );
   }
 
   /** Resolves when the accept loop ends (after shutdown). */
@@ -211,10 +246,13 @@ export class Server {
     return this.#accepting ?? Promise.resolve();
   }
 
-  async #acceptLoop(listener: Deno.TcpListener): Promise<void> {
+  /** Accepts until shutdown: every connection becomes a ClientHandler handed to the Manager. */
+  #accept(listener: Deno.TcpListener): Promise<void> {
     const handlerOptions: HandlerOptions = {
       maxLine: this.config.maxLine,
       idleTimeoutMs: this.config.idleTimeoutS * 1000,
+      requestTimeoutMs: this.config.requestTimeoutS * 1000,
+      minRate: this.config.minRate,
       echo: this.config.echo,
       commands: new CommandTable(),
       services: this.#services(),
@@ -226,20 +264,7 @@ export class Server {
         replies: new BufferPool(INITIAL_REPLY_BYTES, POOLED_BUFFERS),
       },
     };
-    let backoff = ACCEPT_BACKOFF_MIN_MS;
-    for (;;) {
-      let conn: Deno.TcpConn;
-      try {
-        conn = await listener.accept();
-      } catch (error) {
-        if (this.#stopping || error instanceof Deno.errors.BadResource) return;
-        // EMFILE/ENFILE and friends: wait for descriptors to free up.
-        this.#logger.warn("accept failed; retrying", { error: String(error), retry_ms: backoff });
-        await delay(backoff);
-        backoff = Math.min(backoff * 2, ACCEPT_BACKOFF_MAX_MS);
-        continue;
-      }
-      backoff = ACCEPT_BACKOFF_MIN_MS;
+    return acceptLoop(listener, (conn) => {
       try {
         conn.setNoDelay(true);
       } catch {
@@ -252,7 +277,7 @@ export class Server {
         address: formatAddress(remote),
       });
       this.manager.admit(handler);
-    }
+    }, { logger: this.#logger, what: "clients", closed: () => this.#stopping !== undefined });
   }
 
   /**

@@ -6,7 +6,7 @@ import { StoreInUseError } from "../stores/kv_store.ts";
 import type { ServerConfig } from "./config.ts";
 
 /** The stage of startup that failed. */
-export type StartupStage = "files" | "kv" | "metrics" | "listen";
+export type StartupStage = "files" | "kv" | "workers" | "metrics" | "listen";
 
 /** The server could not start: `stage` says what failed, `cause` is Deno's error. */
 export class StartupError extends Error {
@@ -37,6 +37,8 @@ export function describeStartupError(error: StartupError, config: ServerConfig):
         return `file access to ${config.dataDir} is not granted: run with --allow-read --allow-write`;
       }
       return `cannot open the KV store in ${config.dataDir}: ${reason}`;
+    case "workers":
+      return `cannot start the worker threads: ${reason}`;
     case "metrics": {
       const where = `${config.metrics?.hostname}:${config.metrics?.port}`;
       if (denied) return `network access is not granted: run with --allow-net (metrics ${where})`;

@@ -15,6 +15,7 @@
  */
 import { createHash } from "node:crypto";
 import { readAhead, WriteBehind } from "../chunks.ts";
+import { quoteText } from "../escape.ts";
 import { CutShortError } from "../io.ts";
 
 /** Longest file name in UTF-8 bytes. */
@@ -53,7 +54,7 @@ export function checkFileName(name: string): string {
     problem = "not contain NUL or control characters";
   }
   if (problem === undefined) return name;
-  const shown = JSON.stringify(name.length > 64 ? name.slice(0, 64) + "…" : name);
+  const shown = quoteText(name.length > 64 ? name.slice(0, 64) + "…" : name);
   throw new BadFileNameError(`file names must ${problem}: received ${shown}`);
 }
 
@@ -121,7 +122,8 @@ export class FileStore {
     const file = await Deno.open(temp, { createNew: true, write: true, mode: 0o644 });
     const hash = createHash("sha256");
     let written = 0;
-    let done = false;
+    let open = true;
+    let renamed = false;
     try {
       // Hash and receive the next chunk while the previous one goes to disk.
       const disk = new WriteBehind(file);
@@ -136,18 +138,19 @@ export class FileStore {
       }
       await file.syncData();
       file.close();
-      done = true;
+      open = false;
       // rename(2) replaces the directory entry: a symlink named `name` is replaced, never followed.
       await Deno.rename(temp, this.#path(name));
+      renamed = true;
       const sha256 = hash.digest("hex");
       const info = await Deno.lstat(this.#path(name)).catch(() => undefined);
       if (info?.isFile) this.#remember(info, sha256);
       return sha256;
     } finally {
-      if (!done) {
-        file.close();
-        await Deno.remove(temp).catch(() => {});
-      }
+      // Whatever failed (the upload, the disk, the rename onto a directory),
+      // the temporary file goes: a failed PUT leaves nothing behind.
+      if (open) closeQuietly(file);
+      if (!renamed) await Deno.remove(temp).catch(() => {});
     }
   }
 

@@ -17,6 +17,7 @@
  * Values are stored as raw UTF-8 bytes, so a value is returned byte-exact.
  */
 
+import { deadline } from "@std/async/deadline";
 import { INTEGER_WORD as INTEGER } from "../protocol/mod.ts";
 
 /** Longest key in UTF-8 bytes (SPEC §4 "KV"). */
@@ -30,8 +31,24 @@ export const LOCK_FILE = "switchboard.lock";
 /** How long to wait for the directory lock before deciding another server holds it. */
 const LOCK_WAIT_MS = 1000;
 
-/** Every user key lives under this first key part, leaving room for other data later. */
+/** Every user key's value lives under this first key part. */
 const SPACE = "kv";
+/**
+ * And every user key is listed again under this one, with an empty value:
+ * Deno KV's `list` returns values too, so listing keys from SPACE would
+ * read every value (up to 64 KiB each) to show its key. KEYS and SCAN read
+ * this index instead; each write changes both in one atomic commit.
+ */
+const INDEX = "keys";
+/** Bookkeeping of the store itself (the index's presence). */
+const META = "meta";
+/** Marks a database whose index is complete (databases from before the index get one at open). */
+const INDEX_BUILT: Deno.KvKey = [META, "keys-index"];
+/** Index entries written per commit while building the index for an older database. */
+const INDEX_BATCH = 500;
+/** Entries a listing fetches per round trip. */
+const LIST_BATCH = 500;
+const EMPTY = new Uint8Array(0);
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 
@@ -70,11 +87,7 @@ export class KvStore {
     await Deno.mkdir(directory, { recursive: true });
     const base = directory.replace(/\/+$/, "") || "/";
     const lock = await Deno.open(`${base}/${LOCK_FILE}`, { create: true, write: true });
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    const locked = await Promise.race([
-      lock.lock(true).then(() => true),
-      new Promise<false>((resolve) => timer = setTimeout(() => resolve(false), LOCK_WAIT_MS)),
-    ]).finally(() => clearTimeout(timer));
+    const locked = await deadline(lock.lock(true), LOCK_WAIT_MS).then(() => true, () => false);
     if (!locked) {
       lock.close();
       throw new StoreInUseError(
@@ -83,11 +96,28 @@ export class KvStore {
     }
     try {
       const path = `${base}/${DATABASE_FILE}`;
-      return new KvStore(await Deno.openKv(path), lock, path);
+      const store = new KvStore(await Deno.openKv(path), lock, path);
+      await store.#buildIndex();
+      return store;
     } catch (error) {
       lock.close();
       throw error;
     }
+  }
+
+  /** Indexes the keys of a database written before the index existed (once). */
+  async #buildIndex(): Promise<void> {
+    if ((await this.#kv.get(INDEX_BUILT)).value !== null) return;
+    let batch = this.#kv.atomic();
+    let count = 0;
+    for await (const entry of this.#kv.list({ prefix: [SPACE] }, { batchSize: LIST_BATCH })) {
+      batch.set([INDEX, entry.key[1] as string], EMPTY);
+      if (++count % INDEX_BATCH === 0) {
+        await batch.commit();
+        batch = this.#kv.atomic();
+      }
+    }
+    await batch.set(INDEX_BUILT, true).commit();
   }
 
   /** The value, or undefined when the key is missing. */
@@ -98,7 +128,7 @@ export class KvStore {
 
   /** Stores the value; resolves once committed. */
   async set(key: string, value: string): Promise<void> {
-    await this.#kv.set([SPACE, key], encodeValue(value));
+    await this.#kv.atomic().set([SPACE, key], encodeValue(value)).set([INDEX, key], EMPTY).commit();
   }
 
   /** Deletes the key; false if it was missing. */
@@ -107,7 +137,8 @@ export class KvStore {
       const entry = await this.#kv.get([SPACE, key]);
       if (entry.value === null) return false;
       // Only report "deleted" if it was still that entry we deleted.
-      const result = await this.#kv.atomic().check(entry).delete([SPACE, key]).commit();
+      const result = await this.#kv.atomic().check(entry).delete([SPACE, key]).delete([INDEX, key])
+        .commit();
       if (result.ok) return true;
     }
   }
@@ -128,23 +159,36 @@ export class KvStore {
         current = BigInt(text);
       }
       const next = current + by;
-      const result = await this.#kv.atomic().check(entry).set(
-        [SPACE, key],
-        encodeValue(String(next)),
-      )
-        .commit();
+      const result = await this.#kv.atomic().check(entry)
+        .set([SPACE, key], encodeValue(String(next))).set([INDEX, key], EMPTY).commit();
       if (result.ok) return next;
     }
   }
 
-  /** Keys starting with `prefix`, in ascending byte order (Deno KV orders strings by UTF-8 bytes). */
-  async keys(prefix = ""): Promise<string[]> {
+  /**
+   * Up to `limit` keys that start with `prefix` and sort after `after` (if
+   * given), in ascending byte order (Deno KV orders strings by their UTF-8
+   * bytes). Reads the index, never a value; holds only the keys it returns.
+   */
+  async keys(
+    prefix = "",
+    options: { after?: string | undefined; limit: number },
+  ): Promise<string[]> {
     const keys: string[] = [];
-    // Sorted, so start at the prefix and stop at the first key past it.
-    for await (const entry of this.#kv.list({ prefix: [SPACE], start: [SPACE, prefix] })) {
+    if (encoder.encode(prefix).length > MAX_KEY_BYTES || options.limit <= 0) return keys;
+    const after = options.after;
+    // Sorted, so start at the prefix (or just after `after`) and stop at the first key past it.
+    const from = after !== undefined && compareUtf8(after, prefix) > 0 ? after : prefix;
+    const listing = this.#kv.list(
+      { prefix: [INDEX], start: [INDEX, from] },
+      { batchSize: Math.min(LIST_BATCH, options.limit + 1) },
+    );
+    for await (const entry of listing) {
       const key = entry.key[1] as string;
+      if (key === after) continue;
       if (!key.startsWith(prefix)) break;
       keys.push(key);
+      if (keys.length === options.limit) break;
     }
     return keys;
   }
@@ -154,6 +198,14 @@ export class KvStore {
     this.#kv.close();
     this.#lock.close(); // releases the directory lock
   }
+}
+
+/** Orders two strings by their UTF-8 bytes, as Deno KV orders keys. */
+function compareUtf8(a: string, b: string): number {
+  const x = encoder.encode(a);
+  const y = encoder.encode(b);
+  for (let i = 0; i < Math.min(x.length, y.length); i++) if (x[i] !== y[i]) return x[i]! - y[i]!;
+  return x.length - y.length;
 }
 
 function encodeValue(value: string): Uint8Array {

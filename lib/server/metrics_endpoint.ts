@@ -1,0 +1,159 @@
+/**
+ * The HTTP endpoint of `--metrics-port` (SPEC §8): `GET /metrics` and
+ * `GET /healthz`, one request per connection.
+ *
+ * Why by hand and not `Deno.serve`: the endpoint must obey the same limits
+ * as the protocol port (SPEC §5), and `Deno.serve` gives no handle on them.
+ * Measured on Deno 2.9.6: it has no cap on connections and no deadline for
+ * request headers, so 20,000 idle connections exhausted the descriptors,
+ * and its accept loop then threw an uncaught `Too many open files` that
+ * ended the process; so did one scrape while the protocol port had used the
+ * descriptors up. Here the accept loop is the server's own (acceptor.ts),
+ * at most {@linkcode MAX_CONNECTIONS} are open at once, and one whose
+ * headers are not complete in {@linkcode HEADER_TIMEOUT_MS} is closed. Two
+ * paths and a few headers is all a Prometheus scraper needs.
+ */
+import { deadline } from "@std/async/deadline";
+import { writeAll } from "../io.ts";
+import type { Logger } from "../log.ts";
+import { acceptLoop } from "./acceptor.ts";
+import { type MetricsSource, renderMetrics, type RequestDurations } from "./metrics.ts";
+
+/** Connections served at once; one more is closed at once (its descriptor is freed). */
+export const MAX_CONNECTIONS = 64;
+/** A request whose headers are not complete this long after accept is closed. */
+export const HEADER_TIMEOUT_MS = 10_000;
+/** Longest request head read; a scraper's is a few hundred bytes. */
+const MAX_HEAD_BYTES = 8192;
+
+const encoder = new TextEncoder();
+const decoder = new TextDecoder();
+
+/** Where `/metrics` listens. */
+export interface MetricsAddress {
+  hostname: string;
+  port: number;
+}
+
+/** Options of {@linkcode serveMetrics}. */
+export interface MetricsOptions extends MetricsAddress {
+  server: MetricsSource;
+  durations: RequestDurations;
+  /** False once shutdown began: `/healthz` then answers 503 so balancers stop sending clients. */
+  healthy: () => boolean;
+  logger: Logger;
+  /** Default {@linkcode HEADER_TIMEOUT_MS} (SPEC §5); tests use less. */
+  headerTimeoutMs?: number;
+}
+
+/** The running endpoint. */
+export interface MetricsEndpoint {
+  readonly addr: Deno.NetAddr;
+  close(): Promise<void>;
+}
+
+/** A response before encoding. */
+interface Answer {
+  status: 200 | 400 | 404 | 405 | 503;
+  body: string;
+  type?: string;
+}
+
+const REASONS: Record<Answer["status"], string> = {
+  200: "OK",
+  400: "Bad Request",
+  404: "Not Found",
+  405: "Method Not Allowed",
+  503: "Service Unavailable",
+};
+
+/** Starts the endpoint; throws (AddrInUse, NotCapable…) if it cannot bind. */
+export function serveMetrics(options: MetricsOptions): MetricsEndpoint {
+  const listener = Deno.listen({ hostname: options.hostname, port: options.port });
+  const open = new Set<Deno.Conn>();
+  let closed = false;
+  const accepting = acceptLoop(listener, (conn) => {
+    if (open.size >= MAX_CONNECTIONS) return closeQuietly(conn);
+    open.add(conn);
+    serveOne(conn, options).finally(() => {
+      open.delete(conn);
+      closeQuietly(conn);
+    });
+  }, { logger: options.logger, what: "metrics scrapes", closed: () => closed });
+  return {
+    addr: listener.addr as Deno.NetAddr,
+    async close() {
+      closed = true;
+      closeQuietly(listener);
+      await accepting;
+      for (const conn of open) closeQuietly(conn);
+    },
+  };
+}
+
+/** Reads one request head (within the header deadline), answers it, and returns; never throws. */
+async function serveOne(conn: Deno.Conn, options: MetricsOptions): Promise<void> {
+  try {
+    const head = await deadline(readHead(conn), options.headerTimeoutMs ?? HEADER_TIMEOUT_MS);
+    if (head === undefined) return;
+    const answer = route(head, options);
+    const headOnly = head.startsWith("HEAD ");
+    const body = encoder.encode(answer.body);
+    const headers = [
+      `HTTP/1.1 ${answer.status} ${REASONS[answer.status]}`,
+      `content-type: ${answer.type ?? "text/plain; charset=utf-8"}`,
+      `content-length: ${body.length}`,
+      ...(answer.status === 405 ? ["allow: GET, HEAD"] : []),
+      "connection: close",
+      "",
+      "",
+    ].join("\r\n");
+    await writeAll(conn, encoder.encode(headers));
+    if (!headOnly) await writeAll(conn, body);
+  } catch {
+    // The scraper went away, or its headers did not come in time: close.
+  }
+}
+
+/** The request head up to the blank line, or undefined if the peer closed or sent too much. */
+async function readHead(conn: Deno.Conn): Promise<string | undefined> {
+  const buf = new Uint8Array(MAX_HEAD_BYTES);
+  let filled = 0;
+  while (filled < buf.length) {
+    const n = await conn.read(buf.subarray(filled));
+    if (n === null) return undefined;
+    filled += n;
+    const text = decoder.decode(buf.subarray(0, filled));
+    if (text.includes("\r\n\r\n") || text.includes("\n\n")) return text;
+  }
+  return undefined;
+}
+
+/** The answer for a request head. */
+function route(head: string, options: MetricsOptions): Answer {
+  const [method, target] = head.slice(0, head.indexOf("\n")).trim().split(" ");
+  if (method !== "GET" && method !== "HEAD") return { status: 405, body: "only GET\n" };
+  if (target === undefined) return { status: 400, body: "bad request\n" };
+  const path = target.split("?")[0];
+  if (path === "/metrics") {
+    return {
+      status: 200,
+      body: renderMetrics(options.server, options.durations),
+      type: "text/plain; version=0.0.4; charset=utf-8",
+    };
+  }
+  if (path === "/healthz") {
+    return options.healthy()
+      ? { status: 200, body: "ok\n" }
+      : { status: 503, body: "shutting down\n" };
+  }
+  return { status: 404, body: "not found: try /metrics or /healthz\n" };
+}
+
+function closeQuietly(closer: { close(): void }): void {
+  try {
+    closer.close();
+  } catch {
+    // Already closed.
+  }
+}

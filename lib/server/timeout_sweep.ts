@@ -1,0 +1,49 @@
+/**
+ * The timeouts of a running connection (SPEC §2, §5: `--idle-timeout`,
+ * `--request-timeout`, `--min-rate`) are checked by one sweep over the
+ * running handlers, a few times per timeout, instead of a timer per
+ * connection. Each handler decides for itself in `checkTimeouts` (its
+ * reader knows whether it waits for a request, holds half a line or
+ * receives a payload; its writer whether a reply is stuck).
+ *
+ * Why a sweep: a timer per connection was 7.7 % of the server's CPU profile
+ * while it accepted 1000 connections at once (S4); with the sweep,
+ * accepting a connection sets no timer at all.
+ */
+
+/** Fewest milliseconds between sweeps, for tiny timeouts. */
+const SWEEP_MIN_MS = 10;
+/** Most milliseconds between sweeps: a timeout fires at most this late. */
+const SWEEP_MAX_MS = 1000;
+
+/**
+ * How often the sweep runs for the shortest timeout: 8 times per timeout,
+ * but at most every 10 ms and at least every second, so a timeout fires at
+ * most 1/8 of itself (and at most 1 s) late.
+ */
+export function sweepMs(timeoutMs: number): number {
+  return Math.max(SWEEP_MIN_MS, Math.min(SWEEP_MAX_MS, timeoutMs / 8));
+}
+
+/** A handler the sweep can ask. */
+export interface TimedHandler {
+  checkTimeouts(now: number): void;
+}
+
+/**
+ * Starts sweeping for `timeoutsMs` (those that are 0 are off; with none
+ * on, nothing runs): `running()` lists the running handlers. Returns the
+ * function that stops it.
+ */
+export function startTimeoutSweep(
+  running: () => Iterable<TimedHandler>,
+  timeoutsMs: readonly number[],
+): () => void {
+  const on = timeoutsMs.filter((ms) => ms > 0);
+  if (on.length === 0) return () => {};
+  const sweep = setInterval(() => {
+    const now = Date.now();
+    for (const handler of running()) handler.checkTimeouts(now);
+  }, sweepMs(Math.min(...on)));
+  return () => clearInterval(sweep);
+}
