@@ -11,13 +11,7 @@ import { DEFAULT_CLIENT_TIMEOUT_S, DEFAULT_HOST, DEFAULT_PORT, VERSION } from ".
 import { isBlank, type ParsedReply } from "./lib/protocol/mod.ts";
 import { format as formatBytes } from "@std/fmt/bytes";
 import { get, IntegrityError, put, type TransferResult } from "./lib/client/transfer.ts";
-import {
-  BENCH_USAGE,
-  benchJson,
-  benchReport,
-  parseBenchArgs,
-  runBench,
-} from "./lib/bench/bench.ts";
+import { BENCH_USAGE, benchJson, benchReport, parseBenchArgs, runBench } from "./lib/bench/mod.ts";
 import { inWorkerThread } from "./lib/worker_pool.ts";
 import { serveBenchTask } from "./lib/bench/worker.ts";
 

@@ -1,5 +1,5 @@
 /**
- * One thread of `switchboard-client bench` (lib/bench.ts): it drives its
+ * One thread of `switchboard-client bench` (lib/bench/run.ts): it drives its
  * share of the connections and posts back what it measured. Like
  * the COUNT workers, the thread runs the client's own entry file, which
  * calls {@linkcode serveBenchTask}, so client.ts (or its bundle) can re-enter itself.
@@ -13,6 +13,7 @@
  */
 import { Histogram } from "./histogram.ts";
 import { inWorkerThread } from "../worker_pool.ts";
+import { writeAll } from "../io.ts";
 
 /** What one thread is asked to do. */
 export interface BenchTask {
@@ -238,10 +239,6 @@ export async function runBenchTask(task: BenchTask): Promise<BenchPart> {
   for (const conn of open) conn.close();
   part.lastReplyAt = lastReply === 0 ? 0 : clock.toEpoch(lastReply);
   return part;
-}
-
-async function writeAll(conn: Deno.TcpConn, bytes: Uint8Array): Promise<void> {
-  for (let off = 0; off < bytes.length;) off += await conn.write(bytes.subarray(off));
 }
 
 /**

@@ -1,6 +1,6 @@
 /**
  * One timed FILE transfer for `deno task bench`, through the client's own
- * code (lib/transfer.ts): from the FILE request to the verified sha256, so
+ * code (lib/client/transfer.ts): from the FILE request to the verified sha256, so
  * that Deno's start-up is not counted as transfer time. Prints one JSON line.
  *
  *   deno run --allow-net --allow-read --allow-write scripts/bench/file_transfer.ts \

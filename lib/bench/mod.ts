@@ -1,0 +1,8 @@
+/**
+ * `switchboard-client bench`, a load generator in the spirit of
+ * redis-benchmark (issue 7, SPEC §10): what the client entry imports.
+ * options.ts parses, run.ts drives worker.ts threads, report.ts prints.
+ */
+export { BENCH_USAGE, type BenchOptions, parseBenchArgs } from "./options.ts";
+export { type BenchResult, runBench } from "./run.ts";
+export { benchJson, benchReport } from "./report.ts";

@@ -1,0 +1,16 @@
+/**
+ * The rows of `deno task bench`, in the order of the table. Adding a
+ * scenario is adding one module under rows/ that exports a BenchRow and
+ * one entry here; --only, the usage text and --compare follow from it.
+ */
+import type { BenchRow } from "../row.ts";
+import { S1, S6 } from "./throughput.ts";
+import { S4 } from "./first_reply.ts";
+import { GAP } from "./admission_gap.ts";
+import { S3 } from "./churn.ts";
+import { FILE } from "./file.ts";
+import { IDLE } from "./idle.ts";
+import { COUNT } from "./count.ts";
+
+/** Every row, in table order. */
+export const ROWS: readonly BenchRow[] = [S1, S6, S4, GAP, S3, FILE, IDLE, COUNT];
