@@ -5,9 +5,10 @@
  */
 import { red, setColorEnabled, yellow } from "@std/fmt/colors";
 import { ConnectError, Connection } from "./lib/client/connection.ts";
-import { buildRequest, SUBCOMMANDS } from "./lib/client/commands.ts";
+import { type ClientCommand, parseCommand } from "./lib/client/commands.ts";
+import { CLIENT_USAGE, type ClientConfig, parseClientArgs } from "./lib/client/args.ts";
 import { UsageError } from "./lib/usage_error.ts";
-import { DEFAULT_CLIENT_TIMEOUT_S, DEFAULT_HOST, DEFAULT_PORT, VERSION } from "./lib/defaults.ts";
+import { VERSION } from "./lib/defaults.ts";
 import { isBlank, type ParsedReply } from "./lib/protocol/mod.ts";
 import { format as formatBytes } from "@std/fmt/bytes";
 import { get, IntegrityError, put, type TransferResult } from "./lib/client/transfer.ts";
@@ -21,109 +22,16 @@ import {
 import { inWorkerThread } from "./lib/worker_pool.ts";
 import { serveBenchTask } from "./lib/bench/worker.ts";
 
-const USAGE =
-  `usage: switchboard-client [--host H] [--port P] [--timeout S] [--json] [COMMAND ARGS...]
-
-With no command: an interactive shell on a terminal (exit, quit, STOP or
-Ctrl-D leave it), or, with stdin piped, every line is sent and every reply printed.
-
-commands:
-${SUBCOMMANDS.map(([syntax, what]) => `  ${syntax.padEnd(42)} ${what}`).join("\n")}
-
-options (anywhere on the line):
-  --host H       server address (default ${DEFAULT_HOST})
-  --port P       server port (default ${DEFAULT_PORT})
-  --timeout S    seconds to connect and to wait for each reply, 0 = forever (default ${DEFAULT_CLIENT_TIMEOUT_S})
-  --json         print one JSON object per reply
-  --work-ms N    count: milliseconds of CPU work per increment
-  --force        get: replace an existing local file
-  -h, --help     show this help
-  --version      show the version
-
-exit codes: 0 success, 1 the server answered ERR, 2 usage, 3 cannot connect or timed out,
-4 integrity check failed (sha256 mismatch)`;
+/** `put` or `get`. */
+type TransferCommand = Extract<ClientCommand, { kind: "put" | "get" }>;
 
 /** Exit codes of SPEC §7. */
 const EXIT = { ok: 0, serverError: 1, usage: 2, connection: 3, integrity: 4 } as const;
 /** How long a reply may take before the shell says we are probably queued. */
 const QUEUED_NOTICE_MS = 1000;
 
-interface ClientArgs {
-  host: string;
-  port: number;
-  timeoutMs: number;
-  json: boolean;
-  help: boolean;
-  version: boolean;
-  force: boolean;
-  workMs?: string;
-  words: string[];
-}
-
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
-
-/** Options may appear anywhere; anything else (even `-5`) is a word of the command. */
-function parseClientArgs(args: readonly string[]): ClientArgs {
-  const parsed: ClientArgs = {
-    host: DEFAULT_HOST,
-    port: DEFAULT_PORT,
-    timeoutMs: DEFAULT_CLIENT_TIMEOUT_S * 1000,
-    json: false,
-    help: false,
-    version: false,
-    force: false,
-    words: [],
-  };
-  const seen = new Set<string>();
-  for (let i = 0; i < args.length; i++) {
-    const arg = args[i]!;
-    if (arg === "--") {
-      parsed.words.push(...args.slice(i + 1));
-      break;
-    }
-    if (arg === "-h" || arg === "--help") parsed.help = true;
-    if (!arg.startsWith("--") || arg === "--help") {
-      if (arg !== "-h" && arg !== "--help") parsed.words.push(arg);
-      continue;
-    }
-    const eq = arg.indexOf("=");
-    const name = eq === -1 ? arg.slice(2) : arg.slice(2, eq);
-    if (seen.has(name)) throw new UsageError(`--${name} is given twice`);
-    seen.add(name);
-    if (name === "json" || name === "version" || name === "force") {
-      if (eq !== -1) throw new UsageError(`--${name} takes no value`);
-      parsed[name] = true;
-      continue;
-    }
-    if (!["host", "port", "timeout", "work-ms"].includes(name)) {
-      throw new UsageError(`unknown option --${name}`);
-    }
-    const value = eq === -1 ? args[++i] : arg.slice(eq + 1);
-    if (value === undefined) throw new UsageError(`--${name} needs a value`);
-    if (name === "host") parsed.host = value;
-    if (name === "port") {
-      const port = /^\d+$/.test(value) ? Number(value) : NaN;
-      if (!(port >= 1 && port <= 65535)) {
-        throw new UsageError(
-          `--port must be an integer from 1 to 65535: received "${value}"`,
-        );
-      }
-      parsed.port = port;
-    }
-    if (name === "timeout") {
-      const seconds = /^\d+(\.\d+)?$/.test(value) ? Number(value) : NaN;
-      if (!Number.isFinite(seconds)) {
-        throw new UsageError(
-          `--timeout must be a number of seconds (0 = forever): received "${value}"`,
-        );
-      }
-      parsed.timeoutMs = seconds * 1000;
-    }
-    if (name === "work-ms") parsed.workMs = value;
-  }
-  return parsed;
-}
 
 /** Prints replies the way SPEC §7 says: payload on stdout, ERR on stderr, or JSON. */
 class Printer {
@@ -207,27 +115,30 @@ function progressBar(
 /** `put <local> [name]` and `get <name> [local]`. */
 async function runTransfer(
   connection: Connection,
-  parsed: ClientArgs,
+  command: TransferCommand,
+  config: ClientConfig,
   printer: Printer,
 ): Promise<number> {
-  const [verb, first, second] = parsed.words as [string, string, string?];
-  const bar = progressBar(`${verb} ${first}`);
+  const bar = progressBar(
+    `${command.kind} ${command.kind === "put" ? command.local : command.name}`,
+  );
   let result: TransferResult;
   try {
-    if (verb === "put") {
-      const name = second ?? first.slice(first.lastIndexOf("/") + 1);
-      result = await put(connection, first, name, bar.update);
-    } else {
-      const local = second ?? first;
-      result = await get(connection, first, local, { force: parsed.force, onProgress: bar.update });
-    }
+    result = command.kind === "put"
+      ? await put(connection, command.local, command.name, bar.update)
+      : await get(connection, command.name, command.local, {
+        force: config.force,
+        onProgress: bar.update,
+      });
   } finally {
     bar.end();
   }
   if (!result.ok) return printer.print(result.reply) ? EXIT.serverError : EXIT.ok;
-  if (parsed.json) console.log(JSON.stringify(result));
+  if (config.json) console.log(JSON.stringify(result));
   else {writeOut(
-      `${verb === "put" ? "stored" : "saved"} ${result.name} ${result.size} ${result.sha256}\n`,
+      `${
+        command.kind === "put" ? "stored" : "saved"
+      } ${result.name} ${result.size} ${result.sha256}\n`,
     );}
   return EXIT.ok;
 }
@@ -355,53 +266,41 @@ async function runBenchCommand(args: string[]): Promise<number> {
 export async function main(args: readonly string[]): Promise<number> {
   const bench = benchArgs(args);
   if (bench !== undefined) return await runBenchCommand(bench);
-  let parsed: ClientArgs;
-  let line: string | undefined;
+  let config: ClientConfig;
+  let command: ClientCommand | undefined;
   const interactive = Deno.stdin.isTerminal();
   const color = Deno.stderr.isTerminal() && !Deno.noColor;
   setColorEnabled(color);
   try {
-    parsed = parseClientArgs(args);
-    if (parsed.help) {
-      console.log(USAGE);
+    const parsed = parseClientArgs(args);
+    if (parsed.kind === "help") {
+      console.log(CLIENT_USAGE);
       return EXIT.ok;
     }
-    if (parsed.version) {
+    if (parsed.kind === "version") {
       console.log(`switchboard-client ${VERSION}`);
       return EXIT.ok;
     }
-    const verb = parsed.words[0]?.toLowerCase();
-    if (verb === "put" || verb === "get") {
-      if (parsed.words.length < 2 || parsed.words.length > 3) {
-        throw new UsageError(
-          verb === "put" ? "usage: put <local> [name]" : "usage: get <name> [local] [--force]",
-        );
-      }
-      parsed.words[0] = verb;
-    } else if (parsed.words.length > 0) {
-      const ask = interactive ? (q: string) => prompt(q) : undefined;
-      line = buildRequest(parsed.words, {
-        ...(parsed.workMs === undefined ? {} : { workMs: parsed.workMs }),
-        ...(ask === undefined ? {} : { ask }),
+    config = parsed.config;
+    if (config.words.length > 0) {
+      command = parseCommand(config.words, {
+        workMs: config.workMs,
+        ask: interactive ? (question) => prompt(question) : undefined,
       });
     }
   } catch (error) {
     if (!(error instanceof UsageError)) throw error;
-    writeErr(`error: ${error.message}\n${USAGE}\n`);
+    writeErr(`error: ${error.message}\n${CLIENT_USAGE}\n`);
     return EXIT.usage;
   }
-  const printer = new Printer(parsed.json, color);
+  const printer = new Printer(config.json, color);
   let connection: Connection | undefined;
   try {
-    connection = await Connection.open({
-      host: parsed.host,
-      port: parsed.port,
-      timeoutMs: parsed.timeoutMs,
-    });
-    if (parsed.words[0] === "put" || parsed.words[0] === "get") {
-      return await runTransfer(connection, parsed, printer);
+    connection = await Connection.open(config);
+    if (command?.kind === "put" || command?.kind === "get") {
+      return await runTransfer(connection, command, config, printer);
     }
-    if (line !== undefined) return await runOneShot(connection, line, printer);
+    if (command !== undefined) return await runOneShot(connection, command.line, printer);
     if (!interactive) return await runPiped(connection, printer);
     return await runShell(connection, printer, color);
   } catch (error) {
