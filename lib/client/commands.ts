@@ -17,11 +17,15 @@ export interface SubcommandOptions {
   ask?: Ask | undefined;
 }
 
-/** What a command asks for: one protocol request, or a file transfer with its local path. */
-export type ClientCommand =
-  | { kind: "request"; line: string }
-  | { kind: "put"; local: string; name: string }
-  | { kind: "get"; name: string; local: string };
+/** `put` or `get`: a file transfer between the local path and the server's file `name`. */
+export interface TransferCommand {
+  kind: "put" | "get";
+  local: string;
+  name: string;
+}
+
+/** What a command asks for: one protocol request, or a file transfer. */
+export type ClientCommand = { kind: "request"; line: string } | TransferCommand;
 
 /** Subcommand names and their syntax, for the usage text. */
 export const SUBCOMMANDS: ReadonlyArray<[string, string]> = [
