@@ -1,8 +1,8 @@
 /**
- * The two byte-stream shapes everything here reads from and writes to (a
- * `Deno.Conn`, a `Deno.FsFile`, a test double), and the one `writeAll`:
- * `write` may write less than asked, so every caller that must send all of
- * a buffer goes through it.
+ * The byte-stream shapes everything here reads from and writes to (a
+ * `Deno.Conn`, a `Deno.FsFile`, stdout, a test double), and the one
+ * `writeAll` (with its synchronous twin): `write` may write less than asked,
+ * so every caller that must send all of a buffer goes through it.
  */
 
 /** Minimal reader shape. */
@@ -22,6 +22,19 @@ export async function writeAll(sink: ByteSink, bytes: Uint8Array): Promise<void>
     const n = await sink.write(off === 0 ? bytes : bytes.subarray(off));
     if (n <= 0) throw new Error(`write made no progress (${n} bytes)`);
     off += n;
+  }
+}
+
+/** Minimal synchronous writer shape (`Deno.stdout`, `Deno.stderr`). */
+export interface SyncByteSink {
+  writeSync(p: Uint8Array): number;
+}
+
+/** {@linkcode writeAll} for a synchronous sink: output that must keep the order it was produced in. */
+export function writeAllSync(sink: SyncByteSink, bytes: Uint8Array): void {
+  for (let off = 0, n = 0; off < bytes.length; off += n) {
+    n = sink.writeSync(off === 0 ? bytes : bytes.subarray(off));
+    if (n <= 0) throw new Error(`write made no progress (${n} bytes)`);
   }
 }
 

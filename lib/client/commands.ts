@@ -11,10 +11,21 @@ export type Ask = (question: string) => string | null;
 
 /** Options a subcommand may use. */
 export interface SubcommandOptions {
-  workMs?: string;
+  /** `count`'s work per increment (`--work-ms`). */
+  workMs?: string | undefined;
   /** Asks for missing input on a terminal; undefined off a terminal. */
-  ask?: Ask;
+  ask?: Ask | undefined;
 }
+
+/** `put` or `get`: a file transfer between the local path and the server's file `name`. */
+export interface TransferCommand {
+  kind: "put" | "get";
+  local: string;
+  name: string;
+}
+
+/** What a command asks for: one protocol request, or a file transfer. */
+export type ClientCommand = { kind: "request"; line: string } | TransferCommand;
 
 /** Subcommand names and their syntax, for the usage text. */
 export const SUBCOMMANDS: ReadonlyArray<[string, string]> = [
@@ -36,6 +47,26 @@ export const SUBCOMMANDS: ReadonlyArray<[string, string]> = [
   ["raw <line...>", "send a line exactly as given"],
   ["bench [-c N] [-n N|-d S] [-P N] [--churn] [line]", "load generator (bench --help)"],
 ];
+
+/** The command `words` (a subcommand and its arguments) ask for; throws UsageError. */
+export function parseCommand(
+  words: readonly string[],
+  options: SubcommandOptions = {},
+): ClientCommand {
+  const [name, first, second, ...more] = words;
+  switch (name?.toLowerCase()) {
+    case "put":
+      if (first === undefined || more.length > 0) throw new UsageError("usage: put <local> [name]");
+      return { kind: "put", local: first, name: second ?? first.slice(first.lastIndexOf("/") + 1) };
+    case "get":
+      if (first === undefined || more.length > 0) {
+        throw new UsageError("usage: get <name> [local] [--force]");
+      }
+      return { kind: "get", name: first, local: second ?? first };
+    default:
+      return { kind: "request", line: buildRequest(words, options) };
+  }
+}
 
 /** The request line for `words` (a subcommand and its arguments). */
 export function buildRequest(words: readonly string[], options: SubcommandOptions = {}): string {

@@ -1,0 +1,156 @@
+/**
+ * The client's command line (SPEC §7) turned into a checked configuration.
+ * Options may appear anywhere and `--` ends them; every other argument, even
+ * `-5`, is a word of the command. An unknown option, an option given twice,
+ * or a bad value is a {@linkcode UsageError} naming it. Printing and exiting
+ * is the entry point's job, not this module's.
+ */
+import { parseArgs } from "@std/cli/parse-args";
+import { DEFAULT_CLIENT_TIMEOUT_S, DEFAULT_HOST, DEFAULT_PORT } from "../defaults.ts";
+import { UsageError } from "../usage_error.ts";
+import { SUBCOMMANDS } from "./commands.ts";
+
+/** The client's usage text (`--help`, and after a usage error). */
+export const CLIENT_USAGE =
+  `usage: switchboard-client [--host H] [--port P] [--timeout S] [--json] [COMMAND ARGS...]
+
+With no command: an interactive shell on a terminal (exit, quit, STOP or
+Ctrl-D leave it), or, with stdin piped, every line is sent and every reply printed.
+
+commands:
+${SUBCOMMANDS.map(([syntax, what]) => `  ${syntax.padEnd(42)} ${what}`).join("\n")}
+
+options (anywhere on the line):
+  --host H       server address (default ${DEFAULT_HOST})
+  --port P       server port (default ${DEFAULT_PORT})
+  --timeout S    seconds to connect and to wait for each reply, 0 = forever (default ${DEFAULT_CLIENT_TIMEOUT_S})
+  --json         print one JSON object per reply
+  --work-ms N    count: milliseconds of CPU work per increment
+  --force        get: replace an existing local file
+  -h, --help     show this help
+  --version      show the version
+
+exit codes: 0 success, 1 the server answered ERR, 2 usage, 3 cannot connect or timed out,
+4 integrity check failed (sha256 mismatch)`;
+
+/** Everything the client runs with. */
+export interface ClientConfig {
+  host: string;
+  port: number;
+  /** Milliseconds to connect and to wait for each reply; 0 waits forever. */
+  timeoutMs: number;
+  /** One JSON object per reply instead of the payload. */
+  json: boolean;
+  /** `get` replaces an existing local file. */
+  force: boolean;
+  /** `count`'s milliseconds of work per increment, as typed (the server checks the range). */
+  workMs: string | undefined;
+  /** The command and its arguments; empty for the shell or piped mode. */
+  words: string[];
+}
+
+/** What the command line asks for. */
+export type ClientArgs =
+  | { kind: "run"; config: ClientConfig }
+  | { kind: "help" }
+  | { kind: "version" };
+
+const VALUE_OPTIONS = ["host", "port", "timeout", "work-ms"] as const;
+const FLAG_OPTIONS = ["json", "force", "version"] as const;
+/** `-h` is the one short option: any other argument that starts with one dash is a word. */
+const ALIASES = { h: "help" } as const;
+
+/** Parses `switchboard-client [options] [COMMAND ARGS...]`, options anywhere. */
+export function parseClientArgs(args: readonly string[]): ClientArgs {
+  const end = args.indexOf("--");
+  const before = end === -1 ? args : args.slice(0, end);
+  const after = end === -1 ? [] : args.slice(end + 1);
+  const { shielded, word } = shieldWords(before);
+  const unknown: string[] = [];
+  const parsed: Record<string, unknown> & { _: Array<string | number> } = parseArgs(shielded, {
+    string: [...VALUE_OPTIONS],
+    boolean: [...FLAG_OPTIONS, "help"],
+    collect: [...VALUE_OPTIONS, ...FLAG_OPTIONS],
+    alias: ALIASES,
+    unknown: (_arg: string, key?: string) => {
+      if (key !== undefined) unknown.push(key);
+      return key === undefined;
+    },
+  });
+  if (unknown.length > 0) throw new UsageError(`unknown option --${unknown[0]}`);
+
+  const values = new Map<string, string>();
+  for (const name of VALUE_OPTIONS) {
+    const given = parsed[name] as string[];
+    if (given.length > 1) throw new UsageError(`--${name} is given twice`);
+    // parseArgs gives "" to an option with nothing after it, or another option.
+    if (given[0] === "") throw new UsageError(`--${name} needs a value`);
+    if (given.length === 1) values.set(name, word(given[0]!));
+  }
+  const flags = new Set<string>();
+  for (const name of FLAG_OPTIONS) {
+    const given = parsed[name] as boolean[];
+    if (given.length > 1) throw new UsageError(`--${name} is given twice`);
+    if (given.length === 1) flags.add(name);
+  }
+  // Values are checked before --help is honoured: `--help --port x` is a usage error.
+  const config: ClientConfig = {
+    host: values.get("host") ?? DEFAULT_HOST,
+    port: portOption(values.get("port")),
+    timeoutMs: timeoutOption(values.get("timeout")) * 1000,
+    json: flags.has("json"),
+    force: flags.has("force"),
+    workMs: values.get("work-ms"),
+    words: [...parsed._.map((arg) => word(String(arg))), ...after],
+  };
+  if (parsed.help === true) return { kind: "help" };
+  if (flags.has("version")) return { kind: "version" };
+  return { kind: "run", config };
+}
+
+/**
+ * std's parser reads `-5` as a short option (taking the next word as its
+ * value) and `true` or `false` after a flag as the flag's value, but here
+ * `calc add 2 -5` and `echo --json true` are words. So parseArgs sees only
+ * the options; every other argument stands in as a NUL-prefixed token, which
+ * a real argument can never be (arguments are C strings), and `word` turns a
+ * token back into the argument it stands for. A flag given a value
+ * (`--json=yes`) is refused here, since parseArgs would read it as true.
+ */
+function shieldWords(
+  args: readonly string[],
+): { shielded: string[]; word: (token: string) => string } {
+  const words = new Map<string, string>();
+  const shielded = args.map((arg, index) => {
+    if (arg === "-h" || (arg.startsWith("--") && arg.length > 2)) {
+      const name = arg.slice(2).split("=", 1)[0]!;
+      const isFlag = (FLAG_OPTIONS as readonly string[]).includes(name) || name === "help";
+      if (isFlag && arg.includes("=")) throw new UsageError(`--${name} takes no value`);
+      return arg;
+    }
+    const token = `\0${index}`;
+    words.set(token, arg);
+    return token;
+  });
+  return { shielded, word: (token) => words.get(token) ?? token };
+}
+
+function portOption(value: string | undefined): number {
+  if (value === undefined) return DEFAULT_PORT;
+  const port = /^\d+$/.test(value) ? Number(value) : NaN;
+  if (!(port >= 1 && port <= 65535)) {
+    throw new UsageError(`--port must be an integer from 1 to 65535: received "${value}"`);
+  }
+  return port;
+}
+
+function timeoutOption(value: string | undefined): number {
+  if (value === undefined) return DEFAULT_CLIENT_TIMEOUT_S;
+  const seconds = /^\d+(\.\d+)?$/.test(value) ? Number(value) : NaN;
+  if (!Number.isFinite(seconds)) {
+    throw new UsageError(
+      `--timeout must be a number of seconds (0 = forever): received "${value}"`,
+    );
+  }
+  return seconds;
+}

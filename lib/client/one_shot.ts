@@ -1,0 +1,54 @@
+/**
+ * One command from the command line (SPEC §7): a request and its reply
+ * (`calc add 2 3` prints `5`), or a file transfer with its progress bar and
+ * its result line (`put`, `get`).
+ */
+import type { SyncByteSink } from "../io.ts";
+import type { TransferCommand } from "./commands.ts";
+import type { Connection } from "./connection.ts";
+import { type Printer, progressBar } from "./output.ts";
+import { get, put, type TransferResult } from "./transfer.ts";
+
+/** Sends one request line and prints its reply; resolves to true if the server answered ERR. */
+export async function runRequest(
+  connection: Connection,
+  line: string,
+  printer: Printer,
+): Promise<boolean> {
+  await connection.send(line);
+  return printer.print(await connection.read());
+}
+
+/** Options of {@linkcode runTransfer}. */
+export interface TransferOptions {
+  printer: Printer;
+  /** `get` replaces an existing local file. */
+  force: boolean;
+  /** Where the progress bar is drawn (a terminal); undefined draws none. */
+  progressSink: SyncByteSink | undefined;
+}
+
+/**
+ * `put <local> [name]` or `get <name> [local]`, verified by sha256; resolves
+ * to true if the server answered ERR. A mismatch throws IntegrityError, a
+ * local file that cannot be read or would be replaced throws Deno's error.
+ */
+export async function runTransfer(
+  connection: Connection,
+  command: TransferCommand,
+  options: TransferOptions,
+): Promise<boolean> {
+  const { kind, local, name } = command;
+  const bar = progressBar(`${kind} ${kind === "put" ? local : name}`, options.progressSink);
+  let result: TransferResult;
+  try {
+    result = kind === "put"
+      ? await put(connection, local, name, bar.update)
+      : await get(connection, name, local, { force: options.force, onProgress: bar.update });
+  } finally {
+    bar.end();
+  }
+  if (!result.ok) return options.printer.print(result.reply);
+  options.printer.printTransfer(kind, result);
+  return false;
+}

@@ -1,0 +1,142 @@
+/**
+ * What the client shows (SPEC §7): a reply's payload on stdout and an ERR on
+ * stderr as `error: <code>: <message>`, byte-exact, or one JSON object per
+ * reply with `--json`; a transfer's result line; the shell's passing notice;
+ * a transfer's progress bar. It writes to the sinks it is given (stdout and
+ * stderr in the program), synchronously, so that what goes to stdout and what
+ * goes to stderr keep the order in which the replies arrived.
+ */
+import { format as formatBytes } from "@std/fmt/bytes";
+import { red, yellow } from "@std/fmt/colors";
+import { type SyncByteSink, writeAllSync } from "../io.ts";
+import type { ParsedReply } from "../protocol/mod.ts";
+import type { Progress } from "./transfer.ts";
+
+/** Moves to the start of the terminal line and erases it: a notice or a bar is redrawn over. */
+const CLEAR_LINE = "\r\x1b[K";
+/** The bar is redrawn at most this often: a redraw per chunk would cost more than the chunk. */
+const REDRAW_MS = 100;
+/** Characters between the brackets of the progress bar. */
+const BAR_WIDTH = 24;
+
+const encoder = new TextEncoder();
+const decoder = new TextDecoder();
+
+/** Options of {@linkcode Printer}. */
+export interface PrinterOptions {
+  stdout: SyncByteSink;
+  stderr: SyncByteSink;
+  /** One JSON object per reply on stdout instead of the payload (`--json`). */
+  json: boolean;
+  /** ERR lines in red and notices in yellow: stderr is a terminal that wants color. */
+  color: boolean;
+}
+
+/** A verified transfer, as {@linkcode Printer.printTransfer} reports it. */
+export interface TransferDone {
+  name: string;
+  size: number;
+  sha256: string;
+}
+
+/** Prints replies the way SPEC §7 says: payload on stdout, ERR on stderr, or JSON. */
+export class Printer {
+  readonly #options: PrinterOptions;
+
+  constructor(options: PrinterOptions) {
+    this.#options = options;
+  }
+
+  /** Prints a reply; returns true if it was an ERR. */
+  print(reply: ParsedReply): boolean {
+    const { stdout, json, color } = this.#options;
+    if (json) {
+      this.#write(stdout, JSON.stringify(toJson(reply)) + "\n");
+      return reply.kind === "err";
+    }
+    switch (reply.kind) {
+      case "ok":
+        if (reply.text !== undefined) this.#write(stdout, reply.text + "\n");
+        return false;
+      case "data":
+        writeAllSync(stdout, reply.body);
+        return false;
+      case "err": {
+        const line = `error: ${reply.code}: ${reply.message}`;
+        this.#write(this.#options.stderr, (color ? red(line) : line) + "\n");
+        return true;
+      }
+    }
+  }
+
+  /** `stored <name> <size> <sha256>` after a put, `saved …` after a get, or the same as JSON. */
+  printTransfer(kind: "put" | "get", done: TransferDone): void {
+    const line = this.#options.json
+      ? JSON.stringify({ ok: true, ...done })
+      : `${kind === "put" ? "stored" : "saved"} ${done.name} ${done.size} ${done.sha256}`;
+    this.#write(this.#options.stdout, line + "\n");
+  }
+
+  /** Shows `text` on stderr until {@linkcode clearNotice}, with no newline. */
+  notice(text: string): void {
+    this.#write(this.#options.stderr, this.#options.color ? yellow(text) : text);
+  }
+
+  /** Erases the notice's line. */
+  clearNotice(): void {
+    this.#write(this.#options.stderr, CLEAR_LINE);
+  }
+
+  #write(sink: SyncByteSink, text: string): void {
+    writeAllSync(sink, encoder.encode(text));
+  }
+}
+
+function toJson(reply: ParsedReply): Record<string, unknown> {
+  switch (reply.kind) {
+    case "ok":
+      return reply.text === undefined ? { ok: true } : { ok: true, text: reply.text };
+    case "err":
+      return { ok: false, code: reply.code, message: reply.message };
+    case "data":
+      return {
+        ok: true,
+        size: reply.body.length,
+        ...(reply.sha256 === undefined ? {} : { sha256: reply.sha256 }),
+        data: decoder.decode(reply.body),
+      };
+  }
+}
+
+/** A transfer's progress: `update` as bytes move, `end` once it is over. */
+export interface ProgressBar {
+  update: Progress;
+  end(): void;
+}
+
+/**
+ * A progress bar with rate and time left, drawn on `sink` (a terminal's
+ * stderr); undefined draws nothing, since a bar in a log or a pipe is noise.
+ */
+export function progressBar(label: string, sink: SyncByteSink | undefined): ProgressBar {
+  if (sink === undefined) return { update: () => {}, end: () => {} };
+  const write = (text: string) => writeAllSync(sink, encoder.encode(text));
+  const started = performance.now();
+  let drawnAt = 0;
+  const update = (done: number, total: number) => {
+    const now = performance.now();
+    if (now - drawnAt < REDRAW_MS && done < total) return;
+    drawnAt = now;
+    const fraction = total === 0 ? 1 : done / total;
+    const filled = Math.round(fraction * BAR_WIDTH);
+    const seconds = (now - started) / 1000;
+    const rate = seconds > 0 ? done / seconds : 0;
+    const left = rate > 0 ? Math.ceil((total - done) / rate) : 0;
+    const bar = "#".repeat(filled) + ".".repeat(BAR_WIDTH - filled);
+    write(
+      `${CLEAR_LINE}${label} [${bar}] ${Math.floor(fraction * 100)}% ` +
+        `${formatBytes(done)} / ${formatBytes(total)}  ${formatBytes(rate)}/s  ${left}s left`,
+    );
+  };
+  return { update, end: () => write("\n") };
+}
