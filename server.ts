@@ -21,6 +21,13 @@ import {
   startNetThread,
 } from "./lib/server/net_thread.ts";
 import { UsageError } from "./lib/usage_error.ts";
+import { parsePasswdArgs, passwd, PASSWD_USAGE } from "./lib/security/passwd.ts";
+import {
+  PasswordAbortedError,
+  PasswordInputError,
+  readNewPassword,
+} from "./lib/security/password_input.ts";
+import { UsersFileError } from "./lib/security/users_file.ts";
 
 const encoder = new TextEncoder();
 
@@ -30,6 +37,7 @@ function printError(message: string): void {
 
 /** Entry point; returns the process exit code. */
 export async function main(args: readonly string[]): Promise<number> {
+  if (args[0] === "passwd") return await passwdMain(args.slice(1));
   let parsed;
   try {
     parsed = parseServerArgs(args);
@@ -55,6 +63,24 @@ export async function main(args: readonly string[]): Promise<number> {
     : await serve(parsed.config, placement);
   onSignals(() => running.shutDown());
   return await running.exited;
+}
+
+/** `switchboard-server passwd FILE NAME ROLE` (SPEC §2): silent on success; Ctrl-C at the prompt exits 130. */
+async function passwdMain(args: readonly string[]): Promise<number> {
+  try {
+    await passwd(parsePasswdArgs(args), () => readNewPassword());
+    return 0;
+  } catch (error) {
+    if (error instanceof PasswordAbortedError) return 130;
+    if (error instanceof UsageError) {
+      printError(error.message);
+      Deno.stderr.writeSync(encoder.encode(PASSWD_USAGE + "\n"));
+      return 2;
+    }
+    if (!(error instanceof UsersFileError || error instanceof PasswordInputError)) throw error;
+    printError(error.message);
+    return 1;
+  }
 }
 
 /** Starts the server in this thread; a failure to start is printed and becomes exit code 1. */

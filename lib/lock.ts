@@ -3,7 +3,8 @@
  * never interleaves; what can interleave is *asynchronous* work — two tasks
  * that each `await` in the middle of a multi-step update (or a multi-part
  * write to stderr). {@linkcode Mutex} serialises such critical sections.
- * It is FIFO, so a task that waits is never overtaken.
+ * It is FIFO, so a task that waits is never overtaken; {@linkcode Semaphore}
+ * is the same for sections that may run a few at a time.
  *
  * The Manager's queue and running set need no lock: every change to them is
  * one synchronous step, finished before any other task runs.
@@ -44,6 +45,43 @@ export class Mutex {
       return await fn();
     } finally {
       release();
+    }
+  }
+}
+
+/**
+ * An async counting semaphore: at most `permits` holders at once, the rest
+ * wait in FIFO order. It bounds work whose cost grows with how much runs at
+ * once (password hashing: memory and CPU per hash).
+ */
+export class Semaphore {
+  #free: number;
+  readonly #waiters: Array<() => void> = [];
+
+  /** Allows `permits` (a positive integer) holders at once. */
+  constructor(permits: number) {
+    if (!Number.isSafeInteger(permits) || permits < 1) {
+      throw new RangeError(`a semaphore needs a positive integer of permits: received ${permits}`);
+    }
+    this.#free = permits;
+  }
+
+  /** Tasks waiting for a permit. */
+  get waiting(): number {
+    return this.#waiters.length;
+  }
+
+  /** Runs `fn` while holding a permit. */
+  async run<T>(fn: () => T | Promise<T>): Promise<T> {
+    if (this.#free > 0) this.#free--;
+    else await new Promise<void>((resolve) => this.#waiters.push(resolve));
+    try {
+      return await fn();
+    } finally {
+      // Hand the permit straight to the next waiter, as Mutex does.
+      const next = this.#waiters.shift();
+      if (next) next();
+      else this.#free++;
     }
   }
 }

@@ -380,3 +380,11 @@ export function clientArgs(port: number): string[] {
     String(port),
   ];
 }
+
+/** A fresh temporary folder, removed with everything in it by `await using`. */
+export async function tempDir(
+  prefix = "switchboard-test-",
+): Promise<{ path: string } & AsyncDisposable> {
+  const path = await Deno.makeTempDir({ prefix });
+  return { path, [Symbol.asyncDispose]: () => Deno.remove(path, { recursive: true }) };
+}

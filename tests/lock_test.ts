@@ -1,6 +1,6 @@
-/** The locks: the async Mutex and the cross-thread AtomicMutex. */
-import { assertEquals, assertThrows } from "@std/assert";
-import { AtomicMutex, Mutex } from "../lib/lock.ts";
+/** The locks: the async Mutex and Semaphore, and the cross-thread AtomicMutex. */
+import { assertEquals, assertRejects, assertThrows } from "@std/assert";
+import { AtomicMutex, Mutex, Semaphore } from "../lib/lock.ts";
 
 const WORKER = new URL("./fixtures/lock_worker.ts", import.meta.url);
 
@@ -94,4 +94,34 @@ Deno.test("Mutex hands the lock over in FIFO order and excludes across awaits", 
   ));
   assertEquals(order, [1, 2, 3, 4]);
   assertEquals(mutex.locked, false);
+});
+
+Deno.test("Semaphore lets `permits` tasks in at once and the rest in FIFO order", async () => {
+  const semaphore = new Semaphore(2);
+  const gates = Array.from({ length: 5 }, () => Promise.withResolvers<void>());
+  const started: number[] = [];
+  const done = gates.map((gate, i) =>
+    semaphore.run(async () => {
+      started.push(i);
+      await gate.promise;
+    })
+  );
+  await Promise.resolve();
+  assertEquals([started, semaphore.waiting], [[0, 1], 3]);
+  gates[1]!.resolve();
+  await done[1];
+  assertEquals(started, [0, 1, 2]);
+  gates[0]!.resolve();
+  await done[0];
+  assertEquals(started, [0, 1, 2, 3]);
+  for (const gate of gates) gate.resolve();
+  await Promise.all(done);
+  assertEquals([started, semaphore.waiting], [[0, 1, 2, 3, 4], 0]);
+});
+
+Deno.test("Semaphore frees the permit of a task that throws", async () => {
+  const semaphore = new Semaphore(1);
+  await assertRejects(() => semaphore.run(() => Promise.reject(new Error("boom"))), Error, "boom");
+  assertEquals(await semaphore.run(() => 42), 42);
+  assertThrows(() => new Semaphore(0), RangeError);
 });

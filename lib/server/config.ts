@@ -28,6 +28,7 @@ import { UsageError } from "../usage_error.ts";
 
 /** The server's usage text (`--help`, and after a usage error). */
 export const SERVER_USAGE = `usage: switchboard-server [PORT [MAX_RUNNING]] [options]
+       switchboard-server passwd FILE NAME ROLE   add or change a user of --users FILE (ROLE read or write)
 
 A concurrent line-protocol TCP server: at most MAX_RUNNING clients are served
 at once, the rest wait in a FIFO queue. Try it: nc 127.0.0.1 ${DEFAULT_PORT}, then HELP.
