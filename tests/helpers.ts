@@ -214,6 +214,13 @@ export class TestClient {
     return render(await this.read());
   }
 
+  /** `FILE PUT name size` and the bytes, then the rendered reply. */
+  async put(name: string, bytes: Uint8Array | string): Promise<string> {
+    const body = typeof bytes === "string" ? encoder.encode(bytes) : bytes;
+    await this.write(concat(encoder.encode(`FILE PUT ${name} ${body.length}\n`), body));
+    return await this.readText();
+  }
+
   /** Sends a line and returns the rendered reply. */
   async ask(line: string): Promise<string> {
     await this.send(line);
@@ -359,6 +366,24 @@ export async function run(
 /** Absolute path of a file in the repository. */
 export function repoPath(relative: string): string {
   return new URL(relative, ROOT).pathname;
+}
+
+/** The parts, one after the other, in one array. */
+export function concat(...parts: Uint8Array[]): Uint8Array {
+  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+  let at = 0;
+  for (const part of parts) {
+    out.set(part, at);
+    at += part.length;
+  }
+  return out;
+}
+
+/** The names in a directory, sorted (hidden and temporary files included). */
+export async function filesIn(dir: string): Promise<string[]> {
+  const names: string[] = [];
+  for await (const entry of Deno.readDir(dir)) names.push(entry.name);
+  return names.sort();
 }
 
 /** `n` random bytes (getRandomValues gives at most 64 KiB per call). */

@@ -56,6 +56,9 @@ const SUBCOMMANDS: ReadonlyMap<string, Subcommand> = new Map<string, Subcommand>
         // The client went away mid-upload: nothing was stored, nobody is left to read a reply.
         return err("bad-request", `upload ${error.message}`, { close: true });
       }
+      if (error instanceof Deno.errors.IsADirectory || error instanceof Deno.errors.NotADirectory) {
+        throw new ProtocolError("bad-name", `${quoteWord(name)} is a directory on the server`);
+      }
       throw error;
     }
   }],
