@@ -83,9 +83,19 @@ export interface Command {
    * what follows is unknown and it must never be read as requests.
    */
   readonly readsPayload?: boolean;
+  /**
+   * The bytes `--max-line` counts for a line of this command that is longer
+   * than the limit, when that is not the whole line (KV SET counts its
+   * value only, so a 65,536-byte value fits the default limit). Lines may
+   * be at most {@linkcode LINE_HEADROOM} bytes over the limit in all.
+   */
+  measuredLength?(request: Request): number;
   /** Runs the request; a bad request is a returned or thrown ProtocolError, never a crash. */
   run(request: Request, context: CommandContext): Reply | Promise<Reply>;
 }
+
+/** How far past `--max-line` a line may run for a command whose `measuredLength` counts less. */
+export const LINE_HEADROOM = 300;
 
 /** Throws `bad-args` unless `args` has between `min` and `max` entries. */
 export function expectArgs(

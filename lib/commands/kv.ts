@@ -153,6 +153,12 @@ export const KV: Command = {
     "KV SCAN [<prefix>] [AFTER <key>] [LIMIT <n>]",
   ],
   summary: "the shared durable store: value is the rest of the line; INCR is exact and atomic",
+  // `KV SET <key> ` is not counted against --max-line: only the value is (SPEC §4).
+  measuredLength(request) {
+    const [sub] = request.words(1);
+    if (sub?.toUpperCase() !== "SET") return encoder.encode(request.line).length;
+    return encoder.encode(request.rest(2) ?? "").length;
+  },
   async run(request, context) {
     // Subcommand and key first: SET's value is the raw rest of the line and
     // must not be parsed (quotes in it are data).

@@ -12,7 +12,10 @@ Deno.test("a short COUNT is answered before a long one that started first (turns
   using long = await TestClient.connect(server.port);
   using short = await TestClient.connect(server.port);
   await long.send("COUNT 0 30 1000");
-  await eventually(async () => parseStats(await short.ask("STATS")).jobs_running === 1, "the long COUNT to start");
+  await eventually(
+    async () => parseStats(await short.ask("STATS")).jobs_running === 1,
+    "the long COUNT to start",
+  );
   await short.send("COUNT 0 1 0");
   const first = await Promise.race([
     long.readText().then((reply) => `long: ${reply}`),
@@ -26,7 +29,10 @@ Deno.test("COUNT work waiting is bounded: past --workers × 60 s it is ERR busy 
   using first = await TestClient.connect(server.port);
   using second = await TestClient.connect(server.port);
   await first.send("COUNT 0 60 1000");
-  await eventually(async () => parseStats(await second.ask("STATS")).jobs_running === 1, "the first COUNT to start");
+  await eventually(
+    async () => parseStats(await second.ask("STATS")).jobs_running === 1,
+    "the first COUNT to start",
+  );
   assertEquals(
     await deadline(second.ask("COUNT 0 2 1000"), 10_000),
     "ERR busy job queue full (60 s of work waiting); try again later",
@@ -35,12 +41,24 @@ Deno.test("COUNT work waiting is bounded: past --workers × 60 s it is ERR busy 
 });
 
 Deno.test("clients that queue long COUNTs and leave cannot pin the running set", async () => {
-  await using server = await TestServer.start(["--workers", "1", "--max-running", "4", "--drain-timeout", "0.2"]);
+  await using server = await TestServer.start([
+    "--workers",
+    "1",
+    "--max-running",
+    "4",
+    "--drain-timeout",
+    "0.2",
+  ]);
   for (let i = 0; i < 4; i++) {
     using leaver = await TestClient.connect(server.port);
     await leaver.send("COUNT 0 60 1000");
     await leaver.closeWrite(); // a clean close: it could be a half-close owed its reply
-    if (i > 0) assertEquals(await leaver.readText(), "ERR busy job queue full (60 s of work waiting); try again later");
+    if (i > 0) {
+      assertEquals(
+        await leaver.readText(),
+        "ERR busy job queue full (60 s of work waiting); try again later",
+      );
+    }
   }
   using bystander = await TestClient.connect(server.port);
   // One leaver's COUNT may still run; the other slots freed at once.

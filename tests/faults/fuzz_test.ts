@@ -149,7 +149,11 @@ Deno.test("fuzzed request lines each get exactly one well-formed reply; the serv
           } catch (error) {
             if (!(error instanceof ConnectionClosedError)) throw error;
             // Closed after its one reply: QUIT, or a FILE line whose payload size is unknown.
-            assertEquals(replies.length, 1, `closed without a reply to ${JSON.stringify([...raw])}`);
+            assertEquals(
+              replies.length,
+              1,
+              `closed without a reply to ${JSON.stringify([...raw])}`,
+            );
             const [only] = replies;
             assert(
               only!.kind === "ok" && only!.text === "bye" ||
@@ -164,7 +168,11 @@ Deno.test("fuzzed request lines each get exactly one well-formed reply; the serv
           assertWellFormed(reply, raw);
           replies.push(reply);
         }
-        assertEquals(replies.length, isBlank(raw) ? 0 : 1, `replies to ${JSON.stringify([...raw])}`);
+        assertEquals(
+          replies.length,
+          isBlank(raw) ? 0 : 1,
+          `replies to ${JSON.stringify([...raw])}`,
+        );
         assertEquals(await bystander.ask("PING"), "OK PONG");
       }),
       { seed: SEED, numRuns: RUNS },

@@ -46,7 +46,10 @@ Deno.test("a PUT onto a directory is ERR bad-name and leaves no temporary file",
   await using server = await TestServer.start();
   await Deno.mkdir(`${server.dir}/files/taken`);
   using c = await TestClient.connect(server.port);
-  assertEquals(await c.put("taken", "x".repeat(100_000)), 'ERR bad-name taken is a directory on the server');
+  assertEquals(
+    await c.put("taken", "x".repeat(100_000)),
+    "ERR bad-name taken is a directory on the server",
+  );
   assertEquals(await c.ask("PING"), "OK PONG");
   assertEquals(await filesIn(`${server.dir}/files`), ["taken"], "no .upload-* file is left");
 });

@@ -41,7 +41,9 @@ Deno.test("SIGTERM lets a FILE PUT in progress finish, then says shutdown", asyn
   await using server = await TestServer.start(["--drain-timeout", "20"]);
   using c = await TestClient.connect(server.port);
   const body = new Uint8Array(200_000).fill(65);
-  await c.write(concat(encoder.encode(`FILE PUT big.bin ${body.length}\n`), body.subarray(0, 100_000)));
+  await c.write(
+    concat(encoder.encode(`FILE PUT big.bin ${body.length}\n`), body.subarray(0, 100_000)),
+  );
   await server.waitForLog(/client started/);
   server.signal("SIGTERM");
   await server.waitForLog(/shutting down/);

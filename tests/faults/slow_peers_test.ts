@@ -121,6 +121,12 @@ Deno.test("a peer that stops reading its replies loses its connection after --re
       }
     }
   })();
+  using bystander = await TestClient.connect(server.port);
+  assertEquals(
+    await deadline(bystander.ask("PING"), 10_000),
+    "OK PONG",
+    "others are served meanwhile",
+  );
   await deadline(server.waitForLog(/client stopped reading; closing/, 20_000), 25_000);
   flooder.close();
   await flooding;
