@@ -210,6 +210,13 @@ export class Server {
     }
     const kv = this.#kv;
     this.#closeHooks.push(() => kv.close());
+    // The worker threads start now, with the server, not on the first job
+    // (see WorkerPool.start). Waiting for them costs half a second when the
+    // server runs in the network thread: Deno takes that long to bring up a
+    // Worker started from a Worker (measured with 2.9.6: 550 ms against
+    // 90 ms from the main thread, nearly all of it idle), and it is the
+    // price of never starting a thread while clients may have used up the
+    // descriptors.
     try {
       await this.workers.start();
     } catch (error) {
