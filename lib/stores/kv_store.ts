@@ -44,8 +44,12 @@ const INDEX = "keys";
 const META = "meta";
 /** Marks a database whose index is complete (databases from before the index get one at open). */
 const INDEX_BUILT: Deno.KvKey = [META, "keys-index"];
-/** Index entries written per commit while building the index for an older database. */
-const INDEX_BATCH = 500;
+/**
+ * Key bytes written per commit while building the index for an older
+ * database: Deno KV refuses an atomic operation whose keys add up to more
+ * than 81,920 bytes (measured: "Total key size too large").
+ */
+const INDEX_BATCH_KEY_BYTES = 60_000;
 /** Entries a listing fetches per round trip. */
 const LIST_BATCH = 500;
 const EMPTY = new Uint8Array(0);
@@ -109,12 +113,15 @@ export class KvStore {
   async #buildIndex(): Promise<void> {
     if ((await this.#kv.get(INDEX_BUILT)).value !== null) return;
     let batch = this.#kv.atomic();
-    let count = 0;
+    let keyBytes = 0;
     for await (const entry of this.#kv.list({ prefix: [SPACE] }, { batchSize: LIST_BATCH })) {
-      batch.set([INDEX, entry.key[1] as string], EMPTY);
-      if (++count % INDEX_BATCH === 0) {
+      const key = entry.key[1] as string;
+      batch.set([INDEX, key], EMPTY);
+      keyBytes += encoder.encode(key).length + INDEX.length;
+      if (keyBytes >= INDEX_BATCH_KEY_BYTES) {
         await batch.commit();
         batch = this.#kv.atomic();
+        keyBytes = 0;
       }
     }
     await batch.set(INDEX_BUILT, true).commit();

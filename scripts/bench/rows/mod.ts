@@ -11,6 +11,23 @@ import { S3 } from "./churn.ts";
 import { FILE } from "./file.ts";
 import { IDLE } from "./idle.ts";
 import { COUNT } from "./count.ts";
+import { COUNTFAIR } from "./count_fairness.ts";
+import { SLOWLORIS } from "./slowloris.ts";
+import { KVKEYS } from "./kv_keys.ts";
+import { FAULTS } from "./faults.ts";
 
 /** Every row, in table order. */
-export const ROWS: readonly BenchRow[] = [S1, S6, S4, GAP, S3, FILE, IDLE, COUNT];
+export const ROWS: readonly BenchRow[] = [
+  S1,
+  S6,
+  S4,
+  GAP,
+  S3,
+  FILE,
+  IDLE,
+  COUNT,
+  COUNTFAIR,
+  SLOWLORIS,
+  KVKEYS,
+  FAULTS,
+];
