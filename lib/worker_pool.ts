@@ -40,6 +40,8 @@ export type JobReply<R> = { id: number; ok: true; result: R } | {
   id: number;
   ok: false;
   error: string;
+  /** The errno name of what the job threw (`EMFILE`, `EACCES`), if it had one. */
+  code?: string;
 };
 
 /** What a worker posts once, when its module has loaded and it takes jobs. */
@@ -80,6 +82,12 @@ export class JobsCancelledError extends Error {
 /** Thrown when a job failed (it threw, or its worker died). */
 export class JobFailedError extends Error {
   override name = "JobFailedError";
+  /** The errno name of what the job threw, so a storage error keeps its reply code. */
+  readonly code: string | undefined;
+  constructor(message: string, code?: string) {
+    super(message);
+    this.code = code;
+  }
 }
 
 /** Thrown by `runBatch` when the batch would take the pending cost past the limit. */
@@ -210,6 +218,16 @@ export class WorkerPool<J, R> {
     });
   }
 
+  /** Runs one job, a batch of its own (so it takes turns like any request), and resolves with its result. */
+  async run(
+    job: J,
+    options: { signal?: AbortSignal; cost?: number } = {},
+  ): Promise<R> {
+    let result: { value: R } | undefined;
+    await this.runBatch(1, () => job, { ...options, onResult: (value) => result = { value } });
+    return result!.value;
+  }
+
   /** Stops every worker; queued batches are cancelled. */
   close(): void {
     this.#closed = true;
@@ -281,7 +299,7 @@ export class WorkerPool<J, R> {
         batch.onResult(reply.result, current.index, slot.id);
         if (batch.finished === batch.total) batch.resolve();
       } else {
-        this.#fail(batch, new JobFailedError(reply.error));
+        this.#fail(batch, new JobFailedError(reply.error, reply.code));
       }
     }
     this.#dispatch();

@@ -8,8 +8,8 @@ import { deadline } from "@std/async/deadline";
 import { BufferPool } from "../buffer_pool.ts";
 import type { Services, SessionEntry } from "../commands/command.ts";
 import { MAX_TOTAL_WORK_MS } from "../commands/count.ts";
-import type { CountJob, CountResult } from "../commands/count_worker.ts";
 import { CommandTable } from "../commands/mod.ts";
+import type { Job, JobResult } from "../jobs/worker.ts";
 import type { Logger } from "../log.ts";
 import { INITIAL_BUFFER_BYTES } from "../protocol/mod.ts";
 import { FileStore } from "../stores/file_store.ts";
@@ -39,7 +39,7 @@ const POOLED_BUFFERS = 256;
 export interface ServerOptions {
   logger: Logger;
   /**
-   * The module COUNT workers run. The entry point passes its own URL (the
+   * The module the worker threads run (lib/jobs/worker.ts). The entry point passes its own URL (the
    * file re-enters as a worker; see server.ts), so that a bundle or a
    * compiled binary, which have no lib/ folder, work the same as source.
    */
@@ -51,7 +51,7 @@ export class Server {
   readonly config: ServerConfig;
   readonly stats = new Stats();
   readonly manager: Manager<ClientHandler>;
-  readonly workers: WorkerPool<CountJob, CountResult>;
+  readonly workers: WorkerPool<Job, JobResult>;
   readonly files: FileStore;
   /** Request durations by command; only kept when --metrics-port is on. */
   readonly durations: RequestDurations | undefined;
@@ -75,9 +75,9 @@ export class Server {
     });
     const logger = this.#logger;
     // Started with the server (listen), not on the first job: see WorkerPool.start.
-    const workers = this.workers = new WorkerPool<CountJob, CountResult>({
+    const workers = this.workers = new WorkerPool<Job, JobResult>({
       size: config.workers,
-      moduleUrl: options.workerModule ?? new URL("../commands/count_worker.ts", import.meta.url),
+      moduleUrl: options.workerModule ?? new URL("../jobs/worker.ts", import.meta.url),
       onWorkerDeath: (worker, error) => logger.warn("worker died; replaced", { worker, error }),
       maxPendingCost: config.workers * MAX_TOTAL_WORK_MS,
     });
