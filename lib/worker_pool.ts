@@ -19,7 +19,8 @@
  * Bounded: each batch says what a job costs (for COUNT, its milliseconds of
  * work), and the pool refuses a batch that would take the work not yet
  * done past `maxPendingCost`, so a few clients that queue long jobs and
- * leave cannot pin the workers for long (SPEC §4).
+ * leave cannot pin the workers for long (SPEC §4). A hash for FILE GET
+ * costs nothing against it: lib/jobs/hash_job.ts says why.
  */
 
 /** True inside a Web Worker, false on the main thread. */

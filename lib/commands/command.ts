@@ -38,7 +38,7 @@ export interface Services {
   readonly files: FileStore;
   /** The durable key-value store. */
   readonly kv: KvStore;
-  /** The worker threads (lib/jobs/): COUNT jobs. */
+  /** The worker threads: COUNT jobs, and hashes for FILE GET (which the file store runs there). */
   readonly workers: WorkerPool<Job, JobResult>;
   /** Running connections, then queued ones in FIFO order (WHO). */
   sessions(): Iterable<SessionEntry>;

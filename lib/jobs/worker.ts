@@ -1,7 +1,7 @@
 /**
  * The worker threads' side of lib/worker_pool.ts: the kinds of job they run
  * and the dispatcher that hands each job to its kind's runner. A kind is one
- * file beside this one (count_job.ts) and one case below.
+ * file beside this one (count_job.ts, hash_job.ts) and one case below.
  *
  * The threads' entry is the server's own entry file (server.ts), which
  * calls {@linkcode serveJobs} when it finds itself in a worker thread, so a
@@ -10,18 +10,21 @@
  */
 import { announceReady, inWorkerThread, type JobMessage, type JobReply } from "../worker_pool.ts";
 import { type CountJob, type CountResult, runCountJob } from "./count_job.ts";
+import { type HashJob, type HashResult, runHashJob } from "./hash_job.ts";
 
 /** Every job a worker thread runs. */
-export type Job = CountJob;
+export type Job = CountJob | HashJob;
 
 /** What a worker thread answers to a job. */
-export type JobResult = CountResult;
+export type JobResult = CountResult | HashResult;
 
 /** Runs `job` with the runner of its kind. */
 export function runJob(job: Job): JobResult | Promise<JobResult> {
   switch (job.kind) {
     case "count":
       return runCountJob(job);
+    case "hash":
+      return runHashJob(job);
   }
 }
 
