@@ -9,7 +9,7 @@
  * the requests that watch it, and it costs no disk. Every
  * assertion is about order or counts, never about durations.
  */
-import { assertEquals } from "@std/assert";
+import { assertEquals, assertGreater, assertMatch } from "@std/assert";
 import { createHash } from "node:crypto";
 import { HASH_CACHE_ENTRIES } from "../lib/stores/file_hashes.ts";
 import {
@@ -180,4 +180,29 @@ Deno.test("a file replaced between a GET's open and its hash job: the GET looks 
     [3, 2],
     "zeros.bin; doc.bin v1, found changed; doc.bin v2",
   );
+});
+
+Deno.test("a GET is not refused when COUNTs fill the work budget: its hash takes the next turn on the worker", async () => {
+  await using server = await TestServer.start(["--workers", "1"]);
+  const bytes = randomBytes(100_000);
+  await Deno.writeFile(`${server.dir}/files/doc.bin`, bytes);
+  // 60 jobs of 1 s: the whole budget of one worker (60,000 ms). The unread
+  // PONG makes close() a reset, which cancels the jobs still queued.
+  const counter = await TestClient.connect(server.port);
+  using probe = await TestClient.connect(server.port);
+  try {
+    await counter.write("PING\nCOUNT 0 60 1000\n");
+    await eventually(async () => (await stats(probe)).jobs_queued > 50, "the COUNT's jobs");
+    // Refused while more than 50 of its jobs wait, which is the next ten seconds at least.
+    assertMatch(await probe.ask("COUNT 0 10 1000"), /^ERR busy job queue full/);
+    await probe.send("FILE GET doc.bin");
+    const reply = await probe.read();
+    if (reply.kind !== "data") throw new Error(`unexpected reply: ${JSON.stringify(reply)}`);
+    assertEquals([reply.sha256, reply.body], [sha256(bytes), bytes]);
+    const after = await stats(probe);
+    assertEquals(after.hashes_total, 1);
+    assertGreater(after.jobs_queued, 0, "the GET did not wait for the COUNT to finish");
+  } finally {
+    counter.close();
+  }
 });
