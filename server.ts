@@ -8,7 +8,7 @@ import { VERSION } from "./lib/defaults.ts";
 import { Logger } from "./lib/log.ts";
 import { Server } from "./lib/server/server.ts";
 import { describeStartupError, StartupError } from "./lib/server/startup_error.ts";
-import { serveCountJobs } from "./lib/commands/count_worker.ts";
+import { serveJobs } from "./lib/jobs/worker.ts";
 import { inWorkerThread } from "./lib/worker_pool.ts";
 import {
   inNetThread,
@@ -57,7 +57,7 @@ export async function main(args: readonly string[]): Promise<number> {
   }
   const placement = placeNetwork();
   // A bundle or a compiled binary is one file with no lib/ beside it, so the
-  // network thread and the COUNT workers re-enter this module.
+  // network thread and the job workers re-enter this module.
   const running = placement === "worker"
     ? startNetThread(new URL(import.meta.url), parsed.config)
     : await serve(parsed.config, placement);
@@ -137,7 +137,7 @@ function onSignals(shutDown: () => void): void {
   for (const name of names) Deno.addSignalListener(name, onSignal);
 }
 
-// This file is also the network thread and the COUNT workers (see main).
+// This file is also the network thread and the job workers (see main).
 if (inNetThread()) serveNetThread((config: ServerConfig) => serve(config, "worker"));
-else if (inWorkerThread()) serveCountJobs();
+else if (inWorkerThread()) serveJobs();
 else if (import.meta.main) Deno.exit(await main(Deno.args));

@@ -21,7 +21,8 @@
  * Bounded: each batch says what a job costs (for COUNT, its milliseconds of
  * work), and the pool refuses a batch that would take the work not yet
  * done past `maxPendingCost`, so a few clients that queue long jobs and
- * leave cannot pin the workers for long (SPEC §4).
+ * leave cannot pin the workers for long (SPEC §4). A hash for FILE GET
+ * costs nothing against it: lib/jobs/hash_job.ts says why.
  */
 
 /** True inside a Web Worker, false on the main thread. */
@@ -39,12 +40,13 @@ export interface JobMessage<J> {
 
 /**
  * A worker's answer to one job: its result, or (for a job longer than a
- * slice) the rest of it to run later, or its failure.
+ * slice) the rest of it to run later, or its failure with the errno name of
+ * what it threw (`EMFILE`, `EACCES`), if it had one.
  */
 export type JobReply<J, R> =
   | { id: number; ok: true; result: R }
   | { id: number; ok: true; rest: J }
-  | { id: number; ok: false; error: string };
+  | { id: number; ok: false; error: string; code?: string };
 
 /** What a worker posts once, when its module has loaded and it takes jobs. */
 export interface WorkerReady {
@@ -84,6 +86,12 @@ export class JobsCancelledError extends Error {
 /** Thrown when a job failed (it threw, or its worker died). */
 export class JobFailedError extends Error {
   override name = "JobFailedError";
+  /** The errno name of what the job threw, so a storage error keeps its reply code. */
+  readonly code: string | undefined;
+  constructor(message: string, code?: string) {
+    super(message);
+    this.code = code;
+  }
 }
 
 /** Thrown by `runBatch` when the batch would take the pending cost past the limit. */
@@ -217,6 +225,16 @@ export class WorkerPool<J, R> {
     });
   }
 
+  /** Runs one job, a batch of its own (so it takes turns like any request), and resolves with its result. */
+  async run(
+    job: J,
+    options: { signal?: AbortSignal; cost?: number } = {},
+  ): Promise<R> {
+    let result: { value: R } | undefined;
+    await this.runBatch(1, () => job, { ...options, onResult: (value) => result = { value } });
+    return result!.value;
+  }
+
   /** Stops every worker; queued batches are cancelled. */
   close(): void {
     this.#closed = true;
@@ -297,7 +315,7 @@ export class WorkerPool<J, R> {
         batch.onResult(reply.result, current.index, slot.id);
         if (batch.finished === batch.total) batch.resolve();
       } else {
-        this.#fail(batch, new JobFailedError(reply.error));
+        this.#fail(batch, new JobFailedError(reply.error, reply.code));
       }
     }
     this.#dispatch();

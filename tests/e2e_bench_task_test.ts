@@ -52,7 +52,7 @@ async function fakeLoadgen(dir: string): Promise<{ binary: string; log: string }
 
 Deno.test("bench options: defaults, --quick, and every row when --only is not given", () => {
   const full = parseBenchOptions([], ROW_IDS);
-  assertEquals([...full.only], ["S1", "S6", "S4", "GAP", "S3", "FILE", "IDLE", "COUNT"]);
+  assertEquals([...full.only], ["S1", "S6", "S4", "GAP", "S3", "FILE", "IDLE", "COUNT", "HASH"]);
   assertEquals([full.reps, full.durationS, full.fileBytes, full.loadgen], [
     3,
     5,

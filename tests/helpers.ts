@@ -310,6 +310,7 @@ export const STAT_KEYS = [
   "jobs_total",
   "jobs_running",
   "jobs_queued",
+  "hashes_total",
 ] as const;
 
 /** Parsed STATS: every known key is present (or parseStats throws). */

@@ -9,7 +9,7 @@ import { ProtocolError, type Reply, type Request } from "../protocol/mod.ts";
 import type { FileStore } from "../stores/file_store.ts";
 import type { KvStore } from "../stores/kv_store.ts";
 import type { WorkerPool } from "../worker_pool.ts";
-import type { CountJob, CountResult } from "./count_worker.ts";
+import type { Job, JobResult } from "../jobs/worker.ts";
 
 /** What a command sees of its own connection. */
 export interface Session {
@@ -38,8 +38,8 @@ export interface Services {
   readonly files: FileStore;
   /** The durable key-value store. */
   readonly kv: KvStore;
-  /** The worker threads that run COUNT jobs. */
-  readonly workers: WorkerPool<CountJob, CountResult>;
+  /** The worker threads: COUNT jobs, and hashes for FILE GET (which the file store runs there). */
+  readonly workers: WorkerPool<Job, JobResult>;
   /** Running connections, then queued ones in FIFO order (WHO). */
   sessions(): Iterable<SessionEntry>;
   /** The STATS lines as `[key, integer]`, in order (SPEC §4). */

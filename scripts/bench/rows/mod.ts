@@ -11,6 +11,7 @@ import { S3 } from "./churn.ts";
 import { FILE } from "./file.ts";
 import { IDLE } from "./idle.ts";
 import { COUNT } from "./count.ts";
+import { HASH } from "./hash.ts";
 import { COUNTFAIR } from "./count_fairness.ts";
 import { SLOWLORIS } from "./slowloris.ts";
 import { KVKEYS } from "./kv_keys.ts";
@@ -26,6 +27,7 @@ export const ROWS: readonly BenchRow[] = [
   FILE,
   IDLE,
   COUNT,
+  HASH,
   COUNTFAIR,
   SLOWLORIS,
   KVKEYS,

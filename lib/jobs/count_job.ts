@@ -1,15 +1,10 @@
 /**
- * The worker thread of COUNT jobs (run by lib/worker_pool.ts). Each job works
- * the CPU for `workMs`, then adds 1 to the request's shared counter under the
- * cross-thread lock, and reports the value it saw afterwards.
- *
- * The worker's entry is the server's own entry file (server.ts), which
- * calls {@linkcode serveCountJobs} when it finds itself in a worker thread,
- * so a bundle or a compiled binary re-enters itself; run directly (tests),
- * this file serves on its own.
+ * The COUNT job (SPEC §4 COUNT): one increment of a COUNT request, run on a
+ * worker thread. It works the CPU for `workMs`, then adds 1 to the
+ * request's shared counter under the cross-thread lock, and reports the
+ * value it saw afterwards. lib/jobs/worker.ts hands it the jobs of its kind.
  */
 import { AtomicMutex } from "../lock.ts";
-import { announceReady, inWorkerThread, type JobMessage, type JobReply } from "../worker_pool.ts";
 
 /** Index of the lock word in a COUNT request's shared cells. */
 export const LOCK_CELL = 0;
@@ -18,13 +13,15 @@ export const COUNTER_CELL = 1;
 
 /** One increment of a COUNT request. */
 export interface CountJob {
+  kind: "count";
   /** Int32Array over a SharedArrayBuffer: [lock word, increments so far]. */
   cells: Int32Array;
   workMs: number;
 }
 
-/** What a job reports back. */
+/** What a COUNT job reports back. */
 export interface CountResult {
+  kind: "counted";
   /** The shared counter right after this job's increment. */
   seen: number;
 }
@@ -47,11 +44,11 @@ function burnCpu(ms: number): number {
   return x;
 }
 
-/** One slice of a job: its result, or the job with the work still to do. */
-function runSlice(job: CountJob): { result: CountResult } | { rest: CountJob } {
+/** One slice of an increment: its result, or the job with the work still to do. */
+export function runCountJob(job: CountJob): { result: CountResult } | { rest: CountJob } {
   if (job.workMs > SLICE_MS) {
     burnCpu(SLICE_MS);
-    return { rest: { cells: job.cells, workMs: job.workMs - SLICE_MS } };
+    return { rest: { ...job, workMs: job.workMs - SLICE_MS } };
   }
   return { result: increment(job) };
 }
@@ -66,28 +63,8 @@ function increment(job: CountJob): CountResult {
     // the same value and one increment is lost.
     const before = job.cells[COUNTER_CELL]!;
     job.cells[COUNTER_CELL] = before + 1;
-    return { seen: before + 1 };
+    return { kind: "counted", seen: before + 1 };
   } finally {
     mutex.unlock();
   }
 }
-
-/** Answers every job message posted to this worker thread. */
-export function serveCountJobs(): void {
-  // Typed narrowly so this file also checks under the main thread's lib.
-  const scope = self as unknown as {
-    onmessage: ((event: MessageEvent<JobMessage<CountJob>>) => void) | null;
-    postMessage(message: JobReply<CountJob, CountResult>): void;
-  };
-  scope.onmessage = (event) => {
-    const { id, job } = event.data;
-    try {
-      scope.postMessage({ id, ok: true, ...runSlice(job) });
-    } catch (error) {
-      scope.postMessage({ id, ok: false, error: String(error) });
-    }
-  };
-  announceReady();
-}
-
-if (import.meta.main && inWorkerThread()) serveCountJobs();
