@@ -1,6 +1,7 @@
 /** End to end: switchboard-client (SPEC §7) against a real server. */
 import { assertEquals, assertMatch, assertStringIncludes } from "@std/assert";
 import { repoPath, run, TestServer } from "./helpers.ts";
+import { fakeServer, readRequest, reply } from "./client_helpers.ts";
 
 const CLIENT = repoPath("client.ts");
 
@@ -60,8 +61,12 @@ Deno.test("client exits 3 when it cannot connect or the server closes", async ()
   await using slow = await TestServer.start(["--max-running", "1"]);
   await using _hold2 = await holdSlot(slow.port);
   const timedOut = await client(["--port", String(slow.port), "--timeout", "0.3", "ping"]);
-  assertEquals(timedOut.code, 3);
-  assertEquals(timedOut.stderr, `error: no reply from 127.0.0.1:${slow.port} within 0.3 s\n`);
+  assertEquals(timedOut, {
+    code: 3,
+    stdout: "",
+    stderr: `error: no reply from 127.0.0.1:${slow.port} within 0.3 s (the server may have ` +
+      `queued this connection until a slot frees, or the request is slow)\n`,
+  });
 });
 
 /** Occupies the only running slot until disposed. */
@@ -174,7 +179,7 @@ Deno.test("client shell works under a real terminal: prompt, replies, errors, ex
   assertEquals(await term.exit(), 0);
 });
 
-Deno.test("client shell says it is waiting for a free slot while queued", async () => {
+Deno.test("client shell says what it knows while a reply is late: queued, or slow", async () => {
   await using server = await TestServer.start(["--max-running", "1"]);
   const holder = await Deno.connect({ hostname: "127.0.0.1", port: server.port });
   await holder.write(new TextEncoder().encode("PING\n"));
@@ -182,7 +187,10 @@ Deno.test("client shell says it is waiting for a free slot while queued", async 
   const term = new Terminal(["--port", String(server.port)]);
   await term.waitFor("switchboard>");
   await term.type("PING queued");
-  await term.waitFor("waiting for a free slot…");
+  await term.waitFor(
+    "no reply for 1 s: the server may have queued this connection until a slot frees, " +
+      "or the request is slow",
+  );
   holder.close();
   await term.waitFor("queued\r\n");
   await term.type("quit");
@@ -201,19 +209,33 @@ Deno.test("client hello on a terminal asks for what is missing", async () => {
   await server.waitForLog(/hello client=\d+ name=Ada student_id=S1815 github=ada/);
 });
 
+Deno.test("client shows the server's text byte-exact, never re-cased", async () => {
+  using odd = fakeServer(async (conn) => {
+    const buffered = { text: "" };
+    const line = await readRequest(conn, buffered);
+    await reply(conn, line === "STATS" ? "ERR busy Server FULL, Try LATER\n" : "PING\n");
+  });
+  assertEquals(await client(["--port", String(odd.port), "stats"]), {
+    code: 1,
+    stdout: "",
+    stderr: "error: busy: Server FULL, Try LATER\n",
+  });
+  assertEquals(await client(["--port", String(odd.port), "ping"]), {
+    code: 3,
+    stdout: "",
+    stderr: `error: connection to 127.0.0.1:${odd.port} lost: unexpected reply from server: PING\n`,
+  });
+});
+
 Deno.test("client exits 3 with a clear line when the server closes mid-reply", async () => {
-  using listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const serving = (async () => {
-    const conn = await listener.accept();
+  using server = fakeServer(async (conn) => {
     await conn.read(new Uint8Array(64));
-    await conn.write(new TextEncoder().encode("DATA 100\nonly part"));
-    conn.close();
-  })();
-  const result = await client(["--port", String(listener.addr.port), "stats"]);
-  await serving;
-  assertEquals(result.code, 3);
-  assertEquals(
-    result.stderr,
-    `error: 127.0.0.1:${listener.addr.port} closed the connection before replying\n`,
-  );
+    await reply(conn, "DATA 100\nonly part");
+  });
+  const result = await client(["--port", String(server.port), "stats"]);
+  assertEquals(result, {
+    code: 3,
+    stdout: "",
+    stderr: `error: 127.0.0.1:${server.port} closed the connection in the middle of a reply\n`,
+  });
 });

@@ -4,17 +4,16 @@
  * tie to the terminal, so that a line editor (history, completion) replaces
  * that function alone. An ERR is shown, not an exit status: people make typos.
  */
-import { isBlank, type ParsedReply } from "../protocol/mod.ts";
+import { isBlank } from "../protocol/mod.ts";
 import type { Connection } from "./connection.ts";
 import type { Printer } from "./output.ts";
+import { withWaitNotice } from "./waiting.ts";
 
 /** Reads the next line typed after `prompt`; null at the end of input (Ctrl-D). */
 export type ReadLine = (prompt: string) => Promise<string | null>;
 
 /** What the shell shows before each line. */
 const SHELL_PROMPT = "switchboard>";
-/** How long a reply may take before the shell says we are probably queued. */
-const QUEUED_NOTICE_MS = 1000;
 /** Requests after whose `OK` the server has closed and the shell ends (any case). */
 const LEAVING_WORDS = ["exit", "quit", "stop"];
 
@@ -32,27 +31,10 @@ export async function runShell(connection: Connection, options: ShellOptions): P
     if (line === null) break; // Ctrl-D
     if (isBlank(line)) continue;
     const word = line.trim().split(/\s+/)[0]!.toLowerCase();
+    const answered = connection.answered;
     await connection.send(line);
-    const reply = await withQueuedNotice(connection.read(), printer);
+    const reply = await withWaitNotice(connection.read(), { printer, answered });
     printer.print(reply);
     if (LEAVING_WORDS.includes(word) && reply.kind === "ok") break;
-  }
-}
-
-/** `pending`, with a notice on screen while it takes longer than a running client's reply would. */
-async function withQueuedNotice(
-  pending: Promise<ParsedReply>,
-  printer: Printer,
-): Promise<ParsedReply> {
-  let noticed = false;
-  const timer = setTimeout(() => {
-    noticed = true;
-    printer.notice("waiting for a free slot…");
-  }, QUEUED_NOTICE_MS);
-  try {
-    return await pending;
-  } finally {
-    clearTimeout(timer);
-    if (noticed) printer.clearNotice();
   }
 }

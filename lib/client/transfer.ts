@@ -90,7 +90,7 @@ export async function get(
     onProgress(0, header.size);
     // Hash and receive the next chunk while the previous one goes to disk.
     const disk = new WriteBehind(file);
-    for await (const chunk of connection.replies.body(header.size)) {
+    for await (const chunk of connection.body(header.size)) {
       hash.update(chunk);
       await disk.write(chunk);
       received += chunk.length;
