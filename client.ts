@@ -8,6 +8,7 @@ import { setColorEnabled } from "@std/fmt/colors";
 import { CLIENT_USAGE, type ClientConfig, parseClientArgs } from "./lib/client/args.ts";
 import { type ClientCommand, parseCommand } from "./lib/client/commands.ts";
 import { ConnectError, Connection } from "./lib/client/connection.ts";
+import { CLIENT_ENV_VARIABLES, type ClientEnvironment } from "./lib/client/environment.ts";
 import { runRequest, runTransfer } from "./lib/client/one_shot.ts";
 import { Printer } from "./lib/client/output.ts";
 import { runPiped } from "./lib/client/piped.ts";
@@ -70,6 +71,21 @@ async function runBenchCommand(args: string[]): Promise<number> {
   return result.errors > 0 ? EXIT.serverError : EXIT.ok;
 }
 
+/**
+ * The variables of lib/client/environment.ts that are set. One the client
+ * may not read (run without its --allow-env) counts as unset, so a narrower
+ * grant costs the defaults it gives, not a crash.
+ */
+function readEnvironment(): ClientEnvironment {
+  const env: ClientEnvironment = {};
+  for (const variable of CLIENT_ENV_VARIABLES) {
+    if (Deno.permissions.querySync({ name: "env", variable }).state !== "granted") continue;
+    const value = Deno.env.get(variable);
+    if (value !== undefined) env[variable] = value;
+  }
+  return env;
+}
+
 /** Entry point; returns the exit code. */
 export async function main(args: readonly string[]): Promise<number> {
   const bench = benchArgs(args);
@@ -77,10 +93,11 @@ export async function main(args: readonly string[]): Promise<number> {
   const interactive = Deno.stdin.isTerminal();
   const color = Deno.stderr.isTerminal() && !Deno.noColor;
   setColorEnabled(color);
+  const env = readEnvironment();
   let config: ClientConfig;
   let command: ClientCommand | undefined;
   try {
-    const parsed = parseClientArgs(args);
+    const parsed = parseClientArgs(args, env);
     if (parsed.kind === "help") {
       console.log(CLIENT_USAGE);
       return EXIT.ok;
@@ -91,14 +108,15 @@ export async function main(args: readonly string[]): Promise<number> {
     }
     config = parsed.config;
     if (config.words.length > 0) {
-      command = parseCommand(config.words, {
+      command = await parseCommand(config.words, {
         workMs: config.workMs,
-        ask: interactive ? (question) => prompt(question) : undefined,
+        // Deno's prompt() adds a space after the question.
+        ask: interactive ? (question) => Promise.resolve(prompt(question.trimEnd())) : undefined,
       });
     }
   } catch (error) {
     if (!(error instanceof UsageError)) throw error;
-    writeErr(`error: ${error.message}\n${CLIENT_USAGE}\n`);
+    writeErr(`error: ${error.message}\n`);
     return EXIT.usage;
   }
   const printer = new Printer({

@@ -1,12 +1,12 @@
 /** End to end: switchboard-client (SPEC §7) against a real server. */
 import { assertEquals, assertMatch, assertStringIncludes } from "@std/assert";
-import { repoPath, run, TestServer } from "./helpers.ts";
-import { fakeServer, readRequest, reply } from "./client_helpers.ts";
+import { repoPath, TestServer } from "./helpers.ts";
+import { fakeServer, readRequest, reply, runClient } from "./client_helpers.ts";
 
 const CLIENT = repoPath("client.ts");
 
 function client(args: string[], stdin?: string) {
-  return run(Deno.execPath(), ["run", "--no-prompt", "--allow-net", CLIENT, ...args], stdin);
+  return runClient(args, stdin === undefined ? {} : { stdin });
 }
 
 Deno.test("client one-shot commands print the reply payload and exit 0", async () => {
@@ -22,9 +22,15 @@ Deno.test("client one-shot commands print the reply payload and exit 0", async (
   );
   assertMatch((await client([...port, "who"])).stdout, /^\d+ 127\.0\.0\.1:\d+ running - /);
   assertStringIncludes((await client([`--port=${server.port}`, "stats"])).stdout, "\nqueued 0\n");
+  // COUNT's third word, as on the wire.
+  assertEquals(await client([...port, "count", "5", "3", "10"]), {
+    code: 0,
+    stdout: "8\n",
+    stderr: "",
+  });
 });
 
-Deno.test("client reports ERR on stderr with exit 1, usage errors with exit 2", async () => {
+Deno.test("client reports ERR on stderr with exit 1, usage errors in one line with exit 2", async () => {
   await using server = await TestServer.start();
   const port = ["--port", String(server.port)];
   assertEquals(await client([...port, "calc", "div", "1", "0"]), {
@@ -32,15 +38,23 @@ Deno.test("client reports ERR on stderr with exit 1, usage errors with exit 2", 
     stdout: "",
     stderr: "error: div-by-zero: cannot divide by zero\n",
   });
-  const usage = await client([...port, "frobnicate"]);
-  assertEquals(usage.code, 2);
-  assertMatch(usage.stderr, /^error: unknown command "frobnicate"\nusage: switchboard-client/);
-  assertEquals((await client([...port, "calc", "add", "1"])).code, 2);
-  assertEquals((await client([...port, "--bogus", "ping"])).code, 2);
-  assertEquals(
-    (await client([...port, "hello", "Ada"])).stderr.split("\n")[0],
-    "error: hello needs a student id: hello <name> <student-id> <github>",
-  );
+  const usage = {
+    "frobnicate": 'unknown command "frobnicate" (--help lists the commands)',
+    "calc add 1": "calc takes 3 arguments, got 2; usage: calc <op> <a> <b>",
+    "kv": "kv needs a subcommand; usage: kv set <key> <value...> | kv get|del <key> | " +
+      "kv incr <key> [by] | kv keys [prefix]",
+    "count 5": "count takes 2 to 3 arguments, got 1; usage: count <start> <increments> [<work-ms>]",
+    "hello Ada": "hello needs a student id; usage: hello [name] [student-id] [github]",
+    "-p 12000 ping": "unknown option -p (did you mean --port?)",
+    "--bogus ping": "unknown option --bogus (--help lists the options)",
+  };
+  for (const [line, message] of Object.entries(usage)) {
+    assertEquals(
+      await client([...port, ...line.split(" ")]),
+      { code: 2, stdout: "", stderr: `error: ${message}\n` },
+      line,
+    );
+  }
 });
 
 Deno.test("client exits 3 when it cannot connect or the server closes", async () => {
@@ -76,6 +90,30 @@ async function holdSlot(port: number) {
   await conn.read(new Uint8Array(64));
   return { [Symbol.asyncDispose]: () => Promise.resolve(conn.close()) };
 }
+
+Deno.test("client --timeout beyond what a timer holds is a usage error, not an instant timeout", async () => {
+  await using server = await TestServer.start();
+  const result = await client(["--port", String(server.port), "--timeout", "3000000", "ping"]);
+  assertEquals(result.code, 2);
+  assertMatch(result.stderr, /^error: --timeout must be a number of seconds from 0 to 2147483 /);
+  const longest = await client(["--port", String(server.port), "--timeout", "2147483", "ping"]);
+  assertEquals(longest, { code: 0, stdout: "PONG\n", stderr: "" });
+});
+
+Deno.test("client takes the server from SWITCHBOARD_HOST and SWITCHBOARD_PORT, options first", async () => {
+  await using server = await TestServer.start();
+  const env = { SWITCHBOARD_HOST: "127.0.0.1", SWITCHBOARD_PORT: String(server.port) };
+  assertEquals(await runClient(["ping"], { env }), { code: 0, stdout: "PONG\n", stderr: "" });
+  const overridden = await runClient(["--port", "1", "ping"], { env });
+  assertEquals(overridden.code, 3);
+  assertStringIncludes(overridden.stderr, "cannot connect to 127.0.0.1:1");
+  const bad = await runClient(["ping"], { env: { SWITCHBOARD_PORT: "twelve" } });
+  assertEquals(bad, {
+    code: 2,
+    stdout: "",
+    stderr: 'error: SWITCHBOARD_PORT must be an integer from 1 to 65535: received "twelve"\n',
+  });
+});
 
 Deno.test("client piped mode sends every line, prints every reply, exits 1 after an ERR", async () => {
   await using server = await TestServer.start();
