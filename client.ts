@@ -8,6 +8,7 @@ import { setColorEnabled } from "@std/fmt/colors";
 import { CLIENT_USAGE, type ClientConfig, parseClientArgs } from "./lib/client/args.ts";
 import { type ClientCommand, parseCommand } from "./lib/client/commands.ts";
 import { ConnectError, Connection } from "./lib/client/connection.ts";
+import { LocalFileError, type PathBase } from "./lib/client/local_files.ts";
 import { CLIENT_ENV_VARIABLES, type ClientEnvironment } from "./lib/client/environment.ts";
 import { runRequest, runTransfer } from "./lib/client/one_shot.ts";
 import { Printer } from "./lib/client/output.ts";
@@ -23,6 +24,13 @@ import { serveBenchTask } from "./lib/bench/worker.ts";
 
 /** Exit codes of SPEC §7. */
 const EXIT = { ok: 0, serverError: 1, usage: 2, connection: 3, integrity: 4 } as const;
+/** Exit code after Ctrl-C, as shells report a program ended by SIGINT (128 + 2). */
+const EXIT_INTERRUPTED = 130;
+
+/** Ctrl-C ended a transfer (after its cleanup ran). */
+class InterruptedError extends Error {
+  override name = "InterruptedError";
+}
 
 const encoder = new TextEncoder();
 
@@ -94,6 +102,7 @@ export async function main(args: readonly string[]): Promise<number> {
   const color = Deno.stderr.isTerminal() && !Deno.noColor;
   setColorEnabled(color);
   const env = readEnvironment();
+  const base: PathBase = { cwd: env.INIT_CWD };
   let config: ClientConfig;
   let command: ClientCommand | undefined;
   try {
@@ -127,7 +136,7 @@ export async function main(args: readonly string[]): Promise<number> {
   });
   try {
     using connection = await Connection.open(config);
-    const answeredErr = await runMode(connection, command, { config, printer, interactive });
+    const answeredErr = await runMode(connection, command, { config, printer, interactive, base });
     return answeredErr ? EXIT.serverError : EXIT.ok;
   } catch (error) {
     return exitCodeOf(error);
@@ -142,13 +151,32 @@ export async function main(args: readonly string[]): Promise<number> {
 async function runMode(
   connection: Connection,
   command: ClientCommand | undefined,
-  options: { config: ClientConfig; printer: Printer; interactive: boolean },
+  options: { config: ClientConfig; printer: Printer; interactive: boolean; base: PathBase },
 ): Promise<boolean> {
-  const { config, printer, interactive } = options;
+  const { config, printer, interactive, base } = options;
   if (command?.kind === "request") return await runRequest(connection, command.line, printer);
   if (command !== undefined) {
     const progressSink = Deno.stderr.isTerminal() ? Deno.stderr : undefined;
-    return await runTransfer(connection, command, { printer, force: config.force, progressSink });
+    // Ctrl-C closes the connection instead of killing the program at once, so the
+    // transfer fails the ordinary way and removes its partial file before we exit.
+    let interrupted = false;
+    const interrupt = () => {
+      interrupted = true;
+      connection.close();
+    };
+    Deno.addSignalListener("SIGINT", interrupt);
+    try {
+      return await runTransfer(connection, command, {
+        printer,
+        force: config.force,
+        progressSink,
+        base,
+      });
+    } catch (error) {
+      throw interrupted ? new InterruptedError("interrupted: the transfer was abandoned") : error;
+    } finally {
+      Deno.removeSignalListener("SIGINT", interrupt);
+    }
   }
   if (!interactive) return await runPiped(connection, Deno.stdin.readable, printer);
   await runShell(connection, { printer, readLine: (text) => Promise.resolve(prompt(text)) });
@@ -161,8 +189,11 @@ function exitCodeOf(error: unknown): number {
     writeErr(`error: integrity check failed: ${error.message}\n`);
     return EXIT.integrity;
   }
-  // A local file that is missing, or that `get` would replace without --force.
-  if (error instanceof Deno.errors.AlreadyExists || error instanceof Deno.errors.NotFound) {
+  if (error instanceof InterruptedError) {
+    writeErr(`error: ${error.message}\n`);
+    return EXIT_INTERRUPTED;
+  }
+  if (error instanceof LocalFileError) {
     writeErr(`error: ${error.message}\n`);
     return EXIT.usage;
   }

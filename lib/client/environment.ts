@@ -10,6 +10,8 @@ export const CLIENT_ENV_VARIABLES = [
   // Defaults for --host and --port (SPEC §7).
   "SWITCHBOARD_HOST",
   "SWITCHBOARD_PORT",
+  // The directory `deno task client` was run from: where relative local paths start.
+  "INIT_CWD",
 ] as const;
 
 /** The environment as the client uses it: each variable's value, if set. */

@@ -6,6 +6,7 @@
 import type { SyncByteSink } from "../io.ts";
 import type { TransferCommand } from "./commands.ts";
 import type { Connection } from "./connection.ts";
+import { localPath, type PathBase } from "./local_files.ts";
 import { type Printer, progressBar } from "./output.ts";
 import { get, put, type TransferResult } from "./transfer.ts";
 
@@ -26,20 +27,24 @@ export interface TransferOptions {
   force: boolean;
   /** Where the progress bar is drawn (a terminal); undefined draws none. */
   progressSink: SyncByteSink | undefined;
+  /** Where relative local paths start (INIT_CWD) and `~` points. */
+  base: PathBase;
 }
 
 /**
  * `put <local> [name]` or `get <name> [local]`, verified by sha256; resolves
  * to true if the server answered ERR. A mismatch throws IntegrityError, a
- * local file that cannot be read or would be replaced throws Deno's error.
+ * local file that cannot be read or written, or that would be replaced,
+ * throws LocalFileError.
  */
 export async function runTransfer(
   connection: Connection,
   command: TransferCommand,
   options: TransferOptions,
 ): Promise<boolean> {
-  const { kind, local, name } = command;
-  const bar = progressBar(`${kind} ${kind === "put" ? local : name}`, options.progressSink);
+  const { kind, name } = command;
+  const local = localPath(command.local, options.base);
+  const bar = progressBar(`${kind} ${kind === "put" ? command.local : name}`, options.progressSink);
   let result: TransferResult;
   try {
     result = kind === "put"

@@ -122,11 +122,14 @@ export function progressBar(label: string, sink: SyncByteSink | undefined): Prog
   if (sink === undefined) return { update: () => {}, end: () => {} };
   const write = (text: string) => writeAllSync(sink, encoder.encode(text));
   const started = performance.now();
-  let drawnAt = 0;
+  // The first update always draws, however soon after start it comes.
+  let drawnAt = -Infinity;
+  let drawn = false;
   const update = (done: number, total: number) => {
     const now = performance.now();
     if (now - drawnAt < REDRAW_MS && done < total) return;
     drawnAt = now;
+    drawn = true;
     const fraction = total === 0 ? 1 : done / total;
     const filled = Math.round(fraction * BAR_WIDTH);
     const seconds = (now - started) / 1000;
@@ -138,5 +141,6 @@ export function progressBar(label: string, sink: SyncByteSink | undefined): Prog
         `${formatBytes(done)} / ${formatBytes(total)}  ${formatBytes(rate)}/s  ${left}s left`,
     );
   };
-  return { update, end: () => write("\n") };
+  // A transfer refused before its first byte drew nothing, and leaves no empty line.
+  return { update, end: () => drawn && write("\n") };
 }
