@@ -10,7 +10,7 @@ import { type ClientCommand, parseCommand } from "./lib/client/commands.ts";
 import { ConnectError, Connection } from "./lib/client/connection.ts";
 import { LocalFileError, type PathBase } from "./lib/client/local_files.ts";
 import { CLIENT_ENV_VARIABLES, type ClientEnvironment } from "./lib/client/environment.ts";
-import { runRequest, runTransfer } from "./lib/client/one_shot.ts";
+import { runKeys, runRequest, runTransfer } from "./lib/client/one_shot.ts";
 import { Printer } from "./lib/client/output.ts";
 import { runPiped } from "./lib/client/piped.ts";
 import { runShell } from "./lib/client/shell.ts";
@@ -144,9 +144,9 @@ export async function main(args: readonly string[]): Promise<number> {
 }
 
 /**
- * The mode for `command`: one request, a transfer, or with no command the
- * shell (stdin a terminal) or piped mode; resolves to true if the server
- * answered ERR.
+ * The mode for `command`: one request, a key listing, a transfer, or with
+ * no command the shell (stdin a terminal) or piped mode; resolves to true
+ * if the server answered ERR.
  */
 async function runMode(
   connection: Connection,
@@ -154,9 +154,16 @@ async function runMode(
   options: { config: ClientConfig; printer: Printer; interactive: boolean; base: PathBase },
 ): Promise<boolean> {
   const { config, printer, interactive, base } = options;
-  if (command?.kind === "request") return await runRequest(connection, command.line, printer);
+  const progressSink = Deno.stderr.isTerminal() ? Deno.stderr : undefined;
+  // The wait notice redraws its line: only where a person watches a terminal.
+  const notice = progressSink !== undefined;
+  if (command?.kind === "request") {
+    return await runRequest(connection, command.line, { printer, notice });
+  }
+  if (command?.kind === "keys") {
+    return await runKeys(connection, command.prefix, { printer, notice });
+  }
   if (command !== undefined) {
-    const progressSink = Deno.stderr.isTerminal() ? Deno.stderr : undefined;
     // Ctrl-C closes the connection instead of killing the program at once, so the
     // transfer fails the ordinary way and removes its partial file before we exit.
     let interrupted = false;

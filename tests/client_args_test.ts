@@ -143,10 +143,8 @@ Deno.test("client commands: put and get name their local file, the rest is a req
     name: "photo.jpg",
     local: "photo.jpg",
   });
-  assertEquals(await parseCommand(["kv", "keys", "user:"]), {
-    kind: "request",
-    line: "KV KEYS user:",
-  });
+  assertEquals(await parseCommand(["kv", "keys", "user:"]), { kind: "keys", prefix: "user:" });
+  assertEquals(await parseCommand(["kv", "KEYS"]), { kind: "keys", prefix: undefined });
   assertEquals(await parseCommand(["hello", "Ada Lovelace", "S1", "ada"]), {
     kind: "request",
     line: 'HELLO "Ada Lovelace" S1 ada',

@@ -132,18 +132,34 @@ Deno.test("client piped mode sends every line, prints every reply, exits 1 after
   assertEquals(pipelined.stdout, Array.from({ length: 500 }, (_, i) => `${i}\n`).join(""));
 });
 
-Deno.test("client --json prints one JSON object per reply", async () => {
+Deno.test("client --json prints one JSON object per reply, structured where the reply has a shape", async () => {
   await using server = await TestServer.start();
+  const port = ["--port", String(server.port)];
   const result = await client(
-    ["--json", "--port", String(server.port)],
-    "PING\nCALC div 1 0\nHELP PING\n",
+    ["--json", ...port],
+    "PING\nCALC div 1 0\nHELP PING\nKV SET b 1\nKV SET a 2\nKV KEYS\nKV SCAN LIMIT 1\n",
   );
   const lines = result.stdout.trim().split("\n").map((l) => JSON.parse(l));
   assertEquals(lines[0], { ok: true, text: "PONG" });
   assertEquals(lines[1], { ok: false, code: "div-by-zero", message: "cannot divide by zero" });
   assertEquals(lines[2].ok, true);
   assertMatch(lines[2].data, /^PING \[text\]/);
+  assertEquals(lines.slice(5), [{ ok: true, keys: ["a", "b"] }, { ok: true, keys: ["a"] }]);
   assertEquals(result.code, 1);
+
+  const stats = JSON.parse((await client([...port, "stats", "--json"])).stdout);
+  assertEquals(stats.ok, true);
+  assertEquals(stats.running, 1, "jq .running works");
+  assertEquals(typeof stats.uptime_s, "number");
+  const who = JSON.parse((await client([...port, "--json", "who"])).stdout);
+  assertEquals(who.connections.length, 1);
+  assertEquals(who.connections[0].address, "127.0.0.1");
+  assertEquals(who.connections[0].state, "running");
+  assertEquals(who.connections[0].name, null);
+  const ls = JSON.parse((await client([...port, "--json", "ls"])).stdout);
+  assertEquals(ls, { ok: true, files: [] });
+  const keys = JSON.parse((await client([...port, "--json", "kv", "keys"])).stdout);
+  assertEquals(keys, { ok: true, keys: ["a", "b"] });
 });
 
 Deno.test("client --help goes to stdout; --version prints the version", async () => {
@@ -245,6 +261,67 @@ Deno.test("client hello on a terminal asks for what is missing", async () => {
   await term.waitFor("hello Ada");
   assertEquals(await term.exit(), 0);
   await server.waitForLog(/hello client=\d+ name=Ada student_id=S1815 github=ada/);
+});
+
+Deno.test("client kv keys lists every key past KEYS's limit, paging KV SCAN (real server)", async () => {
+  await using server = await TestServer.start();
+  const port = ["--port", String(server.port)];
+  // 10,001 keys with the prefix LIMIT (a SCAN keyword: it must go quoted), and two others.
+  const sets = Array.from(
+    { length: 10_001 },
+    (_, i) => `KV SET LIMIT${String(i).padStart(5, "0")} v`,
+  );
+  const seeded = await client(port, [...sets, "KV SET a 1", "KV SET z 1", ""].join("\n"));
+  assertEquals(seeded.code, 0, seeded.stderr);
+  const raw = await client([...port, "raw", "KV", "KEYS"]);
+  assertEquals(raw.code, 1, "the server itself refuses the listing");
+  const all = await client([...port, "kv", "keys"]);
+  assertEquals(all.code, 0, all.stderr);
+  const listed = all.stdout.trimEnd().split("\n");
+  assertEquals(listed.length, 10_003);
+  // Ascending byte order: capitals before lower case.
+  assertEquals([listed[0], listed.at(-3), listed.at(-2), listed.at(-1)], [
+    "LIMIT00000",
+    "LIMIT10000",
+    "a",
+    "z",
+  ]);
+  assertEquals(listed.slice(1).every((key, i) => key > listed[i]!), true, "ascending, once each");
+  const prefixed = JSON.parse((await client([...port, "--json", "kv", "keys", "LIMIT"])).stdout);
+  assertEquals(prefixed.keys.length, 10_001);
+  assertEquals(prefixed.keys.at(-1), "LIMIT10000");
+});
+
+Deno.test("client kv keys pages with the exact SCAN requests: quoted keyword prefix, AFTER the last key", async () => {
+  const keys = Array.from({ length: 20_001 }, (_, i) => `AFTER${String(i).padStart(5, "0")}`);
+  const requests: string[] = [];
+  using server = fakeServer(async (conn) => {
+    const buffered = { text: "" };
+    for (
+      let line = await readRequest(conn, buffered);
+      line !== null;
+      line = await readRequest(conn, buffered)
+    ) {
+      requests.push(line);
+      if (line.startsWith("KV KEYS")) {
+        await reply(conn, "ERR too-large more than 10000 keys match\n");
+        continue;
+      }
+      const after = /AFTER (\S+) LIMIT/.exec(line)?.[1];
+      const page = keys.filter((key) => after === undefined || key > after).slice(0, 10_000);
+      const body = page.map((key) => key + "\n").join("");
+      await reply(conn, `DATA ${new TextEncoder().encode(body).length}\n${body}\n`);
+    }
+  });
+  const result = await client(["--port", String(server.port), "kv", "keys", "AFTER"]);
+  assertEquals(result.code, 0, result.stderr);
+  assertEquals(result.stdout, keys.map((key) => key + "\n").join(""));
+  assertEquals(requests, [
+    "KV KEYS AFTER",
+    'KV SCAN "AFTER" LIMIT 10000',
+    'KV SCAN "AFTER" AFTER AFTER09999 LIMIT 10000',
+    'KV SCAN "AFTER" AFTER AFTER19999 LIMIT 10000',
+  ]);
 });
 
 Deno.test("client shows the server's text byte-exact, never re-cased", async () => {

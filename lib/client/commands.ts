@@ -1,6 +1,7 @@
 /**
  * The client's subcommands (SPEC §7): their usage, and the words of one
- * turned into what it asks for (a protocol request line, a file transfer). Building requests from words uses the protocol's own
+ * turned into what it asks for (a protocol request line, a file transfer, a
+ * key listing). Building requests from words uses the protocol's own
  * quoting, so `hello "Ada Lovelace" …` reaches the server as one word. A
  * wrong command is a {@linkcode UsageError} of one line: the problem, then
  * that command's own usage.
@@ -27,8 +28,11 @@ export interface TransferCommand {
   name: string;
 }
 
-/** What a command asks for: one protocol request, or a file transfer. */
-export type ClientCommand = { kind: "request"; line: string } | TransferCommand;
+/** What a command asks for: one protocol request, a file transfer, or every key with a prefix. */
+export type ClientCommand =
+  | { kind: "request"; line: string }
+  | { kind: "keys"; prefix: string | undefined }
+  | TransferCommand;
 
 /** Subcommand syntax and purpose, in usage order; the first word of the syntax is the name. */
 export const SUBCOMMANDS: ReadonlyArray<[string, string]> = [
@@ -42,7 +46,7 @@ export const SUBCOMMANDS: ReadonlyArray<[string, string]> = [
   ["kv set <key> <value...>", "store a value in the shared store"],
   ["kv get|del <key>", "read or delete a key"],
   ["kv incr <key> [by]", "add to an integer, atomically"],
-  ["kv keys [prefix]", "list keys"],
+  ["kv keys [prefix]", "list keys (any number: paged with KV SCAN when needed)"],
   ["ls", "files on the server"],
   ["put <local> [name]", "upload a file (progress on a terminal, sha256 verified)"],
   ["get <name> [local] [--force]", "download a file atomically (sha256 verified)"],
@@ -93,6 +97,12 @@ export async function parseCommand(
     case "hello":
       expectArgs("hello", args, 0, 3);
       return { kind: "request", line: line("HELLO", ...await helloFields(args, options.ask)) };
+    case "kv":
+      if (args[0]?.toLowerCase() === "keys") {
+        expectArgs("kv keys", args.slice(1), 0, 1);
+        return { kind: "keys", prefix: args[1] };
+      }
+      return { kind: "request", line: kvRequest(args) };
     default:
       return { kind: "request", line: buildRequest(words, options) };
   }

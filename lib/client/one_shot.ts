@@ -1,23 +1,60 @@
 /**
  * One command from the command line (SPEC §7): a request and its reply
- * (`calc add 2 3` prints `5`), or a file transfer with its progress bar and
- * its result line (`put`, `get`).
+ * (`calc add 2 3` prints `5`), a key listing however long (`kv keys`), or a
+ * file transfer with its progress bar and its result line (`put`, `get`).
+ * Each resolves to true if the server answered ERR; the shell runs its
+ * client commands through the same functions.
  */
 import type { SyncByteSink } from "../io.ts";
 import type { TransferCommand } from "./commands.ts";
 import type { Connection } from "./connection.ts";
+import { listKeys } from "./keys.ts";
 import { localPath, type PathBase } from "./local_files.ts";
 import { type Printer, progressBar } from "./output.ts";
 import { get, put, type TransferResult } from "./transfer.ts";
+import { withWaitNotice } from "./waiting.ts";
+
+/** Options of {@linkcode runRequest} and {@linkcode runKeys}. */
+export interface RequestOptions {
+  printer: Printer;
+  /** Show the wait notice when a reply is slow (stderr is a terminal). */
+  notice: boolean;
+}
 
 /** Sends one request line and prints its reply; resolves to true if the server answered ERR. */
 export async function runRequest(
   connection: Connection,
   line: string,
-  printer: Printer,
+  options: RequestOptions,
 ): Promise<boolean> {
+  const answered = connection.answered;
   await connection.send(line);
-  return printer.print(await connection.read());
+  const reading = connection.read();
+  const reply = options.notice
+    ? await withWaitNotice(reading, { printer: options.printer, answered })
+    : await reading;
+  return options.printer.print(reply, line);
+}
+
+/** `kv keys [prefix]`: every key, paged with KV SCAN past KV KEYS's limit. */
+export async function runKeys(
+  connection: Connection,
+  prefix: string | undefined,
+  options: RequestOptions,
+): Promise<boolean> {
+  const { printer } = options;
+  const answered = connection.answered;
+  let listing: ReturnType<Printer["keyListing"]> | undefined;
+  const listed = listKeys(connection, prefix, (keys) => {
+    listing ??= printer.keyListing();
+    listing.page(keys);
+  });
+  const refusal = options.notice
+    ? await withWaitNotice(listed, { printer, answered })
+    : await listed;
+  if (refusal !== undefined) return printer.print(refusal);
+  (listing ?? printer.keyListing()).end();
+  return false;
 }
 
 /** Options of {@linkcode runTransfer}. */

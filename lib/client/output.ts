@@ -1,15 +1,18 @@
 /**
  * What the client shows (SPEC §7): a reply's payload on stdout and an ERR on
  * stderr as `error: <code>: <message>`, byte-exact, or one JSON object per
- * reply with `--json`; a transfer's result line; the shell's passing notice;
- * a transfer's progress bar. It writes to the sinks it is given (stdout and
- * stderr in the program), synchronously, so that what goes to stdout and what
- * goes to stderr keep the order in which the replies arrived.
+ * reply with `--json` (structured fields where the reply has a known shape,
+ * lib/client/reply_shapes.ts); a key listing page by page; a transfer's
+ * result line; the passing wait notice; a transfer's progress bar. It
+ * writes to the sinks it is given (stdout and stderr in the program),
+ * synchronously, so that what goes to stdout and what goes to stderr keep
+ * the order in which the replies arrived.
  */
 import { format as formatBytes } from "@std/fmt/bytes";
 import { red, yellow } from "@std/fmt/colors";
 import { type SyncByteSink, writeAllSync } from "../io.ts";
 import type { ParsedReply } from "../protocol/mod.ts";
+import { shapeOf, structuredFields } from "./reply_shapes.ts";
 import type { Progress } from "./transfer.ts";
 
 /** Moves to the start of the terminal line and erases it: a notice or a bar is redrawn over. */
@@ -47,11 +50,14 @@ export class Printer {
     this.#options = options;
   }
 
-  /** Prints a reply; returns true if it was an ERR. */
-  print(reply: ParsedReply): boolean {
+  /**
+   * Prints a reply to `request` (the line it answers, which decides the
+   * JSON shape); returns true if it was an ERR.
+   */
+  print(reply: ParsedReply, request?: string): boolean {
     const { stdout, json, color } = this.#options;
     if (json) {
-      this.#write(stdout, JSON.stringify(toJson(reply)) + "\n");
+      this.#write(stdout, JSON.stringify(toJson(reply, request)) + "\n");
       return reply.kind === "err";
     }
     switch (reply.kind) {
@@ -67,6 +73,31 @@ export class Printer {
         return true;
       }
     }
+  }
+
+  /**
+   * A key listing that arrives page by page (`kv keys`): one key a line, or
+   * with `--json` one `{"ok":true,"keys":[…]}` written as the pages come,
+   * so memory stays flat. `end` closes it.
+   */
+  keyListing(): { page(keys: string[]): void; end(): void } {
+    const { stdout, json } = this.#options;
+    if (!json) {
+      return {
+        page: (keys) => this.#write(stdout, keys.map((key) => key + "\n").join("")),
+        end: () => {},
+      };
+    }
+    let first = true;
+    this.#write(stdout, '{"ok":true,"keys":[');
+    return {
+      page: (keys) => {
+        if (keys.length === 0) return;
+        this.#write(stdout, (first ? "" : ",") + keys.map((key) => JSON.stringify(key)).join(","));
+        first = false;
+      },
+      end: () => this.#write(stdout, "]}\n"),
+    };
   }
 
   /** `stored <name> <size> <sha256>` after a put, `saved …` after a get, or the same as JSON. */
@@ -92,19 +123,26 @@ export class Printer {
   }
 }
 
-function toJson(reply: ParsedReply): Record<string, unknown> {
+/** The JSON object for `reply`: structured fields when `request` has a known shape. */
+function toJson(reply: ParsedReply, request: string | undefined): Record<string, unknown> {
   switch (reply.kind) {
     case "ok":
       return reply.text === undefined ? { ok: true } : { ok: true, text: reply.text };
     case "err":
       return { ok: false, code: reply.code, message: reply.message };
-    case "data":
+    case "data": {
+      const shape = request === undefined ? undefined : shapeOf(request);
+      const fields = shape === undefined
+        ? undefined
+        : structuredFields(shape, decoder.decode(reply.body));
+      if (fields !== undefined) return { ok: true, ...fields };
       return {
         ok: true,
         size: reply.body.length,
         ...(reply.sha256 === undefined ? {} : { sha256: reply.sha256 }),
         data: decoder.decode(reply.body),
       };
+    }
   }
 }
 
