@@ -4,19 +4,23 @@
  * runs the mode lib/client/ has for it, and turns the outcome into the exit
  * codes of SPEC §7; everything else is in lib/client/.
  */
+import process from "node:process";
 import { setColorEnabled } from "@std/fmt/colors";
 import { CLIENT_USAGE, type ClientConfig, parseClientArgs } from "./lib/client/args.ts";
 import { type ClientCommand, parseCommand } from "./lib/client/commands.ts";
+import { complete } from "./lib/client/completion.ts";
 import { ConnectError, Connection } from "./lib/client/connection.ts";
-import { LocalFileError, type PathBase } from "./lib/client/local_files.ts";
 import { CLIENT_ENV_VARIABLES, type ClientEnvironment } from "./lib/client/environment.ts";
+import { HISTORY_LIMIT, HistoryFile, historyPath, isSecret } from "./lib/client/history.ts";
+import { LineEditor } from "./lib/client/line_editor.ts";
+import { LocalFileError, type PathBase } from "./lib/client/local_files.ts";
 import { runKeys, runRequest, runTransfer } from "./lib/client/one_shot.ts";
 import { Printer } from "./lib/client/output.ts";
 import { runPiped } from "./lib/client/piped.ts";
 import { runShell } from "./lib/client/shell.ts";
 import { IntegrityError } from "./lib/client/transfer.ts";
 import { VERSION } from "./lib/defaults.ts";
-import { writeAllSync } from "./lib/io.ts";
+import { type SyncByteSink, writeAllSync } from "./lib/io.ts";
 import { UsageError } from "./lib/usage_error.ts";
 import { BENCH_USAGE, benchJson, benchReport, parseBenchArgs, runBench } from "./lib/bench/mod.ts";
 import { inWorkerThread } from "./lib/worker_pool.ts";
@@ -102,7 +106,7 @@ export async function main(args: readonly string[]): Promise<number> {
   const color = Deno.stderr.isTerminal() && !Deno.noColor;
   setColorEnabled(color);
   const env = readEnvironment();
-  const base: PathBase = { cwd: env.INIT_CWD };
+  const base: PathBase = { cwd: env.INIT_CWD, home: env.HOME ?? env.USERPROFILE };
   let config: ClientConfig;
   let command: ClientCommand | undefined;
   try {
@@ -133,6 +137,7 @@ export async function main(args: readonly string[]): Promise<number> {
     stderr: Deno.stderr,
     json: config.json,
     color,
+    bareOk: interactive && command === undefined,
   });
   try {
     using connection = await Connection.open(config);
@@ -157,37 +162,73 @@ async function runMode(
   const progressSink = Deno.stderr.isTerminal() ? Deno.stderr : undefined;
   // The wait notice redraws its line: only where a person watches a terminal.
   const notice = progressSink !== undefined;
-  if (command?.kind === "request") {
-    return await runRequest(connection, command.line, { printer, notice });
-  }
-  if (command?.kind === "keys") {
-    return await runKeys(connection, command.prefix, { printer, notice });
-  }
-  if (command !== undefined) {
-    // Ctrl-C closes the connection instead of killing the program at once, so the
-    // transfer fails the ordinary way and removes its partial file before we exit.
-    let interrupted = false;
-    const interrupt = () => {
-      interrupted = true;
-      connection.close();
-    };
-    Deno.addSignalListener("SIGINT", interrupt);
-    try {
-      return await runTransfer(connection, command, {
-        printer,
-        force: config.force,
-        progressSink,
-        base,
-      });
-    } catch (error) {
-      throw interrupted ? new InterruptedError("interrupted: the transfer was abandoned") : error;
-    } finally {
-      Deno.removeSignalListener("SIGINT", interrupt);
+  switch (command?.kind) {
+    case "request":
+      return await runRequest(connection, command.line, { printer, notice });
+    case "keys":
+      return await runKeys(connection, command.prefix, { printer, notice });
+    case "put":
+    case "get": {
+      // Ctrl-C closes the connection instead of killing the program at once, so the
+      // transfer fails the ordinary way and removes its partial file before we exit.
+      let interrupted = false;
+      const interrupt = () => {
+        interrupted = true;
+        connection.close();
+      };
+      Deno.addSignalListener("SIGINT", interrupt);
+      try {
+        return await runTransfer(connection, command, {
+          printer,
+          force: config.force,
+          progressSink,
+          base,
+        });
+      } catch (error) {
+        throw interrupted ? new InterruptedError("interrupted: the transfer was abandoned") : error;
+      } finally {
+        Deno.removeSignalListener("SIGINT", interrupt);
+      }
     }
   }
   if (!interactive) return await runPiped(connection, Deno.stdin.readable, printer);
-  await runShell(connection, { printer, readLine: (text) => Promise.resolve(prompt(text)) });
+  await shell(connection, { config, printer, base, progressSink });
   return false;
+}
+
+/** The interactive shell on the terminal, with the history file in the home directory. */
+async function shell(
+  connection: Connection,
+  options: {
+    config: ClientConfig;
+    printer: Printer;
+    base: PathBase;
+    progressSink: SyncByteSink | undefined;
+  },
+): Promise<void> {
+  const path = historyPath(options.base.home);
+  const history = path === undefined ? undefined : new HistoryFile(path);
+  const editor = new LineEditor({
+    input: process.stdin,
+    output: process.stdout,
+    // A history that cannot be read starts empty; saving it says why once.
+    history: await history?.load().catch(() => []) ?? [],
+    historyLimit: HISTORY_LIMIT,
+    keep: (line) => !isSecret(line),
+    complete,
+  });
+  try {
+    await runShell(connection, {
+      editor,
+      printer: options.printer,
+      connect: () => Connection.open(options.config),
+      history,
+      base: options.base,
+      progressSink: options.progressSink,
+    });
+  } finally {
+    editor.close();
+  }
 }
 
 /** Prints the one line for what a mode threw and returns its exit code; anything else is a bug. */

@@ -152,3 +152,20 @@ Deno.test("a key listing prints page by page: one key a line, or one JSON object
   empty.printer.keyListing().end();
   assertEquals(JSON.parse(empty.stdout.text()), { ok: true, keys: [] });
 });
+
+Deno.test("a reply without text prints nothing, or OK in the shell (as redis-cli does)", () => {
+  const quiet = printer(false);
+  quiet.printer.print({ kind: "ok" });
+  assertEquals(quiet.stdout.text(), "");
+  const stdout = memorySink();
+  const shell = new Printer({
+    stdout,
+    stderr: memorySink(),
+    json: false,
+    color: false,
+    bareOk: true,
+  });
+  shell.print({ kind: "ok" });
+  shell.print({ kind: "ok", text: "PONG" });
+  assertEquals(stdout.text(), "OK\nPONG\n");
+});

@@ -1,9 +1,13 @@
-/** End to end: switchboard-client (SPEC §7) against a real server. */
+/**
+ * End to end: switchboard-client (SPEC §7) against a real server, run with
+ * the permissions of `deno task client`: one-shot commands, exit codes,
+ * usage errors, piped mode, `--json` shapes, the environment, and replies
+ * only a stand-in server sends.
+ */
 import { assertEquals, assertMatch, assertStringIncludes } from "@std/assert";
-import { repoPath, TestServer } from "./helpers.ts";
-import { fakeServer, readRequest, reply, runClient } from "./client_helpers.ts";
-
-const CLIENT = repoPath("client.ts");
+import { TestServer } from "./helpers.ts";
+import { clientCommandLine, fakeServer, readRequest, reply, runClient } from "./client_helpers.ts";
+import { Terminal } from "./terminal.ts";
 
 function client(args: string[], stdin?: string) {
   return runClient(args, stdin === undefined ? {} : { stdin });
@@ -57,7 +61,7 @@ Deno.test("client reports ERR on stderr with exit 1, usage errors in one line wi
   }
 });
 
-Deno.test("client exits 3 when it cannot connect or the server closes", async () => {
+Deno.test("client exits 3 when it cannot connect, saying what it knows about a missing reply", async () => {
   const server = await TestServer.start();
   const port = server.port;
   await server[Symbol.asyncDispose]();
@@ -83,14 +87,6 @@ Deno.test("client exits 3 when it cannot connect or the server closes", async ()
   });
 });
 
-/** Occupies the only running slot until disposed. */
-async function holdSlot(port: number) {
-  const conn = await Deno.connect({ hostname: "127.0.0.1", port });
-  await conn.write(new TextEncoder().encode("PING\n"));
-  await conn.read(new Uint8Array(64));
-  return { [Symbol.asyncDispose]: () => Promise.resolve(conn.close()) };
-}
-
 Deno.test("client --timeout beyond what a timer holds is a usage error, not an instant timeout", async () => {
   await using server = await TestServer.start();
   const result = await client(["--port", String(server.port), "--timeout", "3000000", "ping"]);
@@ -100,20 +96,20 @@ Deno.test("client --timeout beyond what a timer holds is a usage error, not an i
   assertEquals(longest, { code: 0, stdout: "PONG\n", stderr: "" });
 });
 
-Deno.test("client takes the server from SWITCHBOARD_HOST and SWITCHBOARD_PORT, options first", async () => {
-  await using server = await TestServer.start();
-  const env = { SWITCHBOARD_HOST: "127.0.0.1", SWITCHBOARD_PORT: String(server.port) };
-  assertEquals(await runClient(["ping"], { env }), { code: 0, stdout: "PONG\n", stderr: "" });
-  const overridden = await runClient(["--port", "1", "ping"], { env });
-  assertEquals(overridden.code, 3);
-  assertStringIncludes(overridden.stderr, "cannot connect to 127.0.0.1:1");
-  const bad = await runClient(["ping"], { env: { SWITCHBOARD_PORT: "twelve" } });
-  assertEquals(bad, {
-    code: 2,
-    stdout: "",
-    stderr: 'error: SWITCHBOARD_PORT must be an integer from 1 to 65535: received "twelve"\n',
-  });
-});
+/** Occupies the only running slot until disposed. */
+async function holdSlot(port: number) {
+  const conn = await Deno.connect({ hostname: "127.0.0.1", port });
+  await conn.write(new TextEncoder().encode("PING\n"));
+  await conn.read(new Uint8Array(64));
+  return {
+    [Symbol.asyncDispose]: () => {
+      try {
+        conn.close();
+      } catch { /* released already */ }
+      return Promise.resolve();
+    },
+  };
+}
 
 Deno.test("client piped mode sends every line, prints every reply, exits 1 after an ERR", async () => {
   await using server = await TestServer.start();
@@ -169,98 +165,19 @@ Deno.test("client --help goes to stdout; --version prints the version", async ()
   assertEquals((await client(["--version"])).stdout, "switchboard-client 0.1.0\n");
 });
 
-/** The client under a real pseudo-terminal (`script`): type lines, read the screen. */
-class Terminal {
-  readonly #child: Deno.ChildProcess;
-  readonly #writer: WritableStreamDefaultWriter<Uint8Array>;
-  readonly #reading: Promise<void>;
-  screen = "";
-
-  constructor(args: string[]) {
-    const command = [Deno.execPath(), "run", "--no-prompt", "--allow-net", CLIENT, ...args].join(
-      " ",
-    );
-    this.#child = new Deno.Command("script", {
-      args: ["-qfec", command, "/dev/null"],
-      stdin: "piped",
-      stdout: "piped",
-      stderr: "null",
-      env: { NO_COLOR: "1", TERM: "dumb" },
-    }).spawn();
-    this.#writer = this.#child.stdin.getWriter();
-    const output = this.#child.stdout.pipeThrough(new TextDecoderStream());
-    this.#reading = (async () => {
-      for await (const chunk of output) {
-        this.screen += chunk;
-      }
-    })();
-  }
-
-  async waitFor(text: string): Promise<void> {
-    const deadline = Date.now() + 15_000;
-    while (!this.screen.includes(text)) {
-      if (Date.now() > deadline) {
-        throw new Error(`never saw ${JSON.stringify(text)} in ${JSON.stringify(this.screen)}`);
-      }
-      await new Promise((r) => setTimeout(r, 20));
-    }
-  }
-
-  async type(line: string): Promise<void> {
-    await this.#writer.write(new TextEncoder().encode(line + "\r"));
-  }
-
-  async exit(): Promise<number> {
-    const status = await this.#child.status;
-    await this.#writer.close().catch(() => {});
-    await this.#reading;
-    return status.code;
-  }
-}
-
-Deno.test("client shell works under a real terminal: prompt, replies, errors, exit", async () => {
+Deno.test("client takes the server from SWITCHBOARD_HOST and SWITCHBOARD_PORT, options first", async () => {
   await using server = await TestServer.start();
-  const term = new Terminal(["--port", String(server.port)]);
-  await term.waitFor("switchboard>");
-  await term.type("PING");
-  await term.waitFor("PONG");
-  await term.type("calc mul 6 7");
-  await term.waitFor("42");
-  await term.type("nope");
-  await term.waitFor("error: unknown-command: nope is not a command");
-  await term.type("exit");
-  await term.waitFor("bye");
-  assertEquals(await term.exit(), 0);
-});
-
-Deno.test("client shell says what it knows while a reply is late: queued, or slow", async () => {
-  await using server = await TestServer.start(["--max-running", "1"]);
-  const holder = await Deno.connect({ hostname: "127.0.0.1", port: server.port });
-  await holder.write(new TextEncoder().encode("PING\n"));
-  await holder.read(new Uint8Array(64));
-  const term = new Terminal(["--port", String(server.port)]);
-  await term.waitFor("switchboard>");
-  await term.type("PING queued");
-  await term.waitFor(
-    "no reply for 1 s: the server may have queued this connection until a slot frees, " +
-      "or the request is slow",
-  );
-  holder.close();
-  await term.waitFor("queued\r\n");
-  await term.type("quit");
-  assertEquals(await term.exit(), 0);
-});
-
-Deno.test("client hello on a terminal asks for what is missing", async () => {
-  await using server = await TestServer.start();
-  const term = new Terminal(["--port", String(server.port), "hello", "Ada"]);
-  await term.waitFor("student id:");
-  await term.type("S1815");
-  await term.waitFor("GitHub user:");
-  await term.type("ada");
-  await term.waitFor("hello Ada");
-  assertEquals(await term.exit(), 0);
-  await server.waitForLog(/hello client=\d+ name=Ada student_id=S1815 github=ada/);
+  const env = { SWITCHBOARD_HOST: "127.0.0.1", SWITCHBOARD_PORT: String(server.port) };
+  assertEquals(await runClient(["ping"], { env }), { code: 0, stdout: "PONG\n", stderr: "" });
+  const overridden = await runClient(["--port", "1", "ping"], { env });
+  assertEquals(overridden.code, 3);
+  assertStringIncludes(overridden.stderr, "cannot connect to 127.0.0.1:1");
+  const bad = await runClient(["ping"], { env: { SWITCHBOARD_PORT: "twelve" } });
+  assertEquals(bad, {
+    code: 2,
+    stdout: "",
+    stderr: 'error: SWITCHBOARD_PORT must be an integer from 1 to 65535: received "twelve"\n',
+  });
 });
 
 Deno.test("client kv keys lists every key past KEYS's limit, paging KV SCAN (real server)", async () => {
@@ -353,4 +270,31 @@ Deno.test("client exits 3 with a clear line when the server closes mid-reply", a
     stdout: "",
     stderr: `error: 127.0.0.1:${server.port} closed the connection in the middle of a reply\n`,
   });
+});
+
+Deno.test("client hello on a terminal asks for what is missing, again when left empty", async () => {
+  await using server = await TestServer.start();
+  const term = new Terminal(clientCommandLine(["--port", String(server.port), "hello", "Ada"]));
+  await term.waitFor("student id:");
+  await term.type("");
+  await term.waitFor(/student id:[^]*student id:/);
+  await term.type("S1815");
+  await term.waitFor("GitHub user:");
+  await term.type("ada");
+  await term.waitFor("hello Ada");
+  assertEquals(await term.exit(), 0);
+  await server.waitForLog(/hello client=\d+ name=Ada student_id=S1815 github=ada/);
+});
+
+Deno.test("client one-shot on a terminal says it is waiting, in words true when queued", async () => {
+  await using server = await TestServer.start(["--max-running", "1"]);
+  await using _hold = await holdSlot(server.port);
+  const term = new Terminal(clientCommandLine(["--port", String(server.port), "ping", "late"]));
+  await term.waitFor(
+    "no reply for 1 s: the server may have queued this connection until a slot frees, " +
+      "or the request is slow",
+  );
+  await _hold[Symbol.asyncDispose]();
+  await term.waitFor("late");
+  assertEquals(await term.exit(), 0);
 });

@@ -12,6 +12,9 @@ export const CLIENT_ENV_VARIABLES = [
   "SWITCHBOARD_PORT",
   // The directory `deno task client` was run from: where relative local paths start.
   "INIT_CWD",
+  // The home directory, for ~/.switchboard_history (USERPROFILE on Windows).
+  "HOME",
+  "USERPROFILE",
 ] as const;
 
 /** The environment as the client uses it: each variable's value, if set. */

@@ -33,6 +33,12 @@ export interface PrinterOptions {
   json: boolean;
   /** ERR lines in red and notices in yellow: stderr is a terminal that wants color. */
   color: boolean;
+  /**
+   * Print `OK` for a reply without text (`KV SET`), as redis-cli does: in
+   * the shell silence would read as a hang; a one-shot command prints only
+   * the payload, and there is none.
+   */
+  bareOk?: boolean;
 }
 
 /** A verified transfer, as {@linkcode Printer.printTransfer} reports it. */
@@ -63,6 +69,7 @@ export class Printer {
     switch (reply.kind) {
       case "ok":
         if (reply.text !== undefined) this.#write(stdout, reply.text + "\n");
+        else if (this.#options.bareOk) this.#write(stdout, "OK\n");
         return false;
       case "data":
         writeAllSync(stdout, reply.body);
@@ -106,6 +113,17 @@ export class Printer {
       ? JSON.stringify({ ok: true, ...done })
       : `${kind === "put" ? "stored" : "saved"} ${done.name} ${done.size} ${done.sha256}`;
     this.#write(this.#options.stdout, line + "\n");
+  }
+
+  /** One line on stdout that is not a reply (the shell's help, `connected to …`). */
+  info(text: string): void {
+    this.#write(this.#options.stdout, text + "\n");
+  }
+
+  /** `error: <message>` on stderr: a problem on the client's side, not a reply. */
+  error(message: string): void {
+    const line = `error: ${message}`;
+    this.#write(this.#options.stderr, (this.#options.color ? red(line) : line) + "\n");
   }
 
   /** Shows `text` on stderr until {@linkcode clearNotice}, with no newline. */
