@@ -184,3 +184,16 @@ Deno.test("shell says what it knows while a reply is late, and Ctrl-C abandons t
   assertEquals(await term.exit(), 0);
   assertEquals(term.screen.includes("first\r\n"), false, "the abandoned reply was never shown");
 });
+
+Deno.test("shell exit while the connection waits in the queue leaves at once", async () => {
+  await using server = await TestServer.start(["--max-running", "1"]);
+  await using home = await tempDir();
+  using _slot = await holdSlot(server.port);
+  await using term = await shell(server.port, home.path);
+  await term.waitFor("switchboard> ");
+  await term.type("exit");
+  assertEquals(await term.exit(), 0);
+  assertEquals(term.text.includes("bye"), false, "no QUIT waited for a slot");
+  // Closing took it out of the queue at once (SPEC §3).
+  await server.waitForLog(/client left the queue client=2/);
+});

@@ -172,8 +172,13 @@ class Shell {
     return false;
   }
 
-  /** QUIT (or EXIT, STOP): leaves once the server said bye. */
+  /**
+   * QUIT (or EXIT, STOP): leaves once the server said bye. A connection
+   * that has had no reply yet may be queued, and would answer only when a
+   * slot frees: it is simply closed, which takes it out of the queue.
+   */
   async #leave(line: string): Promise<boolean> {
+    if (!this.#connection?.answered) return true;
     let left = false;
     await this.#withConnection(async (connection) => {
       left = !await runRequest(connection, line, { printer: this.#options.printer, notice: true });
