@@ -6,7 +6,13 @@
 import { assertEquals, assertRejects, assertThrows } from "@std/assert";
 import { type ClientConfig, MAX_TIMEOUT_S, parseClientArgs } from "../lib/client/args.ts";
 import { parseCommand, usageOf } from "../lib/client/commands.ts";
-import type { ClientEnvironment } from "../lib/client/environment.ts";
+import {
+  CLIENT_ENV_PERMISSION,
+  CLIENT_ENV_VARIABLES,
+  type ClientEnvironment,
+} from "../lib/client/environment.ts";
+import project from "../deno.json" with { type: "json" };
+import { EXECUTABLES } from "../scripts/build.ts";
 import { UsageError } from "../lib/usage_error.ts";
 
 function config(args: string[], env: ClientEnvironment = {}): ClientConfig {
@@ -217,4 +223,15 @@ Deno.test("client hello asks for each missing field, again while the answer is e
     UsageError,
   );
   assertEquals(gaveUp.message, "hello needs a name; usage: hello [name] [student-id] [github]");
+});
+
+Deno.test("the client task and executable may read exactly the variables the client reads", () => {
+  assertEquals(CLIENT_ENV_PERMISSION, `--allow-env=${CLIENT_ENV_VARIABLES.join(",")}`);
+  const task = project.tasks.client.split(" ");
+  assertEquals(task.filter((flag) => flag.startsWith("--allow-env")), [CLIENT_ENV_PERMISSION]);
+  const executable = EXECUTABLES.find((exe) => exe.entry === "client.ts")!;
+  assertEquals(
+    executable.permissions.filter((flag) => flag.startsWith("--allow-env")),
+    [CLIENT_ENV_PERMISSION],
+  );
 });
