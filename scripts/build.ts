@@ -12,6 +12,7 @@
  * bundle instead of printing Deno's error chain.
  */
 import project from "../deno.json" with { type: "json" };
+import { CLIENT_ENV_PERMISSION } from "../lib/client/environment.ts";
 import { NET_THREAD_PERMISSION } from "../lib/server/net_thread.ts";
 
 const ROOT = new URL("..", import.meta.url);
@@ -41,7 +42,7 @@ export const EXECUTABLES = [
   {
     name: "switchboard-client",
     entry: "client.ts",
-    permissions: ["--allow-net", "--allow-read", "--allow-write"],
+    permissions: ["--allow-net", "--allow-read", "--allow-write", CLIENT_ENV_PERMISSION],
   },
 ] as const;
 

@@ -3,6 +3,7 @@
  * with `await using`), and a protocol client built on lib's ReplyReader.
  */
 import { deadline } from "@std/async/deadline";
+import project from "../deno.json" with { type: "json" };
 import { AssertionError } from "@std/assert";
 import { writeAll } from "../lib/io.ts";
 import { NET_THREAD_PERMISSION } from "../lib/server/net_thread.ts";
@@ -343,17 +344,20 @@ export async function eventually(
   }
 }
 
-/** Runs a command with stdin bytes; returns exit code and output. */
+/** Runs a command with stdin bytes (and `env` added, in `cwd`); returns exit code and output. */
 export async function run(
   cmd: string,
   args: string[],
   stdin?: Uint8Array | string,
+  options: { env?: Record<string, string>; cwd?: string } = {},
 ): Promise<{ code: number; stdout: string; stderr: string }> {
   const child = new Deno.Command(cmd, {
     args,
     stdin: stdin === undefined ? "null" : "piped",
     stdout: "piped",
     stderr: "piped",
+    ...(options.env === undefined ? {} : { env: options.env }),
+    ...(options.cwd === undefined ? {} : { cwd: options.cwd }),
   }).spawn();
   if (stdin !== undefined) {
     const writer = child.stdin.getWriter();
@@ -394,13 +398,19 @@ export function randomBytes(n: number): Uint8Array {
   return out;
 }
 
+/**
+ * The permission flags of `deno task client`, read from deno.json, so that
+ * the tests run the client with exactly what users grant it.
+ */
+export const CLIENT_PERMISSIONS: readonly string[] = project.tasks.client.split(" ")
+  .filter((word) => word.startsWith("--allow-"));
+
 /** `deno run` arguments for the client with its task's permissions, pointed at `port`. */
 export function clientArgs(port: number): string[] {
   return [
     "run",
-    "--allow-net",
-    "--allow-read",
-    "--allow-write",
+    "--no-prompt",
+    ...CLIENT_PERMISSIONS,
     repoPath("client.ts"),
     "--port",
     String(port),
