@@ -52,7 +52,21 @@ async function fakeLoadgen(dir: string): Promise<{ binary: string; log: string }
 
 Deno.test("bench options: defaults, --quick, and every row when --only is not given", () => {
   const full = parseBenchOptions([], ROW_IDS);
-  assertEquals([...full.only], ["S1", "S6", "S4", "GAP", "S3", "FILE", "IDLE", "COUNT", "HASH"]);
+  assertEquals([...full.only], [
+    "S1",
+    "S6",
+    "S4",
+    "GAP",
+    "S3",
+    "FILE",
+    "IDLE",
+    "COUNT",
+    "HASH",
+    "COUNTFAIR",
+    "SLOWLORIS",
+    "KVKEYS",
+    "FAULTS",
+  ]);
   assertEquals([full.reps, full.durationS, full.fileBytes, full.loadgen], [
     3,
     5,

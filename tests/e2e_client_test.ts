@@ -5,7 +5,7 @@
  * only a stand-in server sends.
  */
 import { assertEquals, assertMatch, assertStringIncludes } from "@std/assert";
-import { TestServer } from "./helpers.ts";
+import { populateKv, TestServer } from "./helpers.ts";
 import { clientCommandLine, fakeServer, readRequest, reply, runClient } from "./client_helpers.ts";
 import { Terminal } from "./terminal.ts";
 
@@ -181,15 +181,12 @@ Deno.test("client takes the server from SWITCHBOARD_HOST and SWITCHBOARD_PORT, o
 });
 
 Deno.test("client kv keys lists every key past KEYS's limit, paging KV SCAN (real server)", async () => {
-  await using server = await TestServer.start();
-  const port = ["--port", String(server.port)];
   // 10,001 keys with the prefix LIMIT (a SCAN keyword: it must go quoted), and two others.
-  const sets = Array.from(
-    { length: 10_001 },
-    (_, i) => `KV SET LIMIT${String(i).padStart(5, "0")} v`,
-  );
-  const seeded = await client(port, [...sets, "KV SET a 1", "KV SET z 1", ""].join("\n"));
-  assertEquals(seeded.code, 0, seeded.stderr);
+  const dir = await Deno.makeTempDir({ prefix: "switchboard-kv-" });
+  const keys = Array.from({ length: 10_001 }, (_, i) => `LIMIT${String(i).padStart(5, "0")}`);
+  await populateKv(`${dir}/data`, [...keys, "a", "z"]);
+  await using server = await TestServer.start([], { dir });
+  const port = ["--port", String(server.port)];
   const raw = await client([...port, "raw", "KV", "KEYS"]);
   assertEquals(raw.code, 1, "the server itself refuses the listing");
   const all = await client([...port, "kv", "keys"]);
@@ -207,6 +204,7 @@ Deno.test("client kv keys lists every key past KEYS's limit, paging KV SCAN (rea
   const prefixed = JSON.parse((await client([...port, "--json", "kv", "keys", "LIMIT"])).stdout);
   assertEquals(prefixed.keys.length, 10_001);
   assertEquals(prefixed.keys.at(-1), "LIMIT10000");
+  await Deno.remove(dir, { recursive: true });
 });
 
 Deno.test("client kv keys pages with the exact SCAN requests: quoted keyword prefix, AFTER the last key", async () => {

@@ -373,6 +373,27 @@ export function repoPath(relative: string): string {
   return new URL(relative, ROOT).pathname;
 }
 
+/**
+ * Writes `keys` (value "v") straight into a KV database in `dataDir`, as a
+ * server from before the key index left it, so the server builds its index
+ * when it opens it: ten thousand KV SETs over the wire take seconds, this
+ * takes a fraction of one. Deno KV allows 1,000 mutations and 81,920 key
+ * bytes per commit.
+ */
+export async function populateKv(dataDir: string, keys: readonly string[]): Promise<void> {
+  await Deno.mkdir(dataDir, { recursive: true });
+  const kv = await Deno.openKv(`${dataDir}/switchboard.kv`);
+  try {
+    for (let i = 0; i < keys.length; i += 200) {
+      const batch = kv.atomic();
+      for (const key of keys.slice(i, i + 200)) batch.set(["kv", key], encoder.encode("v"));
+      await batch.commit();
+    }
+  } finally {
+    kv.close();
+  }
+}
+
 /** The parts, one after the other, in one array. */
 export function concat(...parts: Uint8Array[]): Uint8Array {
   const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));

@@ -75,15 +75,16 @@ const SUBCOMMANDS: ReadonlyMap<string, Subcommand> = new Map<string, Subcommand>
   }],
   ["KEYS", async (_request, args, { services }) => {
     expectArgs(args, { min: 1, max: 2 }, "KV KEYS takes [<prefix>]");
-    // One more than the limit tells "exactly the limit" from "too many".
-    const keys = await services.kv.keys(args[1] ?? "", { limit: MAX_LISTED_KEYS + 1 });
-    if (keys.length > MAX_LISTED_KEYS) {
+    // Counted first, holding nothing: one more than the limit tells "exactly
+    // the limit" from "too many", and a refusal then costs no memory.
+    const prefix = args[1] ?? "";
+    if (await services.kv.countKeys(prefix, MAX_LISTED_KEYS + 1) > MAX_LISTED_KEYS) {
       return err(
         "too-large",
         `more than ${MAX_LISTED_KEYS} keys match; page through them with KV SCAN [<prefix>] [AFTER <key>] [LIMIT <n>]`,
       );
     }
-    return dataLines(keys);
+    return dataLines(await services.kv.keys(prefix, { limit: MAX_LISTED_KEYS }));
   }],
   ["SCAN", async (request, _args, { services }) => {
     const { prefix, after, limit } = parseScan(request);

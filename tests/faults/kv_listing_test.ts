@@ -4,30 +4,7 @@
  * order, without building the whole listing.
  */
 import { assertEquals } from "@std/assert";
-import { TestClient, TestServer } from "../helpers.ts";
-
-const encoder = new TextEncoder();
-
-/**
- * Writes `count` keys `k00000…` straight into a database in `dir`, as a
- * server from before the key index left it (so the server builds the index
- * when it opens it): ten thousand KV SETs over the wire would take seconds.
- */
-async function populate(dir: string, count: number): Promise<string[]> {
-  const keys = Array.from({ length: count }, (_, i) => `k${String(i).padStart(5, "0")}`);
-  await Deno.mkdir(dir, { recursive: true });
-  const kv = await Deno.openKv(`${dir}/switchboard.kv`);
-  try {
-    for (let i = 0; i < keys.length; i += 500) {
-      const batch = kv.atomic();
-      for (const key of keys.slice(i, i + 500)) batch.set(["kv", key], encoder.encode("v"));
-      await batch.commit();
-    }
-  } finally {
-    kv.close();
-  }
-  return keys;
-}
+import { populateKv, TestClient, TestServer } from "../helpers.ts";
 
 /** The keys of a DATA reply. */
 function listed(reply: string): string[] {
@@ -36,7 +13,8 @@ function listed(reply: string): string[] {
 
 Deno.test("KV KEYS past 10,000 keys is ERR too-large; KV SCAN pages through them all in order", async () => {
   const dir = await Deno.makeTempDir({ prefix: "switchboard-kv-" });
-  const keys = await populate(`${dir}/data`, 10_001);
+  const keys = Array.from({ length: 10_001 }, (_, i) => `k${String(i).padStart(5, "0")}`);
+  await populateKv(`${dir}/data`, keys);
   await using server = await TestServer.start([], { dir });
   using c = await TestClient.connect(server.port);
   assertEquals(
