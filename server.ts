@@ -11,6 +11,7 @@ import { describeStartupError, StartupError } from "./lib/server/startup_error.t
 import { serveJobs } from "./lib/jobs/worker.ts";
 import { inWorkerThread } from "./lib/worker_pool.ts";
 import {
+  EVENT_INTERVAL_VARIABLE,
   inNetThread,
   IO_EVENTS_VARIABLE,
   NET_THREAD_PERMISSION,
@@ -106,6 +107,7 @@ async function serve(config: ServerConfig, placement: NetPlacement): Promise<Run
   } else {
     logger.info("I/O scheduling", {
       events_per_turn: Deno.env.get(IO_EVENTS_VARIABLE) ?? "default",
+      event_interval: Deno.env.get(EVENT_INTERVAL_VARIABLE) ?? "default",
       thread: placement === "worker" ? "network" : "main",
     });
   }
