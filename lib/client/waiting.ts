@@ -10,7 +10,11 @@
  * never goes back to the queue. So the notice says "may have queued" before
  * the first reply, and "running, not queued" after one.
  */
-import type { Printer } from "./output.ts";
+/** Where the notice is drawn: one line that can be replaced (the Printer's notice line). */
+export interface NoticeLine {
+  notice(text: string): void;
+  clearNotice(): void;
+}
 
 /** A reply slower than this gets a notice: a running server answers most requests within milliseconds. */
 export const WAIT_NOTICE_MS = 1000;
@@ -31,7 +35,7 @@ export function waitingNotice(elapsedMs: number, answered: boolean): string {
 
 /** Options of {@linkcode withWaitNotice}. */
 export interface WaitNoticeOptions {
-  printer: Printer;
+  printer: NoticeLine;
   /** Whether a reply had arrived on the connection before this request was sent. */
   answered: boolean;
 }
