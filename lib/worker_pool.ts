@@ -9,8 +9,8 @@
  *
  * Fairness: the batches take turns, in slices. An idle worker takes one
  * job (or the rest of one) from the batch at the head of the queue, and
- * that batch goes to the back if it has more — round-robin between
- * requests, as a time-sharing kernel gives each runnable process a slice
+ * that batch goes to the back if it has more (a new batch starts at the
+ * head) — round-robin between requests, as a time-sharing kernel gives each runnable process a slice
  * before any gets a second. And like a kernel's timer tick, or Go's runtime
  * preempting a goroutine after 10 ms, a long job does not keep its worker:
  * the worker module may do one slice of it and answer with what is left
@@ -219,7 +219,12 @@ export class WorkerPool<J, R> {
       };
       this.#pendingCost += total * cost;
       options.signal?.addEventListener("abort", () => this.#cancel(batch), { once: true });
-      this.#queue.push(batch);
+      // A new request takes the next turn, ahead of those that already had
+      // one (a kernel runs a newly woken task soon, too): one that came while
+      // a long batch held the worker waits one slice, not two. It cannot
+      // starve the others: after its turn it goes to the back like them, and
+      // a connection sends its next request only after this one's reply.
+      this.#queue.unshift(batch);
       this.#ensureWorkers();
       this.#dispatch();
     });

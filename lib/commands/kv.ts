@@ -1,6 +1,6 @@
-/** KV: the shared, durable key-value store (SPEC §4 "KV"): SET, GET, DEL, INCR, KEYS. */
+/** KV: the shared, durable key-value store (SPEC §4 "KV"): SET, GET, DEL, INCR, KEYS, SCAN. */
 import {
-  dataLines,
+  DataLinesBuilder,
   err,
   hasControlCharacter,
   INTEGER_WORD as INTEGER,
@@ -10,6 +10,7 @@ import {
   type Request,
 } from "../protocol/mod.ts";
 import {
+  type KvStore,
   MAX_KEY_BYTES,
   MAX_VALUE_BYTES,
   NotAnIntegerError,
@@ -84,13 +85,24 @@ const SUBCOMMANDS: ReadonlyMap<string, Subcommand> = new Map<string, Subcommand>
         `more than ${MAX_LISTED_KEYS} keys match; page through them with KV SCAN [<prefix>] [AFTER <key>] [LIMIT <n>]`,
       );
     }
-    return dataLines(await services.kv.keys(prefix, { limit: MAX_LISTED_KEYS }));
+    return await listKeys(services.kv, prefix, { limit: MAX_LISTED_KEYS });
   }],
   ["SCAN", async (request, _args, { services }) => {
     const { prefix, after, limit } = parseScan(request);
-    return dataLines(await services.kv.keys(prefix, { after, limit }));
+    return await listKeys(services.kv, prefix, { after, limit });
   }],
 ]);
+
+/** A listing's DATA reply, each key encoded as it comes from the store. */
+async function listKeys(
+  kv: KvStore,
+  prefix: string,
+  options: { after?: string | undefined; limit: number },
+): Promise<Reply> {
+  const body = new DataLinesBuilder();
+  await kv.eachKey(prefix, options, (key) => body.line(key));
+  return body.reply();
+}
 
 /**
  * Most keys one KEYS or SCAN reply lists (SPEC §5: no reply is built whole

@@ -27,6 +27,7 @@ export {
   data,
   dataHeader,
   dataLines,
+  DataLinesBuilder,
   encodeReply,
   err,
   errorReply,

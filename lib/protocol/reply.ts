@@ -64,6 +64,36 @@ export function dataLines(lines: readonly string[]): LineReply {
   return data(lines.length === 0 ? "" : lines.join("\n") + "\n");
 }
 
+/**
+ * A DATA body of text lines built one line at a time, encoded as it goes:
+ * for a long listing, one copy of the bytes instead of an array of strings,
+ * their join and its encoding.
+ */
+export class DataLinesBuilder {
+  #buf = new Uint8Array(1024);
+  #len = 0;
+
+  /** Appends `line` and a LF. */
+  line(text: string): void {
+    // UTF-8 needs at most 3 bytes per UTF-16 code unit, plus the LF.
+    const room = text.length * 3 + 1;
+    if (this.#buf.length - this.#len < room) {
+      let size = this.#buf.length * 2;
+      while (size - this.#len < room) size *= 2;
+      const next = new Uint8Array(size);
+      next.set(this.#buf.subarray(0, this.#len));
+      this.#buf = next;
+    }
+    this.#len += encoder.encodeInto(text, this.#buf.subarray(this.#len)).written;
+    this.#buf[this.#len++] = LF;
+  }
+
+  /** The DATA reply of the lines so far. */
+  reply(): LineReply {
+    return data(this.#buf.slice(0, this.#len));
+  }
+}
+
 /** The reply for a ProtocolError. */
 export function errorReply(error: ProtocolError): LineReply {
   return err(error.code, error.message, { close: error.fatal });

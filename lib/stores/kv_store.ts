@@ -178,29 +178,24 @@ export class KvStore {
    * KEYS asks this first, so that refusing a listing past its bound holds
    * no keys at all.
    */
-  async countKeys(prefix: string, upTo: number): Promise<number> {
-    let count = 0;
-    if (encoder.encode(prefix).length > MAX_KEY_BYTES) return count;
-    const listing = this.#kv.list({ prefix: [INDEX], start: [INDEX, prefix] }, {
-      batchSize: Math.min(LIST_BATCH, upTo),
-    });
-    for await (const entry of listing) {
-      if (!(entry.key[1] as string).startsWith(prefix) || ++count >= upTo) break;
-    }
-    return count;
+  countKeys(prefix: string, upTo: number): Promise<number> {
+    return this.eachKey(prefix, { limit: upTo }, () => {});
   }
 
   /**
-   * Up to `limit` keys that start with `prefix` and sort after `after` (if
-   * given), in ascending byte order (Deno KV orders strings by their UTF-8
-   * bytes). Reads the index, never a value; holds only the keys it returns.
+   * Calls `visit` with each of up to `limit` keys that start with `prefix`
+   * and sort after `after` (if given), in ascending byte order (Deno KV
+   * orders strings by their UTF-8 bytes); returns how many it visited.
+   * Reads the index, never a value, and holds nothing itself: a caller that
+   * encodes each key as it comes builds a listing with one copy.
    */
-  async keys(
-    prefix = "",
+  async eachKey(
+    prefix: string,
     options: { after?: string | undefined; limit: number },
-  ): Promise<string[]> {
-    const keys: string[] = [];
-    if (encoder.encode(prefix).length > MAX_KEY_BYTES || options.limit <= 0) return keys;
+    visit: (key: string) => void,
+  ): Promise<number> {
+    let count = 0;
+    if (encoder.encode(prefix).length > MAX_KEY_BYTES || options.limit <= 0) return count;
     const after = options.after;
     // Sorted, so start at the prefix (or just after `after`) and stop at the first key past it.
     const from = after !== undefined && compareUtf8(after, prefix) > 0 ? after : prefix;
@@ -212,10 +207,10 @@ export class KvStore {
       const key = entry.key[1] as string;
       if (key === after) continue;
       if (!key.startsWith(prefix)) break;
-      keys.push(key);
-      if (keys.length === options.limit) break;
+      visit(key);
+      if (++count === options.limit) break;
     }
-    return keys;
+    return count;
   }
 
   /** Closes the database (on shutdown, after the clients are drained). */
