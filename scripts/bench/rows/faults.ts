@@ -8,7 +8,6 @@
  * paused while 1,000 connections reset in its accept queue, and the next
  * client's first reply is timed (target < 100 ms).
  */
-import { delay } from "@std/async/delay";
 import net from "node:net";
 import { writeAll } from "../../../lib/io.ts";
 import { type BenchContext, progress, runLoad, startServer } from "../context.ts";
