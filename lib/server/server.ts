@@ -1,8 +1,10 @@
 /**
- * The server: `Deno.listen` accepts, every connection becomes a
- * ClientHandler handed to the Manager, and a graceful shutdown drains them
- * (SPEC §3, §6). It also owns the services the commands use (files, KV,
- * worker threads) and the order in which they open and close.
+ * The server: `Deno.listen` (or the TLS port) accepts, every connection
+ * passes the door — its TLS handshake, the address lists, protected mode —
+ * and becomes a ClientHandler handed to the Manager, and a graceful
+ * shutdown drains them (SPEC §3, §6, §11). It also owns the services the
+ * commands use (files, KV, worker threads, the users) and the order in
+ * which they open, reload and close.
  */
 import { deadline } from "@std/async/deadline";
 import { BufferPool } from "../buffer_pool.ts";
@@ -26,6 +28,10 @@ import { RequestDurations } from "./metrics.ts";
 import { INITIAL_REPLY_BYTES } from "./reply_writer.ts";
 import { StartupError } from "./startup_error.ts";
 import { Stats } from "./stats.ts";
+import { exposureWarning, type GatePolicy, gatePolicy, isLoopback, refusal } from "./gate.ts";
+import { SecurityFiles } from "./security_files.ts";
+import { type HandshakeFailure, Handshakes, MAX_HANDSHAKES, TlsPort } from "./tls_port.ts";
+import { MAX_LINGERING, TurnAway } from "./turn_away.ts";
 
 /** After the drain timeout, how long aborted handlers get to unwind before we stop waiting. */
 const ABORT_GRACE_MS = 1000;
@@ -57,7 +63,13 @@ export class Server {
   readonly durations: RequestDurations | undefined;
   readonly #logger: Logger;
   readonly #closeHooks: Array<() => Promise<void> | void> = [];
-  #listener: Deno.TcpListener | undefined;
+  readonly #gate: GatePolicy;
+  readonly #turnAway = new TurnAway();
+  /** The users and the certificate (after {@linkcode listen}). */
+  #security: SecurityFiles | undefined;
+  /** The TLS handshakes in progress; undefined on a plain port. */
+  #handshakes: Handshakes | undefined;
+  #listener: Deno.TcpListener | TlsPort | undefined;
   #kv: KvStore | undefined;
   #accepting: Promise<void> | undefined;
   #stopping: Promise<void> | undefined;
@@ -84,6 +96,7 @@ export class Server {
     this.#closeHooks.push(() => workers.close());
     this.durations = config.metrics ? new RequestDurations() : undefined;
     this.files = new FileStore(config.rootDir, { maxFileSize: config.maxFileSize });
+    this.#gate = gatePolicy(config);
   }
 
   /** Handlers running now. */
@@ -116,6 +129,9 @@ export class Server {
     yield ["bytes_in", s.bytes_in];
     yield ["bytes_out", s.bytes_out];
     yield* Object.entries(this.workers.stats());
+    yield ["denied_total", s.denied_total];
+    yield ["auth_failures_total", s.auth_failures_total];
+    yield ["tls_failures_total", s.tls_failures_total];
   }
 
   /** What the commands may use: one object, shared by every connection. */
@@ -148,14 +164,17 @@ export class Server {
   }
 
   /**
-   * Prepares the file root, opens the KV store, starts the worker threads,
-   * fits the queue to the descriptor limit, starts the metrics endpoint,
-   * binds, and starts accepting. In `--echo` mode there is no protocol, so
-   * none of the services is opened. Throws {@linkcode StartupError} naming
-   * what failed, with the Deno error as cause.
+   * Reads the users file and the TLS certificate, prepares the file root,
+   * opens the KV store, starts the worker threads, fits the queue to the
+   * descriptor limit, starts the metrics endpoint, binds, and starts
+   * accepting. In `--echo` mode there is no protocol, so none of the
+   * services is opened. Throws {@linkcode StartupError} naming what failed,
+   * with the Deno error as cause.
    */
   async listen(): Promise<Deno.NetAddr> {
     const c = this.config;
+    // First: a malformed users file should stop the server before anything opens.
+    this.#security = await SecurityFiles.load(c, this.#logger);
     if (!c.echo) await this.#openServices();
     this.#fitDescriptors();
     if (c.metrics && this.durations) {
@@ -174,16 +193,23 @@ export class Server {
         throw new StartupError("metrics", error);
       }
     }
+    const tls = this.#security.tls;
     try {
-      this.#listener = Deno.listen({ hostname: c.host, port: c.port });
+      this.#listener = tls === undefined
+        ? Deno.listen({ hostname: c.host, port: c.port })
+        : TlsPort.listen({ hostname: c.host, port: c.port }, tls);
     } catch (error) {
       throw new StartupError("listen", error);
     }
     const addr = this.#listener.addr;
     this.#logger.info(
       `listening on ${formatAddress(addr)}, max ${c.maxRunning} running, ` +
-        `queue ${this.manager.queueLimit}` + (c.echo ? ", echo mode" : ""),
+        `queue ${this.manager.queueLimit}` + (tls ? ", TLS" : "") + (c.echo ? ", echo mode" : ""),
     );
+    if (!isLoopback(addr.hostname)) {
+      const warning = exposureWarning(formatAddress(addr), { ...c, tls: tls !== undefined });
+      if (warning !== undefined) this.#logger.warn(warning);
+    }
     const manager = this.manager;
     const stopSweep = startTimeoutSweep(function* () {
       for (const { handler, state } of manager.handlers()) {
@@ -227,7 +253,9 @@ export class Server {
     const settings = {
       maxRunning: c.maxRunning,
       queueLimit: c.queueLimit,
-      extra: c.metrics ? METRICS_CONNECTIONS + 1 : 0,
+      // What the door may hold besides: TLS handshakes, and refused clients lingering.
+      extra: (c.metrics ? METRICS_CONNECTIONS + 1 : 0) + (c.tls ? MAX_HANDSHAKES : 0) +
+        MAX_LINGERING,
     };
     const free = freeDescriptors(descriptorsWanted(settings));
     if (free === undefined) return;
@@ -246,8 +274,31 @@ export class Server {
     return this.#accepting ?? Promise.resolve();
   }
 
-  /** Accepts until shutdown: every connection becomes a ClientHandler handed to the Manager. */
-  #accept(listener: Deno.TcpListener): Promise<void> {
+  /**
+   * Reads the users file and the TLS certificate and key again (SIGHUP,
+   * SPEC §11): new users count from the next AUTH, a new certificate from
+   * the next connection. What fails to load keeps its old contents, with
+   * one error line. Never throws.
+   */
+  async reload(): Promise<void> {
+    if (this.#security === undefined || this.#stopping !== undefined) return;
+    const c = this.config;
+    if (c.usersFile === undefined && c.tls === undefined) {
+      this.#logger.info("SIGHUP: nothing to reload (no --users, no --tls-cert)");
+      return;
+    }
+    await this.#security.reload((files) => {
+      if (this.#listener instanceof TlsPort) this.#listener.replace(files);
+    });
+  }
+
+  /**
+   * Accepts until shutdown: every connection passes the door (#enter) and
+   * becomes a ClientHandler handed to the Manager. On the TLS port its
+   * handshake runs first, bounded and capped ({@linkcode Handshakes}),
+   * while the loop goes on accepting.
+   */
+  #accept(listener: Deno.TcpListener | TlsPort): Promise<void> {
     const handlerOptions: HandlerOptions = {
       maxLine: this.config.maxLine,
       idleTimeoutMs: this.config.idleTimeoutS * 1000,
@@ -264,20 +315,64 @@ export class Server {
         replies: new BufferPool(INITIAL_REPLY_BYTES, POOLED_BUFFERS),
       },
     };
+    const enter = (conn: Deno.Conn) => this.#enter(conn, handlerOptions);
+    const options = {
+      logger: this.#logger,
+      what: "clients",
+      closed: () => this.#stopping !== undefined,
+    };
+    if (listener instanceof TlsPort) {
+      const handshakes = this.#handshakes = new Handshakes({
+        timeoutMs: this.config.requestTimeoutS * 1000,
+        onFailure: (why, error, conn) => this.#handshakeFailed(why, error, conn),
+      });
+      return acceptLoop(listener, (conn) => {
+        void handshakes.run(conn).then((done) => done && enter(conn));
+      }, options);
+    }
     return acceptLoop(listener, (conn) => {
       try {
         conn.setNoDelay(true);
       } catch {
         // The peer may already be gone; the handler will find out.
       }
-      const remote = conn.remoteAddr;
-      const handler = new ClientHandler(conn, remote, handlerOptions);
-      this.#logger.info("connection opened", {
-        client: handler.id,
+      enter(conn);
+    }, options);
+  }
+
+  /**
+   * The door (SPEC §11): a client the address lists or protected mode
+   * refuse gets its `ERR denied` line and is closed without ever taking a
+   * queue place; any other becomes a ClientHandler handed to the Manager.
+   */
+  #enter(conn: Deno.Conn, handlerOptions: HandlerOptions): void {
+    const remote = conn.remoteAddr as Deno.NetAddr;
+    const refused = refusal(this.#gate, remote.hostname);
+    if (refused !== undefined) {
+      this.stats.denied_total++;
+      this.#logger.info("connection denied", {
         address: formatAddress(remote),
+        reason: refused.reason,
       });
-      this.manager.admit(handler);
-    }, { logger: this.#logger, what: "clients", closed: () => this.#stopping !== undefined });
+      void this.#turnAway.refuse(conn, refused.reply);
+      return;
+    }
+    const handler = new ClientHandler(conn, remote, handlerOptions);
+    this.#logger.info("connection opened", {
+      client: handler.id,
+      address: formatAddress(remote),
+    });
+    this.manager.admit(handler);
+  }
+
+  /** Counted; logged at debug level only, since port scanners and plain-text clients make these all day. */
+  #handshakeFailed(why: HandshakeFailure, error: unknown, conn: Deno.Conn): void {
+    this.stats.tls_failures_total++;
+    if (!this.#logger.debugEnabled) return;
+    this.#logger.debug(`TLS handshake ${why}`, {
+      address: formatAddress(conn.remoteAddr as Deno.NetAddr),
+      error: error instanceof Error ? error.message : String(error),
+    });
   }
 
   /**
@@ -301,6 +396,7 @@ export class Server {
       // Already closed.
     }
     await this.#accepting;
+    this.#handshakes?.closeAll();
     this.manager.shutdown();
     const idle = this.manager.whenIdle();
     const drained = await deadline(idle, this.config.drainTimeoutS * 1000).then(
