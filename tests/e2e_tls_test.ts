@@ -6,15 +6,7 @@
  * tests/tls_fixtures.ts (a throwaway CA made with openssl).
  */
 import { assert, assertEquals, assertRejects } from "@std/assert";
-import {
-  eventually,
-  parseStats,
-  repoPath,
-  run,
-  SERVER_PERMISSIONS,
-  TestClient,
-  TestServer,
-} from "./helpers.ts";
+import { eventually, parseStats, runServerToExit, TestClient, TestServer } from "./helpers.ts";
 import { makeTlsFixture, type TlsFixture } from "./tls_fixtures.ts";
 
 function tlsArgs(fixture: { certPath: string; keyPath: string }): string[] {
@@ -114,12 +106,7 @@ Deno.test("a client that does not trust the certificate fails the handshake, and
 Deno.test("an unusable --tls-key stops the server with one line naming it, exit 1", async () => {
   await using fixture = await makeTlsFixture();
   await using other = await makeTlsFixture();
-  const result = await run(Deno.execPath(), [
-    "run",
-    ...SERVER_PERMISSIONS,
-    repoPath("server.ts"),
-    "--port",
-    "0",
+  const result = await runServerToExit([
     "--tls-cert",
     fixture.certPath,
     "--tls-key",

@@ -456,6 +456,23 @@ export async function run(
   return { code: out.code, stdout: decoder.decode(out.stdout), stderr: decoder.decode(out.stderr) };
 }
 
+/**
+ * Runs `server.ts --port 0 ...args` to its end, for a server that must
+ * refuse to start: its exit code and what it printed.
+ */
+export function runServerToExit(
+  args: string[],
+): Promise<{ code: number; stdout: string; stderr: string }> {
+  return run(Deno.execPath(), [
+    "run",
+    ...SERVER_PERMISSIONS,
+    repoPath("server.ts"),
+    "--port",
+    "0",
+    ...args,
+  ]);
+}
+
 /** Absolute path of a file in the repository. */
 export function repoPath(relative: string): string {
   return new URL(relative, ROOT).pathname;

@@ -21,6 +21,7 @@ import {
   Request,
 } from "../protocol/mod.ts";
 import type { BufferPool } from "../buffer_pool.ts";
+import { accessRefusal } from "../commands/access.ts";
 import type { Command, CommandContext, Services, Session } from "../commands/command.ts";
 import { storageReply } from "../commands/storage_errors.ts";
 import type { CommandTable } from "../commands/mod.ts";
@@ -52,6 +53,8 @@ export interface HandlerOptions {
   minRate: number;
   /** Raw byte echo instead of the protocol (SPEC `--echo`). */
   echo: boolean;
+  /** SPEC `--users`: every request is first checked against AUTH and the role (commands/access.ts). */
+  authRequired?: boolean;
   commands: CommandTable;
   services: Services;
   logger: Logger;
@@ -71,6 +74,7 @@ export class ClientHandler implements ManagedHandler, Session {
   readonly port: number;
   readonly connectedAt = new Date();
   identity: Session["identity"] = undefined;
+  user: Session["user"] = undefined;
 
   readonly #conn: PeerConn;
   readonly #options: HandlerOptions;
@@ -304,8 +308,19 @@ export class ClientHandler implements ManagedHandler, Session {
       if (this.#options.logger.debugEnabled) {
         this.#options.logger.debug("request", { client: this.id, command: request.command });
       }
-      command = this.#options.commands.get(request.command, request.word);
-      reply = command.run(request, this.#context);
+      if (this.#options.authRequired) {
+        // One gate for every command (SPEC §11): noauth before AUTH, then the role.
+        command = this.#options.commands.find(request.command);
+        const refused = accessRefusal(command, request, this.#context);
+        if (refused !== undefined) reply = refused;
+        else {
+          command ??= this.#options.commands.get(request.command, request.word);
+          reply = command.run(request, this.#context);
+        }
+      } else {
+        command = this.#options.commands.get(request.command, request.word);
+        reply = command.run(request, this.#context);
+      }
     } catch (error) {
       reply = this.#failure(error, command ?? this.#options.commands.find(commandWordOf(bytes)));
     }

@@ -8,7 +8,7 @@
  */
 import { deadline } from "@std/async/deadline";
 import { BufferPool } from "../buffer_pool.ts";
-import type { Services, SessionEntry } from "../commands/command.ts";
+import type { AuthService, Services, SessionEntry } from "../commands/command.ts";
 import { MAX_TOTAL_WORK_MS } from "../commands/count.ts";
 import type { CountJob, CountResult } from "../commands/count_worker.ts";
 import { CommandTable } from "../commands/mod.ts";
@@ -147,8 +147,23 @@ export class Server {
         return kv();
       },
       workers: this.workers,
+      auth: this.#authService(),
       sessions: () => this.#sessions(),
       counters: () => this.counters(),
+    };
+  }
+
+  /** AUTH's checks, counted in STATS `auth_failures_total`; undefined without --users. */
+  #authService(): AuthService | undefined {
+    const authenticator = this.#security?.authenticator;
+    if (authenticator === undefined) return undefined;
+    const stats = this.stats;
+    return {
+      async authenticate(address, name, password) {
+        const result = await authenticator.authenticate(address, name, password);
+        if (!result.ok) stats.auth_failures_total++;
+        return result;
+      },
     };
   }
 
@@ -305,6 +320,7 @@ export class Server {
       requestTimeoutMs: this.config.requestTimeoutS * 1000,
       minRate: this.config.minRate,
       echo: this.config.echo,
+      authRequired: this.config.usersFile !== undefined,
       commands: new CommandTable(),
       services: this.#services(),
       logger: this.#logger,
