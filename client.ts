@@ -7,7 +7,9 @@
 import { setColorEnabled } from "@std/fmt/colors";
 import { CLIENT_USAGE, type ClientConfig, parseClientArgs } from "./lib/client/args.ts";
 import { type ClientCommand, parseCommand } from "./lib/client/commands.ts";
-import { ConnectError, Connection } from "./lib/client/connection.ts";
+import { AuthRefusedError, ConnectError, Connection } from "./lib/client/connection.ts";
+import { type Credentials, loadCaCert, passwordFor, readEnv } from "./lib/client/credentials.ts";
+import { PasswordAbortedError, PasswordInputError } from "./lib/security/password_input.ts";
 import { runRequest, runTransfer } from "./lib/client/one_shot.ts";
 import { Printer } from "./lib/client/output.ts";
 import { runPiped } from "./lib/client/piped.ts";
@@ -31,7 +33,7 @@ function writeErr(text: string): void {
 }
 
 /** Global options that take a value: skipped when looking for the `bench` word. */
-const VALUE_OPTIONS = new Set(["--host", "--port", "--timeout", "--work-ms"]);
+const VALUE_OPTIONS = new Set(["--host", "--port", "--timeout", "--work-ms", "--cacert", "--user"]);
 
 /** The arguments of `bench` (global options kept), or undefined if the command is not bench. */
 function benchArgs(args: readonly string[]): string[] | undefined {
@@ -107,13 +109,44 @@ export async function main(args: readonly string[]): Promise<number> {
     json: config.json,
     color,
   });
+  let security;
   try {
-    using connection = await Connection.open(config);
+    security = await securityOf(config);
+  } catch (error) {
+    if (error instanceof PasswordAbortedError) return 130;
+    if (!(error instanceof UsageError || error instanceof PasswordInputError)) throw error;
+    writeErr(`error: ${error.message}\n`);
+    return EXIT.usage;
+  }
+  try {
+    using connection = await Connection.open({ ...config, ...security });
     const answeredErr = await runMode(connection, command, { config, printer, interactive });
     return answeredErr ? EXIT.serverError : EXIT.ok;
   } catch (error) {
-    return exitCodeOf(error);
+    if (!(error instanceof AuthRefusedError)) return exitCodeOf(error);
+    printer.print(error.reply);
+    return EXIT.serverError;
   }
+}
+
+/**
+ * The CA to trust (`--tls`, `--cacert`) and the credentials to sign in with
+ * (`--user`), read before connecting so that typing a password does not
+ * eat into the server's idle timeout.
+ */
+async function securityOf(
+  config: ClientConfig,
+): Promise<{ tls: { caCerts: string[] } | undefined; credentials: Credentials | undefined }> {
+  const caCerts = config.caCert === undefined ? [] : [await loadCaCert(config.caCert)];
+  const credentials = config.user === undefined ? undefined : {
+    name: config.user,
+    password: await passwordFor(config.user, {
+      env: readEnv,
+      stdin: Deno.stdin,
+      prompts: Deno.stderr,
+    }),
+  };
+  return { tls: config.tls ? { caCerts } : undefined, credentials };
 }
 
 /**

@@ -13,6 +13,7 @@
  */
 import project from "../deno.json" with { type: "json" };
 import { NET_THREAD_PERMISSION } from "../lib/server/net_thread.ts";
+import { PASSWORD_PERMISSION } from "../lib/client/credentials.ts";
 
 const ROOT = new URL("..", import.meta.url);
 
@@ -41,7 +42,7 @@ export const EXECUTABLES = [
   {
     name: "switchboard-client",
     entry: "client.ts",
-    permissions: ["--allow-net", "--allow-read", "--allow-write"],
+    permissions: ["--allow-net", "--allow-read", "--allow-write", PASSWORD_PERMISSION],
   },
 ] as const;
 

@@ -8,6 +8,7 @@ import { deadline } from "@std/async/deadline";
 import { AssertionError } from "@std/assert";
 import { writeAll } from "../lib/io.ts";
 import { NET_THREAD_PERMISSION } from "../lib/server/net_thread.ts";
+import { PASSWORD_PERMISSION } from "../lib/client/credentials.ts";
 import { type ParsedReply, ReplyReader } from "../lib/protocol/mod.ts";
 
 const ROOT = new URL("..", import.meta.url);
@@ -435,17 +436,19 @@ export async function eventually(
   }
 }
 
-/** Runs a command with stdin bytes; returns exit code and output. */
+/** Runs a command with stdin bytes (and variables added to its environment); returns exit code and output. */
 export async function run(
   cmd: string,
   args: string[],
   stdin?: Uint8Array | string,
+  options: { env?: Record<string, string> } = {},
 ): Promise<{ code: number; stdout: string; stderr: string }> {
   const child = new Deno.Command(cmd, {
     args,
     stdin: stdin === undefined ? "null" : "piped",
     stdout: "piped",
     stderr: "piped",
+    ...(options.env ? { env: options.env } : {}),
   }).spawn();
   if (stdin !== undefined) {
     const writer = child.stdin.getWriter();
@@ -492,6 +495,7 @@ export function clientArgs(port: number): string[] {
     "--allow-net",
     "--allow-read",
     "--allow-write",
+    PASSWORD_PERMISSION,
     repoPath("client.ts"),
     "--port",
     String(port),
