@@ -63,7 +63,14 @@ async function runBenchCommand(args: string[]): Promise<number> {
     writeErr(`error: ${error.message}\n${BENCH_USAGE}\n`);
     return EXIT.usage;
   }
-  const result = await runBench(options, new URL(import.meta.url));
+  let result;
+  try {
+    result = await runBench(options, new URL(import.meta.url));
+  } catch (error) {
+    if (!(error instanceof UsageError)) throw error;
+    writeErr(`error: ${error.message}\n`);
+    return EXIT.usage;
+  }
   console.log(options.json ? JSON.stringify(benchJson(result)) : benchReport(result));
   if (result.counted === 0) {
     writeErr(`error: no replies: ${result.errorSamples[0] ?? "nothing arrived in the window"}\n`);

@@ -52,7 +52,7 @@ async function fakeLoadgen(dir: string): Promise<{ binary: string; log: string }
 
 Deno.test("bench options: defaults, --quick, and every row when --only is not given", () => {
   const full = parseBenchOptions([], ROW_IDS);
-  assertEquals([...full.only], ["S1", "S6", "S4", "GAP", "S3", "FILE", "IDLE", "COUNT"]);
+  assertEquals([...full.only], ["S1", "S6", "S4", "GAP", "S3", "FILE", "IDLE", "COUNT", "TLS"]);
   assertEquals([full.reps, full.durationS, full.fileBytes, full.loadgen], [
     3,
     5,
@@ -181,6 +181,20 @@ Deno.test("bench falls back to switchboard-client bench where no C loadgen sourc
   assertStringIncludes(out.stdout, "# load generator: switchboard-client bench (auto);");
   const [, gap] = tableCells(out.stdout);
   assertMatch(gap![1]!, /^p50 \d+\.\d\d ms, p99 \d+\.\d\d ms \(50 hand-overs\)$/);
+});
+
+Deno.test("bench --only TLS measures switchboard over TLS and plain with the Deno generator", async () => {
+  const out = await benchTask(["--only", "TLS", "--quick"]);
+  assertEquals(out.code, 0, out.stderr);
+  assert(!out.stderr.includes("errors"), out.stderr);
+  const [, tls] = tableCells(out.stdout);
+  assertEquals(
+    tls![0],
+    "TLS: S1 (50 clients, PING) over TLS vs plain, both by switchboard-client bench",
+  );
+  assertMatch(tls![1]!, /^TLS [\d,]+\/s \([\d,]+ per core\); plain [\d,]+\/s \([\d,]+ per core\)$/);
+  assertMatch(tls![4]!, /^\d+\.\d\d× plain per core \(best req\/s: \d+\.\d\d×\)$/);
+  assertEquals(tls![5], "≥ 0.5× plain per core");
 });
 
 Deno.test("bench --loadgen c without a C loadgen is a usage error (exit 2)", async () => {

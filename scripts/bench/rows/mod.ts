@@ -11,6 +11,7 @@ import { S3 } from "./churn.ts";
 import { FILE } from "./file.ts";
 import { IDLE } from "./idle.ts";
 import { COUNT } from "./count.ts";
+import { TLS } from "./tls.ts";
 
 /** Every row, in table order. */
-export const ROWS: readonly BenchRow[] = [S1, S6, S4, GAP, S3, FILE, IDLE, COUNT];
+export const ROWS: readonly BenchRow[] = [S1, S6, S4, GAP, S3, FILE, IDLE, COUNT, TLS];
