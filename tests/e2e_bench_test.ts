@@ -1,7 +1,7 @@
 /** `switchboard-client bench` against a real server: counts add up, errors are caught. No timings asserted. */
 import { assert, assertEquals, assertMatch } from "@std/assert";
 import { clientArgs, parseStats, run, TestClient, TestServer } from "./helpers.ts";
-import { makeTlsFixture } from "./tls_fixtures.ts";
+import { makeTlsFixture, tlsServerArgs } from "./tls_fixtures.ts";
 
 async function bench(port: number, ...args: string[]) {
   const out = await run(Deno.execPath(), [...clientArgs(port), "bench", "--json", ...args]);
@@ -28,10 +28,7 @@ Deno.test("bench -n sends exactly N pipelined requests over every connection, on
 Deno.test("bench --tls --cacert loads a TLS port, verifying its certificate", async () => {
   await using fixture = await makeTlsFixture();
   await using server = await TestServer.start([
-    "--tls-cert",
-    fixture.certPath,
-    "--tls-key",
-    fixture.keyPath,
+    ...tlsServerArgs(fixture),
   ]);
   const trusted = await bench(
     server.port,

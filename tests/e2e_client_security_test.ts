@@ -7,7 +7,7 @@
 import { assertEquals, assertMatch, assertStringIncludes } from "@std/assert";
 import { clientArgs, run, tempDir, TestServer } from "./helpers.ts";
 import { Terminal } from "./terminal.ts";
-import { makeTlsFixture } from "./tls_fixtures.ts";
+import { makeTlsFixture, tlsServerArgs } from "./tls_fixtures.ts";
 import { ADA, BOB, writeUsers } from "./users_fixtures.ts";
 
 /** A server with ada (write) and bob (read); `await using` stops it and removes the users file. */
@@ -137,10 +137,7 @@ Deno.test("client --user on a terminal prompts for the password without echo, th
 Deno.test("client --tls verifies the certificate against --cacert and its name, with no way around it", async () => {
   await using fixture = await makeTlsFixture();
   await using server = await TestServer.start([
-    "--tls-cert",
-    fixture.certPath,
-    "--tls-key",
-    fixture.keyPath,
+    ...tlsServerArgs(fixture),
     "--host",
     "0.0.0.0",
     "--insecure",
@@ -178,10 +175,7 @@ Deno.test("client --tls verifies the certificate against --cacert and its name, 
 Deno.test("client --tls and --user together: AUTH travels inside TLS", async () => {
   await using fixture = await makeTlsFixture();
   await using setup = await serverWithUsers([
-    "--tls-cert",
-    fixture.certPath,
-    "--tls-key",
-    fixture.keyPath,
+    ...tlsServerArgs(fixture),
   ]);
   const result = await client(
     setup.server.port,

@@ -7,11 +7,7 @@
  */
 import { assert, assertEquals, assertRejects } from "@std/assert";
 import { eventually, parseStats, runServerToExit, TestClient, TestServer } from "./helpers.ts";
-import { makeTlsFixture, type TlsFixture } from "./tls_fixtures.ts";
-
-function tlsArgs(fixture: { certPath: string; keyPath: string }): string[] {
-  return ["--tls-cert", fixture.certPath, "--tls-key", fixture.keyPath];
-}
+import { makeTlsFixture, type TlsFixture, tlsServerArgs } from "./tls_fixtures.ts";
 
 /** STATS over TLS. */
 async function statsOver(port: number, fixture: TlsFixture) {
@@ -21,7 +17,7 @@ async function statsOver(port: number, fixture: TlsFixture) {
 
 Deno.test("TLS port: a client that trusts the CA speaks the protocol, by name or by address", async () => {
   await using fixture = await makeTlsFixture();
-  await using server = await TestServer.start(tlsArgs(fixture));
+  await using server = await TestServer.start(tlsServerArgs(fixture));
   server.assertLogged(/listening on 127\.0\.0\.1:\d+, max 64 running, queue 1024, TLS$/);
   server.assertLogged(/INFO {2}TLS certificate subject="CN=localhost" expires=\d{4}-/);
   for (const name of ["localhost", "127.0.0.1"]) {
@@ -37,7 +33,7 @@ Deno.test("TLS port: a client that trusts the CA speaks the protocol, by name or
 Deno.test("a plain client against the TLS port gets a TLS alert and the close, never a reply or a queue place", async () => {
   await using fixture = await makeTlsFixture();
   await using server = await TestServer.start([
-    ...tlsArgs(fixture),
+    ...tlsServerArgs(fixture),
     "-v",
     "--max-running",
     "1",
@@ -69,7 +65,7 @@ Deno.test("a plain client against the TLS port gets a TLS alert and the close, n
 Deno.test("a silent connection on the TLS port costs no queue place and is dropped after --request-timeout", async () => {
   await using fixture = await makeTlsFixture();
   await using server = await TestServer.start([
-    ...tlsArgs(fixture),
+    ...tlsServerArgs(fixture),
     "-v",
     "--request-timeout",
     "0.3",
@@ -95,7 +91,7 @@ Deno.test("a silent connection on the TLS port costs no queue place and is dropp
 Deno.test("a client that does not trust the certificate fails the handshake, and it is counted", async () => {
   await using fixture = await makeTlsFixture();
   await using other = await makeTlsFixture();
-  await using server = await TestServer.start(tlsArgs(fixture));
+  await using server = await TestServer.start(tlsServerArgs(fixture));
   await assertRejects(() => TestClient.connectTls(server.port, other.caCertPem));
   await eventually(
     async () => (await statsOver(server.port, fixture)).tls_failures_total === 1,
@@ -107,10 +103,7 @@ Deno.test("an unusable --tls-key stops the server with one line naming it, exit 
   await using fixture = await makeTlsFixture();
   await using other = await makeTlsFixture();
   const result = await runServerToExit([
-    "--tls-cert",
-    fixture.certPath,
-    "--tls-key",
-    other.keyPath,
+    ...tlsServerArgs({ certPath: fixture.certPath, keyPath: other.keyPath }),
   ]);
   assertEquals(result.code, 1);
   assertEquals(

@@ -44,6 +44,11 @@ async function openssl(args: string[]): Promise<void> {
   }
 }
 
+/** The server options that serve `fixture`'s leaf: `--tls-cert CERT --tls-key KEY`. */
+export function tlsServerArgs(fixture: { certPath: string; keyPath: string }): string[] {
+  return ["--tls-cert", fixture.certPath, "--tls-key", fixture.keyPath];
+}
+
 /** A fresh CA and `localhost`/`127.0.0.1` leaf; `await using` removes them. */
 export async function makeTlsFixture(): Promise<TlsFixture> {
   const dir = await Deno.makeTempDir({ prefix: "switchboard-tls-" });

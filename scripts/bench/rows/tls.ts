@@ -7,7 +7,7 @@
  * whatever --loadgen chose for the other rows; the certificate is a
  * throwaway CA and leaf made with openssl (tests/tls_fixtures.ts).
  */
-import { makeTlsFixture } from "../../../tests/tls_fixtures.ts";
+import { makeTlsFixture, tlsServerArgs } from "../../../tests/tls_fixtures.ts";
 import { type BenchContext, progress, startServer } from "../context.ts";
 import { DenoLoadgen } from "../deno_loadgen.ts";
 import { type LoadResult, planLoad } from "../load.ts";
@@ -27,7 +27,6 @@ export const TLS: BenchRow = {
     await using fixture = await makeTlsFixture();
     const generator = new DenoLoadgen(context.machine);
     const load = planLoad({ connections: 50, ...PING.switchboard }, context.options.durationS);
-    const tlsArgs = ["--tls-cert", fixture.certPath, "--tls-key", fixture.keyPath];
     const plain: LoadResult[] = [];
     const tls: LoadResult[] = [];
     for (let rep = 0; rep < context.options.reps; rep++) {
@@ -39,7 +38,9 @@ export const TLS: BenchRow = {
       }
       progress(`TLS: over TLS ${turn}`);
       {
-        await using server = await startServer(context, "switchboard", { args: tlsArgs });
+        await using server = await startServer(context, "switchboard", {
+          args: tlsServerArgs(fixture),
+        });
         tls.push(await generator.run(server, { ...load, tls: { caCertPath: fixture.caCertPath } }));
       }
     }
