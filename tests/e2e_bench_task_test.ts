@@ -52,7 +52,18 @@ async function fakeLoadgen(dir: string): Promise<{ binary: string; log: string }
 
 Deno.test("bench options: defaults, --quick, and every row when --only is not given", () => {
   const full = parseBenchOptions([], ROW_IDS);
-  assertEquals([...full.only], ["S1", "S6", "S4", "GAP", "S3", "FILE", "IDLE", "COUNT", "TLS"]);
+  assertEquals([...full.only], [
+    "S1",
+    "S6",
+    "S4",
+    "GAP",
+    "S3",
+    "FILE",
+    "IDLE",
+    "COUNT",
+    "TLS",
+    "AUTH",
+  ]);
   assertEquals([full.reps, full.durationS, full.fileBytes, full.loadgen], [
     3,
     5,
@@ -195,6 +206,17 @@ Deno.test("bench --only TLS measures switchboard over TLS and plain with the Den
   assertMatch(tls![1]!, /^TLS [\d,]+\/s \([\d,]+ per core\); plain [\d,]+\/s \([\d,]+ per core\)$/);
   assertMatch(tls![4]!, /^\d+\.\d\d× plain per core \(best req\/s: \d+\.\d\d×\)$/);
   assertEquals(tls![5], "≥ 0.5× plain per core");
+});
+
+Deno.test("bench --only AUTH measures a bystander's PING alone and while 20 clients AUTH", async () => {
+  const out = await benchTask(["--only", "AUTH", "--quick", "--loadgen", "deno"]);
+  assertEquals(out.code, 0, out.stderr);
+  const [, auth] = tableCells(out.stdout);
+  assertMatch(
+    auth![1]!,
+    /^p99 \d+\.\d\d ms \(alone \d+\.\d\d ms\), p50 \d+\.\d\d ms \(alone \d+\.\d\d ms\); [1-9][\d,]* AUTH\/s$/,
+  );
+  assertMatch(auth![4]!, /^p99 [+-]\d+\.\d\d ms$/);
 });
 
 Deno.test("bench --loadgen c without a C loadgen is a usage error (exit 2)", async () => {

@@ -12,6 +12,7 @@ import { FILE } from "./file.ts";
 import { IDLE } from "./idle.ts";
 import { COUNT } from "./count.ts";
 import { TLS } from "./tls.ts";
+import { AUTH } from "./auth.ts";
 
 /** Every row, in table order. */
-export const ROWS: readonly BenchRow[] = [S1, S6, S4, GAP, S3, FILE, IDLE, COUNT, TLS];
+export const ROWS: readonly BenchRow[] = [S1, S6, S4, GAP, S3, FILE, IDLE, COUNT, TLS, AUTH];
