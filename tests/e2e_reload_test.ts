@@ -79,6 +79,10 @@ Deno.test("SIGHUP swaps the TLS certificate for new connections; a broken one ke
   // The session made before the swap goes on.
   assertEquals(await before.ask("ECHO still here"), "OK still here");
 
+  // Nothing changed: the port is left as it is.
+  await reload(server, /INFO {2}TLS certificate unchanged subject="CN=localhost"$/, 1);
+  assertEquals(server.log.filter((line) => line.includes("TLS certificate reloaded")).length, 1);
+
   // A key that does not match: the reload fails, the second certificate stays.
   await Deno.copyFile(first.keyPath, key);
   await reload(server, /ERROR reload of the TLS certificate failed/, 1);

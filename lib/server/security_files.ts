@@ -73,8 +73,8 @@ export class SecurityFiles {
 
   /**
    * Reads both files again (SIGHUP). New users are in force for the next
-   * AUTH; a new certificate is handed to `useTls` (the TLS port listens
-   * again with it). Either file that fails keeps its old contents, with one
+   * AUTH; a certificate or key that changed is handed to `useTls` (the TLS
+   * port listens again with it). Either file that fails keeps its old contents, with one
    * error line each. Never throws.
    */
   async reload(useTls: (files: TlsFiles) => void): Promise<void> {
@@ -95,9 +95,14 @@ export class SecurityFiles {
     if (tls !== undefined) {
       try {
         const files = await loadTlsFiles(tls.certFile, tls.keyFile);
-        useTls(files);
-        this.#tls = files;
-        this.#loadedTls(files, "TLS certificate reloaded");
+        if (files.cert === this.#tls?.cert && files.key === this.#tls?.key) {
+          // Listening again costs clients that connect in that instant (tls_port.ts): only for a change.
+          this.#logger.info("TLS certificate unchanged", { subject: files.subject });
+        } else {
+          useTls(files);
+          this.#tls = files;
+          this.#loadedTls(files, "TLS certificate reloaded");
+        }
       } catch (error) {
         this.#logger.error(
           "reload of the TLS certificate failed; the one loaded before stays in force",

@@ -14,8 +14,12 @@
  * core against 38k for `Deno.listenTls` and 55k for plain TCP, and it
  * would put every byte of the TLS port through Node streams. Closing and
  * listening again takes about 0.2 ms; a connection that arrives in that
- * window is refused (clients retry), and one already in the old listener's
- * backlog is reset.
+ * window is refused, and one already in the old listener's backlog is
+ * reset. Measured: 8 clients connecting back to back over TLS (about 90
+ * connections a second) through 50 reloads 40 ms apart lost 7 and 12 of
+ * about 230 connections (refused or reset), some 0.2 per reload; so the
+ * server listens again only when the certificate or key really changed
+ * (security_files.ts), and a SIGHUP for the users file costs nothing here.
  *
  * Accepting is lazy in Deno: `accept()` returns as soon as TCP is
  * connected and the handshake runs on the first read or write, or on
