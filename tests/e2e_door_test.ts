@@ -95,3 +95,27 @@ Deno.test("a denied client never takes a queue place: it gets ERR denied, not ER
   assertEquals(await running.ask("QUIT"), "OK bye");
   assertEquals(await queued.ask("PING"), "OK PONG");
 });
+
+/** True where this machine has IPv6 loopback (containers may not). */
+function hasIpv6(): boolean {
+  try {
+    Deno.listen({ hostname: "::1", port: 0 }).close();
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+Deno.test({
+  name:
+    "on a dual-stack :: bind, 127.0.0.1 (seen as ::ffff:127.0.0.1) and ::1 are local, 127.0.0.2 is not",
+  ignore: !hasIpv6(),
+  async fn() {
+    await using server = await TestServer.start(["--host", "::"]);
+    assertEquals(await pingFrom(server.port, "127.0.0.1"), "OK PONG");
+    assertEquals(await pingFrom(server.port, "127.0.0.2"), PROTECTED);
+    using v6 = await TestClient.connectTo("::1", server.port);
+    assertEquals(await v6.ask("PING"), "OK PONG");
+    await server.waitForLog(/connection denied address=\[::ffff:127\.0\.0\.2\]:\d+/);
+  },
+});

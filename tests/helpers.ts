@@ -205,6 +205,11 @@ export class TestClient {
     return new TestClient(await Deno.connect({ hostname: "127.0.0.1", port }));
   }
 
+  /** Connects to `hostname` (e.g. `::1`) instead of 127.0.0.1. */
+  static async connectTo(hostname: string, port: number): Promise<TestClient> {
+    return new TestClient(await Deno.connect({ hostname, port }));
+  }
+
   /** Connects with TLS, trusting `caCert` (PEM), to `hostname` (default localhost). */
   static async connectTls(
     port: number,
