@@ -6,11 +6,13 @@
  * keeps what was loaded and logs one error line, so a typo in an edited
  * file never locks everyone out of a running server.
  */
+import type { AuthService } from "../commands/command.ts";
 import type { Logger } from "../log.ts";
 import { Authenticator } from "../security/authenticator.ts";
 import { loadTlsFiles, type TlsFiles } from "../security/tls_files.ts";
 import { loadUsers, looseUsersFileMode, type Users } from "../security/users_file.ts";
 import { StartupError } from "./startup_error.ts";
+import type { Stats } from "./stats.ts";
 
 /** Which files to read: the server's `--users`, `--tls-cert` and `--tls-key`. */
 export interface SecurityPaths {
@@ -64,6 +66,19 @@ export class SecurityFiles {
     if (users !== undefined) await files.#loadedUsers(users);
     if (tls !== undefined) files.#loadedTls(tls, "TLS certificate");
     return files;
+  }
+
+  /** AUTH's checks for the commands, counted in STATS `auth_failures_total`; undefined without `--users`. */
+  authService(stats: Stats): AuthService | undefined {
+    const authenticator = this.authenticator;
+    if (authenticator === undefined) return undefined;
+    return {
+      async authenticate(address, name, password) {
+        const result = await authenticator.authenticate(address, name, password);
+        if (!result.ok) stats.auth_failures_total++;
+        return result;
+      },
+    };
   }
 
   /** The certificate and key in force; undefined without `--tls-cert`. */

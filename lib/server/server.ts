@@ -8,7 +8,7 @@
  */
 import { deadline } from "@std/async/deadline";
 import { BufferPool } from "../buffer_pool.ts";
-import type { AuthService, Services, SessionEntry } from "../commands/command.ts";
+import type { Services, SessionEntry } from "../commands/command.ts";
 import { MAX_TOTAL_WORK_MS } from "../commands/count.ts";
 import type { CountJob, CountResult } from "../commands/count_worker.ts";
 import { CommandTable } from "../commands/mod.ts";
@@ -28,10 +28,12 @@ import { RequestDurations } from "./metrics.ts";
 import { INITIAL_REPLY_BYTES } from "./reply_writer.ts";
 import { StartupError } from "./startup_error.ts";
 import { Stats } from "./stats.ts";
-import { exposureWarning, type GatePolicy, gatePolicy, isLoopback, refusal } from "./gate.ts";
+import { formatHostPort } from "../security/address.ts";
+import { exposureWarning, gatePolicy, isLoopback } from "./gate.ts";
+import { Door } from "./door.ts";
 import { SecurityFiles } from "./security_files.ts";
-import { type HandshakeFailure, Handshakes, MAX_HANDSHAKES, TlsPort } from "./tls_port.ts";
-import { MAX_LINGERING, TurnAway } from "./turn_away.ts";
+import { MAX_HANDSHAKES, TlsPort } from "./tls_port.ts";
+import { MAX_LINGERING } from "./turn_away.ts";
 
 /** After the drain timeout, how long aborted handlers get to unwind before we stop waiting. */
 const ABORT_GRACE_MS = 1000;
@@ -63,12 +65,10 @@ export class Server {
   readonly durations: RequestDurations | undefined;
   readonly #logger: Logger;
   readonly #closeHooks: Array<() => Promise<void> | void> = [];
-  readonly #gate: GatePolicy;
-  readonly #turnAway = new TurnAway();
   /** The users and the certificate (after {@linkcode listen}). */
   #security: SecurityFiles | undefined;
-  /** The TLS handshakes in progress; undefined on a plain port. */
-  #handshakes: Handshakes | undefined;
+  /** What accepted connections pass before the Manager (after {@linkcode listen}). */
+  #door: Door | undefined;
   #listener: Deno.TcpListener | TlsPort | undefined;
   #kv: KvStore | undefined;
   #accepting: Promise<void> | undefined;
@@ -96,7 +96,6 @@ export class Server {
     this.#closeHooks.push(() => workers.close());
     this.durations = config.metrics ? new RequestDurations() : undefined;
     this.files = new FileStore(config.rootDir, { maxFileSize: config.maxFileSize });
-    this.#gate = gatePolicy(config);
   }
 
   /** Handlers running now. */
@@ -147,23 +146,9 @@ export class Server {
         return kv();
       },
       workers: this.workers,
-      auth: this.#authService(),
+      auth: this.#security?.authService(this.stats),
       sessions: () => this.#sessions(),
       counters: () => this.counters(),
-    };
-  }
-
-  /** AUTH's checks, counted in STATS `auth_failures_total`; undefined without --users. */
-  #authService(): AuthService | undefined {
-    const authenticator = this.#security?.authenticator;
-    if (authenticator === undefined) return undefined;
-    const stats = this.stats;
-    return {
-      async authenticate(address, name, password) {
-        const result = await authenticator.authenticate(address, name, password);
-        if (!result.ok) stats.auth_failures_total++;
-        return result;
-      },
     };
   }
 
@@ -203,7 +188,7 @@ export class Server {
         });
         // Kept open through the drain so that it can be watched; closed last.
         this.#closeHooks.push(() => endpoint.close());
-        this.#logger.info(`metrics on http://${formatAddress(endpoint.addr)}/metrics`);
+        this.#logger.info(`metrics on http://${formatHostPort(endpoint.addr)}/metrics`);
       } catch (error) {
         throw new StartupError("metrics", error);
       }
@@ -218,11 +203,11 @@ export class Server {
     }
     const addr = this.#listener.addr;
     this.#logger.info(
-      `listening on ${formatAddress(addr)}, max ${c.maxRunning} running, ` +
+      `listening on ${formatHostPort(addr)}, max ${c.maxRunning} running, ` +
         `queue ${this.manager.queueLimit}` + (tls ? ", TLS" : "") + (c.echo ? ", echo mode" : ""),
     );
     if (!isLoopback(addr.hostname)) {
-      const warning = exposureWarning(formatAddress(addr), { ...c, tls: tls !== undefined });
+      const warning = exposureWarning(formatHostPort(addr), { ...c, tls: tls !== undefined });
       if (warning !== undefined) this.#logger.warn(warning);
     }
     const manager = this.manager;
@@ -308,10 +293,9 @@ export class Server {
   }
 
   /**
-   * Accepts until shutdown: every connection passes the door (#enter) and
-   * becomes a ClientHandler handed to the Manager. On the TLS port its
-   * handshake runs first, bounded and capped ({@linkcode Handshakes}),
-   * while the loop goes on accepting.
+   * Accepts until shutdown: every connection passes the door (door.ts: its
+   * TLS handshake, the address lists, protected mode) and becomes a
+   * ClientHandler handed to the Manager.
    */
   #accept(listener: Deno.TcpListener | TlsPort): Promise<void> {
     const handlerOptions: HandlerOptions = {
@@ -331,64 +315,33 @@ export class Server {
         replies: new BufferPool(INITIAL_REPLY_BYTES, POOLED_BUFFERS),
       },
     };
-    const enter = (conn: Deno.Conn) => this.#enter(conn, handlerOptions);
-    const options = {
+    const door = this.#door = new Door({
+      policy: gatePolicy(this.config),
+      tls: listener instanceof TlsPort
+        ? { timeoutMs: this.config.requestTimeoutS * 1000 }
+        : undefined,
+      stats: this.stats,
       logger: this.#logger,
-      what: "clients",
-      closed: () => this.#stopping !== undefined,
-    };
-    if (listener instanceof TlsPort) {
-      const handshakes = this.#handshakes = new Handshakes({
-        timeoutMs: this.config.requestTimeoutS * 1000,
-        onFailure: (why, error, conn) => this.#handshakeFailed(why, error, conn),
-      });
-      return acceptLoop(listener, (conn) => {
-        void handshakes.run(conn).then((done) => done && enter(conn));
-      }, options);
-    }
-    return acceptLoop(listener, (conn) => {
-      try {
-        conn.setNoDelay(true);
-      } catch {
-        // The peer may already be gone; the handler will find out.
+      admit: (conn) => {
+        const remote = conn.remoteAddr as Deno.NetAddr;
+        const handler = new ClientHandler(conn, remote, handlerOptions);
+        this.#logger.info("connection opened", {
+          client: handler.id,
+          address: formatHostPort(remote),
+        });
+        this.manager.admit(handler);
+      },
+    });
+    return acceptLoop<Deno.Conn>(listener, (conn) => {
+      if ("setNoDelay" in conn) {
+        try {
+          (conn as Deno.TcpConn).setNoDelay(true);
+        } catch {
+          // The peer may already be gone; the handler will find out.
+        }
       }
-      enter(conn);
-    }, options);
-  }
-
-  /**
-   * The door (SPEC §11): a client the address lists or protected mode
-   * refuse gets its `ERR denied` line and is closed without ever taking a
-   * queue place; any other becomes a ClientHandler handed to the Manager.
-   */
-  #enter(conn: Deno.Conn, handlerOptions: HandlerOptions): void {
-    const remote = conn.remoteAddr as Deno.NetAddr;
-    const refused = refusal(this.#gate, remote.hostname);
-    if (refused !== undefined) {
-      this.stats.denied_total++;
-      this.#logger.info("connection denied", {
-        address: formatAddress(remote),
-        reason: refused.reason,
-      });
-      void this.#turnAway.refuse(conn, refused.reply);
-      return;
-    }
-    const handler = new ClientHandler(conn, remote, handlerOptions);
-    this.#logger.info("connection opened", {
-      client: handler.id,
-      address: formatAddress(remote),
-    });
-    this.manager.admit(handler);
-  }
-
-  /** Counted; logged at debug level only, since port scanners and plain-text clients make these all day. */
-  #handshakeFailed(why: HandshakeFailure, error: unknown, conn: Deno.Conn): void {
-    this.stats.tls_failures_total++;
-    if (!this.#logger.debugEnabled) return;
-    this.#logger.debug(`TLS handshake ${why}`, {
-      address: formatAddress(conn.remoteAddr as Deno.NetAddr),
-      error: error instanceof Error ? error.message : String(error),
-    });
+      door.pass(conn);
+    }, { logger: this.#logger, what: "clients", closed: () => this.#stopping !== undefined });
   }
 
   /**
@@ -412,7 +365,7 @@ export class Server {
       // Already closed.
     }
     await this.#accepting;
-    this.#handshakes?.closeAll();
+    this.#door?.close();
     this.manager.shutdown();
     const idle = this.manager.whenIdle();
     const drained = await deadline(idle, this.config.drainTimeoutS * 1000).then(
@@ -436,11 +389,4 @@ export class Server {
     this.#logger.info("stopped", { served_total: this.stats.served_total });
     await this.#logger.flush();
   }
-}
-
-/** `host:port`, with IPv6 hosts in brackets. */
-export function formatAddress(addr: { hostname: string; port: number }): string {
-  return addr.hostname.includes(":")
-    ? `[${addr.hostname}]:${addr.port}`
-    : `${addr.hostname}:${addr.port}`;
 }
