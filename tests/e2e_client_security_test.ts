@@ -159,8 +159,13 @@ Deno.test("client --tls verifies the certificate against --cacert and its name, 
   const wrongName = await client(port, [...trusted, "--host", "127.0.0.2", "ping"]);
   assertEquals(wrongName.code, 3);
   assertMatch(wrongName.stderr, /^error: cannot connect to 127\.0\.0\.2:\d+: TLS: .*\n$/);
-  // A plain client cannot talk to the TLS port.
-  assertEquals((await client(port, ["ping"])).code, 3);
+  // A plain client cannot talk to the TLS port, and is told what may be wrong.
+  assertEquals(await client(port, ["ping"]), {
+    code: 3,
+    stdout: "",
+    stderr:
+      `error: 127.0.0.1:${port} closed the connection before replying (if it is a TLS port, add --tls)\n`,
+  });
   const cacertAlone = await client(port, ["--cacert", fixture.caCertPath, "ping"]);
   assertEquals(cacertAlone.code, 2);
   assertMatch(cacertAlone.stderr, /^error: --cacert is for TLS connections: add --tls\n/);

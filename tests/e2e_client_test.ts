@@ -214,6 +214,6 @@ Deno.test("client exits 3 with a clear line when the server closes mid-reply", a
   assertEquals(result.code, 3);
   assertEquals(
     result.stderr,
-    `error: 127.0.0.1:${listener.addr.port} closed the connection before replying\n`,
+    `error: 127.0.0.1:${listener.addr.port} closed the connection before replying (if it is a TLS port, add --tls)\n`,
   );
 });

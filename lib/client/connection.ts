@@ -56,10 +56,12 @@ export class Connection {
   readonly #conn: Deno.TcpConn | Deno.TlsConn;
   readonly #replies: ReplyReader;
   readonly #where: string;
+  readonly #tls: boolean;
 
   private constructor(conn: Deno.TcpConn | Deno.TlsConn, options: ConnectOptions) {
     this.#conn = conn;
     this.#where = `${options.host}:${options.port}`;
+    this.#tls = options.tls !== undefined;
     this.#replies = new ReplyReader(
       options.timeoutMs > 0 ? timedSource(conn, options.timeoutMs, this.#where) : conn,
     );
@@ -132,7 +134,9 @@ export class Connection {
     } catch (error) {
       if (error instanceof ConnectError) throw error;
       if (error instanceof ConnectionClosedError) {
-        throw new ConnectError(`${this.#where} closed the connection before replying`);
+        // A TLS port answers a plain client's first line with an alert and the close.
+        const hint = this.#tls ? "" : " (if it is a TLS port, add --tls)";
+        throw new ConnectError(`${this.#where} closed the connection before replying${hint}`);
       }
       throw new ConnectError(`connection to ${this.#where} lost: ${describeNetError(error)}`);
     }
