@@ -33,17 +33,19 @@ export const AUTH: Command = {
         });
         return ok(`welcome ${result.user.name} ${result.user.role}`);
       }
-      // The name is logged (escaped by the logger), never the password. A
-      // failed AUTH leaves an earlier successful one in force, as in Redis.
+      // A failed AUTH leaves an earlier successful one in force, as in Redis.
+      if (result.reason === "throttled") {
+        // Not checked, and a guesser may send thousands: one line each only with -v.
+        services.logger.debug("AUTH refused: too many failures", { client: session.id, name });
+        return err("denied", throttledMessage(result.retryAfterS));
+      }
+      // The name is logged (escaped by the logger), never the password.
       services.logger.info("AUTH denied", {
         client: session.id,
         name,
-        reason: result.reason === "wrong" ? "wrong name or password" : "too many failures",
+        reason: "wrong name or password",
       });
-      return err(
-        "denied",
-        result.reason === "wrong" ? WRONG_CREDENTIALS : throttledMessage(result.retryAfterS),
-      );
+      return err("denied", WRONG_CREDENTIALS);
     });
   },
 };
