@@ -45,7 +45,18 @@ export class Door {
   /** Takes one accepted connection through the door. Returns at once; never throws. */
   pass(conn: Deno.Conn): void {
     if (this.#handshakes === undefined) return this.#check(conn);
-    void this.#handshakes.run(conn as Deno.TlsConn).then((done) => done && this.#check(conn));
+    this.#handshakes.run(conn as Deno.TlsConn).then((done) => done && this.#check(conn)).catch(
+      (error) => {
+        // A bug of ours after the handshake must not become an unhandled rejection,
+        // which would end the process: this connection is lost, the server goes on.
+        this.#options.logger.warn("connection failed at the door", { error: String(error) });
+        try {
+          conn.close();
+        } catch {
+          // Already closed.
+        }
+      },
+    );
   }
 
   /** Closes the handshakes in progress (the server is stopping). */
