@@ -4,19 +4,30 @@
  * runs the mode lib/client/ has for it, and turns the outcome into the exit
  * codes of SPEC §7; everything else is in lib/client/.
  */
+import process from "node:process";
 import { setColorEnabled } from "@std/fmt/colors";
 import { CLIENT_USAGE, type ClientConfig, parseClientArgs } from "./lib/client/args.ts";
 import { type ClientCommand, parseCommand } from "./lib/client/commands.ts";
-import { AuthRefusedError, ConnectError, Connection } from "./lib/client/connection.ts";
-import { type Credentials, loadCaCert, passwordFor, readEnv } from "./lib/client/credentials.ts";
+import { complete } from "./lib/client/completion.ts";
+import {
+  AuthRefusedError,
+  ConnectError,
+  Connection,
+  type ConnectOptions,
+} from "./lib/client/connection.ts";
+import { type Credentials, loadCaCert, passwordFor } from "./lib/client/credentials.ts";
+import { CLIENT_ENV_VARIABLES, type ClientEnvironment } from "./lib/client/environment.ts";
+import { HISTORY_LIMIT, HistoryFile, historyPath, isSecret } from "./lib/client/history.ts";
+import { LineEditor } from "./lib/client/line_editor.ts";
+import { LocalFileError, type PathBase } from "./lib/client/local_files.ts";
+import { runKeys, runRequest, runTransfer } from "./lib/client/one_shot.ts";
 import { PasswordAbortedError, PasswordInputError } from "./lib/security/password_input.ts";
-import { runRequest, runTransfer } from "./lib/client/one_shot.ts";
 import { Printer } from "./lib/client/output.ts";
 import { runPiped } from "./lib/client/piped.ts";
 import { runShell } from "./lib/client/shell.ts";
 import { IntegrityError } from "./lib/client/transfer.ts";
 import { VERSION } from "./lib/defaults.ts";
-import { writeAllSync } from "./lib/io.ts";
+import { type SyncByteSink, writeAllSync } from "./lib/io.ts";
 import { UsageError } from "./lib/usage_error.ts";
 import { BENCH_USAGE, benchJson, benchReport, parseBenchArgs, runBench } from "./lib/bench/mod.ts";
 import { inWorkerThread } from "./lib/worker_pool.ts";
@@ -24,6 +35,13 @@ import { serveBenchTask } from "./lib/bench/worker.ts";
 
 /** Exit codes of SPEC §7. */
 const EXIT = { ok: 0, serverError: 1, usage: 2, connection: 3, integrity: 4 } as const;
+/** Exit code after Ctrl-C, as shells report a program ended by SIGINT (128 + 2). */
+const EXIT_INTERRUPTED = 130;
+
+/** Ctrl-C ended a transfer (after its cleanup ran). */
+class InterruptedError extends Error {
+  override name = "InterruptedError";
+}
 
 const encoder = new TextEncoder();
 
@@ -67,7 +85,8 @@ async function runBenchCommand(args: string[]): Promise<number> {
   try {
     result = await runBench(options, new URL(import.meta.url));
   } catch (error) {
-    if (!(error instanceof UsageError)) throw error;
+    // A --cacert that cannot be read.
+    if (!(error instanceof LocalFileError)) throw error;
     writeErr(`error: ${error.message}\n`);
     return EXIT.usage;
   }
@@ -79,6 +98,21 @@ async function runBenchCommand(args: string[]): Promise<number> {
   return result.errors > 0 ? EXIT.serverError : EXIT.ok;
 }
 
+/**
+ * The variables of lib/client/environment.ts that are set. One the client
+ * may not read (run without its --allow-env) counts as unset, so a narrower
+ * grant costs the defaults it gives, not a crash.
+ */
+function readEnvironment(): ClientEnvironment {
+  const env: ClientEnvironment = {};
+  for (const variable of CLIENT_ENV_VARIABLES) {
+    if (Deno.permissions.querySync({ name: "env", variable }).state !== "granted") continue;
+    const value = Deno.env.get(variable);
+    if (value !== undefined) env[variable] = value;
+  }
+  return env;
+}
+
 /** Entry point; returns the exit code. */
 export async function main(args: readonly string[]): Promise<number> {
   const bench = benchArgs(args);
@@ -86,10 +120,12 @@ export async function main(args: readonly string[]): Promise<number> {
   const interactive = Deno.stdin.isTerminal();
   const color = Deno.stderr.isTerminal() && !Deno.noColor;
   setColorEnabled(color);
+  const env = readEnvironment();
+  const base: PathBase = { cwd: env.INIT_CWD, home: env.HOME ?? env.USERPROFILE };
   let config: ClientConfig;
   let command: ClientCommand | undefined;
   try {
-    const parsed = parseClientArgs(args);
+    const parsed = parseClientArgs(args, env);
     if (parsed.kind === "help") {
       console.log(CLIENT_USAGE);
       return EXIT.ok;
@@ -100,14 +136,15 @@ export async function main(args: readonly string[]): Promise<number> {
     }
     config = parsed.config;
     if (config.words.length > 0) {
-      command = parseCommand(config.words, {
+      command = await parseCommand(config.words, {
         workMs: config.workMs,
-        ask: interactive ? (question) => prompt(question) : undefined,
+        // Deno's prompt() adds a space after the question.
+        ask: interactive ? (question) => Promise.resolve(prompt(question.trimEnd())) : undefined,
       });
     }
   } catch (error) {
     if (!(error instanceof UsageError)) throw error;
-    writeErr(`error: ${error.message}\n${CLIENT_USAGE}\n`);
+    writeErr(`error: ${error.message}\n`);
     return EXIT.usage;
   }
   const printer = new Printer({
@@ -115,19 +152,28 @@ export async function main(args: readonly string[]): Promise<number> {
     stderr: Deno.stderr,
     json: config.json,
     color,
+    bareOk: interactive && command === undefined,
   });
   let security;
   try {
-    security = await securityOf(config);
+    security = await securityOf(config, env, base);
   } catch (error) {
-    if (error instanceof PasswordAbortedError) return 130;
+    if (error instanceof PasswordAbortedError) return EXIT_INTERRUPTED;
+    if (error instanceof LocalFileError) return exitCodeOf(error);
     if (!(error instanceof UsageError || error instanceof PasswordInputError)) throw error;
     writeErr(`error: ${error.message}\n`);
     return EXIT.usage;
   }
+  const connectOptions: ConnectOptions = { ...config, ...security };
   try {
-    using connection = await Connection.open({ ...config, ...security });
-    const answeredErr = await runMode(connection, command, { config, printer, interactive });
+    using connection = await Connection.open(connectOptions);
+    const answeredErr = await runMode(connection, command, {
+      config,
+      connectOptions,
+      printer,
+      interactive,
+      base,
+    });
     return answeredErr ? EXIT.serverError : EXIT.ok;
   } catch (error) {
     if (!(error instanceof AuthRefusedError)) return exitCodeOf(error);
@@ -143,12 +189,14 @@ export async function main(args: readonly string[]): Promise<number> {
  */
 async function securityOf(
   config: ClientConfig,
+  env: ClientEnvironment,
+  base: PathBase,
 ): Promise<{ tls: { caCerts: string[] } | undefined; credentials: Credentials | undefined }> {
-  const caCerts = config.caCert === undefined ? [] : [await loadCaCert(config.caCert)];
+  const caCerts = config.caCert === undefined ? [] : [await loadCaCert(config.caCert, base)];
   const credentials = config.user === undefined ? undefined : {
     name: config.user,
     password: await passwordFor(config.user, {
-      env: readEnv,
+      fromEnv: env.SWITCHBOARD_PASSWORD,
       stdin: Deno.stdin,
       prompts: Deno.stderr,
     }),
@@ -157,24 +205,93 @@ async function securityOf(
 }
 
 /**
- * The mode for `command`: one request, a transfer, or with no command the
- * shell (stdin a terminal) or piped mode; resolves to true if the server
- * answered ERR.
+ * The mode for `command`: one request, a key listing, a transfer, or with
+ * no command the shell (stdin a terminal) or piped mode; resolves to true
+ * if the server answered ERR.
  */
 async function runMode(
   connection: Connection,
   command: ClientCommand | undefined,
-  options: { config: ClientConfig; printer: Printer; interactive: boolean },
+  options: {
+    config: ClientConfig;
+    /** How to connect again (the shell reconnects): TLS and AUTH included. */
+    connectOptions: ConnectOptions;
+    printer: Printer;
+    interactive: boolean;
+    base: PathBase;
+  },
 ): Promise<boolean> {
-  const { config, printer, interactive } = options;
-  if (command?.kind === "request") return await runRequest(connection, command.line, printer);
-  if (command !== undefined) {
-    const progressSink = Deno.stderr.isTerminal() ? Deno.stderr : undefined;
-    return await runTransfer(connection, command, { printer, force: config.force, progressSink });
+  const { config, connectOptions, printer, interactive, base } = options;
+  const progressSink = Deno.stderr.isTerminal() ? Deno.stderr : undefined;
+  // The wait notice redraws its line: only where a person watches a terminal.
+  const notice = progressSink !== undefined;
+  switch (command?.kind) {
+    case "request":
+      return await runRequest(connection, command.line, { printer, notice });
+    case "keys":
+      return await runKeys(connection, command.prefix, { printer, notice });
+    case "put":
+    case "get": {
+      // Ctrl-C closes the connection instead of killing the program at once, so the
+      // transfer fails the ordinary way and removes its partial file before we exit.
+      let interrupted = false;
+      const interrupt = () => {
+        interrupted = true;
+        connection.close();
+      };
+      Deno.addSignalListener("SIGINT", interrupt);
+      try {
+        return await runTransfer(connection, command, {
+          printer,
+          force: config.force,
+          progressSink,
+          base,
+        });
+      } catch (error) {
+        throw interrupted ? new InterruptedError("interrupted: the transfer was abandoned") : error;
+      } finally {
+        Deno.removeSignalListener("SIGINT", interrupt);
+      }
+    }
   }
   if (!interactive) return await runPiped(connection, Deno.stdin.readable, printer);
-  await runShell(connection, { printer, readLine: (text) => Promise.resolve(prompt(text)) });
+  await shell(connection, { connectOptions, printer, base, progressSink });
   return false;
+}
+
+/** The interactive shell on the terminal, with the history file in the home directory. */
+async function shell(
+  connection: Connection,
+  options: {
+    connectOptions: ConnectOptions;
+    printer: Printer;
+    base: PathBase;
+    progressSink: SyncByteSink | undefined;
+  },
+): Promise<void> {
+  const path = historyPath(options.base.home);
+  const history = path === undefined ? undefined : new HistoryFile(path);
+  const editor = new LineEditor({
+    input: process.stdin,
+    output: process.stdout,
+    // A history that cannot be read starts empty; saving it says why once.
+    history: await history?.load().catch(() => []) ?? [],
+    historyLimit: HISTORY_LIMIT,
+    keep: (line) => !isSecret(line),
+    complete,
+  });
+  try {
+    await runShell(connection, {
+      editor,
+      printer: options.printer,
+      connect: () => Connection.open(options.connectOptions),
+      history,
+      base: options.base,
+      progressSink: options.progressSink,
+    });
+  } finally {
+    editor.close();
+  }
 }
 
 /** Prints the one line for what a mode threw and returns its exit code; anything else is a bug. */
@@ -183,8 +300,11 @@ function exitCodeOf(error: unknown): number {
     writeErr(`error: integrity check failed: ${error.message}\n`);
     return EXIT.integrity;
   }
-  // A local file that is missing, or that `get` would replace without --force.
-  if (error instanceof Deno.errors.AlreadyExists || error instanceof Deno.errors.NotFound) {
+  if (error instanceof InterruptedError) {
+    writeErr(`error: ${error.message}\n`);
+    return EXIT_INTERRUPTED;
+  }
+  if (error instanceof LocalFileError) {
     writeErr(`error: ${error.message}\n`);
     return EXIT.usage;
   }

@@ -8,9 +8,10 @@ import { VERSION } from "./lib/defaults.ts";
 import { Logger } from "./lib/log.ts";
 import { Server } from "./lib/server/server.ts";
 import { describeStartupError, StartupError } from "./lib/server/startup_error.ts";
-import { serveCountJobs } from "./lib/commands/count_worker.ts";
+import { serveJobs } from "./lib/jobs/worker.ts";
 import { inWorkerThread } from "./lib/worker_pool.ts";
 import {
+  EVENT_INTERVAL_VARIABLE,
   inNetThread,
   IO_EVENTS_VARIABLE,
   NET_THREAD_PERMISSION,
@@ -57,7 +58,7 @@ export async function main(args: readonly string[]): Promise<number> {
   }
   const placement = placeNetwork();
   // A bundle or a compiled binary is one file with no lib/ beside it, so the
-  // network thread and the COUNT workers re-enter this module.
+  // network thread and the job workers re-enter this module.
   const running = placement === "worker"
     ? startNetThread(new URL(import.meta.url), parsed.config)
     : await serve(parsed.config, placement);
@@ -106,6 +107,7 @@ async function serve(config: ServerConfig, placement: NetPlacement): Promise<Run
   } else {
     logger.info("I/O scheduling", {
       events_per_turn: Deno.env.get(IO_EVENTS_VARIABLE) ?? "default",
+      event_interval: Deno.env.get(EVENT_INTERVAL_VARIABLE) ?? "default",
       thread: placement === "worker" ? "network" : "main",
     });
   }
@@ -142,7 +144,7 @@ function onSignals(server: RunningServer): void {
   if (Deno.build.os !== "windows") Deno.addSignalListener("SIGHUP", () => server.reload());
 }
 
-// This file is also the network thread and the COUNT workers (see main).
+// This file is also the network thread and the job workers (see main).
 if (inNetThread()) serveNetThread((config: ServerConfig) => serve(config, "worker"));
-else if (inWorkerThread()) serveCountJobs();
+else if (inWorkerThread()) serveJobs();
 else if (import.meta.main) Deno.exit(await main(Deno.args));

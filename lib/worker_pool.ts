@@ -7,19 +7,22 @@
  * start), so a request of a million jobs costs one queue entry, and
  * cancelling it removes all of them at once.
  *
- * Fairness: the batches take turns. An idle worker takes one job from the
- * batch at the head of the queue, and that batch goes to the back if it has
- * more — round-robin between requests, the way a time-sharing scheduler
- * gives each runnable process a slice before any gets a second one (and Go's
- * runtime preempts a goroutine that runs too long). First-come-first-served
- * would let one request of sixty one-second jobs hold every worker for a
- * minute while a request of one tiny job waits behind it; with turns, the
- * tiny job waits for one job of the big request at most.
+ * Fairness: the batches take turns, in slices. An idle worker takes one
+ * job (or the rest of one) from the batch at the head of the queue, and
+ * that batch goes to the back if it has more — round-robin between
+ * requests, as a time-sharing kernel gives each runnable process a slice
+ * before any gets a second. And like a kernel's timer tick, or Go's runtime
+ * preempting a goroutine after 10 ms, a long job does not keep its worker:
+ * the worker module may do one slice of it and answer with what is left
+ * (`JobReply.rest`), which goes back in line. First-come-first-served let
+ * one request of sixty one-second jobs hold every worker for a minute while
+ * a request of one tiny job waited; now the tiny job waits one slice.
  *
  * Bounded: each batch says what a job costs (for COUNT, its milliseconds of
  * work), and the pool refuses a batch that would take the work not yet
  * done past `maxPendingCost`, so a few clients that queue long jobs and
- * leave cannot pin the workers for long (SPEC §4).
+ * leave cannot pin the workers for long (SPEC §4). A hash for FILE GET
+ * costs nothing against it: lib/jobs/hash_job.ts says why.
  */
 
 /** True inside a Web Worker, false on the main thread. */
@@ -35,12 +38,15 @@ export interface JobMessage<J> {
   job: J;
 }
 
-/** A worker's answer to one job. */
-export type JobReply<R> = { id: number; ok: true; result: R } | {
-  id: number;
-  ok: false;
-  error: string;
-};
+/**
+ * A worker's answer to one job: its result, or (for a job longer than a
+ * slice) the rest of it to run later, or its failure with the errno name of
+ * what it threw (`EMFILE`, `EACCES`), if it had one.
+ */
+export type JobReply<J, R> =
+  | { id: number; ok: true; result: R }
+  | { id: number; ok: true; rest: J }
+  | { id: number; ok: false; error: string; code?: string };
 
 /** What a worker posts once, when its module has loaded and it takes jobs. */
 export interface WorkerReady {
@@ -80,6 +86,12 @@ export class JobsCancelledError extends Error {
 /** Thrown when a job failed (it threw, or its worker died). */
 export class JobFailedError extends Error {
   override name = "JobFailedError";
+  /** The errno name of what the job threw, so a storage error keeps its reply code. */
+  readonly code: string | undefined;
+  constructor(message: string, code?: string) {
+    super(message);
+    this.code = code;
+  }
 }
 
 /** Thrown by `runBatch` when the batch would take the pending cost past the limit. */
@@ -94,6 +106,8 @@ interface Batch<J, R> {
   makeJob: (index: number) => J;
   total: number;
   started: number;
+  /** Jobs that ran a slice and gave back the rest, with their index, to run before new ones. */
+  rests: Array<{ job: J; index: number }>;
   finished: number;
   /** What each job counts against `maxPendingCost`. */
   cost: number;
@@ -108,7 +122,7 @@ interface Slot<J, R> {
   worker: Worker;
   /** Resolves when the worker announced it is ready. */
   ready: Promise<void>;
-  /** The job in hand, if any. */
+  /** The job (or slice) in hand, if any. */
   current: { messageId: number; batch: Batch<J, R>; index: number } | undefined;
 }
 
@@ -151,7 +165,7 @@ export class WorkerPool<J, R> {
   /** Counters for STATS. */
   stats(): PoolStats {
     let queued = 0;
-    for (const batch of this.#queue) queued += batch.total - batch.started;
+    for (const batch of this.#queue) queued += batch.total - batch.started + batch.rests.length;
     return {
       workers: this.size,
       jobs_total: this.#jobsTotal,
@@ -195,6 +209,7 @@ export class WorkerPool<J, R> {
         makeJob,
         total,
         started: 0,
+        rests: [],
         finished: 0,
         cost,
         failed: false,
@@ -208,6 +223,16 @@ export class WorkerPool<J, R> {
       this.#ensureWorkers();
       this.#dispatch();
     });
+  }
+
+  /** Runs one job, a batch of its own (so it takes turns like any request), and resolves with its result. */
+  async run(
+    job: J,
+    options: { signal?: AbortSignal; cost?: number } = {},
+  ): Promise<R> {
+    let result: { value: R } | undefined;
+    await this.runBatch(1, () => job, { ...options, onResult: (value) => result = { value } });
+    return result!.value;
   }
 
   /** Stops every worker; queued batches are cancelled. */
@@ -234,7 +259,7 @@ export class WorkerPool<J, R> {
     const { promise: ready, resolve, reject } = Promise.withResolvers<void>();
     ready.catch(() => {}); // awaited by start() only
     const slot: Slot<J, R> = { id: this.#nextWorkerId++, worker, ready, current: undefined };
-    worker.onmessage = (event: MessageEvent<JobReply<R> | WorkerReady>) => {
+    worker.onmessage = (event: MessageEvent<JobReply<J, R> | WorkerReady>) => {
       if ("ready" in event.data) resolve();
       else this.#settle(slot, event.data);
     };
@@ -268,12 +293,21 @@ export class WorkerPool<J, R> {
     }
   }
 
-  #settle(slot: Slot<J, R>, reply: JobReply<R>): void {
+  #settle(slot: Slot<J, R>, reply: JobReply<J, R>): void {
     const current = slot.current;
     if (current === undefined || current.messageId !== reply.id) return;
     slot.current = undefined;
-    this.#jobsTotal++;
     const batch = current.batch;
+    if (reply.ok && "rest" in reply) {
+      // One slice done: the rest goes back in line, behind the other batches' turns.
+      if (!batch.failed) {
+        if (batch.rests.length === 0 && batch.started === batch.total) this.#queue.push(batch);
+        batch.rests.push({ job: reply.rest, index: current.index });
+      } else this.#pendingCost -= batch.cost;
+      this.#dispatch();
+      return;
+    }
+    this.#jobsTotal++;
     this.#pendingCost -= batch.cost;
     if (!batch.failed) {
       if (reply.ok) {
@@ -281,23 +315,29 @@ export class WorkerPool<J, R> {
         batch.onResult(reply.result, current.index, slot.id);
         if (batch.finished === batch.total) batch.resolve();
       } else {
-        this.#fail(batch, new JobFailedError(reply.error));
+        this.#fail(batch, new JobFailedError(reply.error, reply.code));
       }
     }
     this.#dispatch();
   }
 
-  /** Gives every idle worker one job: from the batch whose turn it is, which then goes to the back. */
+  /**
+   * Gives every idle worker one job from the batch whose turn it is (the
+   * rest of a sliced job first, else a new one), and sends that batch to
+   * the back if it has more.
+   */
   #dispatch(): void {
     for (const slot of this.#slots) {
       if (slot.current !== undefined) continue;
       const batch = this.#queue.shift();
       if (batch === undefined) return;
-      const index = batch.started++;
-      if (batch.started < batch.total) this.#queue.push(batch);
+      const rest = batch.rests.shift();
+      const index = rest?.index ?? batch.started++;
+      const job = rest?.job ?? batch.makeJob(index);
+      if (batch.rests.length > 0 || batch.started < batch.total) this.#queue.push(batch);
       const messageId = this.#nextMessageId++;
       slot.current = { messageId, batch, index };
-      const message: JobMessage<J> = { id: messageId, job: batch.makeJob(index) };
+      const message: JobMessage<J> = { id: messageId, job };
       slot.worker.postMessage(message);
     }
   }
@@ -315,7 +355,8 @@ export class WorkerPool<J, R> {
     batch.failed = true;
     const index = this.#queue.indexOf(batch);
     if (index !== -1) this.#queue.splice(index, 1);
-    this.#pendingCost -= (batch.total - batch.started) * batch.cost;
+    this.#pendingCost -= (batch.total - batch.started + batch.rests.length) * batch.cost;
+    batch.rests.length = 0;
     batch.reject(error);
   }
 }

@@ -12,8 +12,8 @@
  * bundle instead of printing Deno's error chain.
  */
 import project from "../deno.json" with { type: "json" };
+import { CLIENT_ENV_PERMISSION } from "../lib/client/environment.ts";
 import { NET_THREAD_PERMISSION } from "../lib/server/net_thread.ts";
-import { PASSWORD_PERMISSION } from "../lib/client/credentials.ts";
 
 const ROOT = new URL("..", import.meta.url);
 
@@ -42,7 +42,7 @@ export const EXECUTABLES = [
   {
     name: "switchboard-client",
     entry: "client.ts",
-    permissions: ["--allow-net", "--allow-read", "--allow-write", PASSWORD_PERMISSION],
+    permissions: ["--allow-net", "--allow-read", "--allow-write", CLIENT_ENV_PERMISSION],
   },
 ] as const;
 

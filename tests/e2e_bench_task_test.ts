@@ -61,6 +61,11 @@ Deno.test("bench options: defaults, --quick, and every row when --only is not gi
     "FILE",
     "IDLE",
     "COUNT",
+    "HASH",
+    "COUNTFAIR",
+    "SLOWLORIS",
+    "KVKEYS",
+    "FAULTS",
     "TLS",
     "AUTH",
   ]);

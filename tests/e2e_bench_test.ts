@@ -53,7 +53,7 @@ Deno.test("bench --tls --cacert loads a TLS port, verifying its certificate", as
   ]);
   assertEquals([missing.code, missing.stderr], [
     2,
-    `error: --cacert ${fixture.dir}/nope.pem: no such file\n`,
+    `error: --cacert ${fixture.dir}/nope.pem: no such file or directory\n`,
   ]);
 });
 

@@ -173,7 +173,7 @@ Deno.test("client --tls verifies the certificate against --cacert and its name, 
   assertEquals(missing, {
     code: 2,
     stdout: "",
-    stderr: `error: --cacert ${fixture.dir}/nope.pem: no such file\n`,
+    stderr: `error: --cacert ${fixture.dir}/nope.pem: no such file or directory\n`,
   });
 });
 

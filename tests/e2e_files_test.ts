@@ -216,7 +216,7 @@ Deno.test("client put, ls, get and rm: verified, atomic, quiet off a terminal", 
   assertEquals(again, {
     code: 2,
     stdout: "",
-    stderr: `error: ${target} exists; use --force to replace it\n`,
+    stderr: `error: ${target}: exists; use --force to replace it\n`,
   });
   assertEquals((await client(server.port, ["get", "renamed.bin", target, "--force"])).code, 0);
   assertEquals(await client(server.port, ["get", "nope", `${server.dir}/n`]), {

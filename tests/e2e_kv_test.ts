@@ -66,17 +66,32 @@ Deno.test("KV refuses bad keys and names the rule", async () => {
   assertEquals(await c.ask("PING"), "OK PONG");
 });
 
-Deno.test("KV stores values up to 65536 bytes and refuses larger ones with the limit", async () => {
-  await using server = await TestServer.start(["--max-line", "200000"]);
+Deno.test("KV stores values up to 65536 bytes at the default --max-line and refuses larger ones", async () => {
+  await using server = await TestServer.start();
   using c = await TestClient.connect(server.port);
   const max = "v".repeat(65536);
   assertEquals(await c.ask(`KV SET big ${max}`), "OK");
   assertEquals(await c.ask("KV GET big"), `OK ${max}`);
+  assertEquals(await c.ask("KV GET big"), `OK ${max}`, "the old value is intact");
+});
+
+Deno.test("--max-line counts only a KV SET value; a longer value is ERR too-large within the line limit", async () => {
+  await using server = await TestServer.start(["--max-line", "100"]);
+  using c = await TestClient.connect(server.port);
+  const key = "k".repeat(200);
+  assertEquals(await c.ask(`KV SET ${key} ${"v".repeat(100)}`), "OK", "the key does not count");
+  await c.send(`KV SET ${key} ${"v".repeat(101)}`);
   assertEquals(
-    await c.ask(`KV SET big ${max}x`),
+    await c.readText(),
+    "ERR line-too-long request line exceeds 100 bytes; the limit is --max-line 100",
+  );
+  await c.closedByServer();
+  await using wide = await TestServer.start(["--max-line", "200000"]);
+  using w = await TestClient.connect(wide.port);
+  assertEquals(
+    await w.ask(`KV SET big ${"v".repeat(65537)}`),
     "ERR too-large values are limited to 65536 bytes",
   );
-  assertEquals(await c.ask("KV GET big"), `OK ${max}`, "the old value is intact");
 });
 
 Deno.test("20 clients × 50 concurrent KV INCR end at exactly 1000", async () => {

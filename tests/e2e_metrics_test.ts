@@ -87,6 +87,7 @@ Deno.test("metrics: every line parses, with the documented names and types", asy
     switchboard_bytes_in_total: "counter",
     switchboard_bytes_out_total: "counter",
     switchboard_jobs_total: "counter",
+    switchboard_hashes_total: "counter",
     switchboard_denied_total: "counter",
     switchboard_auth_failures_total: "counter",
     switchboard_tls_failures_total: "counter",

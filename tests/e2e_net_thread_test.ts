@@ -4,7 +4,12 @@
  * has the limit; without it, from the main thread, after one warning.
  */
 import { assertEquals, assertMatch } from "@std/assert";
-import { IO_EVENTS_PER_TURN, IO_EVENTS_VARIABLE } from "../lib/server/net_thread.ts";
+import {
+  EVENT_INTERVAL_VARIABLE,
+  IO_EVENTS_VARIABLE,
+  NET_THREAD_PERMISSION,
+  SCHEDULING,
+} from "../lib/server/net_thread.ts";
 import { repoPath, run, SERVER_PERMISSIONS, TestClient, TestServer } from "./helpers.ts";
 
 /** Serves PING and COUNT (whose workers are nested in the serving thread), then drains on SIGTERM. */
@@ -21,7 +26,11 @@ Deno.test("with the permission, the server serves from a network thread with the
   await using server = await TestServer.start();
   assertMatch(
     await server.waitForLog(/I\/O scheduling/),
-    new RegExp(`INFO  I/O scheduling events_per_turn=${IO_EVENTS_PER_TURN} thread=network$`),
+    new RegExp(
+      `INFO  I/O scheduling events_per_turn=${SCHEDULING[IO_EVENTS_VARIABLE]} event_interval=${
+        SCHEDULING[EVENT_INTERVAL_VARIABLE]
+      } thread=network$`,
+    ),
   );
   await servesAndDrains(server);
 });
@@ -30,7 +39,7 @@ Deno.test("a limit the user set is kept, and the server serves from the main thr
   await using server = await TestServer.start([], { env: { [IO_EVENTS_VARIABLE]: "32" } });
   assertMatch(
     await server.waitForLog(/I\/O scheduling/),
-    /INFO {2}I\/O scheduling events_per_turn=32 thread=main$/,
+    /INFO {2}I\/O scheduling events_per_turn=32 event_interval=default thread=main$/,
   );
   await servesAndDrains(server);
 });
@@ -41,7 +50,7 @@ Deno.test("without the permission, the server warns once and serves from the mai
   const warning = await server.waitForLog(/I\/O scheduling/);
   assertEquals(
     warning.replace(/^\S+ /, ""),
-    `WARN  I/O scheduling is Deno's default: run with --allow-env=${IO_EVENTS_VARIABLE} ` +
+    `WARN  I/O scheduling is Deno's default: run with ${NET_THREAD_PERMISSION} ` +
       "so that busy clients cannot hold back new ones",
   );
   await servesAndDrains(server);

@@ -5,6 +5,18 @@
  */
 
 const encoder = new TextEncoder();
+/**
+ * Time between keys sent by {@linkcode Terminal.press}: a line editor takes
+ * keys that arrive in one burst for a paste (Node's readline then does not
+ * complete on Tab), so a person's keys come one write at a time.
+ */
+const KEY_GAP_MS = 150;
+/**
+ * Terminal control sequences (CSI: cursor moves, erasing, colors): a line
+ * editor redraws its line with them, between the characters a person sees.
+ */
+// deno-lint-ignore no-control-regex -- ESC is exactly what is matched.
+const CONTROL_SEQUENCE = /\x1b\[[0-9;?]*[ -\/]*[@-~]/g;
 
 /** Options of {@linkcode Terminal}. */
 export interface TerminalOptions {
@@ -17,6 +29,7 @@ export class Terminal {
   readonly #child: Deno.ChildProcess;
   readonly #writer: WritableStreamDefaultWriter<Uint8Array>;
   readonly #reading: Promise<void>;
+  #exited = false;
   /** Everything the program wrote to the terminal so far. */
   screen = "";
 
@@ -37,11 +50,18 @@ export class Terminal {
     })();
   }
 
-  /** Resolves once `text` is on the screen; throws after `timeoutMs` showing the screen. */
+  /** What the program wrote, without control sequences: the characters, CR and LF. */
+  get text(): string {
+    return this.screen.replace(CONTROL_SEQUENCE, "");
+  }
+
+  /**
+   * Resolves once `text` is in {@linkcode text}; throws after `timeoutMs`
+   * showing the screen.
+   */
   async waitFor(text: string | RegExp, timeoutMs = 15_000): Promise<void> {
     const deadline = Date.now() + timeoutMs;
-    const seen = () =>
-      typeof text === "string" ? this.screen.includes(text) : text.test(this.screen);
+    const seen = () => typeof text === "string" ? this.text.includes(text) : text.test(this.text);
     while (!seen()) {
       if (Date.now() > deadline) {
         throw new Error(`never saw ${String(text)} on the screen:\n${this.screen}`);
@@ -60,8 +80,17 @@ export class Terminal {
     await this.#writer.write(encoder.encode(keys));
   }
 
+  /** Sends each of `keys` as its own write, a moment apart, as a person types them. */
+  async press(...keys: string[]): Promise<void> {
+    for (const [index, key] of keys.entries()) {
+      if (index > 0) await new Promise((resolve) => setTimeout(resolve, KEY_GAP_MS));
+      await this.keys(key);
+    }
+  }
+
   /** The exit code, once the program ends (within `timeoutMs`, or it is killed and this throws). */
   async exit(timeoutMs = 30_000): Promise<number> {
+    this.#exited = true;
     const timer = setTimeout(() => {
       try {
         this.#child.kill("SIGKILL");
@@ -75,5 +104,11 @@ export class Terminal {
       throw new Error(`the program did not end within ${timeoutMs} ms:\n${this.screen}`);
     }
     return status.code;
+  }
+
+  /** `await using`: a program still running when the test ends (it failed) is killed. */
+  async [Symbol.asyncDispose](): Promise<void> {
+    if (this.#exited) return;
+    await this.exit(0).catch(() => {});
   }
 }

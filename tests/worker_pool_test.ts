@@ -1,6 +1,11 @@
 /** The worker pool: FIFO batches, failures contained, dead workers replaced, cancellation. */
 import { assertEquals, assertGreater, assertRejects } from "@std/assert";
-import { JobFailedError, JobsCancelledError, WorkerPool } from "../lib/worker_pool.ts";
+import {
+  JobFailedError,
+  JobsCancelledError,
+  PoolFullError,
+  WorkerPool,
+} from "../lib/worker_pool.ts";
 
 const FAULTY = new URL("./fixtures/faulty_worker.ts", import.meta.url);
 
@@ -67,6 +72,37 @@ Deno.test("WorkerPool cancellation drops the queued jobs of that batch only", as
     await after;
     assertEquals(p.stats().jobs_queued, 0);
     assertEquals(p.stats().jobs_total < 10, true, "the cancelled jobs never ran");
+  } finally {
+    p.close();
+  }
+});
+
+Deno.test("WorkerPool: batches take turns, and a long job gives its worker back between slices", async () => {
+  const p = pool(1);
+  try {
+    const order: string[] = [];
+    const long = p.runBatch(2, () => "slices:20", { onResult: () => order.push("long") });
+    const short = p.runBatch(1, () => "quick", { onResult: () => order.push("short") });
+    await Promise.all([long, short]);
+    assertEquals(
+      order,
+      ["short", "long", "long"],
+      "the short batch ran between the long one's slices",
+    );
+  } finally {
+    p.close();
+  }
+});
+
+Deno.test("WorkerPool refuses a batch past the pending cost and counts it back as jobs finish", async () => {
+  const p = new WorkerPool<string, string>({ size: 1, moduleUrl: FAULTY, maxPendingCost: 100 });
+  try {
+    const first = p.runBatch(2, () => "slices:5", { cost: 40 });
+    assertEquals(p.pendingCost, 80);
+    await assertRejects(() => p.runBatch(1, () => "x", { cost: 30 }), PoolFullError, "80 of work");
+    await first;
+    assertEquals(p.pendingCost, 0);
+    await p.runBatch(1, () => "x", { cost: 30 });
   } finally {
     p.close();
   }

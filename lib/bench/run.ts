@@ -45,7 +45,7 @@ export interface BenchResult {
 
 /**
  * Runs the load; `workerModule` is the file that re-enters as a bench
- * worker (the client entry). A `--cacert` that cannot be read is a UsageError.
+ * worker (the client entry). A `--cacert` that cannot be read is a LocalFileError.
  */
 export async function runBench(options: BenchOptions, workerModule: URL): Promise<BenchResult> {
   const start = options.startAt ?? Date.now() + WORKER_LOAD_MS;

@@ -1,9 +1,11 @@
 /**
- * The client's command line (SPEC §7) turned into a checked configuration.
- * Options may appear anywhere and `--` ends them; every other argument, even
- * `-5`, is a word of the command. An unknown option, an option given twice,
- * or a bad value is a {@linkcode UsageError} naming it. Printing and exiting
- * is the entry point's job, not this module's.
+ * The client's command line (SPEC §7) turned into a checked configuration,
+ * with `SWITCHBOARD_HOST` and `SWITCHBOARD_PORT` as the defaults of `--host`
+ * and `--port`. Options may appear anywhere and `--` ends them; a dash and a
+ * letter (`-p`) is an option, every other argument, even `-5`, is a word of
+ * the command. An unknown option, an option given twice, or a bad value is a
+ * {@linkcode UsageError} naming it. Printing and exiting is the entry
+ * point's job, not this module's.
  */
 import { parseArgs } from "@std/cli/parse-args";
 import { DEFAULT_CLIENT_TIMEOUT_S, DEFAULT_HOST, DEFAULT_PORT } from "../defaults.ts";
@@ -11,6 +13,7 @@ import { USER_NAME, USER_NAME_RULE } from "../security/users_file.ts";
 import { UsageError } from "../usage_error.ts";
 import { SUBCOMMANDS } from "./commands.ts";
 import { PASSWORD_VARIABLE } from "./credentials.ts";
+import type { ClientEnvironment } from "./environment.ts";
 
 /** The client's usage text (`--help`, and after a usage error). */
 export const CLIENT_USAGE =
@@ -23,16 +26,16 @@ Ctrl-D leave it), or, with stdin piped, every line is sent and every reply print
 commands:
 ${SUBCOMMANDS.map(([syntax, what]) => `  ${syntax.padEnd(42)} ${what}`).join("\n")}
 
-options (anywhere on the line):
-  --host H       server address (default ${DEFAULT_HOST})
-  --port P       server port (default ${DEFAULT_PORT})
+options (anywhere on the line; -- ends them, for a word that starts with a dash):
+  --host H       server address (default $SWITCHBOARD_HOST, else ${DEFAULT_HOST})
+  --port P       server port (default $SWITCHBOARD_PORT, else ${DEFAULT_PORT})
   --timeout S    seconds to connect and to wait for each reply, 0 = forever (default ${DEFAULT_CLIENT_TIMEOUT_S})
-  --json         print one JSON object per reply
+  --json         print one JSON object per reply (STATS, WHO, ls, kv keys: structured fields)
   --tls          connect with TLS, verifying the server's certificate and name
   --cacert FILE  with --tls: trust this CA (PEM) instead of the system's roots
   --user NAME    send AUTH NAME first; the password comes from $${PASSWORD_VARIABLE}
                  or, on a terminal, a prompt (never from the command line)
-  --work-ms N    count: milliseconds of CPU work per increment
+  --work-ms N    count: milliseconds of CPU work per increment (or count's third word)
   --force        get: replace an existing local file
   -h, --help     show this help
   --version      show the version
@@ -68,13 +71,25 @@ export type ClientArgs =
   | { kind: "help" }
   | { kind: "version" };
 
+/**
+ * Longest --timeout: the client's timers hold at most 2^31-1 ms (about 24.8
+ * days); a longer one would overflow and fire at once. 0 waits forever.
+ */
+export const MAX_TIMEOUT_S = Math.floor((2 ** 31 - 1) / 1000);
+
 const VALUE_OPTIONS = ["host", "port", "timeout", "work-ms", "cacert", "user"] as const;
 const FLAG_OPTIONS = ["json", "force", "tls", "version"] as const;
 /** `-h` is the one short option: any other argument that starts with one dash is a word. */
 const ALIASES = { h: "help" } as const;
 
-/** Parses `switchboard-client [options] [COMMAND ARGS...]`, options anywhere. */
-export function parseClientArgs(args: readonly string[]): ClientArgs {
+/**
+ * Parses `switchboard-client [options] [COMMAND ARGS...]`, options anywhere;
+ * `env` gives the defaults of --host and --port.
+ */
+export function parseClientArgs(
+  args: readonly string[],
+  env: ClientEnvironment = {},
+): ClientArgs {
   const end = args.indexOf("--");
   const before = end === -1 ? args : args.slice(0, end);
   const after = end === -1 ? [] : args.slice(end + 1);
@@ -90,7 +105,9 @@ export function parseClientArgs(args: readonly string[]): ClientArgs {
       return key === undefined;
     },
   });
-  if (unknown.length > 0) throw new UsageError(`unknown option --${unknown[0]}`);
+  if (unknown.length > 0) {
+    throw new UsageError(`unknown option --${unknown[0]} (--help lists the options)`);
+  }
 
   const values = new Map<string, string>();
   for (const name of VALUE_OPTIONS) {
@@ -108,8 +125,12 @@ export function parseClientArgs(args: readonly string[]): ClientArgs {
   }
   // Values are checked before --help is honoured: `--help --port x` is a usage error.
   const config: ClientConfig = {
-    host: values.get("host") ?? DEFAULT_HOST,
-    port: portOption(values.get("port")),
+    host: values.get("host") ?? nonEmpty(env.SWITCHBOARD_HOST) ?? DEFAULT_HOST,
+    port: values.has("port")
+      ? portOption(values.get("port")!, "--port")
+      : env.SWITCHBOARD_PORT
+      ? portOption(env.SWITCHBOARD_PORT, "SWITCHBOARD_PORT")
+      : DEFAULT_PORT,
     timeoutMs: timeoutOption(values.get("timeout")) * 1000,
     json: flags.has("json"),
     force: flags.has("force"),
@@ -142,6 +163,10 @@ function shieldWords(
 ): { shielded: string[]; word: (token: string) => string } {
   const words = new Map<string, string>();
   const shielded = args.map((arg, index) => {
+    const previous = args[index - 1];
+    // The value of `--host -x` is a value, not an option.
+    const isValue = (VALUE_OPTIONS as readonly string[]).includes(previous?.slice(2) ?? "");
+    if (/^-[A-Za-z]/.test(arg) && arg !== "-h" && !isValue) throw unknownShortOption(arg);
     if (arg === "-h" || (arg.startsWith("--") && arg.length > 2)) {
       const name = arg.slice(2).split("=", 1)[0]!;
       const isFlag = (FLAG_OPTIONS as readonly string[]).includes(name) || name === "help";
@@ -160,11 +185,28 @@ function userOption(value: string | undefined): string | undefined {
   throw new UsageError(`--user must be a user name, ${USER_NAME_RULE}: received "${value}"`);
 }
 
-function portOption(value: string | undefined): number {
-  if (value === undefined) return DEFAULT_PORT;
+/**
+ * `-p 12000` and the like: the client's options are long (`--port`), and a
+ * dash with a letter is never a word of a command, so it is named as an
+ * option, with the long one it probably meant.
+ */
+function unknownShortOption(arg: string): UsageError {
+  const letter = arg[1]!.toLowerCase();
+  const meant = [...VALUE_OPTIONS, ...FLAG_OPTIONS].find((name) => name.startsWith(letter));
+  const hint = meant === undefined ? "--help lists the options" : `did you mean --${meant}?`;
+  return new UsageError(`unknown option ${arg} (${hint})`);
+}
+
+/** An environment variable set to something, or undefined. */
+function nonEmpty(value: string | undefined): string | undefined {
+  return value === undefined || value === "" ? undefined : value;
+}
+
+/** A port number from `source` (an option or a variable, named in the error). */
+function portOption(value: string, source: string): number {
   const port = /^\d+$/.test(value) ? Number(value) : NaN;
   if (!(port >= 1 && port <= 65535)) {
-    throw new UsageError(`--port must be an integer from 1 to 65535: received "${value}"`);
+    throw new UsageError(`${source} must be an integer from 1 to 65535: received "${value}"`);
   }
   return port;
 }
@@ -172,9 +214,10 @@ function portOption(value: string | undefined): number {
 function timeoutOption(value: string | undefined): number {
   if (value === undefined) return DEFAULT_CLIENT_TIMEOUT_S;
   const seconds = /^\d+(\.\d+)?$/.test(value) ? Number(value) : NaN;
-  if (!Number.isFinite(seconds)) {
+  if (!(seconds <= MAX_TIMEOUT_S)) {
     throw new UsageError(
-      `--timeout must be a number of seconds (0 = forever): received "${value}"`,
+      `--timeout must be a number of seconds from 0 to ${MAX_TIMEOUT_S} (0 = forever): ` +
+        `received "${value}"`,
     );
   }
   return seconds;

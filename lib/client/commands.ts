@@ -1,45 +1,52 @@
 /**
- * The client's one-shot subcommands (SPEC §7) turned into protocol request
- * lines. Building requests from words uses the protocol's own quoting, so
- * `hello "Ada Lovelace" …` reaches the server as one word.
+ * The client's subcommands (SPEC §7): their usage, and the words of one
+ * turned into what it asks for (a protocol request line, a file transfer, a
+ * key listing). Building requests from words uses the protocol's own
+ * quoting, so `hello "Ada Lovelace" …` reaches the server as one word. A
+ * wrong command is a {@linkcode UsageError} of one line: the problem, then
+ * that command's own usage.
  */
+import { basename } from "@std/path/basename";
 import { quoteWord } from "../protocol/mod.ts";
 import { UsageError } from "../usage_error.ts";
 
-/** Missing HELLO fields, asked for on a terminal. */
-export type Ask = (question: string) => string | null;
+/** Asks for missing input on a terminal; resolves to null when the user ends input (Ctrl-D). */
+export type Ask = (question: string) => Promise<string | null>;
 
 /** Options a subcommand may use. */
 export interface SubcommandOptions {
-  /** `count`'s work per increment (`--work-ms`). */
+  /** `count`'s work per increment given as `--work-ms`. */
   workMs?: string | undefined;
   /** Asks for missing input on a terminal; undefined off a terminal. */
   ask?: Ask | undefined;
 }
 
-/** `put` or `get`: a file transfer between the local path and the server's file `name`. */
+/** `put` or `get`: a file transfer between the local path (as typed) and the server's file `name`. */
 export interface TransferCommand {
   kind: "put" | "get";
   local: string;
   name: string;
 }
 
-/** What a command asks for: one protocol request, or a file transfer. */
-export type ClientCommand = { kind: "request"; line: string } | TransferCommand;
+/** What a command asks for: one protocol request, a file transfer, or every key with a prefix. */
+export type ClientCommand =
+  | { kind: "request"; line: string }
+  | { kind: "keys"; prefix: string | undefined }
+  | TransferCommand;
 
-/** Subcommand names and their syntax, for the usage text. */
+/** Subcommand syntax and purpose, in usage order; the first word of the syntax is the name. */
 export const SUBCOMMANDS: ReadonlyArray<[string, string]> = [
   ["ping [text]", "liveness check"],
   ["echo <text...>", "the text back"],
   ["calc <op> <a> <b>", "add|sub|mul|div (+ - * /), exact integers"],
-  ["count <start> <increments> [--work-ms N]", "a counting job on the server's worker threads"],
+  ["count <start> <increments> [<work-ms>]", "a counting job on the server's worker threads"],
   ["hello [name] [student-id] [github]", "identify yourself (asks for what is missing)"],
   ["who", "connections to the server"],
   ["stats", "server counters"],
   ["kv set <key> <value...>", "store a value in the shared store"],
   ["kv get|del <key>", "read or delete a key"],
   ["kv incr <key> [by]", "add to an integer, atomically"],
-  ["kv keys [prefix]", "list keys"],
+  ["kv keys [prefix]", "list keys (any number: paged with KV SCAN when needed)"],
   ["ls", "files on the server"],
   ["put <local> [name]", "upload a file (progress on a terminal, sha256 verified)"],
   ["get <name> [local] [--force]", "download a file atomically (sha256 verified)"],
@@ -48,109 +55,168 @@ export const SUBCOMMANDS: ReadonlyArray<[string, string]> = [
   ["bench [-c N] [-n N|-d S] [-P N] [--churn] [line]", "load generator (bench --help)"],
 ];
 
-/** The command `words` (a subcommand and its arguments) ask for; throws UsageError. */
-export function parseCommand(
+/** The HELLO fields, as the questions that ask for them. */
+const HELLO_FIELDS = ["name", "student id", "GitHub user"] as const;
+
+/**
+ * The syntax of subcommand `name` (`"kv"`, or `"kv get"` for one of its
+ * forms), as the usage text gives it; undefined for an unknown name.
+ */
+export function usageOf(name: string): string | undefined {
+  const [command, sub] = name.toLowerCase().split(" ");
+  const forms = SUBCOMMANDS.map(([syntax]) => syntax).filter((syntax) => {
+    const words = syntax.split(" ");
+    return words[0] === command && (sub === undefined || words[1]?.split("|").includes(sub));
+  });
+  return forms.length === 0 ? undefined : forms.join(" | ");
+}
+
+/** A UsageError for subcommand `name`: the problem, then its usage, on one line. */
+export function commandUsageError(name: string, problem: string): UsageError {
+  const usage = usageOf(name);
+  return new UsageError(usage === undefined ? problem : `${problem}; usage: ${usage}`);
+}
+
+/** What the command `words` (a subcommand and its arguments) ask for; throws UsageError. */
+export async function parseCommand(
   words: readonly string[],
   options: SubcommandOptions = {},
-): ClientCommand {
-  const [name, first, second, ...more] = words;
+): Promise<ClientCommand> {
+  const [name, ...args] = words;
   switch (name?.toLowerCase()) {
-    case "put":
-      if (first === undefined || more.length > 0) throw new UsageError("usage: put <local> [name]");
-      return { kind: "put", local: first, name: second ?? first.slice(first.lastIndexOf("/") + 1) };
-    case "get":
-      if (first === undefined || more.length > 0) {
-        throw new UsageError("usage: get <name> [local] [--force]");
+    case "put": {
+      expectArgs("put", args, 1, 2);
+      const [local, remote] = args as [string, string | undefined];
+      return { kind: "put", local, name: remote ?? basename(local) };
+    }
+    case "get": {
+      expectArgs("get", args, 1, 2);
+      const [remote, local] = args as [string, string | undefined];
+      return { kind: "get", name: remote, local: local ?? remote };
+    }
+    case "hello":
+      expectArgs("hello", args, 0, 3);
+      return { kind: "request", line: line("HELLO", ...await helloFields(args, options.ask)) };
+    case "kv":
+      if (args[0]?.toLowerCase() === "keys") {
+        expectArgs("kv keys", args.slice(1), 0, 1);
+        return { kind: "keys", prefix: args[1] };
       }
-      return { kind: "get", name: first, local: second ?? first };
+      return { kind: "request", line: kvRequest(args) };
     default:
       return { kind: "request", line: buildRequest(words, options) };
   }
 }
 
-/** The request line for `words` (a subcommand and its arguments). */
+/** The request line for `words` (a subcommand and its arguments, not put/get/hello asking). */
 export function buildRequest(words: readonly string[], options: SubcommandOptions = {}): string {
   const [name, ...args] = words;
-  const line = (...parts: string[]) => parts.map(quoteWord).join(" ");
-  const expect = (min: number, max: number, usage: string) => {
-    if (args.length < min || args.length > max) throw new UsageError(`usage: ${usage}`);
-  };
   switch (name?.toLowerCase()) {
     case "ping":
       return args.length === 0 ? "PING" : `PING ${args.join(" ")}`;
     case "echo":
-      expect(1, Infinity, "echo <text...>");
+      expectArgs("echo", args, 1, Infinity);
       return `ECHO ${args.join(" ")}`;
     case "calc":
-      expect(3, 3, "calc <op> <a> <b>");
+      expectArgs("calc", args, 3, 3);
       return line("CALC", ...args);
-    case "count": {
-      expect(2, 2, "count <start> <increments> [--work-ms N]");
-      return options.workMs === undefined
-        ? line("COUNT", ...args)
-        : line("COUNT", ...args, options.workMs);
-    }
+    case "count":
+      return countRequest(args, options.workMs);
     case "hello":
-      return line("HELLO", ...helloFields(args, options.ask));
+      expectArgs("hello", args, 3, 3);
+      return line("HELLO", ...args);
     case "who":
-      expect(0, 0, "who");
+      expectArgs("who", args, 0, 0);
       return "WHO";
     case "stats":
-      expect(0, 0, "stats");
+      expectArgs("stats", args, 0, 0);
       return "STATS";
     case "ls":
-      expect(0, 0, "ls");
+      expectArgs("ls", args, 0, 0);
       return "FILE LIST";
     case "rm":
-      expect(1, 1, "rm <name>");
+      expectArgs("rm", args, 1, 1);
       return line("FILE", "DEL", ...args);
     case "kv":
       return kvRequest(args);
     case "raw":
-      expect(1, Infinity, "raw <line...>");
+      expectArgs("raw", args, 1, Infinity);
       return args.join(" ");
     case undefined:
-      throw new UsageError("no command given");
+      throw new UsageError("no command given (--help lists the commands)");
     default:
-      throw new UsageError(`unknown command "${name}"`);
+      throw new UsageError(`unknown command "${name}" (--help lists the commands)`);
   }
 }
 
-function helloFields(args: readonly string[], ask: Ask | undefined): string[] {
-  const labels = ["name", "student id", "GitHub user"];
-  if (args.length > 3) throw new UsageError("usage: hello [name] [student-id] [github]");
+/** Protocol words, each quoted where it needs to be. */
+function line(...parts: string[]): string {
+  return parts.map(quoteWord).join(" ");
+}
+
+/** Throws a UsageError for `name` unless it has `min` to `max` arguments. */
+function expectArgs(name: string, args: readonly unknown[], min: number, max: number): void {
+  if (args.length >= min && args.length <= max) return;
+  const plural = (n: number) => `${n} argument${n === 1 ? "" : "s"}`;
+  const wanted = max === 0
+    ? "no arguments"
+    : min === max
+    ? plural(min)
+    : max === Infinity
+    ? `at least ${plural(min)}`
+    : min === 0
+    ? `at most ${plural(max)}`
+    : `${min} to ${plural(max)}`;
+  throw commandUsageError(name, `${name} takes ${wanted}, got ${args.length}`);
+}
+
+/** `count <start> <increments> [<work-ms>]`, as on the wire, or with `--work-ms N`. */
+function countRequest(args: readonly string[], workMs: string | undefined): string {
+  expectArgs("count", args, 2, 3);
+  if (args.length === 3 && workMs !== undefined) {
+    throw commandUsageError("count", "count's work-ms is given twice (as a word and as --work-ms)");
+  }
+  return workMs === undefined ? line("COUNT", ...args) : line("COUNT", ...args, workMs);
+}
+
+/** The three HELLO fields: those given, then each missing one asked for until it is not empty. */
+async function helloFields(args: readonly string[], ask: Ask | undefined): Promise<string[]> {
   const fields = [...args];
-  for (let i = fields.length; i < 3; i++) {
-    if (ask === undefined) {
-      throw new UsageError(`hello needs a ${labels[i]}: hello <name> <student-id> <github>`);
+  for (let i = fields.length; i < HELLO_FIELDS.length; i++) {
+    const label = HELLO_FIELDS[i]!;
+    if (ask === undefined) throw commandUsageError("hello", `hello needs a ${label}`);
+    let answer = "";
+    // An empty answer is a slip of the Enter key, not a decision: ask again, keep what was typed.
+    while (answer === "") {
+      const reply = await ask(`${label}: `);
+      if (reply === null) throw commandUsageError("hello", `hello needs a ${label}`);
+      answer = reply.trim();
     }
-    const answer = ask(`${labels[i]}:`)?.trim();
-    if (!answer) throw new UsageError(`hello needs a ${labels[i]}`);
     fields.push(answer);
   }
   return fields;
 }
 
 function kvRequest(args: readonly string[]): string {
-  const [sub, key, ...rest] = args;
-  const usage =
-    "usage: kv set <key> <value...> | kv get <key> | kv del <key> | kv incr <key> [by] | kv keys [prefix]";
+  const [sub, ...rest] = args;
   switch (sub?.toLowerCase()) {
     case "set":
-      if (key === undefined) throw new UsageError(usage);
+      expectArgs("kv set", rest, 1, Infinity);
       // The value is the rest of the line on the wire: joined, never quoted.
-      return `KV SET ${quoteWord(key)} ${rest.join(" ")}`;
+      return `KV SET ${quoteWord(rest[0]!)} ${rest.slice(1).join(" ")}`;
     case "get":
     case "del":
-      if (key === undefined || rest.length > 0) throw new UsageError(usage);
-      return `KV ${sub.toUpperCase()} ${quoteWord(key)}`;
+      expectArgs(`kv ${sub.toLowerCase()}`, rest, 1, 1);
+      return line("KV", sub.toUpperCase(), rest[0]!);
     case "incr":
-      if (key === undefined || rest.length > 1) throw new UsageError(usage);
-      return ["KV", "INCR", ...[key, ...rest].map(quoteWord)].join(" ");
+      expectArgs("kv incr", rest, 1, 2);
+      return line("KV", "INCR", ...rest);
     case "keys":
-      if (rest.length > 0) throw new UsageError(usage);
-      return key === undefined ? "KV KEYS" : `KV KEYS ${quoteWord(key)}`;
+      expectArgs("kv keys", rest, 0, 1);
+      return rest.length === 0 ? "KV KEYS" : line("KV", "KEYS", rest[0]!);
+    case undefined:
+      throw commandUsageError("kv", "kv needs a subcommand");
     default:
-      throw new UsageError(usage);
+      throw commandUsageError("kv", `kv has no subcommand "${sub}"`);
   }
 }

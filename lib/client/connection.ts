@@ -3,9 +3,15 @@
  * reads replies with the same protocol module the server uses. Pipelining is
  * natural: send many, read replies in order. Every failure of the network
  * (refused, reset, closed, timed out, a certificate that does not verify)
- * becomes one {@linkcode ConnectError} with a one-line reason. With TLS and
- * credentials (SPEC §7 `--tls`, `--user`), the connection is encrypted and
- * signed in before any mode sends its first request.
+ * becomes one {@linkcode ConnectError} with a one-line reason, in the
+ * server's own words where it sent any. With TLS and credentials (SPEC §7
+ * `--tls`, `--user`), the connection is encrypted and signed in before any
+ * mode sends its first request.
+ *
+ * It also watches a connection nobody is waiting on (the shell at its
+ * prompt), so that a server closing it is seen at once, not at the next
+ * command; that watch carries no timeout, since a person may think for as
+ * long as they like.
  */
 import { deadline } from "@std/async/deadline";
 import { type ByteSource, writeAll } from "../io.ts";
@@ -16,6 +22,7 @@ import {
   ReplyReader,
 } from "../protocol/mod.ts";
 import type { Credentials } from "./credentials.ts";
+import { waitingReason } from "./waiting.ts";
 
 const encoder = new TextEncoder();
 
@@ -51,20 +58,52 @@ export interface ConnectOptions {
   credentials?: Credentials | undefined;
 }
 
+/** What the server sent while nobody was waiting for a reply (see {@linkcode Connection.unasked}). */
+export interface Unasked {
+  /** The line it sent first (`ERR shutdown …` before closing), if any. */
+  line?: string;
+  /** It closed the connection (at once, or within the grace time after its line). */
+  closed: boolean;
+}
+
 /** One client connection to a switchboard server. */
 export class Connection {
   readonly #conn: Deno.TcpConn | Deno.TlsConn;
   readonly #replies: ReplyReader;
   readonly #where: string;
   readonly #tls: boolean;
+  readonly #timeoutMs: number;
+  /** A reply line being read while no request waits (the shell's prompt); the next read takes it. */
+  #early: Promise<string> | undefined;
+  /** Socket reads started while true have no deadline: nobody is waiting for a reply. */
+  #idle = false;
+  #answered = false;
+  #closed = false;
 
   private constructor(conn: Deno.TcpConn | Deno.TlsConn, options: ConnectOptions) {
     this.#conn = conn;
     this.#where = `${options.host}:${options.port}`;
     this.#tls = options.tls !== undefined;
-    this.#replies = new ReplyReader(
-      options.timeoutMs > 0 ? timedSource(conn, options.timeoutMs, this.#where) : conn,
-    );
+    this.#timeoutMs = options.timeoutMs;
+    this.#replies = new ReplyReader(options.timeoutMs > 0 ? this.#timedSource(conn) : conn);
+  }
+
+  /** `host:port`, as messages name the server. */
+  get where(): string {
+    return this.#where;
+  }
+
+  /**
+   * A reply has arrived on this connection, so it is running, not queued
+   * (lib/client/waiting.ts says why that is certain).
+   */
+  get answered(): boolean {
+    return this.#answered;
+  }
+
+  /** This side closed the connection; nothing more can be sent or read. */
+  get closed(): boolean {
+    return this.#closed;
   }
 
   /**
@@ -118,37 +157,109 @@ export class Connection {
   }
 
   /** Reads the next reply, or throws ConnectError (closed, timed out). */
-  read(): Promise<ParsedReply> {
-    return this.#guard(this.#replies.read());
+  async read(): Promise<ParsedReply> {
+    const line = await this.readLine();
+    return await this.#guard(this.#replies.replyFrom(line), "in the middle of a reply");
   }
 
-  /** Reads one reply line (a DATA body then follows through {@linkcode replies}). */
-  readLine(): Promise<string> {
-    return this.#guard(this.#replies.readLine());
+  /** Reads one reply line (a DATA body then follows through {@linkcode body}). */
+  async readLine(): Promise<string> {
+    const early = this.#early;
+    this.#early = undefined;
+    this.#idle = false;
+    const line = await this.#guard(
+      early === undefined ? this.#replies.readLine() : this.#limited(early),
+      "before replying",
+    );
+    this.#answered = true;
+    return line;
   }
 
-  /** Turns every failure of a read into a one-line ConnectError. */
-  async #guard<T>(reading: Promise<T>): Promise<T> {
+  /** Streams a DATA body of `size` bytes whose header {@linkcode readLine} returned. */
+  async *body(size: number): AsyncGenerator<Uint8Array> {
+    const chunks = this.#replies.body(size);
+    for (;;) {
+      const next = await this.#guard(chunks.next(), "in the middle of a reply");
+      if (next.done) return;
+      yield next.value;
+    }
+  }
+
+  /**
+   * Resolves when the server sends a line or closes while no request is
+   * waiting (the shell at its prompt); it does not consume the line: a
+   * request sent meanwhile reads it as its reply, and
+   * {@linkcode unasked} reads it otherwise.
+   */
+  watch(): Promise<void> {
+    if (this.#early === undefined) {
+      this.#idle = true;
+      const early = this.#replies.readLine();
+      early.catch(() => {}); // handled by whoever takes it
+      this.#early = early;
+    }
+    return this.#early.then(() => {}, () => {});
+  }
+
+  /**
+   * After {@linkcode watch} settled with no request sent: the line the
+   * server sent unasked, if any, and whether it closed the connection
+   * (at once, or within `graceMs` after that line). The connection is
+   * closed afterwards: an unasked line would be taken for the next reply.
+   */
+  async unasked(graceMs: number): Promise<Unasked> {
+    const early = this.#early ?? Promise.reject(new ConnectionClosedError("nothing watched"));
+    this.#early = undefined;
+    const line = await early.catch(() => undefined);
+    if (line === undefined) {
+      this.close();
+      return { closed: true };
+    }
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const closed = await Promise.race([
+      this.#replies.readLine().then(() => false, () => true),
+      new Promise<boolean>((resolve) => timer = setTimeout(() => resolve(false), graceMs)),
+    ]);
+    clearTimeout(timer);
+    this.close();
+    return { line, closed };
+  }
+
+  /** `reading` (a line the idle watch started) under the reply timeout. */
+  #limited<T>(reading: Promise<T>): Promise<T> {
+    if (this.#timeoutMs <= 0) return reading;
+    return deadline(reading, this.#timeoutMs).catch((error: unknown) => {
+      if (!isTimeout(error)) throw error;
+      throw new ConnectError(this.#noReply());
+    });
+  }
+
+  /** Turns every failure of a read into a one-line ConnectError; `when` says how far the reply got. */
+  async #guard<T>(reading: Promise<T>, when: string): Promise<T> {
     try {
       return await reading;
     } catch (error) {
       if (error instanceof ConnectError) throw error;
       if (error instanceof ConnectionClosedError) {
         // A TLS port answers a plain client's first line with an alert and the close.
-        const hint = this.#tls ? "" : " (if it is a TLS port, add --tls)";
-        throw new ConnectError(`${this.#where} closed the connection before replying${hint}`);
+        const hint = when === "before replying" && !this.#tls
+          ? " (if it is a TLS port, add --tls)"
+          : "";
+        throw new ConnectError(`${this.#where} closed the connection ${when}${hint}`);
       }
       throw new ConnectError(`connection to ${this.#where} lost: ${describeNetError(error)}`);
     }
   }
 
-  /** The reader, for streaming a DATA body. */
-  get replies(): ReplyReader {
-    return this.#replies;
+  /** The timeout's message, true whether the server queued us or the request is slow. */
+  #noReply(): string {
+    const seconds = this.#timeoutMs / 1000;
+    return `no reply from ${this.#where} within ${seconds} s (${waitingReason(this.#answered)})`;
   }
 
   /** Closes the connection; closing twice is harmless. */
   close(): void {
+    this.#closed = true;
     try {
       this.#conn.close();
     } catch {
@@ -159,6 +270,28 @@ export class Connection {
   /** `using connection = await Connection.open(…)` closes it at the end of the block. */
   [Symbol.dispose](): void {
     this.close();
+  }
+
+  /**
+   * `conn` as the reply reader reads it: each socket read waits at most the
+   * timeout, like a socket timeout, except while idle (the watch of a shell
+   * at its prompt). It is on reads, not on each reply, because a std
+   * deadline's timer cannot be cleared: one per reply kept the timer of
+   * every reply of a pipelined run alive for the whole timeout, while one
+   * read takes in many replies (200,000 piped ECHO lines, 2 runs each: a
+   * deadline per reply 5.5-5.8 s and 395 MB; per read 2.5-2.8 s and 64-73
+   * MB; the former hand-made timer per reply, cleared, 3.6-5.8 s and 87-96 MB).
+   */
+  #timedSource(conn: ByteSource): ByteSource {
+    return {
+      read: (buffer) => {
+        if (this.#idle) return conn.read(buffer);
+        return deadline(conn.read(buffer), this.#timeoutMs).catch((error: unknown) => {
+          if (!isTimeout(error)) throw error;
+          throw new ConnectError(this.#noReply());
+        });
+      },
+    };
   }
 }
 
@@ -185,25 +318,6 @@ class TlsError extends Error {
   override name = "TlsError";
 }
 
-/**
- * `conn` as the reply reader reads it: each socket read waits at most
- * `timeoutMs`, like a socket timeout. It is on reads, not on each reply,
- * because a std deadline's timer cannot be cleared: one per reply kept the
- * timer of every reply of a pipelined run alive for the whole timeout, while
- * one read takes in many replies (200,000 piped ECHO lines, 2 runs each: a
- * deadline per reply 5.5-5.8 s and 395 MB; per read 2.5-2.8 s and 64-73 MB;
- * the former hand-made timer per reply, cleared, 3.6-5.8 s and 87-96 MB).
- */
-function timedSource(conn: ByteSource, timeoutMs: number, where: string): ByteSource {
-  return {
-    read: (buffer) =>
-      deadline(conn.read(buffer), timeoutMs).catch((error: unknown) => {
-        if (!isTimeout(error)) throw error;
-        throw new ConnectError(`no reply from ${where} within ${timeoutMs / 1000} s`);
-      }),
-  };
-}
-
 /** True for the rejection of a {@linkcode deadline} that ran out. */
 function isTimeout(error: unknown): boolean {
   return error instanceof DOMException && error.name === "TimeoutError";
@@ -214,6 +328,7 @@ function describeNetError(error: unknown): string {
   if (error instanceof Deno.errors.ConnectionRefused) return "connection refused";
   if (error instanceof Deno.errors.ConnectionReset) return "connection reset";
   if (error instanceof Deno.errors.NotCapable) return "network access is not granted (--allow-net)";
-  if (error instanceof Error) return error.message.replace(/ \(os error \d+\)$/, "").toLowerCase();
+  // The text as the system or the server gave it: never re-cased (SPEC §7, byte-exact).
+  if (error instanceof Error) return error.message.replace(/ \(os error \d+\)$/, "");
   return String(error);
 }

@@ -7,12 +7,10 @@
 import type { ByteSink } from "../io.ts";
 import { type PasswordSource, readPassword } from "../security/password_input.ts";
 import { UsageError } from "../usage_error.ts";
+import { LocalFileError, localFileError, localPath, type PathBase } from "./local_files.ts";
 
-/** The environment variable `--user` takes its password from. */
+/** The environment variable `--user` takes its password from (lib/client/environment.ts lists it). */
 export const PASSWORD_VARIABLE = "SWITCHBOARD_PASSWORD";
-
-/** The narrowest permission that lets the client read it (deno.json's client task). */
-export const PASSWORD_PERMISSION = `--allow-env=${PASSWORD_VARIABLE}`;
 
 /** A name and password for AUTH. */
 export interface Credentials {
@@ -22,8 +20,8 @@ export interface Credentials {
 
 /** Where {@linkcode passwordFor} looks; the entry point passes the real ones, tests their own. */
 export interface PasswordSources {
-  /** Reads an environment variable; undefined if unset or not permitted. */
-  env: (name: string) => string | undefined;
+  /** The value of `SWITCHBOARD_PASSWORD`, if set. */
+  fromEnv: string | undefined;
   /** Where a prompt reads keys from (`Deno.stdin`). */
   stdin: PasswordSource;
   /** Where the prompt is written (`Deno.stderr`). */
@@ -37,8 +35,7 @@ export interface PasswordSources {
  * password), PasswordAbortedError on Ctrl-C at the prompt.
  */
 export async function passwordFor(user: string, sources: PasswordSources): Promise<string> {
-  const fromEnv = sources.env(PASSWORD_VARIABLE);
-  if (fromEnv !== undefined && fromEnv !== "") return fromEnv;
+  if (sources.fromEnv !== undefined && sources.fromEnv !== "") return sources.fromEnv;
   if (!sources.stdin.isTerminal()) {
     throw new UsageError(
       `--user ${user} needs its password in ${PASSWORD_VARIABLE}: stdin is not a terminal to ask on`,
@@ -50,25 +47,21 @@ export async function passwordFor(user: string, sources: PasswordSources): Promi
   });
 }
 
-/** Reads an environment variable without prompting for the permission: unset when it is not granted. */
-export function readEnv(name: string): string | undefined {
-  const state = Deno.permissions.querySync({ name: "env", variable: name }).state;
-  return state === "granted" ? Deno.env.get(name) : undefined;
-}
-
-/** The PEM text of the `--cacert` file; a file that cannot be read is a UsageError naming it. */
-export async function loadCaCert(path: string): Promise<string> {
+/**
+ * The PEM text of the `--cacert` file, `typed` resolved against `base` as
+ * every local path is; a file that cannot be read, or holds no
+ * certificate, is a LocalFileError naming it.
+ */
+export async function loadCaCert(typed: string, base: PathBase = {}): Promise<string> {
+  const path = localPath(typed, base);
   let text: string;
   try {
-    text = await Deno.readTextFile(path);
+    text = await Deno.readTextFile(path.resolved);
   } catch (error) {
-    const why = error instanceof Deno.errors.NotFound
-      ? "no such file"
-      : (error instanceof Error ? error.message : String(error));
-    throw new UsageError(`--cacert ${path}: ${why}`);
+    throw localFileError(`--cacert ${typed}`, error);
   }
   if (!text.includes("-----BEGIN CERTIFICATE-----")) {
-    throw new UsageError(`--cacert ${path}: no PEM certificate in it`);
+    throw new LocalFileError(`--cacert ${typed}: no PEM certificate in it`);
   }
   return text;
 }

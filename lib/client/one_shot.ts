@@ -1,22 +1,60 @@
 /**
  * One command from the command line (SPEC §7): a request and its reply
- * (`calc add 2 3` prints `5`), or a file transfer with its progress bar and
- * its result line (`put`, `get`).
+ * (`calc add 2 3` prints `5`), a key listing however long (`kv keys`), or a
+ * file transfer with its progress bar and its result line (`put`, `get`).
+ * Each resolves to true if the server answered ERR; the shell runs its
+ * client commands through the same functions.
  */
 import type { SyncByteSink } from "../io.ts";
 import type { TransferCommand } from "./commands.ts";
 import type { Connection } from "./connection.ts";
+import { listKeys } from "./keys.ts";
+import { localPath, type PathBase } from "./local_files.ts";
 import { type Printer, progressBar } from "./output.ts";
 import { get, put, type TransferResult } from "./transfer.ts";
+import { withWaitNotice } from "./waiting.ts";
+
+/** Options of {@linkcode runRequest} and {@linkcode runKeys}. */
+export interface RequestOptions {
+  printer: Printer;
+  /** Show the wait notice when a reply is slow (stderr is a terminal). */
+  notice: boolean;
+}
 
 /** Sends one request line and prints its reply; resolves to true if the server answered ERR. */
 export async function runRequest(
   connection: Connection,
   line: string,
-  printer: Printer,
+  options: RequestOptions,
 ): Promise<boolean> {
+  const answered = connection.answered;
   await connection.send(line);
-  return printer.print(await connection.read());
+  const reading = connection.read();
+  const reply = options.notice
+    ? await withWaitNotice(reading, { printer: options.printer, answered })
+    : await reading;
+  return options.printer.print(reply, line);
+}
+
+/** `kv keys [prefix]`: every key, paged with KV SCAN past KV KEYS's limit. */
+export async function runKeys(
+  connection: Connection,
+  prefix: string | undefined,
+  options: RequestOptions,
+): Promise<boolean> {
+  const { printer } = options;
+  const answered = connection.answered;
+  let listing: ReturnType<Printer["keyListing"]> | undefined;
+  const listed = listKeys(connection, prefix, (keys) => {
+    listing ??= printer.keyListing();
+    listing.page(keys);
+  });
+  const refusal = options.notice
+    ? await withWaitNotice(listed, { printer, answered })
+    : await listed;
+  if (refusal !== undefined) return printer.print(refusal);
+  (listing ?? printer.keyListing()).end();
+  return false;
 }
 
 /** Options of {@linkcode runTransfer}. */
@@ -26,20 +64,24 @@ export interface TransferOptions {
   force: boolean;
   /** Where the progress bar is drawn (a terminal); undefined draws none. */
   progressSink: SyncByteSink | undefined;
+  /** Where relative local paths start (INIT_CWD) and `~` points. */
+  base: PathBase;
 }
 
 /**
  * `put <local> [name]` or `get <name> [local]`, verified by sha256; resolves
  * to true if the server answered ERR. A mismatch throws IntegrityError, a
- * local file that cannot be read or would be replaced throws Deno's error.
+ * local file that cannot be read or written, or that would be replaced,
+ * throws LocalFileError.
  */
 export async function runTransfer(
   connection: Connection,
   command: TransferCommand,
   options: TransferOptions,
 ): Promise<boolean> {
-  const { kind, local, name } = command;
-  const bar = progressBar(`${kind} ${kind === "put" ? local : name}`, options.progressSink);
+  const { kind, name } = command;
+  const local = localPath(command.local, options.base);
+  const bar = progressBar(`${kind} ${kind === "put" ? command.local : name}`, options.progressSink);
   let result: TransferResult;
   try {
     result = kind === "put"

@@ -1,15 +1,18 @@
 /**
  * What the client shows (SPEC §7): a reply's payload on stdout and an ERR on
  * stderr as `error: <code>: <message>`, byte-exact, or one JSON object per
- * reply with `--json`; a transfer's result line; the shell's passing notice;
- * a transfer's progress bar. It writes to the sinks it is given (stdout and
- * stderr in the program), synchronously, so that what goes to stdout and what
- * goes to stderr keep the order in which the replies arrived.
+ * reply with `--json` (structured fields where the reply has a known shape,
+ * lib/client/reply_shapes.ts); a key listing page by page; a transfer's
+ * result line; the passing wait notice; a transfer's progress bar. It
+ * writes to the sinks it is given (stdout and stderr in the program),
+ * synchronously, so that what goes to stdout and what goes to stderr keep
+ * the order in which the replies arrived.
  */
 import { format as formatBytes } from "@std/fmt/bytes";
 import { red, yellow } from "@std/fmt/colors";
 import { type SyncByteSink, writeAllSync } from "../io.ts";
 import type { ParsedReply } from "../protocol/mod.ts";
+import { shapeOf, structuredFields } from "./reply_shapes.ts";
 import type { Progress } from "./transfer.ts";
 
 /** Moves to the start of the terminal line and erases it: a notice or a bar is redrawn over. */
@@ -30,6 +33,12 @@ export interface PrinterOptions {
   json: boolean;
   /** ERR lines in red and notices in yellow: stderr is a terminal that wants color. */
   color: boolean;
+  /**
+   * Print `OK` for a reply without text (`KV SET`), as redis-cli does: in
+   * the shell silence would read as a hang; a one-shot command prints only
+   * the payload, and there is none.
+   */
+  bareOk?: boolean;
 }
 
 /** A verified transfer, as {@linkcode Printer.printTransfer} reports it. */
@@ -47,16 +56,20 @@ export class Printer {
     this.#options = options;
   }
 
-  /** Prints a reply; returns true if it was an ERR. */
-  print(reply: ParsedReply): boolean {
+  /**
+   * Prints a reply to `request` (the line it answers, which decides the
+   * JSON shape); returns true if it was an ERR.
+   */
+  print(reply: ParsedReply, request?: string): boolean {
     const { stdout, json, color } = this.#options;
     if (json) {
-      this.#write(stdout, JSON.stringify(toJson(reply)) + "\n");
+      this.#write(stdout, JSON.stringify(toJson(reply, request)) + "\n");
       return reply.kind === "err";
     }
     switch (reply.kind) {
       case "ok":
         if (reply.text !== undefined) this.#write(stdout, reply.text + "\n");
+        else if (this.#options.bareOk) this.#write(stdout, "OK\n");
         return false;
       case "data":
         writeAllSync(stdout, reply.body);
@@ -69,12 +82,48 @@ export class Printer {
     }
   }
 
+  /**
+   * A key listing that arrives page by page (`kv keys`): one key a line, or
+   * with `--json` one `{"ok":true,"keys":[…]}` written as the pages come,
+   * so memory stays flat. `end` closes it.
+   */
+  keyListing(): { page(keys: string[]): void; end(): void } {
+    const { stdout, json } = this.#options;
+    if (!json) {
+      return {
+        page: (keys) => this.#write(stdout, keys.map((key) => key + "\n").join("")),
+        end: () => {},
+      };
+    }
+    let first = true;
+    this.#write(stdout, '{"ok":true,"keys":[');
+    return {
+      page: (keys) => {
+        if (keys.length === 0) return;
+        this.#write(stdout, (first ? "" : ",") + keys.map((key) => JSON.stringify(key)).join(","));
+        first = false;
+      },
+      end: () => this.#write(stdout, "]}\n"),
+    };
+  }
+
   /** `stored <name> <size> <sha256>` after a put, `saved …` after a get, or the same as JSON. */
   printTransfer(kind: "put" | "get", done: TransferDone): void {
     const line = this.#options.json
       ? JSON.stringify({ ok: true, ...done })
       : `${kind === "put" ? "stored" : "saved"} ${done.name} ${done.size} ${done.sha256}`;
     this.#write(this.#options.stdout, line + "\n");
+  }
+
+  /** One line on stdout that is not a reply (the shell's help, `connected to …`). */
+  info(text: string): void {
+    this.#write(this.#options.stdout, text + "\n");
+  }
+
+  /** `error: <message>` on stderr: a problem on the client's side, not a reply. */
+  error(message: string): void {
+    const line = `error: ${message}`;
+    this.#write(this.#options.stderr, (this.#options.color ? red(line) : line) + "\n");
   }
 
   /** Shows `text` on stderr until {@linkcode clearNotice}, with no newline. */
@@ -92,19 +141,26 @@ export class Printer {
   }
 }
 
-function toJson(reply: ParsedReply): Record<string, unknown> {
+/** The JSON object for `reply`: structured fields when `request` has a known shape. */
+function toJson(reply: ParsedReply, request: string | undefined): Record<string, unknown> {
   switch (reply.kind) {
     case "ok":
       return reply.text === undefined ? { ok: true } : { ok: true, text: reply.text };
     case "err":
       return { ok: false, code: reply.code, message: reply.message };
-    case "data":
+    case "data": {
+      const shape = request === undefined ? undefined : shapeOf(request);
+      const fields = shape === undefined
+        ? undefined
+        : structuredFields(shape, decoder.decode(reply.body));
+      if (fields !== undefined) return { ok: true, ...fields };
       return {
         ok: true,
         size: reply.body.length,
         ...(reply.sha256 === undefined ? {} : { sha256: reply.sha256 }),
         data: decoder.decode(reply.body),
       };
+    }
   }
 }
 
@@ -122,11 +178,14 @@ export function progressBar(label: string, sink: SyncByteSink | undefined): Prog
   if (sink === undefined) return { update: () => {}, end: () => {} };
   const write = (text: string) => writeAllSync(sink, encoder.encode(text));
   const started = performance.now();
-  let drawnAt = 0;
+  // The first update always draws, however soon after start it comes.
+  let drawnAt = -Infinity;
+  let drawn = false;
   const update = (done: number, total: number) => {
     const now = performance.now();
     if (now - drawnAt < REDRAW_MS && done < total) return;
     drawnAt = now;
+    drawn = true;
     const fraction = total === 0 ? 1 : done / total;
     const filled = Math.round(fraction * BAR_WIDTH);
     const seconds = (now - started) / 1000;
@@ -138,5 +197,6 @@ export function progressBar(label: string, sink: SyncByteSink | undefined): Prog
         `${formatBytes(done)} / ${formatBytes(total)}  ${formatBytes(rate)}/s  ${left}s left`,
     );
   };
-  return { update, end: () => write("\n") };
+  // A transfer refused before its first byte drew nothing, and leaves no empty line.
+  return { update, end: () => drawn && write("\n") };
 }

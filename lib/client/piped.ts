@@ -17,6 +17,8 @@ export async function runPiped(
   printer: Printer,
 ): Promise<boolean> {
   let expected = 0;
+  // The request each reply answers, in order: it decides the reply's --json shape.
+  const requests: string[] = [];
   let inputDone = false;
   let wake: () => void = () => {};
   const sender = (async () => {
@@ -24,7 +26,9 @@ export async function runPiped(
     const flush = async (lines: string[]) => {
       if (lines.length === 0) return;
       // Blank lines get no reply (SPEC §4): do not wait for one.
-      expected += lines.filter((l) => !isBlank(l.replace(/\r$/, ""))).length;
+      const asked = lines.map((l) => l.replace(/\r$/, "")).filter((l) => !isBlank(l));
+      requests.push(...asked);
+      expected += asked.length;
       wake();
       await connection.write(encoder.encode(lines.join("\n") + "\n"));
     };
@@ -53,7 +57,7 @@ export async function runPiped(
     }
     answered++;
     if (reply.kind === "ok" && reply.text === "bye") quitSent = true;
-    if (printer.print(reply)) failed = true;
+    if (printer.print(reply, requests.shift())) failed = true;
     if (quitSent) break;
   }
   await sender.catch(() => {});

@@ -3,12 +3,23 @@
  * `get` streams one down with FILE GET into a temporary file and renames it
  * into place. Both hash the bytes as they pass and compare with the server's
  * sha256. Progress is reported through a callback: lib never prints.
+ *
+ * Everything the local disk refuses is a {@linkcode LocalFileError} naming
+ * the path, found before the request where it can be (the file to send is
+ * opened, the temporary file to receive into is created, first), and
+ * nothing is left behind: a cut-short upload is abandoned by closing the
+ * connection (the server then discards it, SPEC §4), a failed download
+ * removes its temporary file.
  */
 import { createHash } from "node:crypto";
-import type { Connection } from "./connection.ts";
+import { basename } from "@std/path/basename";
+import { dirname } from "@std/path/dirname";
+import { join } from "@std/path/join";
+import { ConnectError, type Connection } from "./connection.ts";
 import { parseDataHeader, type ParsedReply, parseReplyLine, quoteWord } from "../protocol/mod.ts";
 import { readAhead, WriteBehind } from "../chunks.ts";
 import { CutShortError } from "../io.ts";
+import { inside, LocalFileError, localFileError, type LocalPath } from "./local_files.ts";
 
 /** The server's sha256 differs from the bytes we sent or received (client exit code 4). */
 export class IntegrityError extends Error {
@@ -23,14 +34,18 @@ export type TransferResult =
   | { ok: false; reply: ParsedReply }
   | { ok: true; name: string; size: number; sha256: string };
 
-/** Uploads `localPath` as `name`. Verifies the sha256 the server reports. */
+/**
+ * Uploads `local` as `name`. Verifies the sha256 the server reports. A file
+ * that ends early (it shrank while being sent) or cannot be read midway
+ * closes the connection, so the server discards the partial upload.
+ */
 export async function put(
   connection: Connection,
-  localPath: string,
+  local: LocalPath,
   name: string,
   onProgress: Progress = () => {},
 ): Promise<TransferResult> {
-  using file = await Deno.open(localPath, { read: true });
+  using file = await openToSend(local);
   const size = (await file.stat()).size;
   await connection.send(`FILE PUT ${quoteWord(name)} ${size}`);
   const hash = createHash("sha256");
@@ -45,83 +60,184 @@ export async function put(
       onProgress(sent, size);
     }
   } catch (error) {
+    if (error instanceof ConnectError) return await replyAfterRefusal(connection, error);
+    // The server waits for bytes we cannot send: only closing tells it the upload is void.
+    connection.close();
     if (error instanceof CutShortError) {
-      throw new Error(`${localPath} shrank while being sent`);
+      throw new LocalFileError(
+        `${local.typed}: shrank while being sent (${error.received} of ${size} bytes); ` +
+          `nothing was stored`,
+      );
     }
-    throw error;
+    throw localFileError(local.typed, error);
   }
   const reply = await connection.read();
   if (reply.kind !== "ok") return { ok: false, reply };
   const sha256 = hash.digest("hex");
   const reported = reply.text?.split(" ").at(-1);
   if (reported !== sha256) {
-    throw new IntegrityError(`the server stored sha256 ${reported} but ${localPath} has ${sha256}`);
+    throw new IntegrityError(
+      `the server stored sha256 ${reported} but ${local.typed} has ${sha256}`,
+    );
   }
   return { ok: true, name, size, sha256 };
 }
 
+/** Opens a regular file to upload; anything else is a LocalFileError naming it. */
+async function openToSend(local: LocalPath): Promise<Deno.FsFile> {
+  let info: Deno.FileInfo;
+  try {
+    info = await Deno.stat(local.resolved);
+  } catch (error) {
+    throw localFileError(local.typed, error);
+  }
+  // Checked before opening: opening a directory succeeds on Unix, and only reading it fails.
+  if (info.isDirectory) throw new LocalFileError(`${local.typed}: is a directory`);
+  // FILE PUT announces the size first, which a pipe or a device does not have.
+  if (!info.isFile) throw new LocalFileError(`${local.typed}: is not a regular file`);
+  try {
+    return await Deno.open(local.resolved, { read: true });
+  } catch (error) {
+    throw localFileError(local.typed, error);
+  }
+}
+
 /**
- * Downloads `name` into `localPath` atomically: a temporary file beside it,
- * renamed into place only when the sha256 matches. Refuses to replace an
- * existing file unless `force`.
+ * A write failed mid-upload: the server may have refused the upload and
+ * closed (`ERR too-large` over --max-file-size), in which case its reply
+ * is already here and says more than "connection lost".
+ */
+async function replyAfterRefusal(
+  connection: Connection,
+  writeError: ConnectError,
+): Promise<TransferResult> {
+  try {
+    const reply = await connection.read();
+    if (reply.kind === "err") return { ok: false, reply };
+  } catch {
+    // No reply came: the write error is the story.
+  } finally {
+    connection.close();
+  }
+  throw writeError;
+}
+
+/**
+ * Downloads `name` into `local` atomically: a temporary file beside it,
+ * renamed into place only when the sha256 matches. `local` may be an
+ * existing directory, which receives the file under `name` (as `cp` does).
+ * Refuses to replace an existing file unless `force`.
  */
 export async function get(
   connection: Connection,
   name: string,
-  localPath: string,
+  local: LocalPath,
   options: { force?: boolean; onProgress?: Progress } = {},
 ): Promise<TransferResult> {
   const onProgress = options.onProgress ?? (() => {});
-  const refuseOverwrite = () =>
-    new Deno.errors.AlreadyExists(`${localPath} exists; use --force to replace it`);
-  if (!options.force && await exists(localPath)) throw refuseOverwrite();
-  await connection.send(`FILE GET ${quoteWord(name)}`);
-  const line = await connection.readLine();
-  if (!line.startsWith("DATA ")) return { ok: false, reply: parseReplyLine(line) };
-  const header = parseDataHeader(line);
-  const slash = localPath.lastIndexOf("/");
-  const dir = slash === -1 ? "." : localPath.slice(0, slash) || "/";
-  const temp = `${dir}/.${localPath.slice(slash + 1)}.part-${crypto.randomUUID().slice(0, 8)}`;
-  const hash = createHash("sha256");
-  let received = 0;
-  let done = false;
-  const file = await Deno.open(temp, { createNew: true, write: true, mode: 0o644 });
+  const target = await downloadTarget(local, name, options.force ?? false);
+  const temp = join(
+    dirname(target.resolved),
+    `.${basename(target.resolved)}.part-${crypto.randomUUID().slice(0, 8)}`,
+  );
+  let file: Deno.FsFile;
   try {
-    onProgress(0, header.size);
-    // Hash and receive the next chunk while the previous one goes to disk.
-    const disk = new WriteBehind(file);
-    for await (const chunk of connection.replies.body(header.size)) {
-      hash.update(chunk);
-      await disk.write(chunk);
-      received += chunk.length;
-      onProgress(received, header.size);
-    }
-    await disk.flush();
-    await file.syncData();
+    // Created before the request: a directory we cannot write to is found without a download.
+    file = await Deno.open(temp, { createNew: true, write: true, mode: 0o644 });
+  } catch (error) {
+    throw localFileError(dirname(target.typed), error);
+  }
+  let open = true;
+  try {
+    await connection.send(`FILE GET ${quoteWord(name)}`);
+    const line = await connection.readLine();
+    if (!line.startsWith("DATA ")) return { ok: false, reply: parseReplyLine(line) };
+    const header = parseDataHeader(line);
+    const sha256 = await receive(connection, file, { size: header.size, target, onProgress });
     file.close();
-    done = true;
-    const sha256 = hash.digest("hex");
+    open = false;
     if (header.sha256 !== undefined && header.sha256 !== sha256) {
       throw new IntegrityError(
         `received bytes hash to ${sha256}, but the server announced ${header.sha256}`,
       );
     }
-    if (!options.force && await exists(localPath)) throw refuseOverwrite();
-    await Deno.rename(temp, localPath);
+    // Checked again: the file may have appeared during the download.
+    if (!options.force && await statOrNull(target) !== null) {
+      throw new LocalFileError(`${target.typed}: exists; use --force to replace it`);
+    }
+    try {
+      await Deno.rename(temp, target.resolved);
+    } catch (error) {
+      throw localFileError(target.typed, error);
+    }
     return { ok: true, name, size: header.size, sha256 };
   } finally {
-    if (!done) file.close();
+    if (open) file.close();
     await Deno.remove(temp).catch(() => {});
   }
 }
 
-/** True if something exists at `path` (a link counts, even a dangling one). */
-export async function exists(path: string): Promise<boolean> {
+/**
+ * Receives `size` body bytes into `file`, flushed to disk; returns their
+ * sha256. A disk error closes the connection (the rest of the body is not
+ * read) and is a LocalFileError naming the target.
+ */
+async function receive(
+  connection: Connection,
+  file: Deno.FsFile,
+  options: { size: number; target: LocalPath; onProgress: Progress },
+): Promise<string> {
+  const { size, target, onProgress } = options;
+  const hash = createHash("sha256");
+  let received = 0;
+  onProgress(0, size);
+  // Hash and receive the next chunk while the previous one goes to disk.
+  const disk = new WriteBehind(file);
+  const onDisk = async (work: Promise<void>) => {
+    try {
+      await work;
+    } catch (error) {
+      connection.close();
+      throw localFileError(target.typed, error);
+    }
+  };
+  for await (const chunk of connection.body(size)) {
+    hash.update(chunk);
+    await onDisk(disk.write(chunk));
+    received += chunk.length;
+    onProgress(received, size);
+  }
+  await onDisk(disk.flush());
+  await onDisk(file.syncData());
+  return hash.digest("hex");
+}
+
+/**
+ * Where a download of `name` into `local` goes: `local`, or `local/name`
+ * when `local` is a directory. Throws LocalFileError if that exists and
+ * `force` is off, or is itself a directory.
+ */
+async function downloadTarget(local: LocalPath, name: string, force: boolean): Promise<LocalPath> {
+  let target = local;
+  let info = await statOrNull(local);
+  if (info?.isDirectory) {
+    target = inside(local, name);
+    info = await statOrNull(target);
+  }
+  if (info === null) return target;
+  if (info.isDirectory) throw new LocalFileError(`${target.typed}: is a directory`);
+  if (!force) throw new LocalFileError(`${target.typed}: exists; use --force to replace it`);
+  return target;
+}
+
+/** What is at `path` (a link itself, even a dangling one), or null if nothing is. */
+async function statOrNull(path: LocalPath): Promise<Deno.FileInfo | null> {
   try {
-    await Deno.lstat(path);
-    return true;
+    const link = await Deno.lstat(path.resolved);
+    // A link to a directory counts as that directory, as for cp; any other link as itself.
+    return link.isSymlink ? await Deno.stat(path.resolved).catch(() => link) : link;
   } catch (error) {
-    if (error instanceof Deno.errors.NotFound) return false;
-    throw error;
+    if (error instanceof Deno.errors.NotFound) return null;
+    throw localFileError(path.typed, error);
   }
 }

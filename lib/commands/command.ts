@@ -11,7 +11,7 @@ import type { User } from "../security/users_file.ts";
 import type { FileStore } from "../stores/file_store.ts";
 import type { KvStore } from "../stores/kv_store.ts";
 import type { WorkerPool } from "../worker_pool.ts";
-import type { CountJob, CountResult } from "./count_worker.ts";
+import type { Job, JobResult } from "../jobs/worker.ts";
 
 /** What a command sees of its own connection. */
 export interface Session {
@@ -51,8 +51,8 @@ export interface Services {
   readonly files: FileStore;
   /** The durable key-value store. */
   readonly kv: KvStore;
-  /** The worker threads that run COUNT jobs. */
-  readonly workers: WorkerPool<CountJob, CountResult>;
+  /** The worker threads: COUNT jobs, and hashes for FILE GET (which the file store runs there). */
+  readonly workers: WorkerPool<Job, JobResult>;
   /** The users of `--users`; undefined without it (every client is let in, and AUTH is refused). */
   readonly auth: AuthService | undefined;
   /** Running connections, then queued ones in FIFO order (WHO). */
@@ -107,9 +107,19 @@ export interface Command {
    * throw a ProtocolError as `run` would.
    */
   payloadSize?(request: Request, context: CommandContext): number | undefined;
+  /**
+   * The bytes `--max-line` counts for a line of this command that is longer
+   * than the limit, when that is not the whole line (KV SET counts its
+   * value only, so a 65,536-byte value fits the default limit). Lines may
+   * be at most {@linkcode LINE_HEADROOM} bytes over the limit in all.
+   */
+  measuredLength?(request: Request): number;
   /** Runs the request; a bad request is a returned or thrown ProtocolError, never a crash. */
   run(request: Request, context: CommandContext): Reply | Promise<Reply>;
 }
+
+/** How far past `--max-line` a line may run for a command whose `measuredLength` counts less. */
+export const LINE_HEADROOM = 300;
 
 /** Throws `bad-args` unless `args` has between `min` and `max` entries. */
 export function expectArgs(

@@ -4,7 +4,7 @@
  * jobs, under the cross-thread lock — while the event loop keeps serving
  * everyone else (SPEC §4, "Details").
  */
-import { COUNTER_CELL } from "./count_worker.ts";
+import { COUNTER_CELL } from "../jobs/count_job.ts";
 import { err, INTEGER_WORD as INTEGER, ok, ProtocolError } from "../protocol/mod.ts";
 import { JobFailedError, JobsCancelledError, PoolFullError } from "../worker_pool.ts";
 import { type Command, expectArgs, truncate } from "./command.ts";
@@ -66,11 +66,11 @@ export const COUNT: Command = {
     const cells = new Int32Array(new SharedArrayBuffer(2 * Int32Array.BYTES_PER_ELEMENT));
     const logger = services.logger;
     try {
-      await services.workers.runBatch(increments, () => ({ cells, workMs }), {
+      await services.workers.runBatch(increments, () => ({ kind: "count", cells, workMs }), {
         signal,
         cost: workMs,
         onResult: (result, index, worker) => {
-          if (logger.debugEnabled) {
+          if (logger.debugEnabled && result.kind === "counted") {
             logger.debug(`job ${index + 1}/${increments}`, {
               client: session.id,
               worker,

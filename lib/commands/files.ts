@@ -44,12 +44,25 @@ const SUBCOMMANDS: ReadonlyMap<string, Subcommand> = new Map<string, Subcommand>
         // The client went away mid-upload: nothing was stored, nobody is left to read a reply.
         return err("bad-request", `upload ${error.message}`, { close: true });
       }
+      if (error instanceof Deno.errors.IsADirectory || error instanceof Deno.errors.NotADirectory) {
+        throw new ProtocolError("bad-name", `${quoteWord(name)} is a directory on the server`);
+      }
       throw error;
     }
   }],
-  ["GET", async (args, { services }) => {
+  ["GET", async (args, { services, signal }) => {
     expectArgs(args, { min: 2 }, "FILE GET takes <name>");
-    const file = await services.files.openForRead(args[1]!);
+    let file;
+    try {
+      // The sha256 may take a hash on a worker thread: a client gone meanwhile stops waiting.
+      file = await services.files.openForRead(args[1]!, { signal });
+    } catch (error) {
+      if (signal.aborted && error === signal.reason) {
+        // As a cut upload: the client's own loss, nobody is left to read a reply.
+        return err("bad-request", "FILE GET stopped: the connection is gone", { close: true });
+      }
+      throw error;
+    }
     return {
       kind: "stream",
       size: file.size,

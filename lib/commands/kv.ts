@@ -75,15 +75,16 @@ const SUBCOMMANDS: ReadonlyMap<string, Subcommand> = new Map<string, Subcommand>
   }],
   ["KEYS", async (_request, args, { services }) => {
     expectArgs(args, { min: 1, max: 2 }, "KV KEYS takes [<prefix>]");
-    // One more than the limit tells "exactly the limit" from "too many".
-    const keys = await services.kv.keys(args[1] ?? "", { limit: MAX_LISTED_KEYS + 1 });
-    if (keys.length > MAX_LISTED_KEYS) {
+    // Counted first, holding nothing: one more than the limit tells "exactly
+    // the limit" from "too many", and a refusal then costs no memory.
+    const prefix = args[1] ?? "";
+    if (await services.kv.countKeys(prefix, MAX_LISTED_KEYS + 1) > MAX_LISTED_KEYS) {
       return err(
         "too-large",
         `more than ${MAX_LISTED_KEYS} keys match; page through them with KV SCAN [<prefix>] [AFTER <key>] [LIMIT <n>]`,
       );
     }
-    return dataLines(keys);
+    return dataLines(await services.kv.keys(prefix, { limit: MAX_LISTED_KEYS }));
   }],
   ["SCAN", async (request, _args, { services }) => {
     const { prefix, after, limit } = parseScan(request);
@@ -153,6 +154,12 @@ export const KV: Command = {
     "KV SCAN [<prefix>] [AFTER <key>] [LIMIT <n>]",
   ],
   summary: "the shared durable store: value is the rest of the line; INCR is exact and atomic",
+  // `KV SET <key> ` is not counted against --max-line: only the value is (SPEC §4).
+  measuredLength(request) {
+    const [sub] = request.words(1);
+    if (sub?.toUpperCase() !== "SET") return encoder.encode(request.line).length;
+    return encoder.encode(request.rest(2) ?? "").length;
+  },
   async run(request, context) {
     // Subcommand and key first: SET's value is the raw rest of the line and
     // must not be parsed (quotes in it are data).

@@ -9,8 +9,23 @@ import { err, type LineReply } from "../protocol/mod.ts";
 
 /** errno names of a full disk or quota. */
 const NO_SPACE = new Set(["ENOSPC", "EDQUOT"]);
-/** errno names of a server that cannot get at its storage right now. */
-const UNAVAILABLE = new Set(["EMFILE", "ENFILE", "EROFS", "EACCES", "EPERM", "ENOMEM", "EIO"]);
+/**
+ * errno names of a server that cannot get at its storage right now: out of
+ * descriptors or memory, a read-only or failing disk, no permission, or
+ * its directory gone (ENOENT, ENOTDIR reach here only then: a missing
+ * file a request named is the store's own not-found).
+ */
+const UNAVAILABLE = new Set([
+  "EMFILE",
+  "ENFILE",
+  "EROFS",
+  "EACCES",
+  "EPERM",
+  "ENOMEM",
+  "EIO",
+  "ENOENT",
+  "ENOTDIR",
+]);
 /** SQLite's words for the same (Deno KV reports them in the message). */
 const SQLITE_FULL = /database or disk is full|disk I\/O error.*full/i;
 const SQLITE_UNAVAILABLE = /unable to open database|readonly database|disk I\/O error/i;

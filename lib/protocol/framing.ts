@@ -34,22 +34,27 @@ export class FrameBuffer {
   /** Bytes in [#start, #scan) are known to hold no LF, so byte-at-a-time input is not rescanned. */
   #scan = 0;
   readonly maxLine: number;
+  /** Bytes past `maxLine` that are still framed, for the caller to judge (see the constructor). */
+  readonly #headroom: number;
   readonly #initialSize: number;
   readonly #pool: BufferPool | undefined;
 
   /**
    * `maxLine` counts the bytes before the LF, a CR before it excluded (SPEC §4).
-   * With a `pool` of the initial size, the first buffer comes from it and
-   * {@linkcode release} gives it back.
+   * Lines up to `headroom` bytes longer are still framed, for a caller whose
+   * limit counts only part of some lines (KV SET counts its value); it
+   * refuses the rest with {@linkcode tooLong}. With a `pool` of the initial
+   * size, the first buffer comes from it and {@linkcode release} gives it back.
    */
   constructor(
     maxLine: number,
-    options: { initialSize?: number; pool?: BufferPool | undefined } = {},
+    options: { initialSize?: number; pool?: BufferPool | undefined; headroom?: number } = {},
   ) {
     if (!Number.isSafeInteger(maxLine) || maxLine < 1) {
       throw new RangeError(`maxLine must be a positive integer: received ${maxLine}`);
     }
     this.maxLine = maxLine;
+    this.#headroom = options.headroom ?? 0;
     this.#initialSize = options.initialSize ?? Math.min(INITIAL_BUFFER_BYTES, maxLine + 2);
     this.#pool = options.pool?.size === this.#initialSize ? options.pool : undefined;
     this.#buf = EMPTY;
@@ -115,13 +120,13 @@ export class FrameBuffer {
     if (lf === -1) {
       this.#scan = this.#end;
       // One byte of slack: a CR may still be followed by the LF.
-      if (this.#end - this.#start > this.maxLine + 1) throw this.#tooLong();
+      if (this.#end - this.#start > this.maxLine + this.#headroom + 1) throw this.tooLong();
       if (this.#start === this.#end) this.#reset();
       return null;
     }
     let contentEnd = lf;
     if (contentEnd > this.#start && this.#buf[contentEnd - 1] === CR) contentEnd--;
-    if (contentEnd - this.#start > this.maxLine) throw this.#tooLong();
+    if (contentEnd - this.#start > this.maxLine + this.#headroom) throw this.tooLong();
     const line = this.#buf.subarray(this.#start, contentEnd);
     this.#start = this.#scan = lf + 1;
     return line;
@@ -164,7 +169,8 @@ export class FrameBuffer {
     return bytes;
   }
 
-  #tooLong(): ProtocolError {
+  /** The fatal `line-too-long` error, naming `maxLine`. */
+  tooLong(): ProtocolError {
     return new ProtocolError(
       "line-too-long",
       `request line exceeds ${this.maxLine} bytes; the limit is --max-line ${this.maxLine}`,

@@ -19,6 +19,7 @@ export {
   quoteWord,
   Request,
   scanWord,
+  scanWords,
   tokenize,
   type Word,
 } from "./request.ts";

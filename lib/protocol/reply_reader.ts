@@ -78,7 +78,14 @@ export class ReplyReader {
 
   /** Reads one full reply; throws ConnectionClosedError at EOF. */
   async read(): Promise<ParsedReply> {
-    const line = await this.readLine();
+    return await this.replyFrom(await this.readLine());
+  }
+
+  /**
+   * The whole reply whose first line, `line`, was already read with
+   * {@linkcode readLine}: a DATA body is read, any other line parsed.
+   */
+  async replyFrom(line: string): Promise<ParsedReply> {
     if (!line.startsWith("DATA ")) return parseReplyLine(line);
     const header = parseDataHeader(line);
     if (header.size > MAX_BUFFERED_DATA) {

@@ -17,6 +17,7 @@ export interface MetricsSource {
   running(): number;
   queued(): number;
   readonly workers: { stats(): PoolStats };
+  readonly hashes: { readonly computedTotal: number };
 }
 
 /** Upper bounds (seconds) of the duration buckets: 100 µs to 10 s, roughly ×2.5 apart. */
@@ -179,26 +180,33 @@ const FAMILIES: readonly Family[] = [
   {
     name: "workers",
     type: "gauge",
-    help: "Worker threads for COUNT jobs.",
+    help: "Worker threads for COUNT jobs and file hashes.",
     value: (s) => s.workers.stats().workers,
   },
   {
     name: "jobs_total",
     type: "counter",
-    help: "COUNT jobs finished.",
+    help: "Worker jobs finished (COUNT increments and file hashes).",
     value: (s) => s.workers.stats().jobs_total,
   },
   {
     name: "jobs_running",
     type: "gauge",
-    help: "COUNT jobs running on a worker now.",
+    help: "Worker jobs running now.",
     value: (s) => s.workers.stats().jobs_running,
   },
   {
     name: "jobs_queued",
     type: "gauge",
-    help: "COUNT jobs waiting for a worker.",
+    help: "Worker jobs waiting for a worker.",
     value: (s) => s.workers.stats().jobs_queued,
+  },
+  {
+    name: "hashes_total",
+    type: "counter",
+    help:
+      "Files hashed for FILE GET on the worker threads (cache hits and shared hashes add none).",
+    value: (s) => s.hashes.computedTotal,
   },
 ];
 

@@ -25,45 +25,66 @@
  *   and the read quantum this replaced (3 runs each, interleaved).
  *   50-connection throughput (S1) stayed within the run-to-run spread.
  *
- * The setting is read from `DENO_TOKIO_MAX_IO_EVENTS_PER_TICK` once, when a
- * thread's runtime starts: too late for the main thread of a running
- * process, but a Worker started afterwards gets its own runtime with it. So
- * the entry point sets the variable and runs the server in a Worker, which
- * needs `--allow-env=DENO_TOKIO_MAX_IO_EVENTS_PER_TICK`. If the variable is
- * already set (by the user), this thread has it too and no Worker is needed.
+ * A second setting, `DENO_TOKIO_EVENT_INTERVAL`, is how many tasks tokio
+ * runs between two looks at epoll when there is always work to do. At the
+ * default (61), 16 concurrent FILE GETs of 256 MiB kept the event loop busy
+ * enough that a bystander's PING waited 0.4–0.8 s at a time (p99 583 ms;
+ * Node's `net` under the same load: 35 ms): its readiness sat unread in
+ * epoll. At 2 it looked often enough: p99 46 ms (29 ms with the 256 KiB
+ * transfer chunks of lib/chunks.ts), measured with
+ * scripts/bench/rows/hash.ts's load, server unpinned.
+ *
+ * Both are read once, when a thread's runtime starts: too late for the
+ * main thread of a running process, but a Worker started afterwards gets
+ * its own runtime with them. So the entry point sets the variables and runs
+ * the server in a Worker, which needs `--allow-env` for the two. If the user
+ * set either, this thread has it too and no Worker is needed.
  */
 import { inWorkerThread } from "../worker_pool.ts";
 
 /** The environment variable Deno reads for its per-turn epoll event limit. */
 export const IO_EVENTS_VARIABLE = "DENO_TOKIO_MAX_IO_EVENTS_PER_TICK";
+/** The environment variable Deno reads for how many tasks run between two epoll polls. */
+export const EVENT_INTERVAL_VARIABLE = "DENO_TOKIO_EVENT_INTERVAL";
 
-/** The narrowest permission that lets the entry point set it. */
-export const NET_THREAD_PERMISSION = `--allow-env=${IO_EVENTS_VARIABLE}`;
+/**
+ * The network thread's scheduling: at most 64 events per turn (below the
+ * 128-operation budget, so every woken read is polled in turn), and a look
+ * at epoll every 2 tasks.
+ */
+export const SCHEDULING: Readonly<Record<string, string>> = {
+  [IO_EVENTS_VARIABLE]: "64",
+  [EVENT_INTERVAL_VARIABLE]: "2",
+};
 
-/** Events per turn: below the 128-operation budget, so every woken read is polled in turn. */
-export const IO_EVENTS_PER_TURN = 64;
+/** The narrowest permission that lets the entry point set them. */
+export const NET_THREAD_PERMISSION = `--allow-env=${Object.keys(SCHEDULING).join(",")}`;
 
 /** The Worker name that tells the network thread from the COUNT workers (same module). */
 export const NET_THREAD_NAME = "switchboard-net";
 
 /** Where the server should run, from the permission and the environment. */
 export type NetPlacement =
-  /** The variable was set before this process started: this thread has the setting. */
+  /** A variable was set before this process started: this thread has the user's setting. */
   | "here, set by the user"
-  /** The variable is now set: a Worker started from here gets the setting. */
+  /** The variables are now set: a Worker started from here gets the setting. */
   | "worker"
-  /** No permission for the variable: Deno's default scheduling, in this thread. */
+  /** No permission for the variables: Deno's default scheduling, in this thread. */
   | "here, default scheduling";
 
 /**
- * Decides where to serve, setting the variable when it may. Never prompts:
- * without `--allow-env` for the variable it answers "here, default scheduling".
+ * Decides where to serve, setting the variables when it may. Never prompts:
+ * without `--allow-env` for them it answers "here, default scheduling".
  */
 export function placeNetwork(): NetPlacement {
-  const granted = Deno.permissions.querySync({ name: "env", variable: IO_EVENTS_VARIABLE });
-  if (granted.state !== "granted") return "here, default scheduling";
-  if (Deno.env.get(IO_EVENTS_VARIABLE) !== undefined) return "here, set by the user";
-  Deno.env.set(IO_EVENTS_VARIABLE, String(IO_EVENTS_PER_TURN));
+  const variables = Object.keys(SCHEDULING);
+  const granted = (variable: string) =>
+    Deno.permissions.querySync({ name: "env", variable }).state === "granted";
+  if (!variables.every(granted)) return "here, default scheduling";
+  if (variables.some((variable) => Deno.env.get(variable) !== undefined)) {
+    return "here, set by the user";
+  }
+  for (const [variable, value] of Object.entries(SCHEDULING)) Deno.env.set(variable, value);
   return "worker";
 }
 

@@ -12,6 +12,7 @@
  * the frame buffer meanwhile and the frame must only change synchronously.
  */
 import { TurnBuffers } from "../chunks.ts";
+import { LINE_HEADROOM } from "../commands/command.ts";
 import { RateFloor } from "./rate_floor.ts";
 import { CutShortError } from "../io.ts";
 import type { BufferPool } from "../buffer_pool.ts";
@@ -97,8 +98,8 @@ export class ConnReader {
   constructor(conn: ReadableConn, options: ReaderOptions) {
     this.#conn = conn;
     this.#options = options;
-    this.frame = new FrameBuffer(options.maxLine, { pool: options.pool });
-    this.#readAheadLimit = options.maxLine + 2;
+    this.frame = new FrameBuffer(options.maxLine, { pool: options.pool, headroom: LINE_HEADROOM });
+    this.#readAheadLimit = options.maxLine + LINE_HEADROOM + 2;
     this.#payloadRate = new RateFloor(options.minRate, options.requestTimeoutMs);
   }
 

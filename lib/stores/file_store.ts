@@ -7,9 +7,11 @@
  *   readers see the old file or the whole new one, never a part. An upload
  *   cut short removes its temporary file; the old version stays.
  * - GET opens the file first and checks the opened inode is the regular file
- *   `lstat` saw (no symlink, no swap in between); size, hash and bytes then
- *   all come from that one descriptor, so a GET racing an overwrite returns
- *   one whole version with its own size and sha256.
+ *   `lstat` saw (no symlink, no swap in between); size and bytes then come
+ *   from that one descriptor, and the sha256 is that of the descriptor's
+ *   version (lib/stores/file_hashes.ts: cached, or computed once on a worker
+ *   thread, which proves it hashed that version), so a GET racing an
+ *   overwrite returns one whole version with its own size and sha256.
  * - Symlinks are never followed: GET and DEL say not-found, LIST skips them,
  *   and PUT's rename replaces the link itself.
  */
@@ -17,6 +19,8 @@ import { createHash } from "node:crypto";
 import { readAhead, WriteBehind } from "../chunks.ts";
 import { quoteText } from "../escape.ts";
 import { CutShortError } from "../io.ts";
+import type { FileHashes } from "./file_hashes.ts";
+import { identityOf } from "./file_identity.ts";
 
 /** Longest file name in UTF-8 bytes. */
 export const MAX_NAME_BYTES = 255;
@@ -24,8 +28,6 @@ export const MAX_NAME_BYTES = 255;
 const TEMP_PREFIX = ".upload-";
 /** Tries to open a file whose path keeps changing under us before saying not-found. */
 const OPEN_ATTEMPTS = 5;
-/** Hashes remembered for unchanged files (by inode, size, mtime), so a GET hashes once. */
-const HASH_CACHE_ENTRIES = 4096;
 
 const encoder = new TextEncoder();
 
@@ -82,15 +84,24 @@ export interface OpenedFile {
   close(): void;
 }
 
+/** Options of {@linkcode FileStore}. */
+export interface FileStoreOptions {
+  /** The largest PUT, in bytes. */
+  maxFileSize: number;
+  /** Where GET's sha256 comes from: the cache PUT fills, and hashing off the serving thread. */
+  hashes: FileHashes;
+}
+
 /** The files under one root directory. */
 export class FileStore {
   readonly root: string;
   readonly maxFileSize: number;
-  readonly #hashes = new Map<string, string>();
+  readonly #hashes: FileHashes;
 
-  constructor(root: string, options: { maxFileSize: number }) {
+  constructor(root: string, options: FileStoreOptions) {
     this.root = root.replace(/\/+$/, "") || "/";
     this.maxFileSize = options.maxFileSize;
+    this.#hashes = options.hashes;
   }
 
   /** Regular files with valid names, sorted by name (byte order). */
@@ -144,7 +155,7 @@ export class FileStore {
       renamed = true;
       const sha256 = hash.digest("hex");
       const info = await Deno.lstat(this.#path(name)).catch(() => undefined);
-      if (info?.isFile) this.#remember(info, sha256);
+      if (info?.isFile) this.#hashes.remember(this.#path(name), identityOf(info), sha256);
       return sha256;
     } finally {
       // Whatever failed (the upload, the disk, the rename onto a directory),
@@ -154,15 +165,20 @@ export class FileStore {
     }
   }
 
-  /** Opens `name` for streaming; throws FileNotFoundError for a missing, non-regular or symlinked file. */
-  async openForRead(name: string): Promise<OpenedFile> {
+  /**
+   * Opens `name` for streaming; throws FileNotFoundError for a missing,
+   * non-regular or symlinked file. An abort of `signal` (the client is
+   * gone) stops waiting for the sha256, which others may still need.
+   */
+  async openForRead(name: string, options: { signal?: AbortSignal } = {}): Promise<OpenedFile> {
     checkFileName(name);
     const path = this.#path(name);
     const notFound = () => new FileNotFoundError(name);
     // open() follows symlinks, so check that the inode we opened is the
     // regular file lstat saw. A different inode means the path changed in
     // between: a link swapped in, or just an overwrite renamed into place;
-    // look again, a few times, before giving up.
+    // look again, a few times, before giving up. The same when the worker
+    // that hashes the file found another version at the path.
     for (let attempt = 0; attempt < OPEN_ATTEMPTS; attempt++) {
       const seen = await Deno.lstat(path).catch(() => undefined);
       if (!seen?.isFile) throw notFound();
@@ -174,7 +190,11 @@ export class FileStore {
           closeQuietly(file);
           continue;
         }
-        const sha256 = this.#cached(info) ?? await this.#hash(file, info);
+        const sha256 = await this.#hashes.sha256(path, identityOf(info), options);
+        if (sha256 === undefined) {
+          closeQuietly(file);
+          continue;
+        }
         return {
           size: info.size,
           sha256,
@@ -213,29 +233,6 @@ export class FileStore {
   #path(name: string): string {
     return `${this.root}/${name}`;
   }
-
-  async #hash(file: Deno.FsFile, info: Deno.FileInfo): Promise<string> {
-    const hash = createHash("sha256");
-    for await (const chunk of readAhead(file, info.size)) hash.update(chunk);
-    await file.seek(0, Deno.SeekMode.Start);
-    const sha256 = hash.digest("hex");
-    this.#remember(info, sha256);
-    return sha256;
-  }
-
-  #cached(info: Deno.FileInfo): string | undefined {
-    return this.#hashes.get(cacheKey(info));
-  }
-
-  #remember(info: Deno.FileInfo, sha256: string): void {
-    if (this.#hashes.size >= HASH_CACHE_ENTRIES) this.#hashes.clear();
-    this.#hashes.set(cacheKey(info), sha256);
-  }
-}
-
-/** A file's identity for the hash cache: a rewrite makes a new inode or mtime. */
-function cacheKey(info: Deno.FileInfo): string {
-  return `${info.dev}:${info.ino}:${info.size}:${info.mtime?.getTime()}`;
 }
 
 function closeQuietly(file: Deno.FsFile): void {

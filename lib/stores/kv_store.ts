@@ -44,8 +44,12 @@ const INDEX = "keys";
 const META = "meta";
 /** Marks a database whose index is complete (databases from before the index get one at open). */
 const INDEX_BUILT: Deno.KvKey = [META, "keys-index"];
-/** Index entries written per commit while building the index for an older database. */
-const INDEX_BATCH = 500;
+/**
+ * What one commit writes while building the index for an older database:
+ * Deno KV refuses an atomic operation of more than 1,000 mutations or whose
+ * keys add up to more than 81,920 bytes (both measured).
+ */
+const INDEX_BATCH = { entries: 500, keyBytes: 60_000 } as const;
 /** Entries a listing fetches per round trip. */
 const LIST_BATCH = 500;
 const EMPTY = new Uint8Array(0);
@@ -109,12 +113,16 @@ export class KvStore {
   async #buildIndex(): Promise<void> {
     if ((await this.#kv.get(INDEX_BUILT)).value !== null) return;
     let batch = this.#kv.atomic();
-    let count = 0;
+    let entries = 0;
+    let keyBytes = 0;
     for await (const entry of this.#kv.list({ prefix: [SPACE] }, { batchSize: LIST_BATCH })) {
-      batch.set([INDEX, entry.key[1] as string], EMPTY);
-      if (++count % INDEX_BATCH === 0) {
+      const key = entry.key[1] as string;
+      batch.set([INDEX, key], EMPTY);
+      keyBytes += encoder.encode(key).length + INDEX.length;
+      if (++entries >= INDEX_BATCH.entries || keyBytes >= INDEX_BATCH.keyBytes) {
         await batch.commit();
         batch = this.#kv.atomic();
+        entries = keyBytes = 0;
       }
     }
     await batch.set(INDEX_BUILT, true).commit();
@@ -163,6 +171,23 @@ export class KvStore {
         .set([SPACE, key], encodeValue(String(next))).set([INDEX, key], EMPTY).commit();
       if (result.ok) return next;
     }
+  }
+
+  /**
+   * How many keys start with `prefix`, counting no further than `upTo`:
+   * KEYS asks this first, so that refusing a listing past its bound holds
+   * no keys at all.
+   */
+  async countKeys(prefix: string, upTo: number): Promise<number> {
+    let count = 0;
+    if (encoder.encode(prefix).length > MAX_KEY_BYTES) return count;
+    const listing = this.#kv.list({ prefix: [INDEX], start: [INDEX, prefix] }, {
+      batchSize: Math.min(LIST_BATCH, upTo),
+    });
+    for await (const entry of listing) {
+      if (!(entry.key[1] as string).startsWith(prefix) || ++count >= upTo) break;
+    }
+    return count;
   }
 
   /**

@@ -13,6 +13,7 @@
  */
 import { cpuUsage } from "node:process";
 import { Connection } from "../../lib/client/connection.ts";
+import { localPath } from "../../lib/client/local_files.ts";
 import { get, put } from "../../lib/client/transfer.ts";
 
 if (Deno.args[0] === "copy") {
@@ -41,8 +42,8 @@ const connection = await Connection.open({ host: "127.0.0.1", port: Number(port)
 const started = performance.now();
 const cpu = cpuUsage();
 const result = verb === "put"
-  ? await put(connection, local, name)
-  : await get(connection, name, local, { force: true });
+  ? await put(connection, localPath(local), name)
+  : await get(connection, name, localPath(local), { force: true });
 const seconds = (performance.now() - started) / 1000;
 const used = cpuUsage(cpu);
 connection.close();

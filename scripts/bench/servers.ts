@@ -53,6 +53,8 @@ export interface StartOptions {
   /** Arguments for switchboard and compare (the echoes take none). */
   args?: string[];
   cpu?: Cpu;
+  /** Runs before the server starts, with its scratch directory (`data/`, `files/` inside). */
+  prepare?: (dir: string) => Promise<void>;
 }
 
 /** A server under test, on its own fresh port and scratch directory; `await using` stops it. */
@@ -77,6 +79,7 @@ export class BenchServer {
   ): Promise<BenchServer> {
     const port = freePort();
     const dir = await Deno.makeTempDir({ prefix: "switchboard-bench-" });
+    await options.prepare?.(dir);
     const checkoutServer = (root: string): [string, string[]] => [DENO, [
       "run",
       ...SERVER_FLAGS,

@@ -23,7 +23,7 @@ const RATE_TARGET_MB_S = 1000;
 const RSS_GROWTH_TARGET = 64 * MiB;
 
 /** Writes `bytes` random bytes to `path` and syncs them, so that write-back does not compete with the PUT. */
-async function randomFile(path: string, bytes: number): Promise<void> {
+export async function randomFile(path: string, bytes: number): Promise<void> {
   using file = await Deno.open(path, { write: true, create: true });
   const chunk = new Uint8Array(MiB);
   for (let done = 0; done < bytes; done += chunk.length) {

@@ -11,8 +11,29 @@ import { S3 } from "./churn.ts";
 import { FILE } from "./file.ts";
 import { IDLE } from "./idle.ts";
 import { COUNT } from "./count.ts";
+import { HASH } from "./hash.ts";
+import { COUNTFAIR } from "./count_fairness.ts";
+import { SLOWLORIS } from "./slowloris.ts";
+import { KVKEYS } from "./kv_keys.ts";
+import { FAULTS } from "./faults.ts";
 import { TLS } from "./tls.ts";
 import { AUTH } from "./auth.ts";
 
 /** Every row, in table order. */
-export const ROWS: readonly BenchRow[] = [S1, S6, S4, GAP, S3, FILE, IDLE, COUNT, TLS, AUTH];
+export const ROWS: readonly BenchRow[] = [
+  S1,
+  S6,
+  S4,
+  GAP,
+  S3,
+  FILE,
+  IDLE,
+  COUNT,
+  HASH,
+  COUNTFAIR,
+  SLOWLORIS,
+  KVKEYS,
+  FAULTS,
+  TLS,
+  AUTH,
+];

@@ -1,0 +1,57 @@
+/**
+ * The worker threads' side of lib/worker_pool.ts: the kinds of job they run
+ * and the dispatcher that hands each job to its kind's runner. A kind is one
+ * file beside this one (count_job.ts, hash_job.ts) and one case below.
+ *
+ * The threads' entry is the server's own entry file (server.ts), which
+ * calls {@linkcode serveJobs} when it finds itself in a worker thread, so a
+ * bundle or a compiled binary re-enters itself; run directly (tests), this
+ * file serves on its own.
+ */
+import { announceReady, inWorkerThread, type JobMessage, type JobReply } from "../worker_pool.ts";
+import { type CountJob, type CountResult, runCountJob } from "./count_job.ts";
+import { type HashJob, type HashResult, runHashJob } from "./hash_job.ts";
+
+/** Every job a worker thread runs. */
+export type Job = CountJob | HashJob;
+
+/** What a worker thread answers to a job. */
+export type JobResult = CountResult | HashResult;
+
+/** Runs `job` (or one slice of it) with the runner of its kind: its result, or the rest of it. */
+export async function runJob(job: Job): Promise<{ result: JobResult } | { rest: Job }> {
+  switch (job.kind) {
+    case "count":
+      return runCountJob(job);
+    case "hash":
+      return { result: await runHashJob(job) };
+  }
+}
+
+/** Answers every job message posted to this worker thread, one job at a time (the pool sends no more). */
+export function serveJobs(): void {
+  // Typed narrowly so this file also checks under the main thread's lib.
+  const scope = self as unknown as {
+    onmessage: ((event: MessageEvent<JobMessage<Job>>) => void) | null;
+    postMessage(message: JobReply<Job, JobResult>): void;
+  };
+  scope.onmessage = async (event) => {
+    const { id, job } = event.data;
+    try {
+      scope.postMessage({ id, ok: true, ...await runJob(job) });
+    } catch (error) {
+      // The errno name crosses with the message, so that an out-of-descriptors
+      // or permission error still becomes its own reply (commands/storage_errors.ts).
+      const code = (error as { code?: unknown } | null)?.code;
+      scope.postMessage({
+        id,
+        ok: false,
+        error: String(error),
+        ...(typeof code === "string" ? { code } : {}),
+      });
+    }
+  };
+  announceReady();
+}
+
+if (import.meta.main && inWorkerThread()) serveJobs();

@@ -1,0 +1,151 @@
+/**
+ * FAULTS (SPEC §5, issue 16): a bounded storm of what a hostile or unlucky
+ * network sends — connections reset right after their first bytes,
+ * garbage (invalid UTF-8, NUL, lines past --max-line), connections that
+ * open and say nothing, and clients that pipeline without ever reading —
+ * while a bystander's PING p99 is measured (target < 50 ms) and the
+ * server's RSS watched (target: growth < 128 MiB). Then the server is
+ * paused while 1,000 connections reset in its accept queue, and the next
+ * client's first reply is timed (target < 100 ms).
+ */
+import { delay } from "@std/async/delay";
+import net from "node:net";
+import { writeAll } from "../../../lib/io.ts";
+import { type BenchContext, progress, runLoad, startServer } from "../context.ts";
+import { type BenchRow, mebibytes, millis, type Row } from "../row.ts";
+import { PING } from "../servers.ts";
+import { memory } from "../system.ts";
+
+const MiB = 1024 ** 2;
+const BYSTANDERS = 10;
+const P99_TARGET_US = 50_000;
+const RSS_GROWTH_TARGET = 128 * MiB;
+/** Of each kind of storm, at once. */
+const RESETTERS = 50;
+const GARBAGE = 20;
+const SILENT = 100;
+const NON_READERS = 20;
+/** Connections reset in the accept queue while the server is paused. */
+const QUEUED_RESETS = 1000;
+const NEXT_REPLY_TARGET_MS = 100;
+const MAX_LINE = 4096;
+
+const encoder = new TextEncoder();
+
+/** Connects, sends `bytes`, then resets (RST) instead of closing. */
+function sendAndReset(port: number, bytes: Uint8Array): Promise<void> {
+  return new Promise((resolve) => {
+    const socket = net.connect(port, "127.0.0.1", () => {
+      socket.write(bytes, () => {
+        socket.resetAndDestroy();
+        resolve();
+      });
+    });
+    socket.on("error", () => resolve());
+  });
+}
+
+/** Random bytes with the LF kept rare, the invalid and the NUL kept common. */
+function garbage(): Uint8Array {
+  const bytes = crypto.getRandomValues(new Uint8Array(64 + Math.floor(Math.random() * 8192)));
+  for (let i = 0; i < bytes.length; i += 97) bytes[i] = 10;
+  return bytes;
+}
+
+/** Runs `once` again and again until `stop()`, at most `parallel` at a time. */
+async function repeat(parallel: number, stop: () => boolean, once: () => Promise<void>) {
+  await Promise.all(Array.from({ length: parallel }, async () => {
+    while (!stop()) await once().catch(() => {});
+  }));
+}
+
+/** A client that pipelines ECHOs of 1 KB and never reads a reply, until `stop()`. */
+async function nonReader(port: number, stop: () => boolean): Promise<void> {
+  const conn = await Deno.connect({ hostname: "127.0.0.1", port });
+  const line = encoder.encode(`ECHO ${"x".repeat(1000)}\n`.repeat(16));
+  try {
+    while (!stop()) await writeAll(conn, line);
+  } catch {
+    // cut by the server: a peer that does not read costs its buffer, then its connection
+  } finally {
+    conn.close();
+  }
+}
+
+/** Connect → first reply of a new client, in ms. */
+async function firstReplyMs(port: number): Promise<number> {
+  const started = performance.now();
+  const conn = await Deno.connect({ hostname: "127.0.0.1", port });
+  try {
+    await writeAll(conn, encoder.encode("PING\n"));
+    await conn.read(new Uint8Array(64));
+    return performance.now() - started;
+  } finally {
+    conn.close();
+  }
+}
+
+/** FAULTS: a bystander's p99 and the RSS through a storm; the first reply after 1,000 queued resets. */
+export const FAULTS: BenchRow = {
+  id: "FAULTS",
+  about: "bystander p99 and RSS during a storm of resets, garbage, silence, non-readers",
+  compares: false,
+  async run(context: BenchContext): Promise<Row> {
+    progress("fault storm");
+    await using server = await startServer(context, "switchboard", {
+      args: ["--max-running", "512", "--max-line", String(MAX_LINE), "--request-timeout", "5"],
+    });
+    const before = await memory(server.pid, "VmRSS");
+    let stop = false;
+    const silent = await Promise.all(
+      Array.from(
+        { length: SILENT },
+        () => Deno.connect({ hostname: "127.0.0.1", port: server.port }),
+      ),
+    );
+    const storm = Promise.all([
+      repeat(
+        RESETTERS,
+        () => stop,
+        () => sendAndReset(server.port, encoder.encode("PING\nKV GET x\n")),
+      ),
+      repeat(GARBAGE, () => stop, () => sendAndReset(server.port, garbage())),
+      ...Array.from({ length: NON_READERS }, () => nonReader(server.port, () => stop)),
+    ]);
+    let result;
+    try {
+      result = await runLoad(context, server, { connections: BYSTANDERS, ...PING.switchboard });
+    } finally {
+      stop = true;
+      await storm;
+      for (const conn of silent) conn.close();
+    }
+    const peak = await memory(server.pid, "VmHWM");
+    progress("1,000 resets in the accept queue");
+    server.process.kill("SIGSTOP");
+    try {
+      for (let i = 0; i < QUEUED_RESETS; i += 100) {
+        await Promise.all(
+          Array.from({ length: 100 }, () => sendAndReset(server.port, encoder.encode("PING\n"))),
+        );
+      }
+    } finally {
+      server.process.kill("SIGCONT");
+    }
+    await delay(10);
+    const next = await firstReplyMs(server.port);
+    const growth = peak - before;
+    return {
+      scenario: "fault storm: bystander PING p99, RSS growth; next reply after 1,000 queued resets",
+      switchboard: `p99 ${millis(result.p99)}, ${result.replied}/${BYSTANDERS} answered; RSS +${
+        mebibytes(Math.max(0, growth))
+      } (peak ${mebibytes(peak)}); next reply ${next.toFixed(1)} ms`,
+      deno: "",
+      node: "",
+      ratio: "",
+      target: "p99 < 50 ms, RSS growth < 128 MiB, next reply < 100 ms",
+      met: result.p99 < P99_TARGET_US && growth < RSS_GROWTH_TARGET &&
+        next < NEXT_REPLY_TARGET_MS,
+    };
+  },
+};
