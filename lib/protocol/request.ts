@@ -3,6 +3,7 @@
  * line's bytes, the tokenizer with its quotes and escapes, and `Request`,
  * which parses the command word at once and the arguments on demand.
  */
+import { escapeControl } from "../escape.ts";
 import { ProtocolError } from "./errors.ts";
 
 const SPACE = 32;
@@ -120,7 +121,8 @@ export function scanWord(line: string, pos: number): Word | null {
     if (c === BACKSLASH) {
       const next = line.charCodeAt(i + 1);
       if (next !== QUOTE && next !== BACKSLASH) {
-        const shown = i + 1 < line.length ? line[i + 1] : "end of line";
+        // The character is the client's: escaped like any text an error quotes (SPEC §4).
+        const shown = i + 1 < line.length ? escapeControl(line[i + 1]!) : "end of line";
         throw new ProtocolError(
           "bad-request",
           `bad escape \\${shown} at column ${i + 1}: inside quotes only \\" and \\\\ are escapes`,

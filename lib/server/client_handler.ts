@@ -248,6 +248,8 @@ export class ClientHandler implements ManagedHandler, Session {
       ? err("timeout", `no request for ${idleTimeoutMs / 1000} s; closing`)
       : input === "request"
       ? err("timeout", `request line not complete within ${requestTimeoutMs / 1000} s; closing`)
+      : input === "payload-idle"
+      ? err("timeout", `upload silent for ${idleTimeoutMs / 1000} s; closing`)
       : err(
         "timeout",
         `upload slower than ${minRate} bytes/s over ${requestTimeoutMs / 1000} s; closing`,

@@ -27,6 +27,11 @@ export class RateFloor {
     this.#bytes = 0;
   }
 
+  /** A transfer is being watched (started, not stopped, and the floor is on). */
+  get active(): boolean {
+    return this.#active;
+  }
+
   /** `n` bytes moved. */
   add(n: number): void {
     this.#bytes += n;

@@ -50,7 +50,9 @@ export type InputOverdue =
   /** A request line still incomplete --request-timeout after its first byte (slowloris). */
   | "request"
   /** A payload moving slower than --min-rate over a --request-timeout window. */
-  | "payload";
+  | "payload"
+  /** A payload with no rate floor (--min-rate 0) that stopped for --idle-timeout. */
+  | "payload-idle";
 
 /** Options of {@linkcode ConnReader}. */
 export interface ReaderOptions {
@@ -181,15 +183,16 @@ export class ConnReader {
    */
   overdue(now: number): InputOverdue | undefined {
     const { idleTimeoutMs, requestTimeoutMs } = this.#options;
+    const silent = idleTimeoutMs > 0 && now - this.#idleSince >= idleTimeoutMs;
     if (this.#waiting) {
-      if (this.#lineSince > 0) {
-        return requestTimeoutMs > 0 && now - this.#lineSince >= requestTimeoutMs
-          ? "request"
-          : undefined;
+      if (this.#lineSince > 0 && requestTimeoutMs > 0) {
+        return now - this.#lineSince >= requestTimeoutMs ? "request" : undefined;
       }
-      return idleTimeoutMs > 0 && now - this.#idleSince >= idleTimeoutMs ? "idle" : undefined;
+      // Between requests, or half a line with no request timeout: silence is the bound.
+      return silent ? "idle" : undefined;
     }
-    return this.#payloadRate.tooSlow(now) ? "payload" : undefined;
+    if (this.#payloadRate.active) return this.#payloadRate.tooSlow(now) ? "payload" : undefined;
+    return this.#payloadLeft > 0 && silent ? "payload-idle" : undefined;
   }
 
   /**

@@ -131,3 +131,26 @@ Deno.test("a peer that stops reading its replies loses its connection after --re
   flooder.close();
   await flooding;
 });
+
+Deno.test("with the rate floor and the request timeout off, silence is still bounded by --idle-timeout", async () => {
+  await using server = await TestServer.start([
+    "--min-rate",
+    "0",
+    "--request-timeout",
+    "0",
+    "--idle-timeout",
+    "0.5",
+  ]);
+  using upload = await TestClient.connect(server.port);
+  await upload.write("FILE PUT x 10\nhello");
+  assertEquals(
+    await deadline(upload.readText(), 10_000),
+    "ERR timeout upload silent for 0.5 s; closing",
+  );
+  using half = await TestClient.connect(server.port);
+  await half.write("PI");
+  assertEquals(
+    await deadline(half.readText(), 10_000),
+    "ERR timeout no request for 0.5 s; closing",
+  );
+});

@@ -24,6 +24,10 @@ Deno.test("control characters a client sends are escaped in replies and in the -
     await c.ask("CALC add 1 \x1b]0;owned\x07"),
     'ERR bad-args "\\x1b]0;owned\\x07" is not a number: use an integer (any length) or a decimal like 1.5 or -2e3',
   );
+  assertEquals(
+    await c.ask('HELLO "a\\\x1bb" x y'),
+    'ERR bad-request bad escape \\\\x1b at column 9: inside quotes only \\" and \\\\ are escapes',
+  );
   await server.waitForLog(/request client=\d+ command=/);
   // deno-lint-ignore no-control-regex -- finding raw control characters is the point
   const raw = /[\x00-\x08\x0b-\x1f\x7f]/;
