@@ -9,12 +9,19 @@ import { setColorEnabled } from "@std/fmt/colors";
 import { CLIENT_USAGE, type ClientConfig, parseClientArgs } from "./lib/client/args.ts";
 import { type ClientCommand, parseCommand } from "./lib/client/commands.ts";
 import { complete } from "./lib/client/completion.ts";
-import { ConnectError, Connection } from "./lib/client/connection.ts";
+import {
+  AuthRefusedError,
+  ConnectError,
+  Connection,
+  type ConnectOptions,
+} from "./lib/client/connection.ts";
+import { type Credentials, loadCaCert, passwordFor } from "./lib/client/credentials.ts";
 import { CLIENT_ENV_VARIABLES, type ClientEnvironment } from "./lib/client/environment.ts";
 import { HISTORY_LIMIT, HistoryFile, historyPath, isSecret } from "./lib/client/history.ts";
 import { LineEditor } from "./lib/client/line_editor.ts";
 import { LocalFileError, type PathBase } from "./lib/client/local_files.ts";
 import { runKeys, runRequest, runTransfer } from "./lib/client/one_shot.ts";
+import { PasswordAbortedError, PasswordInputError } from "./lib/security/password_input.ts";
 import { Printer } from "./lib/client/output.ts";
 import { runPiped } from "./lib/client/piped.ts";
 import { runShell } from "./lib/client/shell.ts";
@@ -44,7 +51,7 @@ function writeErr(text: string): void {
 }
 
 /** Global options that take a value: skipped when looking for the `bench` word. */
-const VALUE_OPTIONS = new Set(["--host", "--port", "--timeout", "--work-ms"]);
+const VALUE_OPTIONS = new Set(["--host", "--port", "--timeout", "--work-ms", "--cacert", "--user"]);
 
 /** The arguments of `bench` (global options kept), or undefined if the command is not bench. */
 function benchArgs(args: readonly string[]): string[] | undefined {
@@ -74,7 +81,15 @@ async function runBenchCommand(args: string[]): Promise<number> {
     writeErr(`error: ${error.message}\n${BENCH_USAGE}\n`);
     return EXIT.usage;
   }
-  const result = await runBench(options, new URL(import.meta.url));
+  let result;
+  try {
+    result = await runBench(options, new URL(import.meta.url));
+  } catch (error) {
+    // A --cacert that cannot be read.
+    if (!(error instanceof LocalFileError)) throw error;
+    writeErr(`error: ${error.message}\n`);
+    return EXIT.usage;
+  }
   console.log(options.json ? JSON.stringify(benchJson(result)) : benchReport(result));
   if (result.counted === 0) {
     writeErr(`error: no replies: ${result.errorSamples[0] ?? "nothing arrived in the window"}\n`);
@@ -139,13 +154,54 @@ export async function main(args: readonly string[]): Promise<number> {
     color,
     bareOk: interactive && command === undefined,
   });
+  let security;
   try {
-    using connection = await Connection.open(config);
-    const answeredErr = await runMode(connection, command, { config, printer, interactive, base });
+    security = await securityOf(config, env, base);
+  } catch (error) {
+    if (error instanceof PasswordAbortedError) return EXIT_INTERRUPTED;
+    if (error instanceof LocalFileError) return exitCodeOf(error);
+    if (!(error instanceof UsageError || error instanceof PasswordInputError)) throw error;
+    writeErr(`error: ${error.message}\n`);
+    return EXIT.usage;
+  }
+  const connectOptions: ConnectOptions = { ...config, ...security };
+  try {
+    using connection = await Connection.open(connectOptions);
+    const answeredErr = await runMode(connection, command, {
+      config,
+      connectOptions,
+      printer,
+      interactive,
+      base,
+    });
     return answeredErr ? EXIT.serverError : EXIT.ok;
   } catch (error) {
-    return exitCodeOf(error);
+    if (!(error instanceof AuthRefusedError)) return exitCodeOf(error);
+    printer.print(error.reply);
+    return EXIT.serverError;
   }
+}
+
+/**
+ * The CA to trust (`--tls`, `--cacert`) and the credentials to sign in with
+ * (`--user`), read before connecting so that typing a password does not
+ * eat into the server's idle timeout.
+ */
+async function securityOf(
+  config: ClientConfig,
+  env: ClientEnvironment,
+  base: PathBase,
+): Promise<{ tls: { caCerts: string[] } | undefined; credentials: Credentials | undefined }> {
+  const caCerts = config.caCert === undefined ? [] : [await loadCaCert(config.caCert, base)];
+  const credentials = config.user === undefined ? undefined : {
+    name: config.user,
+    password: await passwordFor(config.user, {
+      fromEnv: env.SWITCHBOARD_PASSWORD,
+      stdin: Deno.stdin,
+      prompts: Deno.stderr,
+    }),
+  };
+  return { tls: config.tls ? { caCerts } : undefined, credentials };
 }
 
 /**
@@ -156,9 +212,16 @@ export async function main(args: readonly string[]): Promise<number> {
 async function runMode(
   connection: Connection,
   command: ClientCommand | undefined,
-  options: { config: ClientConfig; printer: Printer; interactive: boolean; base: PathBase },
+  options: {
+    config: ClientConfig;
+    /** How to connect again (the shell reconnects): TLS and AUTH included. */
+    connectOptions: ConnectOptions;
+    printer: Printer;
+    interactive: boolean;
+    base: PathBase;
+  },
 ): Promise<boolean> {
-  const { config, printer, interactive, base } = options;
+  const { config, connectOptions, printer, interactive, base } = options;
   const progressSink = Deno.stderr.isTerminal() ? Deno.stderr : undefined;
   // The wait notice redraws its line: only where a person watches a terminal.
   const notice = progressSink !== undefined;
@@ -192,7 +255,7 @@ async function runMode(
     }
   }
   if (!interactive) return await runPiped(connection, Deno.stdin.readable, printer);
-  await shell(connection, { config, printer, base, progressSink });
+  await shell(connection, { connectOptions, printer, base, progressSink });
   return false;
 }
 
@@ -200,7 +263,7 @@ async function runMode(
 async function shell(
   connection: Connection,
   options: {
-    config: ClientConfig;
+    connectOptions: ConnectOptions;
     printer: Printer;
     base: PathBase;
     progressSink: SyncByteSink | undefined;
@@ -221,7 +284,7 @@ async function shell(
     await runShell(connection, {
       editor,
       printer: options.printer,
-      connect: () => Connection.open(options.config),
+      connect: () => Connection.open(options.connectOptions),
       history,
       base: options.base,
       progressSink: options.progressSink,

@@ -62,7 +62,7 @@ export async function main(args: readonly string[]): Promise<number> {
   const running = placement === "worker"
     ? startNetThread(new URL(import.meta.url), parsed.config)
     : await serve(parsed.config, placement);
-  onSignals(() => running.shutDown());
+  onSignals(running);
   return await running.exited;
 }
 
@@ -97,7 +97,7 @@ async function serve(config: ServerConfig, placement: NetPlacement): Promise<Run
   } catch (error) {
     if (!(error instanceof StartupError)) throw error;
     printError(describeStartupError(error, config));
-    return { shutDown: () => {}, exited: Promise.resolve(1) };
+    return { shutDown: () => {}, reload: () => {}, exited: Promise.resolve(1) };
   }
   if (placement === "here, default scheduling") {
     logger.warn(
@@ -113,7 +113,7 @@ async function serve(config: ServerConfig, placement: NetPlacement): Promise<Run
   }
   // The accept loop ends only on shutdown; then the drain finishes and we exit 0.
   const exited = server.accepting.then(() => server.shutdown()).then(() => 0);
-  return { shutDown: () => void server.shutdown(), exited };
+  return { shutDown: () => void server.shutdown(), reload: () => void server.reload(), exited };
 }
 
 /**
@@ -123,20 +123,25 @@ async function serve(config: ServerConfig, placement: NetPlacement): Promise<Run
  */
 const SAME_SIGNAL_MS = 250;
 
-/** The first SIGINT or SIGTERM calls `shutDown`; a second one exits 130 at once (SPEC §6). */
-function onSignals(shutDown: () => void): void {
+/**
+ * The first SIGINT or SIGTERM starts the drain; a second one exits 130 at
+ * once (SPEC §6). SIGHUP reloads the users file and the TLS certificate
+ * (SPEC §11); Windows has no SIGHUP.
+ */
+function onSignals(server: RunningServer): void {
   let first = 0;
   const onSignal = () => {
     const now = performance.now();
     if (first === 0) {
       first = now;
-      shutDown();
+      server.shutDown();
     } else if (now - first > SAME_SIGNAL_MS) Deno.exit(130);
   };
   const names: Deno.Signal[] = Deno.build.os === "windows"
     ? ["SIGINT", "SIGBREAK"]
     : ["SIGINT", "SIGTERM"];
   for (const name of names) Deno.addSignalListener(name, onSignal);
+  if (Deno.build.os !== "windows") Deno.addSignalListener("SIGHUP", () => server.reload());
 }
 
 // This file is also the network thread and the job workers (see main).

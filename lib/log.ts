@@ -68,6 +68,11 @@ export class Logger {
     if (this.level !== "quiet") this.#emit("warn", message, fields);
   }
 
+  /** Something the server was asked to do and could not (a reload that failed); it goes on. */
+  error(message: string, fields?: LogFields): void {
+    if (this.level !== "quiet") this.#emit("error", message, fields);
+  }
+
   /** Every request and job, with `-v`. */
   debug(message: string, fields?: LogFields): void {
     if (this.level === "debug") this.#emit("debug", message, fields);

@@ -39,7 +39,25 @@ Deno.test("client args have the SPEC defaults", () => {
     force: false,
     workMs: undefined,
     words: [],
+    tls: false,
+    caCert: undefined,
+    user: undefined,
   });
+});
+
+Deno.test("client args read --tls, --cacert and --user, and refuse --cacert without --tls", () => {
+  const c = config(["--tls", "ping", "--cacert", "ca.pem", "--user=ada"]);
+  assertEquals([c.tls, c.caCert, c.user, c.words], [true, "ca.pem", "ada", ["ping"]]);
+  assertEquals(
+    refusal(["--cacert", "ca.pem", "ping"]),
+    "--cacert is for TLS connections: add --tls",
+  );
+  assertEquals(refusal(["--tls=yes"]), "--tls takes no value");
+  assertEquals(refusal(["--user", "a", "--user", "b"]), "--user is given twice");
+  assertEquals(
+    refusal(["--user", "-x"]),
+    '--user must be a user name, 1 to 64 of A-Z a-z 0-9 . _ - (not starting with -): received "-x"',
+  );
 });
 
 Deno.test("client args take options anywhere, with or without =", () => {

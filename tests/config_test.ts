@@ -33,6 +33,10 @@ Deno.test("server args have the SPEC defaults", () => {
     maxFileSize: 1073741824,
     echo: false,
     metrics: undefined,
+    usersFile: undefined,
+    addresses: { allow: [], deny: [] },
+    insecure: false,
+    tls: undefined,
     logLevel: "info",
     logFormat: "text",
   });
@@ -75,6 +79,15 @@ Deno.test("server args read every option", () => {
     "json",
     "--metrics-port",
     "9464",
+    "--allow",
+    "10.0.0.0/8,::1",
+    "--deny",
+    "10.0.0.7",
+    "--insecure",
+    "--tls-cert",
+    "cert.pem",
+    "--tls-key",
+    "key.pem",
   ]);
   assertEquals(c, {
     host: "::",
@@ -93,7 +106,17 @@ Deno.test("server args read every option", () => {
     rootDir: "/srv/files",
     maxFileSize: 0,
     echo: true,
-    metrics: { hostname: "::", port: 9464 },
+    metrics: { hostname: "127.0.0.1", port: 9464 },
+    usersFile: undefined,
+    addresses: {
+      allow: [
+        { network: new Uint8Array([10, 0, 0, 0]), prefix: 8 },
+        { network: new Uint8Array([...new Array(15).fill(0), 1]), prefix: 128 },
+      ],
+      deny: [{ network: new Uint8Array([10, 0, 0, 7]), prefix: 32 }],
+    },
+    insecure: true,
+    tls: { certFile: "cert.pem", keyFile: "key.pem" },
     logLevel: "debug",
     logFormat: "json",
   });
@@ -109,6 +132,12 @@ Deno.test("server args refuse unknown, repeated and conflicting options", () => 
     [["12000", "--port", "1"], "port is given twice (as 12000 and --port)"],
     [["1", "2", "3"], "too many arguments: 3"],
     [["-v", "-q"], "--verbose and --quiet cannot be combined"],
+    [["--insecure", "--insecure"], "--insecure is given twice"],
+    [["--users", "a", "--users", "b"], "--users is given twice"],
+    [["--users", "u", "--echo"], "--users cannot be combined with --echo: echo mode has no AUTH"],
+    [["--tls-cert", "c.pem"], "--tls-cert needs --tls-key (its private key)"],
+    [["--tls-key", "k.pem"], "--tls-key needs --tls-cert (its certificate chain)"],
+    [["--users="], '--users must be a file path: received ""'],
   ];
   for (const [args, message] of cases) {
     assertThrows(() => parseServerArgs(args), UsageError, message);
@@ -131,16 +160,21 @@ Deno.test("server args name the bad value and the allowed range", () => {
     [["--log-format", "xml"], '--log-format must be text or json: received "xml"'],
     [["--workers", "0"], '--workers must be an integer from 1 to 256: received "0"'],
     [["--max-line", "1.5"], '--max-line must be an integer from 1 to 67108864: received "1.5"'],
+    [
+      ["--allow", "10.0.0.1/8"],
+      '--allow entry "10.0.0.1/8" has bits set after its /8 prefix (did you mean 10.0.0.0/8?)',
+    ],
+    [["--deny", "10.0.0.0/8,nope"], '--deny entry "nope" is not an address'],
   ];
   for (const [args, message] of cases) {
     assertThrows(() => parseServerArgs(args), UsageError, message);
   }
 });
 
-Deno.test("--metrics-port binds --host unless it names its own address", () => {
+Deno.test("--metrics-port binds 127.0.0.1, not --host, unless it names its own address", () => {
   assertEquals(config(["--metrics-port", "9464"]).metrics, { hostname: "127.0.0.1", port: 9464 });
-  assertEquals(config(["--host", "::", "--metrics-port", "0"]).metrics, {
-    hostname: "::",
+  assertEquals(config(["--host", "0.0.0.0", "--metrics-port", "0"]).metrics, {
+    hostname: "127.0.0.1",
     port: 0,
   });
   assertEquals(config(["--host", "0.0.0.0", "--metrics-port", "10.0.0.5:9464"]).metrics, {

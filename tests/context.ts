@@ -20,6 +20,7 @@ export function testContext(
     logger: new Logger(),
     sessions: () => [],
     counters: () => [],
+    auth: undefined,
   };
   for (const name of SERVICES) {
     Object.defineProperty(services, name, {
@@ -39,6 +40,7 @@ export function testContext(
       port: 1,
       connectedAt: new Date(0),
       identity: undefined,
+      user: undefined,
       ...options.session,
     },
     services: services as unknown as Services,

@@ -66,6 +66,8 @@ Deno.test("bench options: defaults, --quick, and every row when --only is not gi
     "SLOWLORIS",
     "KVKEYS",
     "FAULTS",
+    "TLS",
+    "AUTH",
   ]);
   assertEquals([full.reps, full.durationS, full.fileBytes, full.loadgen], [
     3,
@@ -195,6 +197,31 @@ Deno.test("bench falls back to switchboard-client bench where no C loadgen sourc
   assertStringIncludes(out.stdout, "# load generator: switchboard-client bench (auto);");
   const [, gap] = tableCells(out.stdout);
   assertMatch(gap![1]!, /^p50 \d+\.\d\d ms, p99 \d+\.\d\d ms \(50 hand-overs\)$/);
+});
+
+Deno.test("bench --only TLS measures switchboard over TLS and plain with the Deno generator", async () => {
+  const out = await benchTask(["--only", "TLS", "--quick"]);
+  assertEquals(out.code, 0, out.stderr);
+  assert(!out.stderr.includes("errors"), out.stderr);
+  const [, tls] = tableCells(out.stdout);
+  assertEquals(
+    tls![0],
+    "TLS: S1 (50 clients, PING) over TLS vs plain, both by switchboard-client bench",
+  );
+  assertMatch(tls![1]!, /^TLS [\d,]+\/s \([\d,]+ per core\); plain [\d,]+\/s \([\d,]+ per core\)$/);
+  assertMatch(tls![4]!, /^\d+\.\d\d× plain per core \(best req\/s: \d+\.\d\d×\)$/);
+  assertEquals(tls![5], "≥ 0.5× plain per core");
+});
+
+Deno.test("bench --only AUTH measures a bystander's PING alone and while 20 clients AUTH", async () => {
+  const out = await benchTask(["--only", "AUTH", "--quick", "--loadgen", "deno"]);
+  assertEquals(out.code, 0, out.stderr);
+  const [, auth] = tableCells(out.stdout);
+  assertMatch(
+    auth![1]!,
+    /^p99 \d+\.\d\d ms \(alone \d+\.\d\d ms\), p50 \d+\.\d\d ms \(alone \d+\.\d\d ms\); [1-9][\d,]* AUTH\/s$/,
+  );
+  assertMatch(auth![4]!, /^p99 [+-]\d+\.\d\d ms$/);
 });
 
 Deno.test("bench --loadgen c without a C loadgen is a usage error (exit 2)", async () => {

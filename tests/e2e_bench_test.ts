@@ -1,6 +1,7 @@
 /** `switchboard-client bench` against a real server: counts add up, errors are caught. No timings asserted. */
 import { assert, assertEquals, assertMatch } from "@std/assert";
 import { clientArgs, parseStats, run, TestClient, TestServer } from "./helpers.ts";
+import { makeTlsFixture, tlsServerArgs } from "./tls_fixtures.ts";
 
 async function bench(port: number, ...args: string[]) {
   const out = await run(Deno.execPath(), [...clientArgs(port), "bench", "--json", ...args]);
@@ -22,6 +23,38 @@ Deno.test("bench -n sends exactly N pipelined requests over every connection, on
   using probe = await TestClient.connect(server.port);
   // The server saw them all: 3000 PINGs and this STATS.
   assertEquals(parseStats(await probe.ask("STATS")).commands_total, 3001);
+});
+
+Deno.test("bench --tls --cacert loads a TLS port, verifying its certificate", async () => {
+  await using fixture = await makeTlsFixture();
+  await using server = await TestServer.start([
+    ...tlsServerArgs(fixture),
+  ]);
+  const trusted = await bench(
+    server.port,
+    "-n",
+    "500",
+    "-c",
+    "5",
+    "--tls",
+    "--cacert",
+    fixture.caCertPath,
+  );
+  assertEquals([trusted.code, trusted.result.requests, trusted.result.errors], [0, 500, 0]);
+  // Without the CA every connection fails its handshake: no replies at all.
+  const untrusted = await bench(server.port, "-c", "1", "-w", "0", "-d", "0.5", "--tls");
+  assertEquals(untrusted.code, 3);
+  const missing = await run(Deno.execPath(), [
+    ...clientArgs(server.port),
+    "bench",
+    "--tls",
+    "--cacert",
+    `${fixture.dir}/nope.pem`,
+  ]);
+  assertEquals([missing.code, missing.stderr], [
+    2,
+    `error: --cacert ${fixture.dir}/nope.pem: no such file or directory\n`,
+  ]);
 });
 
 Deno.test("bench --churn opens a connection per request", async () => {

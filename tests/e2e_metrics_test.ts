@@ -1,5 +1,5 @@
 /** End to end: `--metrics-port`, Prometheus text and /healthz (SPEC §8). */
-import { assert, assertEquals, assertMatch } from "@std/assert";
+import { assert, assertEquals, assertMatch, assertRejects } from "@std/assert";
 import { repoPath, run, SERVER_PERMISSIONS, TestClient, TestServer } from "./helpers.ts";
 
 /** One parsed scrape: samples by `name{labels}`, and the declared type of each family. */
@@ -88,6 +88,9 @@ Deno.test("metrics: every line parses, with the documented names and types", asy
     switchboard_bytes_out_total: "counter",
     switchboard_jobs_total: "counter",
     switchboard_hashes_total: "counter",
+    switchboard_denied_total: "counter",
+    switchboard_auth_failures_total: "counter",
+    switchboard_tls_failures_total: "counter",
     switchboard_request_duration_seconds: "histogram",
   };
   for (const [name, type] of Object.entries(expected)) {
@@ -95,6 +98,16 @@ Deno.test("metrics: every line parses, with the documented names and types", asy
   }
   assertEquals(value(first, "switchboard_max_running"), 64);
   assertEquals(value(first, "switchboard_commands_total"), 0);
+});
+
+Deno.test("metrics listen on 127.0.0.1 when the server is exposed with --host 0.0.0.0", async () => {
+  const { server, base } = await startWithMetrics(["--host", "0.0.0.0", "--insecure"]);
+  await using _ = server;
+  assertMatch(base, /^http:\/\/127\.0\.0\.1:\d+$/);
+  const port = Number(new URL(base).port);
+  // Nothing answers on the other loopback addresses: the endpoint is bound to 127.0.0.1 only.
+  await assertRejects(() => Deno.connect({ hostname: "127.0.0.2", port }));
+  assertEquals(value(await scrape(`${base}/metrics`), "switchboard_denied_total"), 0);
 });
 
 Deno.test("metrics: counters and the per-command histogram move with requests", async () => {

@@ -1,7 +1,9 @@
 /**
  * Test helpers: a real server started as a subprocess on port 0 (cleaned up
- * with `await using`), and a protocol client built on lib's ReplyReader.
+ * with `await using`), and a protocol client built on lib's ReplyReader,
+ * over TCP, TLS, or from another loopback address (playing a remote peer).
  */
+import net from "node:net";
 import { deadline } from "@std/async/deadline";
 import project from "../deno.json" with { type: "json" };
 import { AssertionError } from "@std/assert";
@@ -181,18 +183,51 @@ export class TestServer {
   }
 }
 
+/** What a test client needs of its connection: a Deno.Conn, or a node socket made to look like one. */
+export interface TestConn {
+  read(p: Uint8Array): Promise<number | null>;
+  write(p: Uint8Array): Promise<number>;
+  closeWrite(): Promise<void>;
+  close(): void;
+}
+
 /** A protocol client for tests: send lines or bytes, read parsed replies. */
 export class TestClient {
-  readonly conn: Deno.TcpConn;
+  readonly conn: TestConn;
   readonly replies: ReplyReader;
 
-  private constructor(conn: Deno.TcpConn) {
+  private constructor(conn: TestConn) {
     this.conn = conn;
     this.replies = new ReplyReader(conn);
   }
 
   static async connect(port: number): Promise<TestClient> {
     return new TestClient(await Deno.connect({ hostname: "127.0.0.1", port }));
+  }
+
+  /** Connects to `hostname` (e.g. `::1`) instead of 127.0.0.1. */
+  static async connectTo(hostname: string, port: number): Promise<TestClient> {
+    return new TestClient(await Deno.connect({ hostname, port }));
+  }
+
+  /** Connects with TLS, trusting `caCert` (PEM), to `hostname` (default localhost). */
+  static async connectTls(
+    port: number,
+    caCert: string,
+    hostname = "localhost",
+  ): Promise<TestClient> {
+    const conn = await Deno.connectTls({ hostname, port, caCerts: [caCert] });
+    await conn.handshake();
+    return new TestClient(conn);
+  }
+
+  /**
+   * Connects to 127.0.0.1 from `localAddress` (e.g. 127.0.0.2, which the
+   * server must treat as a remote peer). Deno.connect cannot choose its
+   * source address; node:net can.
+   */
+  static async connectFrom(port: number, localAddress: string): Promise<TestClient> {
+    return new TestClient(await NodeConn.connect(port, localAddress));
   }
 
   /** Sends `line` + LF. */
@@ -272,6 +307,73 @@ export class TestClient {
   }
 }
 
+/** A node:net socket with the read/write shape of a Deno.Conn (reads pull from what arrived). */
+class NodeConn implements TestConn {
+  readonly #socket: net.Socket;
+  readonly #chunks: Uint8Array[] = [];
+  #ended = false;
+  #error: Error | undefined;
+  #wake: () => void = () => {};
+
+  private constructor(socket: net.Socket) {
+    this.#socket = socket;
+    const wake = () => this.#wake();
+    socket.on("data", (chunk: Uint8Array) => {
+      this.#chunks.push(new Uint8Array(chunk));
+      wake();
+    });
+    socket.on("end", () => {
+      this.#ended = true;
+      wake();
+    });
+    socket.on("close", () => {
+      this.#ended = true;
+      wake();
+    });
+    socket.on("error", (error: Error) => {
+      this.#error = error;
+      wake();
+    });
+  }
+
+  static connect(port: number, localAddress: string): Promise<NodeConn> {
+    return new Promise((resolve, reject) => {
+      const socket = net.connect({ host: "127.0.0.1", port, localAddress });
+      socket.once("connect", () => resolve(new NodeConn(socket)));
+      socket.once("error", reject);
+    });
+  }
+
+  async read(p: Uint8Array): Promise<number | null> {
+    while (this.#chunks.length === 0 && !this.#ended && this.#error === undefined) {
+      await new Promise<void>((resolve) => this.#wake = resolve);
+    }
+    const chunk = this.#chunks.shift();
+    if (chunk === undefined) {
+      if (this.#error !== undefined) throw this.#error;
+      return null;
+    }
+    const n = Math.min(p.length, chunk.length);
+    p.set(chunk.subarray(0, n));
+    if (n < chunk.length) this.#chunks.unshift(chunk.subarray(n));
+    return n;
+  }
+
+  write(p: Uint8Array): Promise<number> {
+    return new Promise((resolve, reject) =>
+      this.#socket.write(p, (error) => error ? reject(error) : resolve(p.length))
+    );
+  }
+
+  closeWrite(): Promise<void> {
+    return new Promise((resolve) => this.#socket.end(resolve));
+  }
+
+  close(): void {
+    this.#socket.destroy();
+  }
+}
+
 /** Throws, showing both, unless `actual` starts with `prefix`. */
 export function assertStartsWith(actual: string, prefix: string, message?: string): void {
   if (actual.startsWith(prefix)) return;
@@ -312,6 +414,9 @@ export const STAT_KEYS = [
   "jobs_running",
   "jobs_queued",
   "hashes_total",
+  "denied_total",
+  "auth_failures_total",
+  "tls_failures_total",
 ] as const;
 
 /** Parsed STATS: every known key is present (or parseStats throws). */
@@ -366,6 +471,23 @@ export async function run(
   }
   const out = await child.output();
   return { code: out.code, stdout: decoder.decode(out.stdout), stderr: decoder.decode(out.stderr) };
+}
+
+/**
+ * Runs `server.ts --port 0 ...args` to its end, for a server that must
+ * refuse to start: its exit code and what it printed.
+ */
+export function runServerToExit(
+  args: string[],
+): Promise<{ code: number; stdout: string; stderr: string }> {
+  return run(Deno.execPath(), [
+    "run",
+    ...SERVER_PERMISSIONS,
+    repoPath("server.ts"),
+    "--port",
+    "0",
+    ...args,
+  ]);
 }
 
 /** Absolute path of a file in the repository. */

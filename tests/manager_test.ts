@@ -135,6 +135,26 @@ Deno.test("Manager frees the per-address count when clients finish or leave", as
   assertEquals(m.admit(new FakeClient("e")), "queued");
 });
 
+Deno.test("Manager counts IPv6 clients per /64 and IPv4 clients per address for max-per-ip", () => {
+  const { manager: m } = manager({ maxRunning: 10, maxPerIp: 2 });
+  assertEquals(m.admit(new FakeClient("a", "2001:db8:1:2::1")), "running");
+  // Another address of the same /64, spelled differently: the same network.
+  assertEquals(m.admit(new FakeClient("b", "2001:0db8:0001:0002:ffff::9")), "running");
+  const third = new FakeClient("c", "2001:db8:1:2:abcd::1");
+  assertEquals(m.admit(third), "rejected");
+  assertEquals(
+    third.refused?.kind === "err" && third.refused.message,
+    "too many connections from your address",
+  );
+  // The next /64 over is someone else.
+  assertEquals(m.admit(new FakeClient("d", "2001:db8:1:3::1")), "running");
+  // IPv4, also as a dual-stack listener reports it (mapped), counts per address.
+  assertEquals(m.admit(new FakeClient("e", "10.0.0.1")), "running");
+  assertEquals(m.admit(new FakeClient("f", "::ffff:10.0.0.1")), "running");
+  assertEquals(m.admit(new FakeClient("g", "10.0.0.1")), "rejected");
+  assertEquals(m.admit(new FakeClient("h", "10.0.0.2")), "running");
+});
+
 Deno.test("Manager drops a queued client that hangs up; it never takes a slot", async () => {
   const { manager: m } = manager();
   const [a, b, c] = ["a", "b", "c"].map((n) => new FakeClient(n)) as FakeClient[];

@@ -7,9 +7,9 @@
  *
  * EC P-256 keys, because generating them takes milliseconds where RSA takes
  * up to seconds on a busy machine. Validity is one day: nothing outlives
- * the test run.
+ * the test run. The bench's TLS row (scripts/bench/rows/tls.ts) uses the
+ * same fixture, so this file imports nothing but Deno.
  */
-import { run } from "./helpers.ts";
 
 /** Paths and PEM texts of one CA and its leaf. */
 export interface TlsFixture extends AsyncDisposable {
@@ -32,8 +32,21 @@ const LEAF_EXTENSIONS = [
 ].join("\n") + "\n";
 
 async function openssl(args: string[]): Promise<void> {
-  const { code, stderr } = await run("openssl", args);
-  if (code !== 0) throw new Error(`openssl ${args[0]} failed (exit ${code}): ${stderr.trim()}`);
+  const { code, stderr } = await new Deno.Command("openssl", {
+    args,
+    stdout: "null",
+    stderr: "piped",
+  })
+    .output();
+  if (code !== 0) {
+    const why = new TextDecoder().decode(stderr).trim();
+    throw new Error(`openssl ${args[0]} failed (exit ${code}): ${why}`);
+  }
+}
+
+/** The server options that serve `fixture`'s leaf: `--tls-cert CERT --tls-key KEY`. */
+export function tlsServerArgs(fixture: { certPath: string; keyPath: string }): string[] {
+  return ["--tls-cert", fixture.certPath, "--tls-key", fixture.keyPath];
 }
 
 /** A fresh CA and `localhost`/`127.0.0.1` leaf; `await using` removes them. */

@@ -27,6 +27,10 @@ export interface BenchOptions {
   /** Epoch ms at which the load starts (to line several generators or a CPU probe up); default: now. */
   startAt: number | undefined;
   json: boolean;
+  /** Connect with TLS (verifying the certificate, as the client's --tls does). */
+  tls: boolean;
+  /** With `tls`: the CA file to trust instead of the system roots. */
+  caCert: string | undefined;
 }
 
 /** Connections per run at most: each is a socket of this process. */
@@ -54,7 +58,7 @@ options:
   -t, --threads N       worker threads (default: CPU count, at most one per connection)
   -e, --expect LINE     fail a reply that is not LINE (default: OK PONG for PING, else any)
       --start-at MS     start the load at this Unix time in ms (lines up several generators)
-      --host H, --port P, --json   as for every command`;
+      --host H, --port P, --json, --tls, --cacert FILE   as for every command`;
 
 /** Parses the words after `bench`. */
 export function parseBenchArgs(args: readonly string[]): BenchOptions {
@@ -71,8 +75,9 @@ export function parseBenchArgs(args: readonly string[]): BenchOptions {
       "start-at",
       "host",
       "port",
+      "cacert",
     ],
-    boolean: ["churn", "json"],
+    boolean: ["churn", "json", "tls"],
     alias: {
       c: "connections",
       n: "requests",
@@ -134,5 +139,15 @@ export function parseBenchArgs(args: readonly string[]): BenchOptions {
     expect,
     startAt: str("start-at") === undefined ? undefined : int("start-at", 0, 0, 2 ** 53),
     json: parsed.json === true,
+    tls: parsed.tls === true,
+    caCert: tlsCaCert(parsed.tls === true, str("cacert")),
   };
+}
+
+/** `--cacert` needs `--tls`, as for the client's own commands. */
+function tlsCaCert(tls: boolean, caCert: string | undefined): string | undefined {
+  if (caCert !== undefined && !tls) {
+    throw new UsageError("--cacert is for TLS connections: add --tls");
+  }
+  return caCert;
 }

@@ -14,6 +14,7 @@ import process from "node:process";
 import type { BenchOptions } from "./options.ts";
 import type { BenchPart, BenchTask } from "./worker.ts";
 import { Histogram } from "./histogram.ts";
+import { loadCaCert } from "../client/credentials.ts";
 
 /** Time the worker threads get to load before the load starts, when no --start-at is given. */
 const WORKER_LOAD_MS = 200;
@@ -42,13 +43,20 @@ export interface BenchResult {
   clientCpu: number;
 }
 
-/** Runs the load; `workerModule` is the file that re-enters as a bench worker (the client entry). */
+/**
+ * Runs the load; `workerModule` is the file that re-enters as a bench
+ * worker (the client entry). A `--cacert` that cannot be read is a LocalFileError.
+ */
 export async function runBench(options: BenchOptions, workerModule: URL): Promise<BenchResult> {
   const start = options.startAt ?? Date.now() + WORKER_LOAD_MS;
   const windowStart = start + options.warmupS * 1000;
   const windowEnd = options.requests === undefined
     ? windowStart + options.durationS * 1000
     : windowStart + COUNT_MODE_LIMIT_MS;
+  // Read once here, not in every thread.
+  const tls = options.tls
+    ? { caCerts: options.caCert === undefined ? [] : [await loadCaCert(options.caCert)] }
+    : undefined;
   const tasks: BenchTask[] = [];
   for (let i = 0; i < options.threads; i++) {
     const share = (total: number) =>
@@ -65,6 +73,7 @@ export async function runBench(options: BenchOptions, workerModule: URL): Promis
       startAt: start,
       windowStart,
       windowEnd,
+      tls,
     });
   }
   const cpuAtStart = new Promise<number>((resolve) =>

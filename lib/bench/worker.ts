@@ -36,6 +36,8 @@ export interface BenchTask {
   windowStart: number;
   /** Epoch ms when the run ends (duration mode) or when it gives up (count mode). */
   windowEnd: number;
+  /** Connect with TLS, trusting `caCerts` (PEM; the system roots when empty). */
+  tls: { caCerts: string[] } | undefined;
 }
 
 /** What one thread measured. */
@@ -84,7 +86,7 @@ export async function runBenchTask(task: BenchTask): Promise<BenchPart> {
     firstReply: firstReply.counts,
     lastReplyAt: 0,
   };
-  const open = new Set<Deno.TcpConn>();
+  const open = new Set<Deno.Conn>();
   let done = false;
   let budget = task.requests ?? Infinity;
   let lastReply = 0;
@@ -104,9 +106,21 @@ export async function runBenchTask(task: BenchTask): Promise<BenchPart> {
     return granted;
   };
 
-  const connect = async () => {
-    const conn = await Deno.connect({ hostname: task.host, port: task.port });
-    conn.setNoDelay(true);
+  const connect = async (): Promise<Deno.Conn> => {
+    let conn: Deno.Conn;
+    if (task.tls === undefined) {
+      const tcp = await Deno.connect({ hostname: task.host, port: task.port });
+      tcp.setNoDelay(true);
+      conn = tcp;
+    } else {
+      const tls = await Deno.connectTls({
+        hostname: task.host,
+        port: task.port,
+        caCerts: task.tls.caCerts,
+      });
+      await tls.handshake();
+      conn = tls;
+    }
     part.connects++;
     open.add(conn);
     return conn;
@@ -120,7 +134,7 @@ export async function runBenchTask(task: BenchTask): Promise<BenchPart> {
     const buffer = new Uint8Array(READ_BYTES);
     const sent = new Float64Array(task.pipeline);
     while (!done && budget > 0) {
-      let conn: Deno.TcpConn | undefined;
+      let conn: Deno.Conn | undefined;
       let inFlight = 0;
       let head = 0;
       let matched = 0;
@@ -194,7 +208,7 @@ export async function runBenchTask(task: BenchTask): Promise<BenchPart> {
     let first = true;
     const buffer = new Uint8Array(READ_BYTES);
     while (!done && take(1) > 0) {
-      let conn: Deno.TcpConn | undefined;
+      let conn: Deno.Conn | undefined;
       const start = performance.now();
       try {
         conn = await connect();

@@ -9,13 +9,16 @@
  */
 import { parseArgs } from "@std/cli/parse-args";
 import { DEFAULT_CLIENT_TIMEOUT_S, DEFAULT_HOST, DEFAULT_PORT } from "../defaults.ts";
+import { USER_NAME, USER_NAME_RULE } from "../security/users_file.ts";
 import { UsageError } from "../usage_error.ts";
 import { SUBCOMMANDS } from "./commands.ts";
+import { PASSWORD_VARIABLE } from "./credentials.ts";
 import type { ClientEnvironment } from "./environment.ts";
 
 /** The client's usage text (`--help`, and after a usage error). */
 export const CLIENT_USAGE =
-  `usage: switchboard-client [--host H] [--port P] [--timeout S] [--json] [COMMAND ARGS...]
+  `usage: switchboard-client [--host H] [--port P] [--timeout S] [--json] [--tls] [--cacert FILE]
+                          [--user NAME] [COMMAND ARGS...]
 
 With no command: an interactive shell on a terminal (exit, quit, STOP or
 Ctrl-D leave it), or, with stdin piped, every line is sent and every reply printed.
@@ -28,6 +31,10 @@ options (anywhere on the line; -- ends them, for a word that starts with a dash)
   --port P       server port (default $SWITCHBOARD_PORT, else ${DEFAULT_PORT})
   --timeout S    seconds to connect and to wait for each reply, 0 = forever (default ${DEFAULT_CLIENT_TIMEOUT_S})
   --json         print one JSON object per reply (STATS, WHO, ls, kv keys: structured fields)
+  --tls          connect with TLS, verifying the server's certificate and name
+  --cacert FILE  with --tls: trust this CA (PEM) instead of the system's roots
+  --user NAME    send AUTH NAME first; the password comes from $${PASSWORD_VARIABLE}
+                 or, on a terminal, a prompt (never from the command line)
   --work-ms N    count: milliseconds of CPU work per increment (or count's third word)
   --force        get: replace an existing local file
   -h, --help     show this help
@@ -50,6 +57,12 @@ export interface ClientConfig {
   workMs: string | undefined;
   /** The command and its arguments; empty for the shell or piped mode. */
   words: string[];
+  /** Connect with TLS, verifying the certificate and name (SPEC §7 `--tls`). */
+  tls: boolean;
+  /** With `tls`: the CA file to trust instead of the system roots. */
+  caCert: string | undefined;
+  /** Send `AUTH` as this user first (SPEC §7 `--user`). */
+  user: string | undefined;
 }
 
 /** What the command line asks for. */
@@ -64,8 +77,8 @@ export type ClientArgs =
  */
 export const MAX_TIMEOUT_S = Math.floor((2 ** 31 - 1) / 1000);
 
-const VALUE_OPTIONS = ["host", "port", "timeout", "work-ms"] as const;
-const FLAG_OPTIONS = ["json", "force", "version"] as const;
+const VALUE_OPTIONS = ["host", "port", "timeout", "work-ms", "cacert", "user"] as const;
+const FLAG_OPTIONS = ["json", "force", "tls", "version"] as const;
 /** `-h` is the one short option: any other argument that starts with one dash is a word. */
 const ALIASES = { h: "help" } as const;
 
@@ -123,7 +136,14 @@ export function parseClientArgs(
     force: flags.has("force"),
     workMs: values.get("work-ms"),
     words: [...parsed._.map((arg) => word(String(arg))), ...after],
+    tls: flags.has("tls"),
+    caCert: values.get("cacert"),
+    user: userOption(values.get("user")),
   };
+  // Options override nothing silently: a CA file without --tls would look like TLS and not be.
+  if (config.caCert !== undefined && !config.tls) {
+    throw new UsageError("--cacert is for TLS connections: add --tls");
+  }
   if (parsed.help === true) return { kind: "help" };
   if (flags.has("version")) return { kind: "version" };
   return { kind: "run", config };
@@ -158,6 +178,11 @@ function shieldWords(
     return token;
   });
   return { shielded, word: (token) => words.get(token) ?? token };
+}
+
+function userOption(value: string | undefined): string | undefined {
+  if (value === undefined || USER_NAME.test(value)) return value;
+  throw new UsageError(`--user must be a user name, ${USER_NAME_RULE}: received "${value}"`);
 }
 
 /**

@@ -2,8 +2,11 @@
  * The client side of the protocol: a connection that sends request lines and
  * reads replies with the same protocol module the server uses. Pipelining is
  * natural: send many, read replies in order. Every failure of the network
- * (refused, reset, closed, timed out) becomes one {@linkcode ConnectError}
- * with a one-line reason, in the server's own words where it sent any.
+ * (refused, reset, closed, timed out, a certificate that does not verify)
+ * becomes one {@linkcode ConnectError} with a one-line reason, in the
+ * server's own words where it sent any. With TLS and credentials (SPEC §7
+ * `--tls`, `--user`), the connection is encrypted and signed in before any
+ * mode sends its first request.
  *
  * It also watches a connection nobody is waiting on (the shell at its
  * prompt), so that a server closing it is seen at once, not at the next
@@ -12,7 +15,13 @@
  */
 import { deadline } from "@std/async/deadline";
 import { type ByteSource, writeAll } from "../io.ts";
-import { ConnectionClosedError, type ParsedReply, ReplyReader } from "../protocol/mod.ts";
+import {
+  ConnectionClosedError,
+  type ParsedReply,
+  quoteWord,
+  ReplyReader,
+} from "../protocol/mod.ts";
+import type { Credentials } from "./credentials.ts";
 import { waitingReason } from "./waiting.ts";
 
 const encoder = new TextEncoder();
@@ -20,6 +29,14 @@ const encoder = new TextEncoder();
 /** Connecting or waiting for a reply failed (exit code 3 in the client). */
 export class ConnectError extends Error {
   override name = "ConnectError";
+}
+
+/** The server answered AUTH with an error: `reply` says why (exit code 1 in the client). */
+export class AuthRefusedError extends Error {
+  override name = "AuthRefusedError";
+  constructor(readonly reply: ParsedReply & { kind: "err" }) {
+    super(`AUTH refused: ${reply.code} ${reply.message}`);
+  }
 }
 
 /** Options of {@linkcode Connection.open}. */
@@ -31,6 +48,14 @@ export interface ConnectOptions {
    * byte arriving (a DATA body included); 0 waits forever.
    */
   timeoutMs: number;
+  /**
+   * Connect with TLS: the certificate must verify against `caCerts` (PEM;
+   * the system roots when empty) and name `host`. There is deliberately no
+   * way to skip the check.
+   */
+  tls?: { caCerts: string[] } | undefined;
+  /** Sent as `AUTH` before anything else; a refusal is {@linkcode AuthRefusedError}. */
+  credentials?: Credentials | undefined;
 }
 
 /** What the server sent while nobody was waiting for a reply (see {@linkcode Connection.unasked}). */
@@ -43,9 +68,10 @@ export interface Unasked {
 
 /** One client connection to a switchboard server. */
 export class Connection {
-  readonly #conn: Deno.TcpConn;
+  readonly #conn: Deno.TcpConn | Deno.TlsConn;
   readonly #replies: ReplyReader;
   readonly #where: string;
+  readonly #tls: boolean;
   readonly #timeoutMs: number;
   /** A reply line being read while no request waits (the shell's prompt); the next read takes it. */
   #early: Promise<string> | undefined;
@@ -54,9 +80,10 @@ export class Connection {
   #answered = false;
   #closed = false;
 
-  private constructor(conn: Deno.TcpConn, options: ConnectOptions) {
+  private constructor(conn: Deno.TcpConn | Deno.TlsConn, options: ConnectOptions) {
     this.#conn = conn;
     this.#where = `${options.host}:${options.port}`;
+    this.#tls = options.tls !== undefined;
     this.#timeoutMs = options.timeoutMs;
     this.#replies = new ReplyReader(options.timeoutMs > 0 ? this.#timedSource(conn) : conn);
   }
@@ -79,20 +106,40 @@ export class Connection {
     return this.#closed;
   }
 
-  /** Connects, or throws ConnectError with a one-line reason. */
+  /**
+   * Connects (and with `tls`, completes the handshake; with `credentials`,
+   * signs in), or throws ConnectError with a one-line reason, or
+   * AuthRefusedError with the server's reply.
+   */
   static async open(options: ConnectOptions): Promise<Connection> {
     const where = `${options.host}:${options.port}`;
+    let connection: Connection;
     try {
-      const connecting = Deno.connect({ hostname: options.host, port: options.port });
+      const connecting = connect(options);
       // --timeout 0 waits forever.
       const conn =
         await (options.timeoutMs > 0 ? deadline(connecting, options.timeoutMs) : connecting);
-      conn.setNoDelay(true);
-      return new Connection(conn, options);
+      connection = new Connection(conn, options);
     } catch (error) {
       const reason = isTimeout(error) ? "timed out" : describeNetError(error);
       throw new ConnectError(`cannot connect to ${where}: ${reason}`);
     }
+    if (options.credentials !== undefined) {
+      try {
+        await connection.#signIn(options.credentials);
+      } catch (error) {
+        connection.close();
+        throw error;
+      }
+    }
+    return connection;
+  }
+
+  /** AUTH first (SPEC §7): every mode then runs as the user. */
+  async #signIn({ name, password }: Credentials): Promise<void> {
+    await this.send(`AUTH ${quoteWord(name)} ${quoteWord(password)}`);
+    const reply = await this.read();
+    if (reply.kind === "err") throw new AuthRefusedError(reply);
   }
 
   /** Sends one request line (a LF is added). */
@@ -194,7 +241,11 @@ export class Connection {
     } catch (error) {
       if (error instanceof ConnectError) throw error;
       if (error instanceof ConnectionClosedError) {
-        throw new ConnectError(`${this.#where} closed the connection ${when}`);
+        // A TLS port answers a plain client's first line with an alert and the close.
+        const hint = when === "before replying" && !this.#tls
+          ? " (if it is a TLS port, add --tls)"
+          : "";
+        throw new ConnectError(`${this.#where} closed the connection ${when}${hint}`);
       }
       throw new ConnectError(`connection to ${this.#where} lost: ${describeNetError(error)}`);
     }
@@ -244,12 +295,36 @@ export class Connection {
   }
 }
 
+/** A TCP connection, or a TLS one whose handshake (and so the certificate check) is done. */
+async function connect(options: ConnectOptions): Promise<Deno.TcpConn | Deno.TlsConn> {
+  const { host: hostname, port } = options;
+  if (options.tls === undefined) {
+    const conn = await Deno.connect({ hostname, port });
+    conn.setNoDelay(true);
+    return conn;
+  }
+  const conn = await Deno.connectTls({ hostname, port, caCerts: options.tls.caCerts });
+  try {
+    await conn.handshake();
+  } catch (error) {
+    conn.close();
+    throw new TlsError(error instanceof Error ? error.message : String(error));
+  }
+  return conn;
+}
+
+/** The TLS handshake failed: a certificate that does not verify, or a server that is not TLS. */
+class TlsError extends Error {
+  override name = "TlsError";
+}
+
 /** True for the rejection of a {@linkcode deadline} that ran out. */
 function isTimeout(error: unknown): boolean {
   return error instanceof DOMException && error.name === "TimeoutError";
 }
 
 function describeNetError(error: unknown): string {
+  if (error instanceof TlsError) return `TLS: ${error.message}`;
   if (error instanceof Deno.errors.ConnectionRefused) return "connection refused";
   if (error instanceof Deno.errors.ConnectionReset) return "connection reset";
   if (error instanceof Deno.errors.NotCapable) return "network access is not granted (--allow-net)";

@@ -10,6 +10,8 @@ export const CLIENT_ENV_VARIABLES = [
   // Defaults for --host and --port (SPEC §7).
   "SWITCHBOARD_HOST",
   "SWITCHBOARD_PORT",
+  // The password of --user (SPEC §7), never taken from the command line.
+  "SWITCHBOARD_PASSWORD",
   // The directory `deno task client` was run from: where relative local paths start.
   "INIT_CWD",
   // The home directory, for ~/.switchboard_history (USERPROFILE on Windows).

@@ -6,6 +6,8 @@
 import { escapeControl } from "../escape.ts";
 import type { Logger } from "../log.ts";
 import { ProtocolError, type Reply, type Request } from "../protocol/mod.ts";
+import type { AuthResult } from "../security/authenticator.ts";
+import type { User } from "../security/users_file.ts";
 import type { FileStore } from "../stores/file_store.ts";
 import type { KvStore } from "../stores/kv_store.ts";
 import type { WorkerPool } from "../worker_pool.ts";
@@ -19,6 +21,17 @@ export interface Session {
   readonly connectedAt: Date;
   /** Set by HELLO. */
   identity: { name: string; studentId: string; github: string } | undefined;
+  /**
+   * Set by a successful AUTH (SPEC §11); a later one replaces it. The user as
+   * loaded then: a reload of the users file does not change it.
+   */
+  user: User | undefined;
+}
+
+/** AUTH's side of the server (`--users`): checks a name and password for a client's address. */
+export interface AuthService {
+  /** Throttled per address; a failure is counted in STATS `auth_failures_total`. */
+  authenticate(address: string, name: string, password: string): Promise<AuthResult>;
 }
 
 /** One connection as WHO lists it. */
@@ -40,6 +53,8 @@ export interface Services {
   readonly kv: KvStore;
   /** The worker threads: COUNT jobs, and hashes for FILE GET (which the file store runs there). */
   readonly workers: WorkerPool<Job, JobResult>;
+  /** The users of `--users`; undefined without it (every client is let in, and AUTH is refused). */
+  readonly auth: AuthService | undefined;
   /** Running connections, then queued ones in FIFO order (WHO). */
   sessions(): Iterable<SessionEntry>;
   /** The STATS lines as `[key, integer]`, in order (SPEC §4). */
@@ -83,6 +98,15 @@ export interface Command {
    * what follows is unknown and it must never be read as requests.
    */
   readonly readsPayload?: boolean;
+  /**
+   * For a command that `readsPayload`: how many raw bytes follow this
+   * request line, or undefined if the line announces some but their number
+   * cannot be known (the connection must then close). Asked when the
+   * request is refused before it runs (`noauth`, a role's `denied`), so
+   * that the payload is read and dropped, never parsed as requests. May
+   * throw a ProtocolError as `run` would.
+   */
+  payloadSize?(request: Request, context: CommandContext): number | undefined;
   /**
    * The bytes `--max-line` counts for a line of this command that is longer
    * than the limit, when that is not the whole line (KV SET counts its

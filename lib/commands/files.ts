@@ -4,7 +4,15 @@
  * turns them into replies.
  */
 import { CutShortError } from "../io.ts";
-import { dataLines, err, ok, ProtocolError, quoteWord, type Reply } from "../protocol/mod.ts";
+import {
+  dataLines,
+  err,
+  type LineReply,
+  ok,
+  ProtocolError,
+  quoteWord,
+  type Reply,
+} from "../protocol/mod.ts";
 import { BadFileNameError, checkFileName, FileNotFoundError } from "../stores/file_store.ts";
 import { type CommandContext, expectArgs, truncate } from "./command.ts";
 import type { Command } from "./command.ts";
@@ -18,30 +26,10 @@ const SUBCOMMANDS: ReadonlyMap<string, Subcommand> = new Map<string, Subcommand>
     return dataLines(entries.map((e) => `${e.size} ${e.modified.toISOString()} ${e.name}`));
   }],
   ["PUT", async (args, context) => {
-    // After a bad size the payload's length is unknown: the stream cannot be
-    // resynchronised, so these errors close the connection (SPEC "Details").
-    if (args.length !== 3) {
-      return err("bad-args", `FILE PUT takes <name> <size>, got ${args.length - 1} arguments`, {
-        close: true,
-      });
-    }
-    const [, name, sizeWord] = args as [string, string, string];
-    const size = /^\d+$/.test(sizeWord) ? Number(sizeWord) : NaN;
-    if (!Number.isSafeInteger(size)) {
-      return err(
-        "bad-args",
-        `size must be a non-negative integer: received "${truncate(sizeWord)}"`,
-        { close: true },
-      );
-    }
     const files = context.services.files;
-    if (size > files.maxFileSize) {
-      return err(
-        "too-large",
-        `${size} bytes is over the limit of ${files.maxFileSize} (--max-file-size)`,
-        { close: true },
-      );
-    }
+    const header = putHeader(args, files.maxFileSize);
+    if (header.kind !== "header") return header;
+    const { name, size } = header;
     // From here on the payload is announced: whatever the store does not
     // read (a bad name, a failed write) the handler reads and drops before
     // the next request, so the connection stays in step.
@@ -90,6 +78,41 @@ const SUBCOMMANDS: ReadonlyMap<string, Subcommand> = new Map<string, Subcommand>
   }],
 ]);
 
+/**
+ * The name and size of `FILE PUT <name> <size>`, or the reply that closes
+ * the connection: after a bad size the payload's length is unknown, so the
+ * stream cannot be resynchronised (SPEC "Details"). The name is checked
+ * later, once the payload is announced, because a bad one only costs the
+ * payload, not the connection.
+ */
+function putHeader(
+  args: readonly string[],
+  maxFileSize: number,
+): { kind: "header"; name: string; size: number } | LineReply {
+  if (args.length !== 3) {
+    return err("bad-args", `FILE PUT takes <name> <size>, got ${args.length - 1} arguments`, {
+      close: true,
+    });
+  }
+  const [, name, sizeWord] = args as [string, string, string];
+  const size = /^\d+$/.test(sizeWord) ? Number(sizeWord) : NaN;
+  if (!Number.isSafeInteger(size)) {
+    return err(
+      "bad-args",
+      `size must be a non-negative integer: received "${truncate(sizeWord)}"`,
+      { close: true },
+    );
+  }
+  if (size > maxFileSize) {
+    return err(
+      "too-large",
+      `${size} bytes is over the limit of ${maxFileSize} (--max-file-size)`,
+      { close: true },
+    );
+  }
+  return { kind: "header", name, size };
+}
+
 /** `FILE LIST|PUT|GET|DEL …`. */
 export const FILE: Command = {
   name: "FILE",
@@ -101,6 +124,12 @@ export const FILE: Command = {
   ],
   summary: "the file service under --root: PUT is atomic and verified, GET streams with its sha256",
   readsPayload: true,
+  payloadSize(request, { services }) {
+    const args = request.args();
+    if (args[0]?.toUpperCase() !== "PUT") return 0;
+    const header = putHeader(args, services.files.maxFileSize);
+    return header.kind === "header" ? header.size : undefined;
+  },
   async run(request, context) {
     const args = request.args();
     const name = args[0]?.toUpperCase();

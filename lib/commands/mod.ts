@@ -4,6 +4,7 @@
  * adding a file exporting `Command`s and one entry in {@linkcode COMMANDS}.
  */
 import { ProtocolError } from "../protocol/mod.ts";
+import { AUTH } from "./auth.ts";
 import { ECHO, PING, QUIT } from "./basic.ts";
 import { CALC } from "./calc.ts";
 import { type Command, truncate } from "./command.ts";
@@ -19,6 +20,7 @@ export const COMMANDS: readonly Command[] = [
   PING,
   ECHO,
   QUIT,
+  AUTH,
   HELLO,
   WHO,
   STATS,

@@ -124,3 +124,10 @@ export function formatIp(bytes: IpBytes): string {
   const tail = hex.slice(bestStart + bestLength).join(":");
   return `${head}::${tail}`;
 }
+
+/** `host:port` as a log line or a URL writes it, with an IPv6 host in brackets (`[::1]:12000`). */
+export function formatHostPort(addr: { hostname: string; port: number }): string {
+  return addr.hostname.includes(":")
+    ? `[${addr.hostname}]:${addr.port}`
+    : `${addr.hostname}:${addr.port}`;
+}

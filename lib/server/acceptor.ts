@@ -54,7 +54,7 @@ export interface AcceptOptions {
  * `onConnection` (which must not throw). Resolves when the listener closes.
  */
 export async function acceptLoop<C extends Deno.Conn>(
-  listener: Deno.Listener<C>,
+  listener: { accept(): Promise<C> },
   onConnection: (conn: C) => void,
   options: AcceptOptions,
 ): Promise<void> {

@@ -22,6 +22,7 @@ import {
 } from "../protocol/mod.ts";
 import { setImmediate } from "node:timers";
 import type { BufferPool } from "../buffer_pool.ts";
+import { accessRefusal } from "../commands/access.ts";
 import type { Command, CommandContext, Services, Session } from "../commands/command.ts";
 import { storageReply } from "../commands/storage_errors.ts";
 import type { CommandTable } from "../commands/mod.ts";
@@ -53,6 +54,8 @@ export interface HandlerOptions {
   minRate: number;
   /** Raw byte echo instead of the protocol (SPEC `--echo`). */
   echo: boolean;
+  /** SPEC `--users`: every request is first checked against AUTH and the role (commands/access.ts). */
+  authRequired?: boolean;
   commands: CommandTable;
   services: Services;
   logger: Logger;
@@ -86,6 +89,7 @@ export class ClientHandler implements ManagedHandler, Session {
   readonly port: number;
   readonly connectedAt = new Date();
   identity: Session["identity"] = undefined;
+  user: Session["user"] = undefined;
 
   readonly #conn: PeerConn;
   readonly #options: HandlerOptions;
@@ -332,10 +336,22 @@ export class ClientHandler implements ManagedHandler, Session {
       if (this.#options.logger.debugEnabled) {
         this.#options.logger.debug("request", { client: this.id, command: request.command });
       }
-      command = this.#options.commands.get(request.command, request.word);
-      if (!withinLimit) withinLimit = this.#measuredWithinLimit(command, request);
+      const authRequired = this.#options.authRequired === true;
+      // With --users an unknown name is refused like any other before AUTH, so it is looked up softly.
+      command = authRequired
+        ? this.#options.commands.find(request.command)
+        : this.#options.commands.get(request.command, request.word);
+      if (!withinLimit && command !== undefined) {
+        withinLimit = this.#measuredWithinLimit(command, request);
+      }
       if (!withinLimit) throw this.#in.frame.tooLong();
-      reply = command.run(request, this.#context);
+      // One gate for every command (SPEC §11): noauth before AUTH, then the role.
+      const refused = authRequired ? accessRefusal(command, request, this.#context) : undefined;
+      if (refused !== undefined) reply = refused;
+      else {
+        command ??= this.#options.commands.get(request.command, request.word);
+        reply = command.run(request, this.#context);
+      }
     } catch (error) {
       const failure = withinLimit ? error : this.#in.frame.tooLong();
       reply = this.#failure(failure, command ?? this.#options.commands.find(commandWordOf(bytes)));

@@ -24,6 +24,7 @@ import {
   LIMITS,
 } from "../defaults.ts";
 import type { LogFormat, LogLevel } from "../log.ts";
+import { type AddressPolicy, parseAddressList } from "../security/address_list.ts";
 import { UsageError } from "../usage_error.ts";
 
 /** The server's usage text (`--help`, and after a usage error). */
@@ -50,8 +51,15 @@ options:
   --data DIR            where the KV store keeps its database (default ${DEFAULT_DATA_DIR})
   --workers N           worker threads for COUNT jobs (default: CPU count, here ${defaultWorkers()})
   --echo                raw mode: every admitted connection is a byte-for-byte echo
-  --metrics-port P      serve Prometheus /metrics and /healthz over HTTP on --host:P
-                        (or ADDRESS:P for its own address; 0 picks a free port)
+  --metrics-port P      serve Prometheus /metrics and /healthz over HTTP on ${DEFAULT_HOST}:P
+                        (or ADDRESS:P for another address; 0 picks a free port)
+  --users FILE          users, roles and password hashes: every client must AUTH first
+  --allow CIDRS         only these comma-separated addresses or ranges may connect
+  --deny CIDRS          these addresses or ranges may not connect (deny wins over --allow)
+  --insecure            turn protected mode off: without --users, serve clients that are
+                        not on this machine too
+  --tls-cert FILE       PEM certificate chain: with --tls-key, the port speaks TLS only
+  --tls-key FILE        PEM private key of --tls-cert
   --drain-timeout S     on shutdown, seconds running clients get to finish (default ${DEFAULT_DRAIN_TIMEOUT_S})
   -v, --verbose         log every request
   -q, --quiet           log nothing
@@ -59,7 +67,8 @@ options:
   -h, --help            show this help
   --version             show the version
 
-Ctrl-C (SIGINT) or SIGTERM drains and exits 0; a second signal exits 130.`;
+Ctrl-C (SIGINT) or SIGTERM drains and exits 0; a second signal exits 130.
+SIGHUP re-reads --users and the TLS certificate and key.`;
 
 /** Everything the server runs with. */
 export interface ServerConfig {
@@ -87,6 +96,14 @@ export interface ServerConfig {
   echo: boolean;
   /** Where `/metrics` is served (SPEC `--metrics-port`); undefined when off. */
   metrics: { hostname: string; port: number } | undefined;
+  /** SPEC `--users`: the users file; with it every client must AUTH first. Undefined: no users. */
+  usersFile: string | undefined;
+  /** SPEC `--allow` and `--deny`, parsed; both empty when not given. */
+  addresses: AddressPolicy;
+  /** SPEC `--insecure`: protected mode off (only matters without `usersFile`). */
+  insecure: boolean;
+  /** SPEC `--tls-cert` and `--tls-key`: the port speaks TLS only; undefined for plain TCP. */
+  tls: { certFile: string; keyFile: string } | undefined;
   logLevel: LogLevel;
   logFormat: LogFormat;
 }
@@ -115,8 +132,13 @@ const VALUE_OPTIONS = [
   "max-file-size",
   "log-format",
   "metrics-port",
+  "users",
+  "allow",
+  "deny",
+  "tls-cert",
+  "tls-key",
 ] as const;
-const FLAG_OPTIONS = ["echo", "verbose", "quiet", "help", "version"] as const;
+const FLAG_OPTIONS = ["echo", "insecure", "verbose", "quiet", "help", "version"] as const;
 const ALIASES = { v: "verbose", q: "quiet", h: "help" } as const;
 
 /** Parses `switchboard-server [PORT [MAX_RUNNING]] [options]`. */
@@ -177,6 +199,14 @@ export function parseServerArgs(args: readonly string[]): ServerArgs {
     secondsOption(name, values.get(name), fallback);
   const host = values.get("host") ?? DEFAULT_HOST;
   if (host === "") throw new UsageError(`--host must be an address such as 127.0.0.1 or ::`);
+  const usersFile = fileOption("users", values.get("users"));
+  if (usersFile !== undefined && flags.has("echo")) {
+    throw new UsageError("--users cannot be combined with --echo: echo mode has no AUTH");
+  }
+  const addressList = (name: "allow" | "deny") => {
+    const value = values.get(name);
+    return value === undefined ? [] : parseAddressList(value, `--${name}`);
+  };
 
   return {
     kind: "run",
@@ -197,7 +227,14 @@ export function parseServerArgs(args: readonly string[]): ServerArgs {
       rootDir: directoryOption("root", values.get("root"), DEFAULT_ROOT_DIR),
       maxFileSize: int("max-file-size", DEFAULT_MAX_FILE_SIZE, 0, Number.MAX_SAFE_INTEGER),
       echo: flags.has("echo"),
-      metrics: metricsOption(values.get("metrics-port"), host),
+      metrics: metricsOption(values.get("metrics-port")),
+      usersFile,
+      addresses: { allow: addressList("allow"), deny: addressList("deny") },
+      insecure: flags.has("insecure"),
+      tls: tlsOption(
+        fileOption("tls-cert", values.get("tls-cert")),
+        fileOption("tls-key", values.get("tls-key")),
+      ),
       logLevel: flags.has("verbose") ? "debug" : flags.has("quiet") ? "quiet" : "info",
       logFormat,
     },
@@ -220,13 +257,13 @@ function integerOption(
 }
 
 /**
- * `--metrics-port P` binds P on `--host`; `--metrics-port ADDR:P` (IPv6 as
- * `[::1]:P`) gives the endpoint its own address, e.g. a private interface.
+ * `--metrics-port P` binds P on 127.0.0.1, whatever `--host` is: the
+ * counters say who is connected and how busy the server is, which is for
+ * the machine's own monitoring, not for whoever can reach the service port
+ * (SPEC §11). `--metrics-port ADDR:P` (IPv6 as `[::1]:P`) names another
+ * address, e.g. a private interface a Prometheus server scrapes.
  */
-function metricsOption(
-  value: string | undefined,
-  host: string,
-): { hostname: string; port: number } | undefined {
+function metricsOption(value: string | undefined): { hostname: string; port: number } | undefined {
   if (value === undefined) return undefined;
   const match = /^(?:\[([^\]]+)\]:|([^:\[\]]+):)?(\d+)$/.exec(value);
   const port = match ? Number(match[3]) : NaN;
@@ -235,7 +272,29 @@ function metricsOption(
       `--metrics-port must be PORT or ADDRESS:PORT (port 0 to 65535): received "${value}"`,
     );
   }
-  return { hostname: match[1] ?? match[2] ?? host, port };
+  return { hostname: match[1] ?? match[2] ?? DEFAULT_HOST, port };
+}
+
+/** A file path option; undefined when not given. */
+function fileOption(name: string, value: string | undefined): string | undefined {
+  if (value === undefined) return undefined;
+  if (value === "" || value.includes("\0")) {
+    throw new UsageError(`--${name} must be a file path: received "${value}"`);
+  }
+  return value;
+}
+
+/** `--tls-cert` and `--tls-key` come together: a certificate without its key (or the reverse) is a mistake. */
+function tlsOption(
+  certFile: string | undefined,
+  keyFile: string | undefined,
+): { certFile: string; keyFile: string } | undefined {
+  if (certFile === undefined && keyFile === undefined) return undefined;
+  if (certFile === undefined) {
+    throw new UsageError("--tls-key needs --tls-cert (its certificate chain)");
+  }
+  if (keyFile === undefined) throw new UsageError("--tls-cert needs --tls-key (its private key)");
+  return { certFile, keyFile };
 }
 
 function directoryOption(name: string, value: string | undefined, fallback: string): string {

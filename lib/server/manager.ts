@@ -17,6 +17,7 @@
  */
 import { err, type LineReply } from "../protocol/mod.ts";
 import type { Logger } from "../log.ts";
+import { perAddressKey } from "../security/address.ts";
 import type { Stats } from "./stats.ts";
 
 /** What the Manager needs from a handler; ClientHandler implements it, tests use fakes. */
@@ -43,7 +44,7 @@ export interface ManagerOptions {
   queueLimit?: number;
   /** Milliseconds a handler may wait before `ERR timeout`; 0 (default) waits forever. */
   queueTimeoutMs?: number;
-  /** Running + queued handlers per address; 0 (default) is no limit. */
+  /** Running + queued handlers per address (IPv6: per /64); 0 (default) is no limit. */
   maxPerIp?: number;
   /** Counters to update; the Manager owns accepted/rejected/served/timeouts. */
   stats: Stats;
@@ -71,6 +72,7 @@ export class Manager<H extends ManagedHandler = ManagedHandler> {
   readonly #running = new Set<H>();
   readonly #queue = new Set<H>();
   readonly #queueTimers = new Map<H, ReturnType<typeof setTimeout>>();
+  /** Running + queued handlers by {@linkcode perAddressKey}; kept only when maxPerIp is set. */
   readonly #perAddress = new Map<string, number>();
   #stopping = false;
   #idleWaiters: Array<() => void> = [];
@@ -121,12 +123,11 @@ export class Manager<H extends ManagedHandler = ManagedHandler> {
   admit(handler: H): Admission {
     this.#stats.accepted_total++;
     if (this.#stopping) return this.#reject(handler, SHUTDOWN_REPLY, "shutting down");
-    const fromAddress = this.#perAddress.get(handler.address) ?? 0;
-    if (this.maxPerIp > 0 && fromAddress >= this.maxPerIp) {
+    if (this.maxPerIp > 0 && this.#fromAddress(handler) >= this.maxPerIp) {
       return this.#reject(handler, PER_ADDRESS_REPLY, `max ${this.maxPerIp} per address`);
     }
     if (this.#running.size < this.maxRunning) {
-      this.#perAddress.set(handler.address, fromAddress + 1);
+      this.#count(handler, 1);
       this.#start(handler);
       return "running";
     }
@@ -137,7 +138,7 @@ export class Manager<H extends ManagedHandler = ManagedHandler> {
       );
       return this.#reject(handler, reply, "queue full");
     }
-    this.#perAddress.set(handler.address, fromAddress + 1);
+    this.#count(handler, 1);
     this.#queue.add(handler);
     if (this.queueTimeoutMs > 0) {
       this.#queueTimers.set(handler, setTimeout(() => this.#timeOut(handler), this.queueTimeoutMs));
@@ -190,7 +191,7 @@ export class Manager<H extends ManagedHandler = ManagedHandler> {
 
   #finish(handler: H): void {
     if (!this.#running.delete(handler)) return;
-    this.#release(handler.address);
+    this.#count(handler, -1);
     this.#stats.served_total++;
     this.#fill();
   }
@@ -201,7 +202,7 @@ export class Manager<H extends ManagedHandler = ManagedHandler> {
       const next = this.#queue.values().next();
       if (next.done) break;
       this.#dequeue(next.value);
-      this.#perAddress.set(next.value.address, (this.#perAddress.get(next.value.address) ?? 0) + 1);
+      this.#count(next.value, 1);
       this.#start(next.value);
     }
     this.#notifyIfIdle();
@@ -228,14 +229,26 @@ export class Manager<H extends ManagedHandler = ManagedHandler> {
       clearTimeout(timer);
       this.#queueTimers.delete(handler);
     }
-    this.#release(handler.address);
+    this.#count(handler, -1);
     return true;
   }
 
-  #release(address: string): void {
-    const count = (this.#perAddress.get(address) ?? 1) - 1;
-    if (count > 0) this.#perAddress.set(address, count);
-    else this.#perAddress.delete(address);
+  /** Running + queued handlers from the address (IPv6: the /64) of `handler`. */
+  #fromAddress(handler: H): number {
+    return this.#perAddress.get(perAddressKey(handler.address)) ?? 0;
+  }
+
+  /**
+   * Counts `handler` in (+1) or out (-1) of its address's total. IPv6
+   * addresses count per /64 (SPEC §2): one host is commonly handed a whole
+   * /64 and could otherwise open maxPerIp connections from each address in it.
+   */
+  #count(handler: H, change: 1 | -1): void {
+    if (this.maxPerIp === 0) return;
+    const key = perAddressKey(handler.address);
+    const count = (this.#perAddress.get(key) ?? 0) + change;
+    if (count > 0) this.#perAddress.set(key, count);
+    else this.#perAddress.delete(key);
   }
 
   #reject(handler: H, reply: LineReply, reason: string): Admission {

@@ -160,6 +160,24 @@ const FAMILIES: readonly Family[] = [
     value: (s) => s.stats.bytes_out,
   },
   {
+    name: "denied_total",
+    type: "counter",
+    help: "Connections turned away by --allow/--deny or protected mode.",
+    value: (s) => s.stats.denied_total,
+  },
+  {
+    name: "auth_failures_total",
+    type: "counter",
+    help: "AUTH requests denied: wrong name or password, or too many failures.",
+    value: (s) => s.stats.auth_failures_total,
+  },
+  {
+    name: "tls_failures_total",
+    type: "counter",
+    help: "TLS handshakes that failed, timed out or were dropped.",
+    value: (s) => s.stats.tls_failures_total,
+  },
+  {
     name: "workers",
     type: "gauge",
     help: "Worker threads for COUNT jobs and file hashes.",

@@ -93,8 +93,8 @@ export function inNetThread(): boolean {
   return inWorkerThread() && (globalThis as { name?: string }).name === NET_THREAD_NAME;
 }
 
-/** Main thread → network thread. */
-type ToNetThread<C> = { kind: "start"; config: C } | { kind: "shut down" };
+/** Main thread → network thread: the signals arrive on the main thread, the server runs here. */
+type ToNetThread<C> = { kind: "start"; config: C } | { kind: "shut down" } | { kind: "reload" };
 
 /** Network thread → main thread: the server is done, exit with this code. */
 interface FromNetThread {
@@ -106,6 +106,8 @@ interface FromNetThread {
 export interface RunningServer {
   /** Starts the graceful drain (SPEC §6); safe to call more than once. */
   shutDown(): void;
+  /** Reads the users file and the TLS certificate again (SIGHUP, SPEC §11). */
+  reload(): void;
   /** The process exit code, once the server has stopped (or failed to start). */
   readonly exited: Promise<number>;
 }
@@ -123,13 +125,19 @@ export function startNetThread<C>(module: URL, config: C): RunningServer {
   thread.onmessage = (event: MessageEvent<FromNetThread>) => resolve(event.data.code);
   const send = (message: ToNetThread<C>) => thread.postMessage(message);
   send({ kind: "start", config });
-  return { shutDown: () => send({ kind: "shut down" }), exited: promise };
+  return {
+    shutDown: () => send({ kind: "shut down" }),
+    reload: () => send({ kind: "reload" }),
+    exited: promise,
+  };
 }
 
 /**
  * Network thread: on the first message, `serve(config)` starts the server
  * (or fails to, with an exit code); "shut down" drains it, also when it
- * arrives while the server is still starting. Reports the exit code.
+ * arrives while the server is still starting; "reload" reloads it (one
+ * that arrives while the server starts is dropped: it is reading the files
+ * then anyway). Reports the exit code.
  */
 export function serveNetThread<C>(serve: (config: C) => Promise<RunningServer>): void {
   const scope = self as unknown as {
@@ -142,6 +150,10 @@ export function serveNetThread<C>(serve: (config: C) => Promise<RunningServer>):
     if (event.data.kind === "shut down") {
       if (running === undefined) shutDownEarly = true;
       else running.shutDown();
+      return;
+    }
+    if (event.data.kind === "reload") {
+      running?.reload();
       return;
     }
     running = await serve(event.data.config);

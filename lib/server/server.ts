@@ -1,8 +1,10 @@
 /**
- * The server: `Deno.listen` accepts, every connection becomes a
- * ClientHandler handed to the Manager, and a graceful shutdown drains them
- * (SPEC §3, §6). It also owns the services the commands use (files, KV,
- * worker threads) and the order in which they open and close.
+ * The server: `Deno.listen` (or the TLS port) accepts, every connection
+ * passes the door — its TLS handshake, the address lists, protected mode —
+ * and becomes a ClientHandler handed to the Manager, and a graceful
+ * shutdown drains them (SPEC §3, §6, §11). It also owns the services the
+ * commands use (files, KV, worker threads, the users) and the order in
+ * which they open, reload and close.
  */
 import { deadline } from "@std/async/deadline";
 import { BufferPool } from "../buffer_pool.ts";
@@ -29,6 +31,12 @@ import { RequestDurations } from "./metrics.ts";
 import { INITIAL_REPLY_BYTES } from "./reply_writer.ts";
 import { StartupError } from "./startup_error.ts";
 import { Stats } from "./stats.ts";
+import { formatHostPort } from "../security/address.ts";
+import { exposureWarning, gatePolicy, isLoopback } from "./gate.ts";
+import { Door } from "./door.ts";
+import { SecurityFiles } from "./security_files.ts";
+import { MAX_HANDSHAKES, TlsPort } from "./tls_port.ts";
+import { MAX_LINGERING } from "./turn_away.ts";
 
 /** After the drain timeout, how long aborted handlers get to unwind before we stop waiting. */
 const ABORT_GRACE_MS = 1000;
@@ -62,7 +70,11 @@ export class Server {
   readonly durations: RequestDurations | undefined;
   readonly #logger: Logger;
   readonly #closeHooks: Array<() => Promise<void> | void> = [];
-  #listener: Deno.TcpListener | undefined;
+  /** The users and the certificate (after {@linkcode listen}). */
+  #security: SecurityFiles | undefined;
+  /** What accepted connections pass before the Manager (after {@linkcode listen}). */
+  #door: Door | undefined;
+  #listener: Deno.TcpListener | TlsPort | undefined;
   #kv: KvStore | undefined;
   #accepting: Promise<void> | undefined;
   #stopping: Promise<void> | undefined;
@@ -126,6 +138,9 @@ export class Server {
     yield ["bytes_out", s.bytes_out];
     yield* Object.entries(this.workers.stats());
     yield ["hashes_total", this.hashes.computedTotal];
+    yield ["denied_total", s.denied_total];
+    yield ["auth_failures_total", s.auth_failures_total];
+    yield ["tls_failures_total", s.tls_failures_total];
   }
 
   /** What the commands may use: one object, shared by every connection. */
@@ -141,6 +156,7 @@ export class Server {
         return kv();
       },
       workers: this.workers,
+      auth: this.#security?.authService(this.stats),
       sessions: () => this.#sessions(),
       counters: () => this.counters(),
     };
@@ -158,14 +174,17 @@ export class Server {
   }
 
   /**
-   * Prepares the file root, opens the KV store, starts the worker threads,
-   * fits the queue to the descriptor limit, starts the metrics endpoint,
-   * binds, and starts accepting. In `--echo` mode there is no protocol, so
-   * none of the services is opened. Throws {@linkcode StartupError} naming
-   * what failed, with the Deno error as cause.
+   * Reads the users file and the TLS certificate, prepares the file root,
+   * opens the KV store, starts the worker threads, fits the queue to the
+   * descriptor limit, starts the metrics endpoint, binds, and starts
+   * accepting. In `--echo` mode there is no protocol, so none of the
+   * services is opened. Throws {@linkcode StartupError} naming what failed,
+   * with the Deno error as cause.
    */
   async listen(): Promise<Deno.NetAddr> {
     const c = this.config;
+    // First: a malformed users file should stop the server before anything opens.
+    this.#security = await SecurityFiles.load(c, this.#logger);
     if (!c.echo) await this.#openServices();
     this.#fitDescriptors();
     if (c.metrics && this.durations) {
@@ -179,21 +198,28 @@ export class Server {
         });
         // Kept open through the drain so that it can be watched; closed last.
         this.#closeHooks.push(() => endpoint.close());
-        this.#logger.info(`metrics on http://${formatAddress(endpoint.addr)}/metrics`);
+        this.#logger.info(`metrics on http://${formatHostPort(endpoint.addr)}/metrics`);
       } catch (error) {
         throw new StartupError("metrics", error);
       }
     }
+    const tls = this.#security.tls;
     try {
-      this.#listener = Deno.listen({ hostname: c.host, port: c.port });
+      this.#listener = tls === undefined
+        ? Deno.listen({ hostname: c.host, port: c.port })
+        : TlsPort.listen({ hostname: c.host, port: c.port }, tls);
     } catch (error) {
       throw new StartupError("listen", error);
     }
     const addr = this.#listener.addr;
     this.#logger.info(
-      `listening on ${formatAddress(addr)}, max ${c.maxRunning} running, ` +
-        `queue ${this.manager.queueLimit}` + (c.echo ? ", echo mode" : ""),
+      `listening on ${formatHostPort(addr)}, max ${c.maxRunning} running, ` +
+        `queue ${this.manager.queueLimit}` + (tls ? ", TLS" : "") + (c.echo ? ", echo mode" : ""),
     );
+    if (!isLoopback(addr.hostname)) {
+      const warning = exposureWarning(formatHostPort(addr), { ...c, tls: tls !== undefined });
+      if (warning !== undefined) this.#logger.warn(warning);
+    }
     const manager = this.manager;
     const stopSweep = startTimeoutSweep(function* () {
       for (const { handler, state } of manager.handlers()) {
@@ -244,7 +270,9 @@ export class Server {
     const settings = {
       maxRunning: c.maxRunning,
       queueLimit: c.queueLimit,
-      extra: c.metrics ? METRICS_CONNECTIONS + 1 : 0,
+      // What the door may hold besides: TLS handshakes, and refused clients lingering.
+      extra: (c.metrics ? METRICS_CONNECTIONS + 1 : 0) + (c.tls ? MAX_HANDSHAKES : 0) +
+        MAX_LINGERING,
     };
     const free = freeDescriptors(descriptorsWanted(settings));
     if (free === undefined) return;
@@ -263,14 +291,37 @@ export class Server {
     return this.#accepting ?? Promise.resolve();
   }
 
-  /** Accepts until shutdown: every connection becomes a ClientHandler handed to the Manager. */
-  #accept(listener: Deno.TcpListener): Promise<void> {
+  /**
+   * Reads the users file and the TLS certificate and key again (SIGHUP,
+   * SPEC §11): new users count from the next AUTH, a new certificate from
+   * the next connection. What fails to load keeps its old contents, with
+   * one error line. Never throws.
+   */
+  async reload(): Promise<void> {
+    if (this.#security === undefined || this.#stopping !== undefined) return;
+    const c = this.config;
+    if (c.usersFile === undefined && c.tls === undefined) {
+      this.#logger.info("SIGHUP: nothing to reload (no --users, no --tls-cert)");
+      return;
+    }
+    await this.#security.reload((files) => {
+      if (this.#listener instanceof TlsPort) this.#listener.replace(files);
+    });
+  }
+
+  /**
+   * Accepts until shutdown: every connection passes the door (door.ts: its
+   * TLS handshake, the address lists, protected mode) and becomes a
+   * ClientHandler handed to the Manager.
+   */
+  #accept(listener: Deno.TcpListener | TlsPort): Promise<void> {
     const handlerOptions: HandlerOptions = {
       maxLine: this.config.maxLine,
       idleTimeoutMs: this.config.idleTimeoutS * 1000,
       requestTimeoutMs: this.config.requestTimeoutS * 1000,
       minRate: this.config.minRate,
       echo: this.config.echo,
+      authRequired: this.config.usersFile !== undefined,
       commands: new CommandTable(),
       services: this.#services(),
       logger: this.#logger,
@@ -281,19 +332,32 @@ export class Server {
         replies: new BufferPool(INITIAL_REPLY_BYTES, POOLED_BUFFERS),
       },
     };
-    return acceptLoop(listener, (conn) => {
-      try {
-        conn.setNoDelay(true);
-      } catch {
-        // The peer may already be gone; the handler will find out.
+    const door = this.#door = new Door({
+      policy: gatePolicy(this.config),
+      tls: listener instanceof TlsPort
+        ? { timeoutMs: this.config.requestTimeoutS * 1000 }
+        : undefined,
+      stats: this.stats,
+      logger: this.#logger,
+      admit: (conn) => {
+        const remote = conn.remoteAddr as Deno.NetAddr;
+        const handler = new ClientHandler(conn, remote, handlerOptions);
+        this.#logger.info("connection opened", {
+          client: handler.id,
+          address: formatHostPort(remote),
+        });
+        this.manager.admit(handler);
+      },
+    });
+    return acceptLoop<Deno.Conn>(listener, (conn) => {
+      if ("setNoDelay" in conn) {
+        try {
+          (conn as Deno.TcpConn).setNoDelay(true);
+        } catch {
+          // The peer may already be gone; the handler will find out.
+        }
       }
-      const remote = conn.remoteAddr;
-      const handler = new ClientHandler(conn, remote, handlerOptions);
-      this.#logger.info("connection opened", {
-        client: handler.id,
-        address: formatAddress(remote),
-      });
-      this.manager.admit(handler);
+      door.pass(conn);
     }, { logger: this.#logger, what: "clients", closed: () => this.#stopping !== undefined });
   }
 
@@ -318,6 +382,7 @@ export class Server {
       // Already closed.
     }
     await this.#accepting;
+    this.#door?.close();
     this.manager.shutdown();
     const idle = this.manager.whenIdle();
     const drained = await deadline(idle, this.config.drainTimeoutS * 1000).then(
@@ -353,11 +418,4 @@ async function hashOnWorkers(
   if (result.kind === "hashed") return result.sha256;
   if (result.kind === "changed") return undefined;
   throw new Error(`a hash job answered with a ${result.kind} result`);
-}
-
-/** `host:port`, with IPv6 hosts in brackets. */
-export function formatAddress(addr: { hostname: string; port: number }): string {
-  return addr.hostname.includes(":")
-    ? `[${addr.hostname}]:${addr.port}`
-    : `${addr.hostname}:${addr.port}`;
 }

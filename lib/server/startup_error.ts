@@ -2,11 +2,13 @@
  * Why the server could not start, as one line a person can act on (SPEC §9:
  * a missing permission names its flag, never a stack trace).
  */
+import { TlsFilesError } from "../security/tls_files.ts";
+import { UsersFileError } from "../security/users_file.ts";
 import { StoreInUseError } from "../stores/kv_store.ts";
 import type { ServerConfig } from "./config.ts";
 
 /** The stage of startup that failed. */
-export type StartupStage = "files" | "kv" | "workers" | "metrics" | "listen";
+export type StartupStage = "users" | "tls" | "files" | "kv" | "workers" | "metrics" | "listen";
 
 /** The server could not start: `stage` says what failed, `cause` is Deno's error. */
 export class StartupError extends Error {
@@ -23,6 +25,13 @@ export function describeStartupError(error: StartupError, config: ServerConfig):
   const denied = cause instanceof Deno.errors.NotCapable ||
     cause instanceof Deno.errors.PermissionDenied;
   switch (error.stage) {
+    case "users":
+      // Already one line naming the file, and the line of a malformed one.
+      if (cause instanceof UsersFileError) return cause.message;
+      return `cannot read the users file ${config.usersFile}: ${reason}`;
+    case "tls":
+      if (cause instanceof TlsFilesError) return cause.message;
+      return `cannot use --tls-cert ${config.tls?.certFile}: ${reason}`;
     case "files":
       if (denied) {
         return `file access to ${config.rootDir} is not granted: run with --allow-read --allow-write`;

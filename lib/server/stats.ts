@@ -14,6 +14,12 @@ export class Stats {
   commands_total = 0;
   bytes_in = 0;
   bytes_out = 0;
+  /** Connections turned away by --allow/--deny or protected mode (SPEC §11). */
+  denied_total = 0;
+  /** AUTH requests answered `ERR denied`: a wrong name or password, or a throttled address. */
+  auth_failures_total = 0;
+  /** TLS handshakes that failed, timed out (--request-timeout) or were dropped for newer ones. */
+  tls_failures_total = 0;
 
   /** Whole seconds since the server started. */
   get uptimeSeconds(): number {

@@ -31,6 +31,9 @@ export class CLoadgen implements LoadGenerator {
 
   /** Runs `load` against `server` and parses the RESULT line. */
   async run(server: BenchServer, load: PlannedLoad): Promise<LoadResult> {
+    if (load.tls) {
+      throw new TypeError("the C loadgen does not speak TLS: use switchboard-client bench");
+    }
     const { out } = await output(...pinned(this.machine, load.cpu, [this.binary, [
       "-p",
       String(server.port),

@@ -45,6 +45,7 @@ export class DenoLoadgen implements LoadGenerator {
       load.expect,
       ...(load.pipeline ? ["-P", String(load.pipeline)] : []),
       ...(load.churn ? ["--churn"] : []),
+      ...(load.tls ? ["--tls", "--cacert", load.tls.caCertPath] : []),
       "--start-at",
       String(startAt),
       "--json",

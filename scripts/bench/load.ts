@@ -28,6 +28,8 @@ export interface Load {
   firstReply?: boolean;
   /** CPU for the generator (default LOAD_CPU). */
   cpu?: Cpu;
+  /** Connect with TLS, trusting this CA file (only `switchboard-client bench` speaks TLS). */
+  tls?: { caCertPath: string };
 }
 
 /** A load with its window and CPU decided: what a generator runs. */

@@ -16,6 +16,8 @@ import { COUNTFAIR } from "./count_fairness.ts";
 import { SLOWLORIS } from "./slowloris.ts";
 import { KVKEYS } from "./kv_keys.ts";
 import { FAULTS } from "./faults.ts";
+import { TLS } from "./tls.ts";
+import { AUTH } from "./auth.ts";
 
 /** Every row, in table order. */
 export const ROWS: readonly BenchRow[] = [
@@ -32,4 +34,6 @@ export const ROWS: readonly BenchRow[] = [
   SLOWLORIS,
   KVKEYS,
   FAULTS,
+  TLS,
+  AUTH,
 ];

@@ -1,0 +1,115 @@
+/**
+ * End to end: the TLS port (SPEC §11) — clients that trust the certificate
+ * speak the protocol over it; plain, silent and distrustful ones fail the
+ * handshake before the Manager, cost no queue place and are counted; a bad
+ * certificate stops the server with one line. Certificates come from
+ * tests/tls_fixtures.ts (a throwaway CA made with openssl).
+ */
+import { assert, assertEquals, assertRejects } from "@std/assert";
+import { eventually, parseStats, runServerToExit, TestClient, TestServer } from "./helpers.ts";
+import { makeTlsFixture, type TlsFixture, tlsServerArgs } from "./tls_fixtures.ts";
+
+/** STATS over TLS. */
+async function statsOver(port: number, fixture: TlsFixture) {
+  using client = await TestClient.connectTls(port, fixture.caCertPem);
+  return parseStats(await client.ask("STATS"));
+}
+
+Deno.test("TLS port: a client that trusts the CA speaks the protocol, by name or by address", async () => {
+  await using fixture = await makeTlsFixture();
+  await using server = await TestServer.start(tlsServerArgs(fixture));
+  server.assertLogged(/listening on 127\.0\.0\.1:\d+, max 64 running, queue 1024, TLS$/);
+  server.assertLogged(/INFO {2}TLS certificate subject="CN=localhost" expires=\d{4}-/);
+  for (const name of ["localhost", "127.0.0.1"]) {
+    using client = await TestClient.connectTls(server.port, fixture.caCertPem, name);
+    assertEquals(await client.ask("PING"), "OK PONG");
+    assertEquals(await client.ask("ECHO over TLS"), "OK over TLS");
+    assertEquals(await client.ask("QUIT"), "OK bye");
+    await client.closedByServer();
+  }
+  assertEquals((await statsOver(server.port, fixture)).tls_failures_total, 0);
+});
+
+Deno.test("a plain client against the TLS port gets a TLS alert and the close, never a reply or a queue place", async () => {
+  await using fixture = await makeTlsFixture();
+  await using server = await TestServer.start([
+    ...tlsServerArgs(fixture),
+    "-v",
+    "--max-running",
+    "1",
+    "--queue-limit",
+    "0",
+  ]);
+  using running = await TestClient.connectTls(server.port, fixture.caCertPem);
+  assertEquals(await running.ask("PING"), "OK PONG");
+  // The slot is taken and the queue holds nobody: a plain client that got as far
+  // as the Manager would be told ERR busy. It never gets that far.
+  using plain = await TestClient.connect(server.port);
+  await plain.send("PING");
+  const received: number[] = [];
+  const buffer = new Uint8Array(1024);
+  try {
+    for (let n = await plain.conn.read(buffer); n !== null; n = await plain.conn.read(buffer)) {
+      received.push(...buffer.subarray(0, n));
+    }
+  } catch {
+    // a reset after the alert is a close too
+  }
+  assertEquals(received[0], 0x15, "a TLS alert record, not a protocol line");
+  assert(!new TextDecoder().decode(new Uint8Array(received)).includes("ERR"));
+  const stats = parseStats(await running.ask("STATS"));
+  assertEquals([stats.tls_failures_total, stats.accepted_total, stats.rejected_total], [1, 1, 0]);
+  await server.waitForLog(/DEBUG TLS handshake failed address=127\.0\.0\.1:\d+ error=/);
+});
+
+Deno.test("a silent connection on the TLS port costs no queue place and is dropped after --request-timeout", async () => {
+  await using fixture = await makeTlsFixture();
+  await using server = await TestServer.start([
+    ...tlsServerArgs(fixture),
+    "-v",
+    "--request-timeout",
+    "0.3",
+    "--max-running",
+    "1",
+    "--queue-limit",
+    "0",
+  ]);
+  // The silent peer itself sees no close: Deno keeps a socket whose handshake never
+  // started until the peer sends or hangs up (lib/server/tls_port.ts). What matters
+  // here is that it holds no handshake slot, no queue place and no running slot.
+  using _silent = await TestClient.connect(server.port);
+  await server.waitForLog(/DEBUG TLS handshake timed out address=127\.0\.0\.1:\d+/);
+  // The one slot was free all along: a real client gets it, not ERR busy.
+  using client = await TestClient.connectTls(server.port, fixture.caCertPem);
+  assertEquals(await client.ask("PING"), "OK PONG");
+  const stats = parseStats(await client.ask("STATS"));
+  assertEquals([stats.tls_failures_total, stats.accepted_total, stats.running], [1, 1, 1]);
+  // Without -v the failure leaves no trace in the log beyond the counter.
+  server.assertLogged(/(INFO|WARN).*handshake/, false);
+});
+
+Deno.test("a client that does not trust the certificate fails the handshake, and it is counted", async () => {
+  await using fixture = await makeTlsFixture();
+  await using other = await makeTlsFixture();
+  await using server = await TestServer.start(tlsServerArgs(fixture));
+  await assertRejects(() => TestClient.connectTls(server.port, other.caCertPem));
+  await eventually(
+    async () => (await statsOver(server.port, fixture)).tls_failures_total === 1,
+    "the failed handshake to be counted",
+  );
+});
+
+Deno.test("an unusable --tls-key stops the server with one line naming it, exit 1", async () => {
+  await using fixture = await makeTlsFixture();
+  await using other = await makeTlsFixture();
+  const result = await runServerToExit([
+    ...tlsServerArgs({ certPath: fixture.certPath, keyPath: other.keyPath }),
+  ]);
+  assertEquals(result.code, 1);
+  assertEquals(
+    result.stderr,
+    `error: --tls-key ${
+      JSON.stringify(other.keyPath)
+    }: is not the key of the certificate in ${fixture.certPath}\n`,
+  );
+});
