@@ -9,7 +9,7 @@ import { Logger } from "./lib/log.ts";
 import { Server } from "./lib/server/server.ts";
 import { describeStartupError, StartupError } from "./lib/server/startup_error.ts";
 import { serveJobs } from "./lib/jobs/worker.ts";
-import { inWorkerThread } from "./lib/worker_pool.ts";
+import { inWorkerThread, localWorkers, type SpawnWorker } from "./lib/worker_pool.ts";
 import {
   EVENT_INTERVAL_VARIABLE,
   inNetThread,
@@ -85,13 +85,19 @@ async function passwdMain(args: readonly string[]): Promise<number> {
 }
 
 /** Starts the server in this thread; a failure to start is printed and becomes exit code 1. */
-async function serve(config: ServerConfig, placement: NetPlacement): Promise<RunningServer> {
+async function serve(
+  config: ServerConfig,
+  placement: NetPlacement,
+  spawn: SpawnWorker = localWorkers(new URL(import.meta.url)),
+): Promise<RunningServer> {
   const logger = new Logger({
     level: config.logLevel,
     format: config.logFormat,
     sink: Deno.stderr,
   });
-  const server = new Server(config, { logger, workerModule: new URL(import.meta.url) });
+  // A bundle or a compiled binary is one file with no lib/ beside it, so
+  // the job workers re-enter this module (see the end of this file).
+  const server = new Server(config, { logger, spawnWorker: spawn });
   try {
     await server.listen();
   } catch (error) {
@@ -145,6 +151,7 @@ function onSignals(server: RunningServer): void {
 }
 
 // This file is also the network thread and the job workers (see main).
-if (inNetThread()) serveNetThread((config: ServerConfig) => serve(config, "worker"));
-else if (inWorkerThread()) serveJobs();
+if (inNetThread()) {
+  serveNetThread((config: ServerConfig, spawn) => serve(config, "worker", spawn));
+} else if (inWorkerThread()) serveJobs();
 else if (import.meta.main) Deno.exit(await main(Deno.args));

@@ -53,17 +53,64 @@ export interface WorkerReady {
   ready: true;
 }
 
-/** Called by a worker module once it listens for jobs (see {@linkcode WorkerPool.start}). */
-export function announceReady(): void {
-  (self as unknown as { postMessage(message: WorkerReady): void }).postMessage({ ready: true });
+/**
+ * Called by a worker module once it listens for jobs (see
+ * {@linkcode WorkerPool.start}), on the endpoint its jobs come from: the
+ * worker's own scope, or the port it was handed (see {@linkcode SpawnWorker}).
+ */
+export function announceReady(
+  endpoint: { postMessage(message: WorkerReady): void } = self as unknown as {
+    postMessage(message: WorkerReady): void;
+  },
+): void {
+  endpoint.postMessage({ ready: true });
+}
+
+/** A worker thread as the pool drives it, wherever it was started. */
+export interface WorkerHandle {
+  postMessage(message: JobMessage<unknown>): void;
+  terminate(): void;
+}
+
+/** What a started worker thread reports to the pool. */
+export interface WorkerEvents {
+  /** Each message the worker posts (a JobReply or WorkerReady). */
+  onMessage(data: unknown): void;
+  /** Once, if the thread dies (an uncaught error, a module that cannot load). */
+  onDeath(error: string): void;
+}
+
+/**
+ * Starts one worker thread. The default starts a Web Worker from the pool's
+ * own thread ({@linkcode localWorkers}); the server's network thread asks
+ * the main thread instead (lib/server/net_thread.ts says why).
+ */
+export type SpawnWorker = (events: WorkerEvents) => WorkerHandle;
+
+/** Starts each worker as a Web Worker of this thread, running `moduleUrl`. */
+export function localWorkers(moduleUrl: URL): SpawnWorker {
+  return (events) => {
+    const worker = new Worker(moduleUrl, { type: "module" });
+    worker.onmessage = (event: MessageEvent) => events.onMessage(event.data);
+    worker.onerror = (event: ErrorEvent) => {
+      // Without preventDefault an uncaught error in a worker takes the whole process down.
+      event.preventDefault();
+      events.onDeath(event.message || "worker crashed");
+    };
+    return worker;
+  };
 }
 
 /** Options of {@linkcode WorkerPool}. */
 export interface WorkerPoolOptions {
   /** Number of worker threads. */
   size: number;
-  /** The worker module: it calls `announceReady()`, then answers each JobMessage with a JobReply. */
-  moduleUrl: URL;
+  /**
+   * Starts one worker (default: a Web Worker of this thread, see
+   * {@linkcode localWorkers}). Its module calls `announceReady()`, then
+   * answers each JobMessage with a JobReply.
+   */
+  spawn: SpawnWorker;
   /** Told when a worker dies and is replaced. */
   onWorkerDeath?: (workerId: number, error: string) => void;
   /** The most cost (see `runBatch`'s `cost`) of jobs not yet finished; default: no limit. */
@@ -119,7 +166,7 @@ interface Batch<J, R> {
 
 interface Slot<J, R> {
   id: number;
-  worker: Worker;
+  worker: WorkerHandle;
   /** Resolves when the worker announced it is ready. */
   ready: Promise<void>;
   /** The job (or slice) in hand, if any. */
@@ -129,7 +176,7 @@ interface Slot<J, R> {
 /** A fixed-size pool of workers; batches take turns (round-robin). */
 export class WorkerPool<J, R> {
   readonly size: number;
-  readonly #moduleUrl: URL;
+  readonly #spawnWorker: SpawnWorker;
   readonly #onWorkerDeath: WorkerPoolOptions["onWorkerDeath"];
   readonly #maxPendingCost: number;
   readonly #slots: Slot<J, R>[] = [];
@@ -146,7 +193,7 @@ export class WorkerPool<J, R> {
       throw new RangeError(`worker pool size must be a positive integer: received ${options.size}`);
     }
     this.size = options.size;
-    this.#moduleUrl = options.moduleUrl;
+    this.#spawnWorker = options.spawn;
     this.#onWorkerDeath = options.onWorkerDeath;
     this.#maxPendingCost = options.maxPendingCost ?? Infinity;
   }
@@ -260,20 +307,24 @@ export class WorkerPool<J, R> {
   }
 
   #spawn(): Slot<J, R> {
-    const worker = new Worker(this.#moduleUrl, { type: "module" });
     const { promise: ready, resolve, reject } = Promise.withResolvers<void>();
     ready.catch(() => {}); // awaited by start() only
-    const slot: Slot<J, R> = { id: this.#nextWorkerId++, worker, ready, current: undefined };
-    worker.onmessage = (event: MessageEvent<JobReply<J, R> | WorkerReady>) => {
-      if ("ready" in event.data) resolve();
-      else this.#settle(slot, event.data);
-    };
-    worker.onerror = (event: ErrorEvent) => {
-      // Without preventDefault an uncaught error in a worker takes the whole process down.
-      event.preventDefault();
-      const error = event.message || "worker crashed";
-      reject(new Error(`worker ${slot.id} failed to start: ${error}`));
-      this.#replace(slot, error);
+    const id = this.#nextWorkerId++;
+    const slot: Slot<J, R> = {
+      id,
+      worker: this.#spawnWorker({
+        onMessage: (data) => {
+          const message = data as JobReply<J, R> | WorkerReady;
+          if ("ready" in message) resolve();
+          else this.#settle(slot, message);
+        },
+        onDeath: (error) => {
+          reject(new Error(`worker ${id} failed to start: ${error}`));
+          this.#replace(slot, error);
+        },
+      }),
+      ready,
+      current: undefined,
     };
     return slot;
   }

@@ -8,7 +8,7 @@ import { createHash } from "node:crypto";
 import { runHashJob } from "../lib/jobs/hash_job.ts";
 import type { Job, JobResult } from "../lib/jobs/worker.ts";
 import { type FileIdentity, identityOf } from "../lib/stores/file_identity.ts";
-import { JobFailedError, WorkerPool } from "../lib/worker_pool.ts";
+import { JobFailedError, localWorkers, WorkerPool } from "../lib/worker_pool.ts";
 import { randomBytes } from "./helpers.ts";
 
 const WORKER = new URL("../lib/jobs/worker.ts", import.meta.url);
@@ -72,7 +72,7 @@ Deno.test("a hash job says changed when the path holds another version, a link, 
 Deno.test("hash and COUNT jobs share the worker pool; a job's errno crosses with its failure", async () => {
   const bytes = randomBytes(100_000);
   await using file = await scratchFile(bytes);
-  const pool = new WorkerPool<Job, JobResult>({ size: 1, moduleUrl: WORKER });
+  const pool = new WorkerPool<Job, JobResult>({ size: 1, spawn: localWorkers(WORKER) });
   try {
     await pool.start();
     const cells = new Int32Array(new SharedArrayBuffer(8));

@@ -3,6 +3,7 @@ import { assertEquals, assertGreater, assertRejects } from "@std/assert";
 import {
   JobFailedError,
   JobsCancelledError,
+  localWorkers,
   PoolFullError,
   WorkerPool,
 } from "../lib/worker_pool.ts";
@@ -12,7 +13,7 @@ const FAULTY = new URL("./fixtures/faulty_worker.ts", import.meta.url);
 function pool(size = 2, deaths: number[] = []) {
   return new WorkerPool<string, string>({
     size,
-    moduleUrl: FAULTY,
+    spawn: localWorkers(FAULTY),
     onWorkerDeath: (id) => deaths.push(id),
   });
 }
@@ -95,7 +96,11 @@ Deno.test("WorkerPool: batches take turns, and a long job gives its worker back 
 });
 
 Deno.test("WorkerPool refuses a batch past the pending cost and counts it back as jobs finish", async () => {
-  const p = new WorkerPool<string, string>({ size: 1, moduleUrl: FAULTY, maxPendingCost: 100 });
+  const p = new WorkerPool<string, string>({
+    size: 1,
+    spawn: localWorkers(FAULTY),
+    maxPendingCost: 100,
+  });
   try {
     const first = p.runBatch(2, () => "slices:5", { cost: 40 });
     assertEquals(p.pendingCost, 80);

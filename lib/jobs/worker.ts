@@ -28,22 +28,41 @@ export async function runJob(job: Job): Promise<{ result: JobResult } | { rest: 
   }
 }
 
-/** Answers every job message posted to this worker thread, one job at a time (the pool sends no more). */
+/** Where a worker's jobs come from and its answers go: its own scope, or a port it was handed. */
+interface JobEndpoint {
+  onmessage: ((event: MessageEvent<JobMessage<Job>>) => void) | null;
+  postMessage(message: JobReply<Job, JobResult> | { ready: true }): void;
+}
+
+/**
+ * Answers every job posted to this worker thread, one job at a time (the
+ * pool sends no more). A worker started by another thread than the pool's
+ * (see lib/server/net_thread.ts) is first sent `{ jobsPort }`: a
+ * MessagePort to the pool, on which it then serves instead.
+ */
 export function serveJobs(): void {
   // Typed narrowly so this file also checks under the main thread's lib.
-  const scope = self as unknown as {
-    onmessage: ((event: MessageEvent<JobMessage<Job>>) => void) | null;
-    postMessage(message: JobReply<Job, JobResult>): void;
+  const scope = self as unknown as JobEndpoint;
+  serveOn(scope);
+  const onScope = scope.onmessage!;
+  scope.onmessage = (event) => {
+    const port = (event.data as { jobsPort?: MessagePort }).jobsPort;
+    if (port === undefined) return onScope(event);
+    serveOn(port as unknown as JobEndpoint);
   };
-  scope.onmessage = async (event) => {
+}
+
+/** Runs each job that arrives on `endpoint` and posts its answer back there. */
+function serveOn(endpoint: JobEndpoint): void {
+  endpoint.onmessage = async (event) => {
     const { id, job } = event.data;
     try {
-      scope.postMessage({ id, ok: true, ...await runJob(job) });
+      endpoint.postMessage({ id, ok: true, ...await runJob(job) });
     } catch (error) {
       // The errno name crosses with the message, so that an out-of-descriptors
       // or permission error still becomes its own reply (commands/storage_errors.ts).
       const code = (error as { code?: unknown } | null)?.code;
-      scope.postMessage({
+      endpoint.postMessage({
         id,
         ok: false,
         error: String(error),
@@ -51,7 +70,7 @@ export function serveJobs(): void {
       });
     }
   };
-  announceReady();
+  announceReady(endpoint);
 }
 
 if (import.meta.main && inWorkerThread()) serveJobs();

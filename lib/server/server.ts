@@ -19,7 +19,7 @@ import { FileHashes } from "../stores/file_hashes.ts";
 import type { FileIdentity } from "../stores/file_identity.ts";
 import { FileStore } from "../stores/file_store.ts";
 import { KvStore } from "../stores/kv_store.ts";
-import { WorkerPool } from "../worker_pool.ts";
+import { localWorkers, type SpawnWorker, WorkerPool } from "../worker_pool.ts";
 import { ClientHandler, type HandlerOptions } from "./client_handler.ts";
 import type { ServerConfig } from "./config.ts";
 import { acceptLoop } from "./acceptor.ts";
@@ -50,11 +50,13 @@ const POOLED_BUFFERS = 256;
 export interface ServerOptions {
   logger: Logger;
   /**
-   * The module the worker threads run (lib/jobs/worker.ts). The entry point passes its own URL (the
-   * file re-enters as a worker; see server.ts), so that a bundle or a
-   * compiled binary, which have no lib/ folder, work the same as source.
+   * Starts the worker threads (default: Web Workers of this thread running
+   * lib/jobs/worker.ts). The entry point passes workers that run its own
+   * file (it re-enters as a worker; see server.ts), so that a bundle or a
+   * compiled binary, which have no lib/ folder, work the same as source;
+   * from the network thread, workers the main thread starts.
    */
-  workerModule?: URL;
+  spawnWorker?: SpawnWorker;
 }
 
 /** A running switchboard server. */
@@ -94,7 +96,7 @@ export class Server {
     // Started with the server (listen), not on the first job: see WorkerPool.start.
     const workers = this.workers = new WorkerPool<Job, JobResult>({
       size: config.workers,
-      moduleUrl: options.workerModule ?? new URL("../jobs/worker.ts", import.meta.url),
+      spawn: options.spawnWorker ?? localWorkers(new URL("../jobs/worker.ts", import.meta.url)),
       onWorkerDeath: (worker, error) => logger.warn("worker died; replaced", { worker, error }),
       maxPendingCost: config.workers * MAX_TOTAL_WORK_MS,
     });
@@ -247,11 +249,7 @@ export class Server {
     const kv = this.#kv;
     this.#closeHooks.push(() => kv.close());
     // The worker threads start now, with the server, not on the first job
-    // (see WorkerPool.start). Waiting for them costs half a second when the
-    // server runs in the network thread: Deno takes that long to bring up a
-    // Worker started from a Worker (measured with 2.9.6: 550 ms against
-    // 90 ms from the main thread, nearly all of it idle), and it is the
-    // price of never starting a thread while clients may have used up the
+    // (see WorkerPool.start): never while clients may have used up the
     // descriptors.
     try {
       await this.workers.start();
