@@ -114,11 +114,13 @@ async function promptWithoutEcho(
   source: PasswordSource,
   prompts: ByteSink,
 ): Promise<Uint8Array> {
-  await writeAll(prompts, encoder.encode(prompt));
   const line: number[] = [];
   const chunk = new Uint8Array(64);
+  // Echo off before the prompt shows: keys typed as soon as it appears
+  // (or typed ahead) must never reach the screen.
   source.setRaw(true);
   try {
+    await writeAll(prompts, encoder.encode(prompt));
     for (;;) {
       const n = await source.read(chunk);
       if (n === null) throw new PasswordAbortedError();
