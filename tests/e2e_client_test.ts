@@ -4,7 +4,7 @@
  * usage errors, piped mode, `--json` shapes, the environment, and replies
  * only a stand-in server sends.
  */
-import { assertEquals, assertMatch, assertStringIncludes } from "@std/assert";
+import { assert, assertEquals, assertMatch, assertStringIncludes } from "@std/assert";
 import { populateKv, TestServer } from "./helpers.ts";
 import { clientCommandLine, fakeServer, readRequest, reply, runClient } from "./client_helpers.ts";
 import { Terminal } from "./terminal.ts";
@@ -200,7 +200,7 @@ Deno.test("client kv keys lists every key past KEYS's limit, paging KV SCAN (rea
     "a",
     "z",
   ]);
-  assertEquals(listed.slice(1).every((key, i) => key > listed[i]!), true, "ascending, once each");
+  assert(listed.slice(1).every((key, i) => key > listed[i]!), "ascending, once each");
   const prefixed = JSON.parse((await client([...port, "--json", "kv", "keys", "LIMIT"])).stdout);
   assertEquals(prefixed.keys.length, 10_001);
   assertEquals(prefixed.keys.at(-1), "LIMIT10000");

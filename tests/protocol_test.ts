@@ -92,7 +92,7 @@ Deno.test("FrameBuffer memory stays bounded by max-line whatever arrives", () =>
           if (!(error instanceof ProtocolError) || error.code !== "line-too-long") throw error;
         }
         // At most one partial line (maxLine + CR) plus one read of 64 bytes is ever held.
-        assertEquals(peak <= maxLine + 1 + 64, true, `peak ${peak} with maxLine ${maxLine}`);
+        assertLessOrEqual(peak, maxLine + 1 + 64, `peak ${peak} with maxLine ${maxLine}`);
         assertLessOrEqual(buffer.capacity, Math.max(4096, 2 * (maxLine + 2 + 64)));
       },
     ),

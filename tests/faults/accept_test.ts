@@ -4,21 +4,8 @@
  */
 import { assertEquals } from "@std/assert";
 import { deadline } from "@std/async/deadline";
-import net from "node:net";
+import { sendAndReset } from "../../scripts/bench/peers.ts";
 import { TestClient, TestServer } from "../helpers.ts";
-
-/** Opens a connection, sends `bytes`, and resets it (RST, not FIN). */
-function sendAndReset(port: number, bytes: string): Promise<void> {
-  return new Promise((resolve) => {
-    const socket = net.connect(port, "127.0.0.1", () => {
-      socket.write(bytes, () => {
-        socket.resetAndDestroy();
-        resolve();
-      });
-    });
-    socket.on("error", () => resolve());
-  });
-}
 
 Deno.test("200 connections reset before accept leave the server answering the next client at once", async () => {
   await using server = await TestServer.start();

@@ -8,12 +8,12 @@
  * paused while 1,000 connections reset in its accept queue, and the next
  * client's first reply is timed (target < 100 ms).
  */
-import net from "node:net";
 import { writeAll } from "../../../lib/io.ts";
 import { type BenchContext, progress, runLoad, startServer } from "../context.ts";
 import { type BenchRow, mebibytes, millis, type Row } from "../row.ts";
 import { PING } from "../servers.ts";
 import { memory } from "../system.ts";
+import { sendAndReset } from "../peers.ts";
 
 const MiB = 1024 ** 2;
 const BYSTANDERS = 10;
@@ -36,19 +36,6 @@ const NEXT_REPLY_TARGET_MS = 100;
 const MAX_LINE = 4096;
 
 const encoder = new TextEncoder();
-
-/** Connects, sends `bytes`, then resets (RST) instead of closing. */
-function sendAndReset(port: number, bytes: Uint8Array): Promise<void> {
-  return new Promise((resolve) => {
-    const socket = net.connect(port, "127.0.0.1", () => {
-      socket.write(bytes, () => {
-        socket.resetAndDestroy();
-        resolve();
-      });
-    });
-    socket.on("error", () => resolve());
-  });
-}
 
 /** Random bytes with the LF kept rare, the invalid and the NUL kept common. */
 function garbage(): Uint8Array {
