@@ -131,12 +131,13 @@ export interface RunningServer {
 
 /**
  * Main thread: starts the network thread on `module` (the entry file, which
- * re-enters itself; see server.ts) and hands it `config`. This thread then
+ * re-enters itself; see server.ts) and hands it `config`; starts the job
+ * workers it asks for on `jobsModule`. This thread then
  * only forwards the shutdown and waits for the exit code. An uncaught error
  * there is raised again in this thread by Deno and ends the process with
  * exit code 1, as it would in a single thread.
  */
-export function startNetThread<C>(module: URL, config: C): RunningServer {
+export function startNetThread<C>(module: URL, config: C, jobsModule: URL): RunningServer {
   const thread = new Worker(module, { type: "module", name: NET_THREAD_NAME });
   const { promise, resolve } = Promise.withResolvers<number>();
   const send = (message: ToNetThread<C>, transfer: Transferable[] = []) =>
@@ -150,9 +151,7 @@ export function startNetThread<C>(module: URL, config: C): RunningServer {
       workers.delete(message.id);
       return;
     }
-    // The job workers run the entry file too (it serves jobs in a worker
-    // thread that is not the network thread): see server.ts.
-    const worker = new Worker(module, { type: "module" });
+    const worker = new Worker(jobsModule, { type: "module" });
     workers.set(message.id, worker);
     worker.onerror = (error: ErrorEvent) => {
       // Without preventDefault an uncaught error in a worker takes the whole process down.
