@@ -49,7 +49,7 @@ options:
   --root DIR            directory served by the FILE commands (default ${DEFAULT_ROOT_DIR})
   --max-file-size BYTES largest FILE PUT (default ${DEFAULT_MAX_FILE_SIZE})
   --data DIR            where the KV store keeps its database (default ${DEFAULT_DATA_DIR})
-  --workers N           worker threads for COUNT jobs (default: CPU count, here ${defaultWorkers()})
+  --workers N           worker threads for COUNT jobs and file hashes (default: CPU count, here ${defaultWorkers()})
   --echo                raw mode: every admitted connection is a byte-for-byte echo
   --metrics-port P      serve Prometheus /metrics and /healthz over HTTP on ${DEFAULT_HOST}:P
                         (or ADDRESS:P for another address; 0 picks a free port)

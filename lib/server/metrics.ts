@@ -138,7 +138,8 @@ const FAMILIES: readonly Family[] = [
   {
     name: "timeouts_total",
     type: "counter",
-    help: "Connections closed by the queue or idle timeout.",
+    help:
+      "Connections closed by a timeout: queue, idle, request line, slow or silent transfer, stalled write.",
     value: (s) => s.stats.timeouts_total,
   },
   {
