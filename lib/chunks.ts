@@ -9,13 +9,18 @@
 import { type ByteSink, type ByteSource, CutShortError, writeAll } from "./io.ts";
 
 /**
- * Size of each transfer chunk: large enough that per-chunk costs vanish,
- * small enough that one write to a socket does not hold the event loop
- * long. 1 MiB chunks kept a bystander's PING waiting up to 60 ms behind 16
- * downloads where 256 KiB chunks kept it under 32 ms (lib/server/net_thread.ts
- * has the measurement).
+ * Size of each transfer chunk (file reads and socket writes of FILE GET,
+ * the client's reads of a file it uploads). Smaller chunks let the other
+ * connections in between: while 16 downloads of 256 MiB streamed, a
+ * bystander's PING p99 was 4–5 ms with 64 KiB chunks, 12–15 ms with 128
+ * KiB, 13–23 ms with 256 KiB and up to 60 ms with 1 MiB; reading in 256
+ * KiB and writing in 64 KiB slices gave 12–13 ms. The price: GET did 533
+ * MB/s with 64 KiB against 580–619 with larger chunks, and its server CPU
+ * rose from 45 to 70 % (`deno task bench --only HASH` and `--only FILE
+ * --file-mib 512`, run back to back on 2026-12-01). A server for many
+ * clients takes the fairness.
  */
-export const CHUNK_BYTES = 256 * 1024;
+export const CHUNK_BYTES = 64 * 1024;
 
 /**
  * Buffers that take turns for streamed bytes (a DATA body, an upload, a

@@ -30,7 +30,7 @@
  * default (61), 16 concurrent FILE GETs of 256 MiB kept the event loop busy
  * enough that a bystander's PING waited 0.4–0.8 s at a time (p99 583 ms;
  * Node's `net` under the same load: 35 ms): its readiness sat unread in
- * epoll. At 2 it looked often enough: p99 46 ms (29 ms with the 256 KiB
+ * epoll. At 2 it looked often enough: p99 46 ms (4–5 ms with the 64 KiB
  * transfer chunks of lib/chunks.ts), measured with
  * scripts/bench/rows/hash.ts's load, server unpinned.
  *
