@@ -1,0 +1,72 @@
+/**
+ * The metrics endpoint's own bounds (SPEC §5): at most 64 connections at
+ * once, each closed if its request headers are not complete in time, and
+ * the scrape still answered after both.
+ */
+import { assertEquals, assertMatch } from "@std/assert";
+import { deadline } from "@std/async/deadline";
+import { Logger } from "../lib/log.ts";
+import { type MetricsSource, RequestDurations } from "../lib/server/metrics.ts";
+import { MAX_CONNECTIONS, serveMetrics } from "../lib/server/metrics_endpoint.ts";
+import { Stats } from "../lib/server/stats.ts";
+
+const source: MetricsSource = {
+  stats: new Stats(),
+  maxRunning: 1,
+  running: () => 0,
+  queued: () => 0,
+  workers: { stats: () => ({ workers: 1, jobs_total: 0, jobs_running: 0, jobs_queued: 0 }) },
+  hashes: { computedTotal: 0 },
+};
+
+/** True once the server closes `conn` (EOF or reset), within `ms`. */
+async function closedWithin(conn: Deno.Conn, ms: number): Promise<boolean> {
+  try {
+    await deadline(conn.read(new Uint8Array(64)), ms);
+    return true;
+  } catch (error) {
+    return !(error instanceof DOMException && error.name === "TimeoutError");
+  }
+}
+
+async function scrape(port: number): Promise<string> {
+  const response = await fetch(`http://127.0.0.1:${port}/metrics`);
+  return await response.text();
+}
+
+Deno.test("the metrics endpoint holds 64 connections, closes the next at once, and a slow one at the header deadline", async () => {
+  const endpoint = serveMetrics({
+    hostname: "127.0.0.1",
+    port: 0,
+    server: source,
+    durations: new RequestDurations(),
+    healthy: () => true,
+    logger: new Logger(),
+    headerTimeoutMs: 300,
+  });
+  const port = endpoint.addr.port;
+  const idle: Deno.Conn[] = [];
+  try {
+    for (let i = 0; i < MAX_CONNECTIONS; i++) {
+      idle.push(await Deno.connect({ hostname: "127.0.0.1", port }));
+    }
+    using extra = await Deno.connect({ hostname: "127.0.0.1", port });
+    assertEquals(await closedWithin(extra, 5_000), true, "the 65th connection is closed at once");
+    // Nothing sent: each idle connection is closed once its headers are overdue.
+    for (const conn of idle) {
+      assertEquals(
+        await closedWithin(conn, 5_000),
+        true,
+        "an idle scraper is closed at the deadline",
+      );
+    }
+    assertMatch(await scrape(port), /^switchboard_running 0$/m, "and a real scrape is answered");
+  } finally {
+    for (const conn of idle) {
+      try {
+        conn.close();
+      } catch { /* closed by the server */ }
+    }
+    await endpoint.close();
+  }
+});
