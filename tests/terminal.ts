@@ -33,10 +33,15 @@ export class Terminal {
   /** Everything the program wrote to the terminal so far. */
   screen = "";
 
-  /** Starts `command` (a shell command line) in a pseudo-terminal. */
+  /** Starts `command` (one simple command: a program and its arguments) in a pseudo-terminal. */
   constructor(command: string, options: TerminalOptions = {}) {
+    // `script` runs the command through $SHELL -c. bash then execs it, but
+    // dash (the /bin/sh of Debian, and a CI's shell when SHELL is unset)
+    // stays as its parent in the terminal's foreground group and reports a
+    // Ctrl-C as its own exit 130. `exec` makes the program the terminal's
+    // only foreground process, as when a person starts it from a shell.
     this.#child = new Deno.Command("script", {
-      args: ["-qfec", command, "/dev/null"],
+      args: ["-qfec", `exec ${command}`, "/dev/null"],
       stdin: "piped",
       stdout: "piped",
       stderr: "null",
