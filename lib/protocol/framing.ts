@@ -27,6 +27,15 @@ const SHRINK_ABOVE_BYTES = 64 * 1024;
  * it is seen, so the buffer never holds more than `maxLine` + 2 bytes of one
  * line plus one read, however the bytes arrive.
  */
+/** The fatal `line-too-long` error for a request line over `maxLine` (SPEC `--max-line`). */
+export function lineTooLong(maxLine: number): ProtocolError {
+  return new ProtocolError(
+    "line-too-long",
+    `request line exceeds ${maxLine} bytes; the limit is --max-line ${maxLine}`,
+    true,
+  );
+}
+
 export class FrameBuffer {
   #buf: Uint8Array<ArrayBuffer>;
   #start = 0;
@@ -171,11 +180,7 @@ export class FrameBuffer {
 
   /** The fatal `line-too-long` error, naming `maxLine`. */
   tooLong(): ProtocolError {
-    return new ProtocolError(
-      "line-too-long",
-      `request line exceeds ${this.maxLine} bytes; the limit is --max-line ${this.maxLine}`,
-      true,
-    );
+    return lineTooLong(this.maxLine);
   }
 
   #reset(): void {

@@ -1,37 +1,24 @@
 /**
  * The ClientHandler: one per connection, created but not started, handed to
  * the Manager. It owns the connection's lifecycle (queued, running, refused,
- * shut down, aborted, idle) and the serve loop: read → parse → dispatch →
- * reply, or the raw echo loop. The reading side is its ConnReader
- * (reader.ts), the writing side its ReplyWriter (reply_writer.ts).
+ * shut down, aborted, idle) and the serve loop: read → dispatch → reply, or
+ * the raw echo loop. The reading side is its ConnReader (reader.ts), what a
+ * request line means its Dispatcher (dispatch.ts), the writing side its
+ * ReplyWriter (reply_writer.ts).
  *
  * Whatever a peer does — garbage, a reset, silence, a thrown bug in a
  * command — ends at most its own connection: every failure is turned into an
- * `ERR` reply or a close here, never thrown to the server.
+ * `ERR` reply (by the Dispatcher) or a close (here), never thrown to the
+ * server.
  */
-import {
-  commandWordOf,
-  decodeLine,
-  err,
-  errorReply,
-  isBlank,
-  type LineReply,
-  ProtocolError,
-  type Reply,
-  Request,
-} from "../protocol/mod.ts";
+import { err, errorReply, type LineReply, ProtocolError, type Reply } from "../protocol/mod.ts";
 import { setImmediate } from "node:timers";
 import type { BufferPool } from "../buffer_pool.ts";
-import { accessRefusal } from "../commands/access.ts";
-import type { Command, CommandContext, Services, Session } from "../commands/command.ts";
-import { storageReply } from "../commands/storage_errors.ts";
-import type { CommandTable } from "../commands/mod.ts";
-import type { Logger } from "../log.ts";
+import type { CommandContext, Services, Session } from "../commands/command.ts";
 import { type ManagedHandler, SHUTDOWN_REPLY } from "./manager.ts";
-import type { RequestDurations } from "./metrics.ts";
+import { Dispatcher, type DispatchOptions, type PendingReply } from "./dispatch.ts";
 import { ConnReader, isDisconnect, type ReadableConn } from "./reader.ts";
 import { FLUSH_THRESHOLD, ReplyWriter } from "./reply_writer.ts";
-import type { Stats } from "./stats.ts";
 
 /** The connection as the handler uses it (a Deno.TcpConn in the server). */
 export interface PeerConn extends ReadableConn {
@@ -39,9 +26,7 @@ export interface PeerConn extends ReadableConn {
 }
 
 /** Options shared by every handler of one server. */
-export interface HandlerOptions {
-  /** SPEC `--max-line`. */
-  maxLine: number;
+export interface HandlerOptions extends DispatchOptions {
   /** A running peer silent this long between requests gets `ERR timeout`; 0 disables. */
   idleTimeoutMs: number;
   /**
@@ -54,14 +39,7 @@ export interface HandlerOptions {
   minRate: number;
   /** Raw byte echo instead of the protocol (SPEC `--echo`). */
   echo: boolean;
-  /** SPEC `--users`: every request is first checked against AUTH and the role (commands/access.ts). */
-  authRequired?: boolean;
-  commands: CommandTable;
   services: Services;
-  logger: Logger;
-  stats: Stats;
-  /** Request durations for /metrics; undefined (and never timed) without --metrics-port. */
-  durations?: RequestDurations | undefined;
   /** Where each connection's first read and reply buffers come from and go back to (lib/buffer_pool.ts). */
   buffers?: { frames: BufferPool; replies: BufferPool } | undefined;
 }
@@ -95,7 +73,7 @@ export class ClientHandler implements ManagedHandler, Session {
   readonly #options: HandlerOptions;
   readonly #in: ConnReader;
   readonly #out: ReplyWriter;
-  readonly #context: CommandContext;
+  readonly #dispatch: Dispatcher;
   /**
    * Aborted when the connection is gone: cancels long-running work such as
    * COUNT jobs. Made on first use: most connections never need one, and
@@ -141,7 +119,7 @@ export class ClientHandler implements ManagedHandler, Session {
     const input = this.#in;
     // deno-lint-ignore no-this-alias
     const handler = this;
-    this.#context = {
+    const context: CommandContext = {
       session: this,
       services: options.services,
       get signal() {
@@ -149,6 +127,7 @@ export class ClientHandler implements ManagedHandler, Session {
       },
       payload: (size) => input.payload(size),
     };
+    this.#dispatch = new Dispatcher(context, options);
   }
 
   /** Where this connection is in its life. */
@@ -322,45 +301,10 @@ export class ClientHandler implements ManagedHandler, Session {
    * first), so the common request costs no promise.
    */
   #answer(bytes: Uint8Array): boolean | Promise<boolean> {
-    let reply: Reply | Promise<Reply>;
-    let command: Command | undefined;
-    const started = this.#options.durations ? performance.now() : 0;
-    // Past --max-line, a line is refused unless its command counts less of it (KV SET).
-    let withinLimit = bytes.length <= this.#options.maxLine;
-    try {
-      const text = decodeLine(bytes);
-      if (isBlank(text) && withinLimit) return false;
-      this.#commands++;
-      this.#options.stats.commands_total++;
-      const request = new Request(text);
-      if (this.#options.logger.debugEnabled) {
-        this.#options.logger.debug("request", { client: this.id, command: request.command });
-      }
-      const authRequired = this.#options.authRequired === true;
-      // With --users an unknown name is refused like any other before AUTH, so it is looked up softly.
-      command = authRequired
-        ? this.#options.commands.find(request.command)
-        : this.#options.commands.get(request.command, request.word);
-      if (!withinLimit && command !== undefined) {
-        withinLimit = this.#measuredWithinLimit(command, request);
-      }
-      if (!withinLimit) throw this.#in.frame.tooLong();
-      // One gate for every command (SPEC §11): noauth before AUTH, then the role.
-      const refused = authRequired ? accessRefusal(command, request, this.#context) : undefined;
-      if (refused !== undefined) reply = refused;
-      else {
-        command ??= this.#options.commands.get(request.command, request.word);
-        reply = command.run(request, this.#context);
-      }
-    } catch (error) {
-      const failure = withinLimit ? error : this.#in.frame.tooLong();
-      reply = this.#failure(failure, command ?? this.#options.commands.find(commandWordOf(bytes)));
-    }
-    if (reply instanceof Promise) return this.#answerLater(reply, command!, started);
-    this.#options.durations?.observe(
-      command?.name ?? "unknown",
-      (performance.now() - started) / 1000,
-    );
+    const reply = this.#dispatch.run(bytes);
+    if (reply === null) return false;
+    this.#commands++;
+    if (reply.kind === "pending") return this.#answerLater(reply);
     if (reply.kind === "data" || reply.kind === "stream") {
       return this.#reply(reply).then(() => false);
     }
@@ -368,26 +312,18 @@ export class ClientHandler implements ManagedHandler, Session {
     return (reply.kind === "ok" || reply.kind === "err") && reply.close === true;
   }
 
-  /** True if the part of an over-long line that its command counts fits --max-line (KV SET's value). */
-  #measuredWithinLimit(command: Command, request: Request): boolean {
-    return (command.measuredLength?.(request) ?? Infinity) <= this.#options.maxLine;
-  }
-
   /** The rest of {@linkcode #answer} for a command that answers later (COUNT, FILE, KV). */
-  async #answerLater(pending: Promise<Reply>, command: Command, started: number): Promise<boolean> {
+  async #answerLater(pending: PendingReply): Promise<boolean> {
     // Replies already made go out before we wait on a slow command.
     await this.#out.flush();
-    if (command.cancelOnDisconnect) this.#in.watch(pending);
+    if (pending.command.cancelOnDisconnect) this.#in.watch(pending.reply);
     let reply: Reply;
     this.#inRequest = true;
     try {
-      reply = await pending;
-    } catch (error) {
-      reply = this.#failure(error, command);
+      reply = await this.#dispatch.finish(pending);
     } finally {
       this.#inRequest = false;
     }
-    this.#options.durations?.observe(command.name, (performance.now() - started) / 1000);
     const close = (reply.kind === "ok" || reply.kind === "err") && reply.close === true;
     // Payload bytes the command did not read are dropped here, never parsed as requests.
     if (!close && !await this.#in.skipPayload()) return true;
@@ -400,33 +336,6 @@ export class ClientHandler implements ManagedHandler, Session {
       await this.#out.add(reply);
     } else this.#out.addLine(reply);
     if (this.#out.pending >= FLUSH_THRESHOLD) await this.#out.flush();
-  }
-
-  /**
-   * The reply for a failed request. A ProtocolError is the reply itself,
-   * except that a line that cannot be parsed closes the connection when
-   * its command carries a payload (FILE PUT): the size of the bytes that
-   * follow is unknown, and they must never be read as requests (SPEC §4).
-   * A storage error the command did not map is `ERR no-space` or `ERR
-   * unavailable`; anything else is our bug: logged, `ERR internal`, and the
-   * connection lives.
-   */
-  #failure(error: unknown, command: Command | undefined): LineReply {
-    if (error instanceof ProtocolError) {
-      if (command?.readsPayload && error.code === "bad-request" && !error.fatal) {
-        return err("bad-request", `${error.message}; closing: the payload size is unknown`, {
-          close: true,
-        });
-      }
-      return errorReply(error);
-    }
-    const storage = storageReply(error);
-    if (storage !== undefined) {
-      this.#options.logger.warn("storage failed", { client: this.id, error: String(error) });
-      return storage;
-    }
-    this.#options.logger.warn("command failed", { client: this.id, error: String(error) });
-    return err("internal", "the server failed to process this request; it has been logged");
   }
 
   /** Raw echo (SPEC `--echo`): every byte back, exactly as received. */
