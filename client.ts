@@ -30,7 +30,7 @@ import { VERSION } from "./lib/defaults.ts";
 import { type SyncByteSink, writeAllSync } from "./lib/io.ts";
 import { UsageError } from "./lib/usage_error.ts";
 import { BENCH_USAGE, benchJson, benchReport, parseBenchArgs, runBench } from "./lib/bench/mod.ts";
-import { inWorkerThread } from "./lib/worker_pool.ts";
+import { inWorkerThread } from "./lib/worker_thread.ts";
 import { serveBenchTask } from "./lib/bench/worker.ts";
 
 /** Exit codes of SPEC §7. */

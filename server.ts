@@ -9,7 +9,7 @@ import { Logger } from "./lib/log.ts";
 import { Server } from "./lib/server/server.ts";
 import { describeStartupError, StartupError } from "./lib/server/startup_error.ts";
 import { serveJobs } from "./lib/jobs/worker.ts";
-import { inWorkerThread, localWorkers, type SpawnWorker } from "./lib/worker_pool.ts";
+import { inWorkerThread, localWorkers, type SpawnWorker } from "./lib/worker_thread.ts";
 import {
   EVENT_INTERVAL_VARIABLE,
   inNetThread,

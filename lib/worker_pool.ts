@@ -2,6 +2,8 @@
  * A pool of Web Workers (real threads) for CPU-heavy jobs, so the event loop
  * that serves every client never runs them itself. A job that throws fails
  * only its own request; a worker that dies is replaced and the pool lives on.
+ * Starting a thread and the messages it exchanges with the pool are
+ * lib/worker_thread.ts's; this file is the scheduling.
  *
  * Jobs come in batches (one per request, with a count of jobs still to
  * start), so a request of a million jobs costs one queue entry, and
@@ -24,82 +26,13 @@
  * leave cannot pin the workers for long (SPEC §4). A hash for FILE GET
  * costs nothing against it: lib/jobs/hash_job.ts says why.
  */
-
-/** True inside a Web Worker, false on the main thread. */
-export function inWorkerThread(): boolean {
-  const scope = (globalThis as { WorkerGlobalScope?: abstract new () => unknown })
-    .WorkerGlobalScope;
-  return scope !== undefined && globalThis instanceof scope;
-}
-
-/** A message to a worker: one job. */
-export interface JobMessage<J> {
-  id: number;
-  job: J;
-}
-
-/**
- * A worker's answer to one job: its result, or (for a job longer than a
- * slice) the rest of it to run later, or its failure with the errno name of
- * what it threw (`EMFILE`, `EACCES`), if it had one.
- */
-export type JobReply<J, R> =
-  | { id: number; ok: true; result: R }
-  | { id: number; ok: true; rest: J }
-  | { id: number; ok: false; error: string; code?: string };
-
-/** What a worker posts once, when its module has loaded and it takes jobs. */
-export interface WorkerReady {
-  ready: true;
-}
-
-/**
- * Called by a worker module once it listens for jobs (see
- * {@linkcode WorkerPool.start}), on the endpoint its jobs come from: the
- * worker's own scope, or the port it was handed (see {@linkcode SpawnWorker}).
- */
-export function announceReady(
-  endpoint: { postMessage(message: WorkerReady): void } = self as unknown as {
-    postMessage(message: WorkerReady): void;
-  },
-): void {
-  endpoint.postMessage({ ready: true });
-}
-
-/** A worker thread as the pool drives it, wherever it was started. */
-export interface WorkerHandle {
-  postMessage(message: JobMessage<unknown>): void;
-  terminate(): void;
-}
-
-/** What a started worker thread reports to the pool. */
-export interface WorkerEvents {
-  /** Each message the worker posts (a JobReply or WorkerReady). */
-  onMessage(data: unknown): void;
-  /** Once, if the thread dies (an uncaught error, a module that cannot load). */
-  onDeath(error: string): void;
-}
-
-/**
- * Starts one worker thread. The default starts a Web Worker from the pool's
- * own thread ({@linkcode localWorkers}); the server's network thread asks
- * the main thread instead (lib/server/net_thread.ts says why).
- */
-export type SpawnWorker = (events: WorkerEvents) => WorkerHandle;
-
-/** Starts each worker as a Web Worker of this thread, running `moduleUrl`. */
-export function localWorkers(moduleUrl: URL): SpawnWorker {
-  return (events) => {
-    const worker = new Worker(moduleUrl, { type: "module" });
-    worker.onmessage = (event: MessageEvent) => events.onMessage(event.data);
-    worker.onerror = (event: ErrorEvent) => {
-      // Without preventDefault an uncaught error in a worker takes the whole process down.
-      event.preventDefault();
-      events.onDeath(event.message || "worker crashed");
-    };
-    return worker;
-  };
-}
+import type {
+  JobMessage,
+  JobReply,
+  SpawnWorker,
+  WorkerHandle,
+  WorkerReady,
+} from "./worker_thread.ts";
 
 /** Options of {@linkcode WorkerPool}. */
 export interface WorkerPoolOptions {
@@ -107,8 +40,8 @@ export interface WorkerPoolOptions {
   size: number;
   /**
    * Starts one worker (default: a Web Worker of this thread, see
-   * {@linkcode localWorkers}). Its module calls `announceReady()`, then
-   * answers each JobMessage with a JobReply.
+   * `localWorkers` in lib/worker_thread.ts). Its module calls
+   * `announceReady()`, then answers each JobMessage with a JobReply.
    */
   spawn: SpawnWorker;
   /** Told when a worker dies and is replaced. */

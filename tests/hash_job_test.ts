@@ -8,7 +8,8 @@ import { createHash } from "node:crypto";
 import { runHashJob } from "../lib/jobs/hash_job.ts";
 import type { Job, JobResult } from "../lib/jobs/worker.ts";
 import { type FileIdentity, identityOf } from "../lib/stores/file_identity.ts";
-import { JobFailedError, localWorkers, WorkerPool } from "../lib/worker_pool.ts";
+import { JobFailedError, WorkerPool } from "../lib/worker_pool.ts";
+import { localWorkers } from "../lib/worker_thread.ts";
 import { randomBytes } from "./helpers.ts";
 
 const WORKER = new URL("../lib/jobs/worker.ts", import.meta.url);

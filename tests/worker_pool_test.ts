@@ -3,10 +3,10 @@ import { assertEquals, assertGreater, assertLess, assertRejects } from "@std/ass
 import {
   JobFailedError,
   JobsCancelledError,
-  localWorkers,
   PoolFullError,
   WorkerPool,
 } from "../lib/worker_pool.ts";
+import { localWorkers } from "../lib/worker_thread.ts";
 
 const FAULTY = new URL("./fixtures/faulty_worker.ts", import.meta.url);
 

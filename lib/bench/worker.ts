@@ -12,7 +12,7 @@
  * request as it can.
  */
 import { Histogram } from "./histogram.ts";
-import { inWorkerThread } from "../worker_pool.ts";
+import { inWorkerThread } from "../worker_thread.ts";
 import { writeAll } from "../io.ts";
 
 /** What one thread is asked to do. */

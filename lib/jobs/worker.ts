@@ -1,14 +1,15 @@
 /**
- * The worker threads' side of lib/worker_pool.ts: the kinds of job they run
- * and the dispatcher that hands each job to its kind's runner. A kind is one
- * file beside this one (count_job.ts, hash_job.ts) and one case below.
+ * The worker threads' side of lib/worker_pool.ts (its messages are
+ * lib/worker_thread.ts's): the kinds of job they run and the dispatcher
+ * that hands each job to its kind's runner. A kind is one file beside this
+ * one (count_job.ts, hash_job.ts) and one case below.
  *
  * The threads' entry is the server's own entry file (server.ts), which
  * calls {@linkcode serveJobs} when it finds itself in a worker thread, so a
  * bundle or a compiled binary re-enters itself; run directly (tests), this
  * file serves on its own.
  */
-import { announceReady, inWorkerThread, type JobMessage, type JobReply } from "../worker_pool.ts";
+import { announceReady, inWorkerThread, type JobMessage, type JobReply } from "../worker_thread.ts";
 import { type CountJob, type CountResult, runCountJob } from "./count_job.ts";
 import { type HashJob, type HashResult, runHashJob } from "./hash_job.ts";
 

@@ -40,7 +40,7 @@
  * the server in a Worker, which needs `--allow-env` for the two. If the user
  * set either, this thread has it too and no Worker is needed.
  */
-import { inWorkerThread, type SpawnWorker } from "../worker_pool.ts";
+import { inWorkerThread, type SpawnWorker } from "../worker_thread.ts";
 
 /** The environment variable Deno reads for its per-turn epoll event limit. */
 export const IO_EVENTS_VARIABLE = "DENO_TOKIO_MAX_IO_EVENTS_PER_TICK";
