@@ -39,8 +39,9 @@ export interface WorkerPoolOptions {
   /** Number of worker threads. */
   size: number;
   /**
-   * Starts one worker (default: a Web Worker of this thread, see
-   * `localWorkers` in lib/worker_thread.ts). Its module calls
+   * Starts one worker: a Web Worker of this thread (`localWorkers` in
+   * lib/worker_thread.ts), or one the main thread started and handed over
+   * (lib/server/net_thread.ts). Its module calls
    * `announceReady()`, then answers each JobMessage with a JobReply.
    */
   spawn: SpawnWorker;

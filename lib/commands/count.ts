@@ -15,7 +15,7 @@ export const MAX_INCREMENTS = 1_000_000;
 export const MAX_WORK_MS = 10_000;
 /**
  * Most CPU milliseconds one request may cost in all: one CPU-minute. With
- * the server-wide bound on work waiting (lib/server/server.ts), a client
+ * the server-wide bound on work waiting (lib/server/services.ts), a client
  * that queues long COUNTs and leaves pins the workers for about a minute,
  * not for hours.
  */

@@ -2,25 +2,19 @@
  * The server: `Deno.listen` (or the TLS port) accepts, every connection
  * passes the door — its TLS handshake, the address lists, protected mode —
  * and becomes a ClientHandler handed to the Manager, and a graceful
- * shutdown drains them (SPEC §3, §6, §11). It also owns the services the
- * commands use (files, KV, worker threads, the users) and the order in
- * which they open, reload and close.
+ * shutdown drains them (SPEC §3, §6, §11). The services the commands use,
+ * and the order in which they open, reload and close, are in services.ts.
  */
 import { deadline } from "@std/async/deadline";
 import { BufferPool } from "../buffer_pool.ts";
-import type { Services, SessionEntry } from "../commands/command.ts";
-import { MAX_TOTAL_WORK_MS } from "../commands/count.ts";
+import type { SessionEntry } from "../commands/command.ts";
 import { CommandTable } from "../commands/mod.ts";
-import { HASH_JOB_COST } from "../jobs/hash_job.ts";
 import type { Job, JobResult } from "../jobs/worker.ts";
 import type { Logger } from "../log.ts";
 import { INITIAL_BUFFER_BYTES } from "../protocol/mod.ts";
-import { FileHashes } from "../stores/file_hashes.ts";
-import type { FileIdentity } from "../stores/file_identity.ts";
-import { FileStore } from "../stores/file_store.ts";
-import { KvStore } from "../stores/kv_store.ts";
-import { WorkerPool } from "../worker_pool.ts";
-import { localWorkers, type SpawnWorker } from "../worker_thread.ts";
+import type { FileHashes } from "../stores/file_hashes.ts";
+import type { FileStore } from "../stores/file_store.ts";
+import type { WorkerPool } from "../worker_pool.ts";
 import { ClientHandler, type HandlerOptions } from "./client_handler.ts";
 import type { ServerConfig } from "./config.ts";
 import { acceptLoop } from "./acceptor.ts";
@@ -35,7 +29,7 @@ import { Stats } from "./stats.ts";
 import { formatHostPort } from "../security/address.ts";
 import { exposureWarning, gatePolicy, isLoopback } from "./gate.ts";
 import { Door } from "./door.ts";
-import { SecurityFiles } from "./security_files.ts";
+import { ServerServices, type ServicesOptions } from "./services.ts";
 import { MAX_HANDSHAKES, TlsPort } from "./tls_port.ts";
 import { MAX_LINGERING } from "./turn_away.ts";
 
@@ -47,18 +41,8 @@ const ABORT_GRACE_MS = 1000;
  */
 const POOLED_BUFFERS = 256;
 
-/** Options of {@linkcode Server}. */
-export interface ServerOptions {
-  logger: Logger;
-  /**
-   * Starts the worker threads (default: Web Workers of this thread running
-   * lib/jobs/worker.ts). The entry point passes workers that run its own
-   * file (it re-enters as a worker; see server.ts), so that a bundle or a
-   * compiled binary, which have no lib/ folder, work the same as source;
-   * from the network thread, workers the main thread starts.
-   */
-  spawnWorker?: SpawnWorker;
-}
+/** Options of {@linkcode Server}: the logger, and how its services start worker threads. */
+export interface ServerOptions extends ServicesOptions {}
 
 /** A running switchboard server. */
 export class Server {
@@ -72,13 +56,12 @@ export class Server {
   /** Request durations by command; only kept when --metrics-port is on. */
   readonly durations: RequestDurations | undefined;
   readonly #logger: Logger;
+  /** Files, KV, worker threads, the users: what the commands use. */
+  readonly #services: ServerServices;
   readonly #closeHooks: Array<() => Promise<void> | void> = [];
-  /** The users and the certificate (after {@linkcode listen}). */
-  #security: SecurityFiles | undefined;
   /** What accepted connections pass before the Manager (after {@linkcode listen}). */
   #door: Door | undefined;
   #listener: Deno.TcpListener | TlsPort | undefined;
-  #kv: KvStore | undefined;
   #accepting: Promise<void> | undefined;
   #stopping: Promise<void> | undefined;
 
@@ -93,21 +76,14 @@ export class Server {
       stats: this.stats,
       logger: this.#logger,
     });
-    const logger = this.#logger;
-    // Started with the server (listen), not on the first job: see WorkerPool.start.
-    const workers = this.workers = new WorkerPool<Job, JobResult>({
-      size: config.workers,
-      spawn: options.spawnWorker ?? localWorkers(new URL("../jobs/worker.ts", import.meta.url)),
-      onWorkerDeath: (worker, error) => logger.warn("worker died; replaced", { worker, error }),
-      maxPendingCost: config.workers * MAX_TOTAL_WORK_MS,
-    });
-    this.#closeHooks.push(() => workers.close());
+    const services = this.#services = new ServerServices(config, options);
+    this.workers = services.workers;
+    this.hashes = services.hashes;
+    this.files = services.files;
+    // On shutdown, after the drain, the services close first (services.ts says in what order),
+    // then what listen adds: the metrics endpoint, the timeout sweep.
+    this.#closeHooks.push(() => services.close());
     this.durations = config.metrics ? new RequestDurations() : undefined;
-    this.hashes = new FileHashes((path, identity) => hashOnWorkers(workers, path, identity));
-    this.files = new FileStore(config.rootDir, {
-      maxFileSize: config.maxFileSize,
-      hashes: this.hashes,
-    });
   }
 
   /** Handlers running now. */
@@ -146,25 +122,6 @@ export class Server {
     yield ["tls_failures_total", s.tls_failures_total];
   }
 
-  /** What the commands may use: one object, shared by every connection. */
-  #services(): Services {
-    const kv = () => {
-      if (this.#kv === undefined) throw new Error("the KV store is not open");
-      return this.#kv;
-    };
-    return {
-      logger: this.#logger,
-      files: this.files,
-      get kv(): KvStore {
-        return kv();
-      },
-      workers: this.workers,
-      auth: this.#security?.authService(this.stats),
-      sessions: () => this.#sessions(),
-      counters: () => this.counters(),
-    };
-  }
-
   /** Every connection for WHO: running ones, then the queue in order. */
   *#sessions(): Generator<SessionEntry> {
     for (const { handler, state } of this.manager.handlers()) yield { session: handler, state };
@@ -181,14 +138,14 @@ export class Server {
    * opens the KV store, starts the worker threads, fits the queue to the
    * descriptor limit, starts the metrics endpoint, binds, and starts
    * accepting. In `--echo` mode there is no protocol, so none of the
-   * services is opened. Throws {@linkcode StartupError} naming what failed,
-   * with the Deno error as cause.
+   * services is opened (services.ts). Throws {@linkcode StartupError}
+   * naming what failed, with the Deno error as cause.
    */
   async listen(): Promise<Deno.NetAddr> {
     const c = this.config;
-    // First: a malformed users file should stop the server before anything opens.
-    this.#security = await SecurityFiles.load(c, this.#logger);
-    if (!c.echo) await this.#openServices();
+    // First: a malformed users file should stop the server before anything
+    // opens, the metrics endpoint and the port included.
+    await this.#services.open();
     this.#fitDescriptors();
     if (c.metrics && this.durations) {
       try {
@@ -206,7 +163,7 @@ export class Server {
         throw new StartupError("metrics", error);
       }
     }
-    const tls = this.#security.tls;
+    const tls = this.#services.tls;
     try {
       this.#listener = tls === undefined
         ? Deno.listen({ hostname: c.host, port: c.port })
@@ -233,30 +190,6 @@ export class Server {
     this.#closeHooks.push(stopSweep);
     this.#accepting = this.#accept(this.#listener);
     return addr;
-  }
-
-  /** The services of the protocol: the file root, the KV store, the worker threads. */
-  async #openServices(): Promise<void> {
-    try {
-      await this.files.prepare();
-    } catch (error) {
-      throw new StartupError("files", error);
-    }
-    try {
-      this.#kv = await KvStore.open(this.config.dataDir);
-    } catch (error) {
-      throw new StartupError("kv", error);
-    }
-    const kv = this.#kv;
-    this.#closeHooks.push(() => kv.close());
-    // The worker threads start now, with the server, not on the first job
-    // (see WorkerPool.start): never while clients may have used up the
-    // descriptors.
-    try {
-      await this.workers.start();
-    } catch (error) {
-      throw new StartupError("workers", error);
-    }
   }
 
   /**
@@ -297,13 +230,8 @@ export class Server {
    * one error line. Never throws.
    */
   async reload(): Promise<void> {
-    if (this.#security === undefined || this.#stopping !== undefined) return;
-    const c = this.config;
-    if (c.usersFile === undefined && c.tls === undefined) {
-      this.#logger.info("SIGHUP: nothing to reload (no --users, no --tls-cert)");
-      return;
-    }
-    await this.#security.reload((files) => {
+    if (this.#stopping !== undefined) return;
+    await this.#services.reload((files) => {
       if (this.#listener instanceof TlsPort) this.#listener.replace(files);
     });
   }
@@ -322,7 +250,10 @@ export class Server {
       echo: this.config.echo,
       authRequired: this.config.usersFile !== undefined,
       commands: new CommandTable(),
-      services: this.#services(),
+      services: this.#services.forCommands(this.stats, {
+        sessions: () => this.#sessions(),
+        counters: () => this.counters(),
+      }),
       logger: this.#logger,
       stats: this.stats,
       durations: this.durations,
@@ -405,16 +336,4 @@ export class Server {
     this.#logger.info("stopped", { served_total: this.stats.served_total });
     await this.#logger.flush();
   }
-}
-
-/** The sha256 of a file version, hashed by a worker thread; undefined if the path holds another version now. */
-async function hashOnWorkers(
-  workers: WorkerPool<Job, JobResult>,
-  path: string,
-  identity: FileIdentity,
-): Promise<string | undefined> {
-  const result = await workers.run({ kind: "hash", path, identity }, { cost: HASH_JOB_COST });
-  if (result.kind === "hashed") return result.sha256;
-  if (result.kind === "changed") return undefined;
-  throw new Error(`a hash job answered with a ${result.kind} result`);
 }

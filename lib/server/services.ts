@@ -1,0 +1,176 @@
+/**
+ * The services the commands use — the files, the KV store, the worker
+ * threads, the users (and the TLS certificate read with them) — and the
+ * order in which they open, reload on SIGHUP and close.
+ */
+import type { Services, SessionEntry } from "../commands/command.ts";
+import { MAX_TOTAL_WORK_MS } from "../commands/count.ts";
+import { HASH_JOB_COST } from "../jobs/hash_job.ts";
+import type { Job, JobResult } from "../jobs/worker.ts";
+import type { Logger } from "../log.ts";
+import type { TlsFiles } from "../security/tls_files.ts";
+import { FileHashes } from "../stores/file_hashes.ts";
+import type { FileIdentity } from "../stores/file_identity.ts";
+import { FileStore } from "../stores/file_store.ts";
+import { KvStore } from "../stores/kv_store.ts";
+import { WorkerPool } from "../worker_pool.ts";
+import { localWorkers, type SpawnWorker } from "../worker_thread.ts";
+import type { ServerConfig } from "./config.ts";
+import { SecurityFiles } from "./security_files.ts";
+import { StartupError } from "./startup_error.ts";
+import type { Stats } from "./stats.ts";
+
+/** Options of {@linkcode ServerServices}. */
+export interface ServicesOptions {
+  logger: Logger;
+  /**
+   * Starts the worker threads (default: Web Workers of this thread running
+   * lib/jobs/worker.ts). The entry point passes workers that run its own
+   * file (it re-enters as a worker; see server.ts), so that a bundle or a
+   * compiled binary, which have no lib/ folder, work the same as source;
+   * from the network thread, workers the main thread starts.
+   */
+  spawnWorker?: SpawnWorker;
+}
+
+/** What the commands see of the server itself: its connections (WHO) and its counters (STATS). */
+export interface ServerViews {
+  /** Running connections, then queued ones in FIFO order. */
+  sessions(): Iterable<SessionEntry>;
+  /** The STATS lines, in SPEC §4 order. */
+  counters(): Iterable<[string, number]>;
+}
+
+/** The server's services: built with the server, opened by {@linkcode open}, closed by {@linkcode close}. */
+export class ServerServices {
+  readonly workers: WorkerPool<Job, JobResult>;
+  /** GET's sha256: cached, and computed once per file version on the worker threads. */
+  readonly hashes: FileHashes;
+  readonly files: FileStore;
+  readonly #config: ServerConfig;
+  readonly #logger: Logger;
+  /** The users and the certificate (after {@linkcode open}). */
+  #security: SecurityFiles | undefined;
+  #kv: KvStore | undefined;
+
+  constructor(config: ServerConfig, options: ServicesOptions) {
+    this.#config = config;
+    const logger = this.#logger = options.logger;
+    // Started with the server (open), not on the first job: see WorkerPool.start.
+    const workers = this.workers = new WorkerPool<Job, JobResult>({
+      size: config.workers,
+      spawn: options.spawnWorker ?? localWorkers(new URL("../jobs/worker.ts", import.meta.url)),
+      onWorkerDeath: (worker, error) => logger.warn("worker died; replaced", { worker, error }),
+      maxPendingCost: config.workers * MAX_TOTAL_WORK_MS,
+    });
+    this.hashes = new FileHashes((path, identity) => hashOnWorkers(workers, path, identity));
+    this.files = new FileStore(config.rootDir, {
+      maxFileSize: config.maxFileSize,
+      hashes: this.hashes,
+    });
+  }
+
+  /**
+   * Reads the users file and the TLS certificate; then prepares the file
+   * root, opens the KV store and starts the worker threads. In `--echo`
+   * mode there is no protocol, so only the users and the certificate are
+   * read. Throws {@linkcode StartupError} naming what failed, with the Deno
+   * error as cause.
+   */
+  async open(): Promise<void> {
+    // First: a malformed users file should stop the server before anything opens.
+    this.#security = await SecurityFiles.load(this.#config, this.#logger);
+    if (this.#config.echo) return;
+    try {
+      await this.files.prepare();
+    } catch (error) {
+      throw new StartupError("files", error);
+    }
+    try {
+      this.#kv = await KvStore.open(this.#config.dataDir);
+    } catch (error) {
+      throw new StartupError("kv", error);
+    }
+    // The worker threads start now, with the server, not on the first job
+    // (see WorkerPool.start): never while clients may have used up the
+    // descriptors.
+    try {
+      await this.workers.start();
+    } catch (error) {
+      throw new StartupError("workers", error);
+    }
+  }
+
+  /** The certificate and key in force (after {@linkcode open}); undefined without `--tls-cert`. */
+  get tls(): TlsFiles | undefined {
+    return this.#security?.tls;
+  }
+
+  /** What the commands may use: one object, shared by every connection. */
+  forCommands(stats: Stats, server: ServerViews): Services {
+    const kv = () => {
+      if (this.#kv === undefined) throw new Error("the KV store is not open");
+      return this.#kv;
+    };
+    return {
+      logger: this.#logger,
+      files: this.files,
+      get kv(): KvStore {
+        return kv();
+      },
+      workers: this.workers,
+      auth: this.#security?.authService(stats),
+      sessions: () => server.sessions(),
+      counters: () => server.counters(),
+    };
+  }
+
+  /**
+   * Reads the users file and the TLS certificate and key again (SIGHUP,
+   * SPEC §11): new users count from the next AUTH, a new certificate is
+   * handed to `useTls` for the next connection. What fails to load keeps
+   * its old contents, with one error line. Never throws.
+   */
+  async reload(useTls: (files: TlsFiles) => void): Promise<void> {
+    if (this.#security === undefined) return;
+    const c = this.#config;
+    if (c.usersFile === undefined && c.tls === undefined) {
+      this.#logger.info("SIGHUP: nothing to reload (no --users, no --tls-cert)");
+      return;
+    }
+    await this.#security.reload(useTls);
+  }
+
+  /**
+   * Closes them in the order they were made (on shutdown, after the clients
+   * are drained): the worker threads, then the KV store, whose clean close
+   * folds SQLite's write-ahead log into the database file and frees the
+   * directory lock. One that fails is logged and the next still closes.
+   * Never throws.
+   */
+  async close(): Promise<void> {
+    await this.#closeOne(() => this.workers.close());
+    const kv = this.#kv;
+    if (kv !== undefined) await this.#closeOne(() => kv.close());
+  }
+
+  async #closeOne(close: () => Promise<void> | void): Promise<void> {
+    try {
+      await close();
+    } catch (error) {
+      this.#logger.warn("close hook failed", { error: String(error) });
+    }
+  }
+}
+
+/** The sha256 of a file version, hashed by a worker thread; undefined if the path holds another version now. */
+async function hashOnWorkers(
+  workers: WorkerPool<Job, JobResult>,
+  path: string,
+  identity: FileIdentity,
+): Promise<string | undefined> {
+  const result = await workers.run({ kind: "hash", path, identity }, { cost: HASH_JOB_COST });
+  if (result.kind === "hashed") return result.sha256;
+  if (result.kind === "changed") return undefined;
+  throw new Error(`a hash job answered with a ${result.kind} result`);
+}
