@@ -65,6 +65,7 @@ Deno.test("bench options: defaults, --quick, and every row when --only is not gi
     "COUNTFAIR",
     "SLOWLORIS",
     "KVKEYS",
+    "LIST",
     "FAULTS",
     "TLS",
     "AUTH",

@@ -5,7 +5,7 @@
  */
 import { CutShortError } from "../io.ts";
 import {
-  dataLines,
+  data,
   err,
   type LineReply,
   ok,
@@ -13,7 +13,8 @@ import {
   quoteWord,
   type Reply,
 } from "../protocol/mod.ts";
-import { BadFileNameError, checkFileName, FileNotFoundError } from "../stores/file_store.ts";
+import { FileNotFoundError } from "../stores/file_store.ts";
+import { BadFileNameError, checkFileName } from "../stores/file_names.ts";
 import { type CommandContext, expectArgs, truncate } from "./command.ts";
 import type { Command } from "./command.ts";
 
@@ -22,8 +23,8 @@ type Subcommand = (args: string[], context: CommandContext) => Promise<Reply>;
 const SUBCOMMANDS: ReadonlyMap<string, Subcommand> = new Map<string, Subcommand>([
   ["LIST", async (args, { services }) => {
     expectArgs(args, { min: 1 }, "FILE LIST takes no arguments");
-    const entries = await services.files.list();
-    return dataLines(entries.map((e) => `${e.size} ${e.modified.toISOString()} ${e.name}`));
+    // The lines are built on a worker thread (lib/jobs/list_job.ts).
+    return data(await services.files.listing());
   }],
   ["PUT", async (args, context) => {
     const files = context.services.files;

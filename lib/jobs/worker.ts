@@ -2,7 +2,7 @@
  * The worker threads' side of lib/worker_pool.ts (its messages are
  * lib/worker_thread.ts's): the kinds of job they run and the dispatcher
  * that hands each job to its kind's runner. A kind is one file beside this
- * one (count_job.ts, hash_job.ts) and one case below.
+ * one (count_job.ts, hash_job.ts, list_job.ts) and one case below.
  *
  * The threads' entry is the server's own entry file (server.ts), which
  * calls {@linkcode serveJobs} when it finds itself in a worker thread, so a
@@ -12,27 +12,42 @@
 import { announceReady, inWorkerThread, type JobMessage, type JobReply } from "../worker_thread.ts";
 import { type CountJob, type CountResult, runCountJob } from "./count_job.ts";
 import { type HashJob, type HashResult, runHashJob } from "./hash_job.ts";
+import { type ListJob, type ListResult, runListJob } from "./list_job.ts";
 
 /** Every job a worker thread runs. */
-export type Job = CountJob | HashJob;
+export type Job = CountJob | HashJob | ListJob;
 
 /** What a worker thread answers to a job. */
-export type JobResult = CountResult | HashResult;
+export type JobResult = CountResult | HashResult | ListResult;
 
-/** Runs `job` (or one slice of it) with the runner of its kind: its result, or the rest of it. */
-export async function runJob(job: Job): Promise<{ result: JobResult } | { rest: Job }> {
+/**
+ * What a job (or one slice of it) comes to: its result, with the buffers
+ * that move to the pool's thread instead of being copied (a listing's
+ * bytes), or the rest of the job.
+ */
+export type JobOutcome = { result: JobResult; transfer?: ArrayBuffer[] } | { rest: Job };
+
+/** Runs `job` (or one slice of it) with the runner of its kind. */
+export async function runJob(job: Job): Promise<JobOutcome> {
   switch (job.kind) {
     case "count":
       return runCountJob(job);
     case "hash":
       return { result: await runHashJob(job) };
+    case "list": {
+      const result = runListJob(job);
+      return { result, transfer: [result.lines.buffer as ArrayBuffer] };
+    }
   }
 }
 
 /** Where a worker's jobs come from and its answers go: its own scope, or a port it was handed. */
 interface JobEndpoint {
   onmessage: ((event: MessageEvent<JobMessage<Job>>) => void) | null;
-  postMessage(message: JobReply<Job, JobResult> | { ready: true }): void;
+  postMessage(
+    message: JobReply<Job, JobResult> | { ready: true },
+    transfer?: Transferable[],
+  ): void;
 }
 
 /**
@@ -58,7 +73,10 @@ function serveOn(endpoint: JobEndpoint): void {
   endpoint.onmessage = async (event) => {
     const { id, job } = event.data;
     try {
-      endpoint.postMessage({ id, ok: true, ...await runJob(job) });
+      const { transfer, ...outcome } = await runJob(job) as JobOutcome & {
+        transfer?: ArrayBuffer[];
+      };
+      endpoint.postMessage({ id, ok: true, ...outcome }, transfer ?? []);
     } catch (error) {
       // The errno name crosses with the message, so that an out-of-descriptors
       // or permission error still becomes its own reply (commands/storage_errors.ts).

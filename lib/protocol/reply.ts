@@ -88,9 +88,14 @@ export class DataLinesBuilder {
     this.#buf[this.#len++] = LF;
   }
 
+  /** The lines so far, as a DATA reply's body. */
+  bytes(): Uint8Array {
+    return this.#buf.slice(0, this.#len);
+  }
+
   /** The DATA reply of the lines so far. */
   reply(): LineReply {
-    return data(this.#buf.slice(0, this.#len));
+    return data(this.bytes());
   }
 }
 

@@ -6,6 +6,7 @@
 import type { Services, SessionEntry } from "../commands/command.ts";
 import { MAX_TOTAL_WORK_MS } from "../commands/count.ts";
 import { HASH_JOB_COST } from "../jobs/hash_job.ts";
+import { LIST_JOB_COST } from "../jobs/list_job.ts";
 import type { Job, JobResult } from "../jobs/worker.ts";
 import type { Logger } from "../log.ts";
 import type { TlsFiles } from "../security/tls_files.ts";
@@ -67,6 +68,7 @@ export class ServerServices {
     this.files = new FileStore(config.rootDir, {
       maxFileSize: config.maxFileSize,
       hashes: this.hashes,
+      list: (root) => listOnWorkers(workers, root),
     });
   }
 
@@ -173,4 +175,14 @@ async function hashOnWorkers(
   if (result.kind === "hashed") return result.sha256;
   if (result.kind === "changed") return undefined;
   throw new Error(`a hash job answered with a ${result.kind} result`);
+}
+
+/** FILE LIST's lines for `root`, built by a list job on the worker threads. */
+async function listOnWorkers(
+  workers: WorkerPool<Job, JobResult>,
+  root: string,
+): Promise<Uint8Array> {
+  const result = await workers.run({ kind: "list", root }, { cost: LIST_JOB_COST });
+  if (result.kind === "listed") return result.lines;
+  throw new Error(`a list job answered with a ${result.kind} result`);
 }

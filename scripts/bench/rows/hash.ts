@@ -13,10 +13,10 @@ import { delay } from "@std/async/delay";
 import { createHash } from "node:crypto";
 import { writeAll } from "../../../lib/io.ts";
 import { type BenchContext, progress, startServer } from "../context.ts";
-import { LOAD_CPU } from "../load.ts";
 import { type BenchRow, count, millis, type Row, times } from "../row.ts";
 import type { BenchServer } from "../servers.ts";
-import { cpuSeconds, DENO, pinned, REPO_ROOT } from "../system.ts";
+import { cpuSeconds } from "../system.ts";
+import { type Latency, NO_PINGS, withBystander } from "../with_bystander.ts";
 import { randomFile } from "./file.ts";
 
 const MiB = 1024 ** 2;
@@ -35,53 +35,6 @@ const READ_BUFFER_BYTES = MiB;
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
-
-/** What the bystander measured over a span; durations in µs. */
-interface Latency {
-  pings: number;
-  p50_us: number;
-  p99_us: number;
-  max_us: number;
-}
-
-/** A phase in which the bystander got no PING answered at all. */
-const NO_PINGS: Latency = { pings: 0, p50_us: Infinity, p99_us: Infinity, max_us: Infinity };
-
-/** The whole span, and each phase (a new one at each `mark()`). */
-interface Bystanding {
-  all: Latency;
-  phases: Latency[];
-}
-
-/** Runs `during` while the bystander PINGs (on the load CPU), and returns both results. */
-async function withBystander<T>(
-  context: BenchContext,
-  server: BenchServer,
-  during: (mark: () => void) => Promise<T>,
-): Promise<{ bystander: Bystanding; result: T }> {
-  const [cmd, args] = pinned(context.machine, LOAD_CPU, [DENO, [
-    "run",
-    "--allow-net",
-    `${REPO_ROOT}/scripts/bench/bystander.ts`,
-    String(server.port),
-  ]]);
-  const child = new Deno.Command(cmd, { args, stdin: "piped", stdout: "piped" }).spawn();
-  const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
-  let out = "";
-  while (!out.includes("ready\n")) {
-    const { value, done } = await reader.read();
-    if (done) throw new Error(`the bystander ended before it was ready: ${out}`);
-    out += value;
-  }
-  const stdin = child.stdin.getWriter();
-  const result = await during(() => void stdin.write(encoder.encode("\n")));
-  await stdin.close();
-  for (let chunk = await reader.read(); !chunk.done; chunk = await reader.read()) {
-    out += chunk.value;
-  }
-  if (!(await child.status).success) throw new Error(`the bystander failed: ${out}`);
-  return { bystander: JSON.parse(out.trim().split("\n").at(-1)!) as Bystanding, result };
-}
 
 /**
  * GETs the file on `gets` connections at once and checks each header;

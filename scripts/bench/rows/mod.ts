@@ -15,6 +15,7 @@ import { HASH } from "./hash.ts";
 import { COUNTFAIR } from "./count_fairness.ts";
 import { SLOWLORIS } from "./slowloris.ts";
 import { KVKEYS } from "./kv_keys.ts";
+import { LIST } from "./file_list.ts";
 import { FAULTS } from "./faults.ts";
 import { TLS } from "./tls.ts";
 import { AUTH } from "./auth.ts";
@@ -33,6 +34,7 @@ export const ROWS: readonly BenchRow[] = [
   COUNTFAIR,
   SLOWLORIS,
   KVKEYS,
+  LIST,
   FAULTS,
   TLS,
   AUTH,
