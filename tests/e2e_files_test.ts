@@ -4,6 +4,7 @@ import { createHash } from "node:crypto";
 import {
   assertStartsWith,
   clientArgs,
+  eventually,
   randomBytes,
   run,
   TestClient,
@@ -262,4 +263,28 @@ Deno.test("client put draws a progress bar on a terminal", async () => {
   assertEquals(code, 0);
   assertMatch(stdout, /put \S+bar\.bin \[#{24}\] 100% 3 MB \/ 3 MB /);
   assertMatch(stdout, /stored bar\.bin 3000000 [0-9a-f]{64}/);
+});
+
+Deno.test("a FILE PUT sent whole while queued is stored when the client starts, and the requests after it are answered", async () => {
+  await using server = await TestServer.start(["--max-running", "1"]);
+  // 6 bytes arrive whole in the queue's read-ahead; of 300,000, part is
+  // still in the socket when the handler starts.
+  for (const [round, size] of [6, 300_000].entries()) {
+    using holder = await TestClient.connect(server.port);
+    assertEquals(await holder.ask("PING"), "OK PONG");
+    using queued = await TestClient.connect(server.port);
+    const bytes = randomBytes(size);
+    const name = `queued-${size}.bin`;
+    await queued.write(
+      concat(concat(encoder.encode(`FILE PUT ${name} ${size}\n`), bytes), encoder.encode("PING\n")),
+    );
+    await eventually(
+      () => server.log.filter((line) => line.includes("client queued")).length === round + 1,
+      "the second connection queued",
+    );
+    holder.close();
+    assertEquals(await queued.readText(), `OK stored ${name} ${size} ${sha256(bytes)}`);
+    assertEquals(await queued.readText(), "OK PONG");
+    assertEquals(await Deno.readFile(`${server.dir}/files/${name}`), bytes);
+  }
 });

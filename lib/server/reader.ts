@@ -294,11 +294,18 @@ export class ConnReader {
    * finish (SPEC §6), and the rate floor, not the idle timeout, bounds it.
    */
   async #payloadRead(target: Uint8Array): Promise<number | null> {
-    // A background read is in flight: let it land in the frame buffer first.
-    if (this.#pending !== null && await this.#pending === null) return this.#payloadEnd(null);
-    // Bytes already in the frame buffer are copied out: the frame may move them later.
+    // Bytes already in the frame buffer come first (a payload sent while the
+    // connection was queued is all there); they are copied out, since the
+    // frame may move them later.
     let n: number | null = this.frame.takeInto(target);
-    if (n === 0) n = await this.#readInto(target);
+    if (n === 0 && this.#pending !== null) {
+      // A background read is in flight (read-ahead while queued, or the
+      // watch): its bytes land in the frame buffer, and only then is the
+      // socket free for a read of ours. Waiting for it before taking what
+      // was buffered deadlocked a payload that had arrived whole while queued.
+      if (await this.#pending === null) return this.#payloadEnd(null);
+      n = this.frame.takeInto(target);
+    } else if (n === 0) n = await this.#readInto(target);
     if (n === null) return this.#payloadEnd(null);
     this.#payloadRate.add(n);
     if (n === this.#payloadLeft) this.#payloadEnd(n);
