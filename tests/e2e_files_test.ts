@@ -288,3 +288,24 @@ Deno.test("a FILE PUT sent whole while queued is stored when the client starts, 
     assertEquals(await Deno.readFile(`${server.dir}/files/${name}`), bytes);
   }
 });
+
+Deno.test("racing PUTs of one name: every GET announces the sha256 of the bytes it sends", async () => {
+  await using server = await TestServer.start();
+  const uploaders = await Promise.all([0, 1, 2, 3].map(() => TestClient.connect(server.port)));
+  using reader = await TestClient.connect(server.port);
+  try {
+    for (let round = 0; round < 150; round++) {
+      const versions = uploaders.map(() => randomBytes(100));
+      const replies = await Promise.all(
+        uploaders.map((client, i) => putRaw(client, "raced.bin", versions[i]!)),
+      );
+      for (const reply of replies) assertStartsWith(reply, "OK stored raced.bin 100 ");
+      await reader.send("FILE GET raced.bin");
+      const got = await reader.read();
+      if (got.kind !== "data") throw new Error(`FILE GET answered ${JSON.stringify(got)}`);
+      assertEquals(got.sha256, sha256(got.body), `round ${round}: the header's sha256`);
+    }
+  } finally {
+    for (const client of uploaders) client.close();
+  }
+});

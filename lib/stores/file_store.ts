@@ -116,14 +116,19 @@ export class FileStore {
         throw new CutShortError(written, size);
       }
       await file.syncData();
+      // This upload's own version, taken from its descriptor before the
+      // rename: once renamed, the name may already hold the file of another
+      // PUT of the same name, and looking it up by name (as this once did)
+      // filed this hash under that other version, which every later GET
+      // then announced (found racing four PUTs of one name: 232 in 4,164).
+      const identity = identityOf(await file.stat());
       file.close();
       open = false;
       // rename(2) replaces the directory entry: a symlink named `name` is replaced, never followed.
       await Deno.rename(temp, this.#path(name));
       renamed = true;
       const sha256 = hash.digest("hex");
-      const info = await Deno.lstat(this.#path(name)).catch(() => undefined);
-      if (info?.isFile) this.#hashes.remember(this.#path(name), identityOf(info), sha256);
+      this.#hashes.remember(this.#path(name), identity, sha256);
       return sha256;
     } finally {
       // Whatever failed (the upload, the disk, the rename onto a directory),
