@@ -15,7 +15,11 @@
 import { writeAll } from "../io.ts";
 import { encodeReply, type LineReply } from "../protocol/mod.ts";
 
-/** Longest a refused connection is kept: its line written, what it still sends drained. */
+/**
+ * Longest a refused connection is kept: its line written, what it still
+ * sends drained. Also the longest a handler waits for its last line to go
+ * out (client_handler.ts `#sayAndClose`).
+ */
 export const LINGER_MS = 1000;
 /** Bytes drained from a refused client at most; past it, the close (and its reset) happens anyway. */
 const LINGER_BYTES = 64 * 1024;
