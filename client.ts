@@ -7,7 +7,7 @@
 import process from "node:process";
 import { setColorEnabled } from "@std/fmt/colors";
 import { CLIENT_USAGE, type ClientConfig, parseClientArgs } from "./lib/client/args.ts";
-import { type ClientCommand, parseCommand } from "./lib/client/commands.ts";
+import { type ClientCommand, parseCommand, refuseIgnoredOptions } from "./lib/client/commands.ts";
 import { complete } from "./lib/client/completion.ts";
 import {
   AuthRefusedError,
@@ -22,12 +22,12 @@ import { LineEditor } from "./lib/client/line_editor.ts";
 import { LocalFileError, type PathBase } from "./lib/client/local_files.ts";
 import { runKeys, runRequest, runTransfer } from "./lib/client/one_shot.ts";
 import { PasswordAbortedError, PasswordInputError } from "./lib/security/password_input.ts";
-import { Printer } from "./lib/client/output.ts";
+import { OutputError, Printer, writeOutput } from "./lib/client/output.ts";
 import { runPiped } from "./lib/client/piped.ts";
 import { runShell } from "./lib/client/shell.ts";
 import { IntegrityError } from "./lib/client/transfer.ts";
 import { VERSION } from "./lib/defaults.ts";
-import { type SyncByteSink, writeAllSync } from "./lib/io.ts";
+import type { SyncByteSink } from "./lib/io.ts";
 import { UsageError } from "./lib/usage_error.ts";
 import { BENCH_USAGE, benchJson, benchReport, parseBenchArgs, runBench } from "./lib/bench/mod.ts";
 import { inWorkerThread } from "./lib/worker_thread.ts";
@@ -45,9 +45,14 @@ class InterruptedError extends Error {
 
 const encoder = new TextEncoder();
 
-/** Writes all of `text` to stderr. */
+/** Writes all of `text` to stderr (an OutputError if it cannot). */
 function writeErr(text: string): void {
-  writeAllSync(Deno.stderr, encoder.encode(text));
+  writeOutput(Deno.stderr, encoder.encode(text));
+}
+
+/** Writes `text` and a newline to stdout (an OutputError if it cannot). */
+function writeOut(text: string): void {
+  writeOutput(Deno.stdout, encoder.encode(text + "\n"));
 }
 
 /** Global options that take a value: skipped when looking for the `bench` word. */
@@ -113,10 +118,20 @@ function readEnvironment(): ClientEnvironment {
   return env;
 }
 
-/** Entry point; returns the exit code. */
+/** Entry point; returns the exit code. Output that cannot be written ends it wherever it happens. */
 export async function main(args: readonly string[]): Promise<number> {
   const bench = benchArgs(args);
   if (bench !== undefined) return await runBenchCommand(bench);
+  try {
+    return await runClient(args);
+  } catch (error) {
+    if (error instanceof OutputError) return exitCodeOf(error);
+    throw error;
+  }
+}
+
+/** The client, once it is not `bench`: parse, connect, run the mode; returns the exit code. */
+async function runClient(args: readonly string[]): Promise<number> {
   const interactive = Deno.stdin.isTerminal();
   const color = Deno.stderr.isTerminal() && !Deno.noColor;
   setColorEnabled(color);
@@ -127,17 +142,19 @@ export async function main(args: readonly string[]): Promise<number> {
   try {
     const parsed = parseClientArgs(args, env);
     if (parsed.kind === "help") {
-      console.log(CLIENT_USAGE);
+      writeOut(CLIENT_USAGE);
       return EXIT.ok;
     }
     if (parsed.kind === "version") {
-      console.log(`switchboard-client ${VERSION}`);
+      writeOut(`switchboard-client ${VERSION}`);
       return EXIT.ok;
     }
     config = parsed.config;
-    if (config.words.length > 0) {
+    if (config.words.length === 0) refuseIgnoredOptions(undefined, config);
+    else {
       command = await parseCommand(config.words, {
         workMs: config.workMs,
+        force: config.force,
         // Deno's prompt() adds a space after the question.
         ask: interactive ? (question) => Promise.resolve(prompt(question.trimEnd())) : undefined,
       });
@@ -296,6 +313,17 @@ async function shell(
 
 /** Prints the one line for what a mode threw and returns its exit code; anything else is a bug. */
 function exitCodeOf(error: unknown): number {
+  if (error instanceof OutputError) {
+    // Whoever read our output stopped (`| head -1`): they have what they wanted, so
+    // this is quiet and exit 0, as ripgrep and git do, not an error with its trace.
+    if (error.closed) return EXIT.ok;
+    try {
+      writeErr(`error: ${error.message}\n`);
+    } catch {
+      // stderr fails too: the exit code is all that is left to say it.
+    }
+    return EXIT.usage;
+  }
   if (error instanceof IntegrityError) {
     writeErr(`error: integrity check failed: ${error.message}\n`);
     return EXIT.integrity;

@@ -4,7 +4,8 @@
  * one never sends, a wrapper that makes even root obey file modes, and the
  * environment for a client with a home directory of the test's own.
  */
-import { CLIENT_PERMISSIONS, repoPath, run } from "./helpers.ts";
+import { assertEquals } from "@std/assert";
+import { CLIENT_PERMISSIONS, repoPath, run, TestClient } from "./helpers.ts";
 
 const CLIENT = repoPath("client.ts");
 const encoder = new TextEncoder();
@@ -12,7 +13,7 @@ const decoder = new TextDecoder();
 
 /** Options of {@linkcode runClient}. */
 export interface ClientRun {
-  stdin?: string;
+  stdin?: string | Uint8Array;
   /** Variables added to the environment. */
   env?: Record<string, string>;
   cwd?: string;
@@ -114,4 +115,11 @@ export async function homeEnvironment(home: string): Promise<Record<string, stri
   const out = await new Deno.Command(Deno.execPath(), { args: ["info", "--json"] }).output();
   const denoDir: string = JSON.parse(decoder.decode(out.stdout)).denoDir;
   return { HOME: home, DENO_DIR: denoDir };
+}
+
+/** Occupies the only running slot of a `--max-running 1` server; `release` frees it. */
+export async function holdSlot(port: number): Promise<{ release(): void } & Disposable> {
+  const holder = await TestClient.connect(port);
+  assertEquals(await holder.ask("PING"), "OK PONG");
+  return { release: () => holder.close(), [Symbol.dispose]: () => holder.close() };
 }

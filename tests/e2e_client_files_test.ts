@@ -199,3 +199,19 @@ Deno.test("client get stopped with Ctrl-C exits 130 and leaves no partial file",
   }
   assertEquals(await namesIn(local.path), []);
 });
+
+Deno.test("client get into a directory that does not exist names it, before requesting anything", async () => {
+  await using local = await tempDir();
+  const requests: string[] = [];
+  using server = fakeServer(async (conn) => {
+    const chunk = new Uint8Array(4096);
+    const n = await conn.read(chunk);
+    if (n !== null) requests.push(new TextDecoder().decode(chunk.subarray(0, n)));
+  });
+  const result = await runClient(["--port", String(server.port), "get", "n2.txt", "newdir/"], {
+    cwd: local.path,
+  });
+  assertEquals(result, { code: 2, stdout: "", stderr: "error: newdir/: no such directory\n" });
+  assertEquals(requests, []);
+  assertEquals(await namesIn(local.path), []);
+});

@@ -6,7 +6,7 @@
  */
 import { assertEquals, assertStringIncludes } from "@std/assert";
 import { tempDir, TestClient, TestServer } from "./helpers.ts";
-import { clientCommandLine, homeEnvironment } from "./client_helpers.ts";
+import { clientCommandLine, holdSlot, homeEnvironment } from "./client_helpers.ts";
 import { Terminal } from "./terminal.ts";
 
 /** The shell on `port`, with `home` as its home directory (its history file goes there). */
@@ -16,13 +16,6 @@ async function shell(port: number, home: string, options: { cwd?: string } = {})
     env: { ...await homeEnvironment(home), TERM: "xterm", INIT_CWD: options.cwd ?? home },
     ...(options.cwd === undefined ? {} : { cwd: options.cwd }),
   });
-}
-
-/** Occupies the only running slot; `release` frees it. */
-async function holdSlot(port: number) {
-  const holder = await TestClient.connect(port);
-  assertEquals(await holder.ask("PING"), "OK PONG");
-  return { release: () => holder.close(), [Symbol.dispose]: () => holder.close() };
 }
 
 Deno.test("shell history survives a restart of the shell, and never holds an AUTH line", async () => {
@@ -170,6 +163,8 @@ Deno.test("shell says what it knows while a reply is late, and Ctrl-C abandons t
   );
   await term.keys("\x03");
   await term.waitFor("error: interrupted: the reply was abandoned and its connection closed");
+  // The notice was erased before the ^C: never "…is slow^C".
+  assertEquals(/slow\^C/.test(term.text), false, term.text);
   await term.waitFor(`connected to 127.0.0.1:${server.port}`);
   slot.release();
   await term.type("PING second");
@@ -192,8 +187,36 @@ Deno.test("shell exit while the connection waits in the queue leaves at once", a
   await using term = await shell(server.port, home.path);
   await term.waitFor("switchboard> ");
   await term.type("exit");
+  // The shell's own bye, as after a QUIT: no QUIT waited for a slot.
+  await term.waitFor("bye\r\n");
   assertEquals(await term.exit(), 0);
-  assertEquals(term.text.includes("bye"), false, "no QUIT waited for a slot");
   // Closing took it out of the queue at once (SPEC §3).
   await server.waitForLog(/client left the queue client=2/);
+});
+
+Deno.test("shell Ctrl-D leaves on a fresh line", async () => {
+  await using server = await TestServer.start();
+  await using home = await tempDir();
+  await using term = await shell(server.port, home.path);
+  await term.waitFor("switchboard> ");
+  await term.keys("\x04");
+  assertEquals(await term.exit(), 0);
+  assertEquals(term.text.endsWith("switchboard> \r\n"), true, JSON.stringify(term.text));
+});
+
+Deno.test("shell says in one line that the history cannot be kept, once", async () => {
+  await using server = await TestServer.start();
+  await using home = await tempDir();
+  // A directory where the history file should be: neither read nor written.
+  await Deno.mkdir(`${home.path}/.switchboard_history`);
+  await using term = await shell(server.port, home.path);
+  await term.waitFor("switchboard> ");
+  await term.type("PING one");
+  await term.waitFor("one\r\n");
+  await term.type("PING two");
+  await term.waitFor("two\r\n");
+  await term.type("exit");
+  assertEquals(await term.exit(), 0);
+  const said = `error: history not kept: ${home.path}/.switchboard_history: is a directory\r\n`;
+  assertEquals(term.text.split(said).length, 2, term.text);
 });

@@ -9,6 +9,7 @@
 import { basename } from "@std/path/basename";
 import { quoteWord } from "../protocol/mod.ts";
 import { UsageError } from "../usage_error.ts";
+import { PROTOCOL_COMMANDS } from "./completion.ts";
 
 /** Asks for missing input on a terminal; resolves to null when the user ends input (Ctrl-D). */
 export type Ask = (question: string) => Promise<string | null>;
@@ -17,6 +18,8 @@ export type Ask = (question: string) => Promise<string | null>;
 export interface SubcommandOptions {
   /** `count`'s work per increment given as `--work-ms`. */
   workMs?: string | undefined;
+  /** `--force` was given: only `get` takes it. */
+  force?: boolean | undefined;
   /** Asks for missing input on a terminal; undefined off a terminal. */
   ask?: Ask | undefined;
 }
@@ -77,21 +80,37 @@ export function commandUsageError(name: string, problem: string): UsageError {
   return new UsageError(usage === undefined ? problem : `${problem}; usage: ${usage}`);
 }
 
+/**
+ * Why a FILE PUT line cannot be sent on its own (the shell, `raw`, a
+ * one-shot protocol line): its payload would have to follow it, and only
+ * `put` (or piped mode, from stdin) sends one.
+ */
+export const FILE_PUT_REFUSED = "FILE PUT is followed by a file's bytes: use put <local> [name]";
+
+/** True for the words of a FILE PUT request, in any case. */
+export function isFilePut(words: readonly string[]): boolean {
+  return words[0]?.toLowerCase() === "file" && words[1]?.toLowerCase() === "put";
+}
+
 /** What the command `words` (a subcommand and its arguments) ask for; throws UsageError. */
 export async function parseCommand(
   words: readonly string[],
   options: SubcommandOptions = {},
 ): Promise<ClientCommand> {
   const [name, ...args] = words;
+  refuseIgnoredOptions(name?.toLowerCase(), options);
   switch (name?.toLowerCase()) {
     case "put": {
       expectArgs("put", args, 1, 2);
       const [local, remote] = args as [string, string | undefined];
+      if (local === "") throw commandUsageError("put", "a local file name is required");
       return { kind: "put", local, name: remote ?? basename(local) };
     }
     case "get": {
       expectArgs("get", args, 1, 2);
       const [remote, local] = args as [string, string | undefined];
+      if (remote === "") throw commandUsageError("get", "a file name is required");
+      if (local === "") throw commandUsageError("get", "a local file name is required");
       return { kind: "get", name: remote, local: local ?? remote };
     }
     case "hello":
@@ -105,6 +124,23 @@ export async function parseCommand(
       return { kind: "request", line: kvRequest(args) };
     default:
       return { kind: "request", line: buildRequest(words, options) };
+  }
+}
+
+/**
+ * An option the command would ignore is a usage error naming it: a user who
+ * typed `put x --force` expects it to mean something.
+ */
+export function refuseIgnoredOptions(
+  name: string | undefined,
+  options: SubcommandOptions,
+): void {
+  const command = name ?? "the shell";
+  if (options.workMs !== undefined && name !== "count") {
+    throw new UsageError(`--work-ms is for count only, not ${command}`);
+  }
+  if (options.force && name !== "get") {
+    throw new UsageError(`--force is for get only, not ${command}`);
   }
 }
 
@@ -141,12 +177,31 @@ export function buildRequest(words: readonly string[], options: SubcommandOption
       return kvRequest(args);
     case "raw":
       expectArgs("raw", args, 1, Infinity);
+      if (isFilePut(args)) throw new UsageError(FILE_PUT_REFUSED);
       return args.join(" ");
     case undefined:
       throw new UsageError("no command given (--help lists the commands)");
     default:
-      throw new UsageError(`unknown command "${name}" (--help lists the commands)`);
+      return protocolRequest(words);
   }
+}
+
+/**
+ * Any other command of the protocol (`help`, `quit`, `FILE LIST`), as the
+ * shell takes it: the words sent as a request line, quoted where needed.
+ * AUTH is refused: its password would stay in the shell's history and the
+ * process list, which is why `--user` exists.
+ */
+function protocolRequest(words: readonly string[]): string {
+  const name = words[0]!;
+  if (!PROTOCOL_COMMANDS.includes(name.toLowerCase())) {
+    throw new UsageError(`unknown command "${name}" (--help lists the commands)`);
+  }
+  if (name.toLowerCase() === "auth") {
+    throw new UsageError("AUTH on the command line would expose the password: use --user NAME");
+  }
+  if (isFilePut(words)) throw new UsageError(FILE_PUT_REFUSED);
+  return line(...words);
 }
 
 /** Protocol words, each quoted where it needs to be. */

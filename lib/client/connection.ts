@@ -18,6 +18,7 @@ import { type ByteSource, writeAll } from "../io.ts";
 import {
   ConnectionClosedError,
   type ParsedReply,
+  ProtocolError,
   quoteWord,
   ReplyReader,
 } from "../protocol/mod.ts";
@@ -79,13 +80,15 @@ export class Connection {
   #idle = false;
   #answered = false;
   #closed = false;
+  /** `performance.now()` of the last byte received; -Infinity until one is. */
+  #lastByteAt = -Infinity;
 
   private constructor(conn: Deno.TcpConn | Deno.TlsConn, options: ConnectOptions) {
     this.#conn = conn;
     this.#where = `${options.host}:${options.port}`;
     this.#tls = options.tls !== undefined;
     this.#timeoutMs = options.timeoutMs;
-    this.#replies = new ReplyReader(options.timeoutMs > 0 ? this.#timedSource(conn) : conn);
+    this.#replies = new ReplyReader(this.#countedSource(conn));
   }
 
   /** `host:port`, as messages name the server. */
@@ -99,6 +102,14 @@ export class Connection {
    */
   get answered(): boolean {
     return this.#answered;
+  }
+
+  /**
+   * `performance.now()` when the last byte arrived (-Infinity before the
+   * first): the wait notice counts from it.
+   */
+  get lastByteAt(): number {
+    return this.#lastByteAt;
   }
 
   /** This side closed the connection; nothing more can be sent or read. */
@@ -241,11 +252,16 @@ export class Connection {
     } catch (error) {
       if (error instanceof ConnectError) throw error;
       if (error instanceof ConnectionClosedError) {
-        // A TLS port answers a plain client's first line with an alert and the close.
-        const hint = when === "before replying" && !this.#tls
+        // A TLS port answers a plain client's first line with an alert (bytes, but never a
+        // line) and the close; a connection that has had a reply line is not a TLS port.
+        const hint = when === "before replying" && !this.#tls && !this.#answered
           ? " (if it is a TLS port, add --tls)"
           : "";
         throw new ConnectError(`${this.#where} closed the connection ${when}${hint}`);
+      }
+      if (error instanceof ProtocolError && error.code === "too-large") {
+        // Only FILE GET answers with a body this large, and `get` streams it to disk.
+        throw new ConnectError(`${error.message}; for a file, use get <name> [local]`);
       }
       throw new ConnectError(`connection to ${this.#where} lost: ${describeNetError(error)}`);
     }
@@ -270,6 +286,18 @@ export class Connection {
   /** `using connection = await Connection.open(…)` closes it at the end of the block. */
   [Symbol.dispose](): void {
     this.close();
+  }
+
+  /** `conn` as the reply reader reads it: timed (see {@linkcode #timedSource}), each byte noted. */
+  #countedSource(conn: ByteSource): ByteSource {
+    const source = this.#timeoutMs > 0 ? this.#timedSource(conn) : conn;
+    return {
+      read: async (buffer) => {
+        const n = await source.read(buffer);
+        if (n !== null && n > 0) this.#lastByteAt = performance.now();
+        return n;
+      },
+    };
   }
 
   /**

@@ -137,8 +137,9 @@ export class LineEditor {
 
   #interrupt(): void {
     if (!this.#reading) {
-      this.#output.write("^C\n");
+      // The handler first: it may have a line to erase (a wait notice) before the ^C.
       this.#onInterrupt?.();
+      this.#output.write("^C\n");
       return;
     }
     // End of line, then delete to its start: readline's own line is empty, then ^C ends it.

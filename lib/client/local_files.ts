@@ -55,12 +55,13 @@ export function localFileError(shown: string, error: unknown): LocalFileError {
 }
 
 /**
- * The reason in a few words. Deno's messages carry the OS text, an
- * `(os error N)` and the path again; errors without a class of their own
+ * Why a file operation (or a write to stdout) failed, in a few words.
+ * Deno's messages carry the OS text, an `(os error N)` and the path
+ * again; errors without a class of their own
  * (a full disk) are recognised by the OS text, which is the same on every
  * Unix and close enough on Windows.
  */
-function reasonOf(error: unknown): string {
+export function reasonOf(error: unknown): string {
   if (error instanceof Deno.errors.NotFound) return "no such file or directory";
   if (error instanceof Deno.errors.PermissionDenied) return "permission denied";
   if (error instanceof Deno.errors.IsADirectory) return "is a directory";

@@ -12,7 +12,7 @@ import { listKeys } from "./keys.ts";
 import { localPath, type PathBase } from "./local_files.ts";
 import { type Printer, progressBar } from "./output.ts";
 import { get, put, type TransferResult } from "./transfer.ts";
-import { withWaitNotice } from "./waiting.ts";
+import { type Awaited, withWaitNotice } from "./waiting.ts";
 
 /** Options of {@linkcode runRequest} and {@linkcode runKeys}. */
 export interface RequestOptions {
@@ -27,11 +27,10 @@ export async function runRequest(
   line: string,
   options: RequestOptions,
 ): Promise<boolean> {
-  const answered = connection.answered;
   await connection.send(line);
   const reading = connection.read();
   const reply = options.notice
-    ? await withWaitNotice(reading, { printer: options.printer, answered })
+    ? await withWaitNotice(reading, { printer: options.printer, activity: connection })
     : await reading;
   return options.printer.print(reply, line);
 }
@@ -43,14 +42,13 @@ export async function runKeys(
   options: RequestOptions,
 ): Promise<boolean> {
   const { printer } = options;
-  const answered = connection.answered;
   let listing: ReturnType<Printer["keyListing"]> | undefined;
   const listed = listKeys(connection, prefix, (keys) => {
     listing ??= printer.keyListing();
     listing.page(keys);
   });
   const refusal = options.notice
-    ? await withWaitNotice(listed, { printer, answered })
+    ? await withWaitNotice(listed, { printer, activity: connection })
     : await listed;
   if (refusal !== undefined) return printer.print(refusal);
   (listing ?? printer.keyListing()).end();
@@ -62,7 +60,7 @@ export interface TransferOptions {
   printer: Printer;
   /** `get` replaces an existing local file. */
   force: boolean;
-  /** Where the progress bar is drawn (a terminal); undefined draws none. */
+  /** Where the progress bar is drawn (a terminal); undefined draws none, and no wait notice. */
   progressSink: SyncByteSink | undefined;
   /** Where relative local paths start (INIT_CWD) and `~` points. */
   base: PathBase;
@@ -82,11 +80,25 @@ export async function runTransfer(
   const { kind, name } = command;
   const local = localPath(command.local, options.base);
   const bar = progressBar(`${kind} ${kind === "put" ? command.local : name}`, options.progressSink);
+  const { printer, progressSink } = options;
+  // The wait notice shares the terminal line with the bar: the bar ends its line first.
+  const awaitReply = <T>(reading: Promise<T>, awaited: Awaited) => {
+    if (progressSink === undefined) return reading;
+    bar.end();
+    return withWaitNotice(reading, { printer, activity: connection, awaited });
+  };
   let result: TransferResult;
   try {
     result = kind === "put"
-      ? await put(connection, local, name, bar.update)
-      : await get(connection, name, local, { force: options.force, onProgress: bar.update });
+      ? await put(connection, local, name, {
+        onProgress: bar.update,
+        awaitReply: (reading) => awaitReply(reading, "stored"),
+      })
+      : await get(connection, name, local, {
+        force: options.force,
+        onProgress: bar.update,
+        awaitReply: (reading) => awaitReply(reading, "reply"),
+      });
   } finally {
     bar.end();
   }

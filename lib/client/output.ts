@@ -6,12 +6,15 @@
  * result line; the passing wait notice; a transfer's progress bar. It
  * writes to the sinks it is given (stdout and stderr in the program),
  * synchronously, so that what goes to stdout and what goes to stderr keep
- * the order in which the replies arrived.
+ * the order in which the replies arrived. A write that fails is one
+ * {@linkcode OutputError}, whatever the sink: the entry point decides what
+ * a closed pipe means.
  */
 import { format as formatBytes } from "@std/fmt/bytes";
 import { red, yellow } from "@std/fmt/colors";
 import { type SyncByteSink, writeAllSync } from "../io.ts";
 import type { ParsedReply } from "../protocol/mod.ts";
+import { reasonOf } from "./local_files.ts";
 import { shapeOf, structuredFields } from "./reply_shapes.ts";
 import type { Progress } from "./transfer.ts";
 
@@ -24,6 +27,29 @@ const BAR_WIDTH = 24;
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
+
+/**
+ * Writing stdout or stderr failed. `closed` means the reader went away
+ * (`client … | head -1`: a broken pipe), which is not a failure of the
+ * command; anything else (a full disk behind `> file`) is.
+ */
+export class OutputError extends Error {
+  override name = "OutputError";
+  constructor(readonly closed: boolean, reason: string) {
+    super(`cannot write the output: ${reason}`);
+  }
+}
+
+/** Writes all of `bytes` to `sink`; a failure is an {@linkcode OutputError}. */
+export function writeOutput(sink: SyncByteSink, bytes: Uint8Array): void {
+  try {
+    writeAllSync(sink, bytes);
+  } catch (error) {
+    const closed = error instanceof Deno.errors.BrokenPipe ||
+      error instanceof Deno.errors.ConnectionReset;
+    throw new OutputError(closed, closed ? "the reader closed it" : reasonOf(error));
+  }
+}
 
 /** Options of {@linkcode Printer}. */
 export interface PrinterOptions {
@@ -51,6 +77,9 @@ export interface TransferDone {
 /** Prints replies the way SPEC §7 says: payload on stdout, ERR on stderr, or JSON. */
 export class Printer {
   readonly #options: PrinterOptions;
+  /** A notice is on the screen, with no newline after it: the next output erases it first. */
+  #noticeShown = false;
+  #noticeText = "";
 
   constructor(options: PrinterOptions) {
     this.#options = options;
@@ -72,7 +101,8 @@ export class Printer {
         else if (this.#options.bareOk) this.#write(stdout, "OK\n");
         return false;
       case "data":
-        writeAllSync(stdout, reply.body);
+        this.#endNotice();
+        writeOutput(stdout, reply.body);
         return false;
       case "err": {
         const line = `error: ${reply.code}: ${reply.message}`;
@@ -126,18 +156,33 @@ export class Printer {
     this.#write(this.#options.stderr, (this.#options.color ? red(line) : line) + "\n");
   }
 
-  /** Shows `text` on stderr until {@linkcode clearNotice}, with no newline. */
+  /**
+   * Shows `text` on stderr, with no newline, in place of the notice shown
+   * before; it stays until {@linkcode clearNotice} or the next output,
+   * which erases it first, so no output is ever glued to a notice.
+   */
   notice(text: string): void {
+    if (this.#noticeShown && text === this.#noticeText) return;
+    this.#endNotice();
+    this.#noticeText = text;
     this.#write(this.#options.stderr, this.#options.color ? yellow(text) : text);
+    this.#noticeShown = true;
   }
 
-  /** Erases the notice's line. */
+  /** Erases the notice's line, if a notice is shown. */
   clearNotice(): void {
-    this.#write(this.#options.stderr, CLEAR_LINE);
+    this.#endNotice();
+  }
+
+  #endNotice(): void {
+    if (!this.#noticeShown) return;
+    this.#noticeShown = false;
+    writeOutput(this.#options.stderr, encoder.encode(CLEAR_LINE));
   }
 
   #write(sink: SyncByteSink, text: string): void {
-    writeAllSync(sink, encoder.encode(text));
+    this.#endNotice();
+    writeOutput(sink, encoder.encode(text));
   }
 }
 
@@ -176,7 +221,7 @@ export interface ProgressBar {
  */
 export function progressBar(label: string, sink: SyncByteSink | undefined): ProgressBar {
   if (sink === undefined) return { update: () => {}, end: () => {} };
-  const write = (text: string) => writeAllSync(sink, encoder.encode(text));
+  const write = (text: string) => writeOutput(sink, encoder.encode(text));
   const started = performance.now();
   // The first update always draws, however soon after start it comes.
   let drawnAt = -Infinity;
@@ -197,6 +242,13 @@ export function progressBar(label: string, sink: SyncByteSink | undefined): Prog
         `${formatBytes(done)} / ${formatBytes(total)}  ${formatBytes(rate)}/s  ${left}s left`,
     );
   };
-  // A transfer refused before its first byte drew nothing, and leaves no empty line.
-  return { update, end: () => drawn && write("\n") };
+  // A transfer refused before its first byte drew nothing, and leaves no empty line;
+  // ending twice (before the wait for a put's reply, then after it) ends the line once.
+  return {
+    update,
+    end: () => {
+      if (drawn) write("\n");
+      drawn = false;
+    },
+  };
 }

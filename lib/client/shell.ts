@@ -14,11 +14,17 @@
  */
 import { isBlank, parseReplyLine, tokenize } from "../protocol/mod.ts";
 import { UsageError } from "../usage_error.ts";
-import { commandUsageError, parseCommand, usageOf } from "./commands.ts";
+import {
+  commandUsageError,
+  FILE_PUT_REFUSED,
+  isFilePut,
+  parseCommand,
+  usageOf,
+} from "./commands.ts";
 import { ConnectError, type Connection, type Unasked } from "./connection.ts";
 import type { HistoryFile } from "./history.ts";
 import type { LineEditor } from "./line_editor.ts";
-import { LocalFileError, type PathBase } from "./local_files.ts";
+import { LocalFileError, localFileError, type PathBase } from "./local_files.ts";
 import { runKeys, runRequest, runTransfer } from "./one_shot.ts";
 import type { Printer } from "./output.ts";
 import type { SyncByteSink } from "../io.ts";
@@ -90,7 +96,11 @@ class Shell {
   async run(): Promise<void> {
     for (;;) {
       const line = await this.#nextLine();
-      if (line === null) break; // Ctrl-D
+      if (line === null) {
+        // Ctrl-D: the cursor is still after the prompt; the terminal's next prompt gets a line.
+        this.#options.printer.info("");
+        break;
+      }
       if (isBlank(line)) continue;
       this.#remember(line);
       if (await this.#runLine(line)) break;
@@ -123,8 +133,7 @@ class Shell {
     history?.add(line).catch((error: unknown) => {
       if (this.#historyFailed) return;
       this.#historyFailed = true;
-      const reason = error instanceof Error ? error.message : String(error);
-      printer.error(`history is not saved to ${history.path}: ${reason}`);
+      printer.error(`history not kept: ${localFileError(history.path, error).message}`);
     });
   }
 
@@ -138,24 +147,22 @@ class Shell {
     }
     const name = words?.[0]?.toLowerCase();
     if (words === undefined || name === undefined) return await this.#send(line);
-    if (LEAVING_WORDS.includes(name)) {
-      return this.#connection === undefined || await this.#leave(line);
-    }
+    if (LEAVING_WORDS.includes(name)) return await this.#leave(line);
     if (name === "reconnect") {
       if (words.length > 1) this.#options.printer.error(`reconnect takes no arguments`);
       else await this.#reconnect();
       return false;
     }
     if (name === "help") return await this.#help(words, line);
+    // Its payload would have to be typed while the shell waits for the reply, which it cannot.
+    if (isFilePut(words) || (name === "raw" && isFilePut(words.slice(1)))) {
+      this.#options.printer.error(FILE_PUT_REFUSED);
+      return false;
+    }
     if (name === "raw") {
       if (words.length < 2) {
         this.#options.printer.error(commandUsageError("raw", "raw needs a line").message);
       } else await this.#send(line.replace(/^\s*\S+[ \t]/, ""));
-      return false;
-    }
-    if (name === "file" && words[1]?.toLowerCase() === "put") {
-      // Its payload would have to be typed while the shell waits for the reply, which it cannot.
-      this.#options.printer.error("FILE PUT is followed by a file's bytes: use put <local> [name]");
       return false;
     }
     const ownLine = OWN_COMMANDS.includes(name) ||
@@ -175,10 +182,15 @@ class Shell {
   /**
    * QUIT (or EXIT, STOP): leaves once the server said bye. A connection
    * that has had no reply yet may be queued, and would answer only when a
-   * slot frees: it is simply closed, which takes it out of the queue.
+   * slot frees: it is simply closed, which takes it out of the queue, and
+   * the shell says the same `bye` itself, so that leaving reads the same
+   * whenever it happens.
    */
   async #leave(line: string): Promise<boolean> {
-    if (!this.#connection?.answered) return true;
+    if (!this.#connection?.answered) {
+      this.#options.printer.info("bye");
+      return true;
+    }
     let left = false;
     await this.#withConnection(async (connection) => {
       left = !await runRequest(connection, line, { printer: this.#options.printer, notice: true });
@@ -205,6 +217,7 @@ class Shell {
     let command;
     try {
       command = await parseCommand(words.filter((word) => word !== "--force"), {
+        force,
         ask: (question) => editor.ask(question),
       });
     } catch (error) {
@@ -241,6 +254,8 @@ class Shell {
     let interrupted = false;
     using _interrupt = editor.onInterrupt(() => {
       interrupted = true;
+      // The editor's ^C comes next: on a line of its own, not after the notice.
+      printer.clearNotice();
       connection.close();
     });
     try {

@@ -29,6 +29,20 @@ export class IntegrityError extends Error {
 /** Called as bytes move: `done` of `total`. */
 export type Progress = (done: number, total: number) => void;
 
+/**
+ * Awaits a reply the transfer depends on (a put's verdict, a get's DATA
+ * header): the caller may show a wait notice meanwhile.
+ */
+export type AwaitReply = <T>(reading: Promise<T>) => Promise<T>;
+
+/** Options of {@linkcode put} and {@linkcode get}. */
+export interface TransferProgress {
+  /** Called as bytes move. */
+  onProgress?: Progress;
+  /** Wraps the wait for the server's first reply (default: a plain await). */
+  awaitReply?: AwaitReply;
+}
+
 /** What a transfer did: the server's ERR, or the name, size and verified sha256. */
 export type TransferResult =
   | { ok: false; reply: ParsedReply }
@@ -43,8 +57,9 @@ export async function put(
   connection: Connection,
   local: LocalPath,
   name: string,
-  onProgress: Progress = () => {},
+  options: TransferProgress = {},
 ): Promise<TransferResult> {
+  const onProgress = options.onProgress ?? (() => {});
   using file = await openToSend(local);
   const size = (await file.stat()).size;
   await connection.send(`FILE PUT ${quoteWord(name)} ${size}`);
@@ -71,7 +86,8 @@ export async function put(
     }
     throw localFileError(local.typed, error);
   }
-  const reply = await connection.read();
+  const reading = connection.read();
+  const reply = await (options.awaitReply?.(reading) ?? reading);
   if (reply.kind !== "ok") return { ok: false, reply };
   const sha256 = hash.digest("hex");
   const reported = reply.text?.split(" ").at(-1);
@@ -132,7 +148,7 @@ export async function get(
   connection: Connection,
   name: string,
   local: LocalPath,
-  options: { force?: boolean; onProgress?: Progress } = {},
+  options: TransferProgress & { force?: boolean } = {},
 ): Promise<TransferResult> {
   const onProgress = options.onProgress ?? (() => {});
   const target = await downloadTarget(local, name, options.force ?? false);
@@ -150,7 +166,8 @@ export async function get(
   let open = true;
   try {
     await connection.send(`FILE GET ${quoteWord(name)}`);
-    const line = await connection.readLine();
+    const reading = connection.readLine();
+    const line = await (options.awaitReply?.(reading) ?? reading);
     if (!line.startsWith("DATA ")) return { ok: false, reply: parseReplyLine(line) };
     const header = parseDataHeader(line);
     const sha256 = await receive(connection, file, { size: header.size, target, onProgress });
@@ -220,6 +237,11 @@ async function receive(
 async function downloadTarget(local: LocalPath, name: string, force: boolean): Promise<LocalPath> {
   let target = local;
   let info = await statOrNull(local);
+  // `newdir/` names a directory: without one there, nothing is requested (the file
+  // would otherwise be downloaded whole, only for the rename to fail).
+  if (info === null && /[\\/]$/.test(local.typed)) {
+    throw new LocalFileError(`${local.typed}: no such directory`);
+  }
   if (info?.isDirectory) {
     target = inside(local, name);
     info = await statOrNull(target);
