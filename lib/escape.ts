@@ -5,9 +5,20 @@
  * (log injection) or forge a line in it (SPEC §4, §5).
  */
 
-/** C0 controls, DEL, and the C1 controls (U+0080–U+009F), which terminals also act on. */
+/**
+ * Control characters: C0 controls, DEL, and the C1 controls (U+0080–U+009F),
+ * which terminals also act on (U+009B is a CSI, as ESC [ is). The one
+ * definition: what is escaped here is what file names, KV keys and HELLO
+ * names may not contain (SPEC §4), since those are shown back raw.
+ */
 // deno-lint-ignore no-control-regex -- matching control characters is the point
-const CONTROL = /[\u0000-\u001f\u007f-\u009f]/g;
+const CONTROL_CHARACTER = /[\u0000-\u001f\u007f-\u009f]/;
+const CONTROL = new RegExp(CONTROL_CHARACTER.source, "g");
+
+/** True if `text` has a control character (C0, DEL or C1): names and keys must not (SPEC §4). */
+export function hasControlCharacter(text: string): boolean {
+  return CONTROL_CHARACTER.test(text);
+}
 
 /** `text` with every control character written as `\xNN`; everything else, the client's spelling, kept. */
 export function escapeControl(text: string): string {

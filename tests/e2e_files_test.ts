@@ -80,6 +80,10 @@ Deno.test("every bad file name gets ERR bad-name; its payload is consumed and th
       "tab\u0001name",
       'file names must not contain NUL or control characters: received "tab\\x01name"',
     ],
+    [
+      "c1\u009bname",
+      'file names must not contain NUL or control characters: received "c1\\x9bname"',
+    ],
     ["é".repeat(128), "file names must be 1-255 bytes: received"],
   ];
   for (const [name, message] of cases) {

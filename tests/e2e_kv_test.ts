@@ -63,6 +63,10 @@ Deno.test("KV refuses bad keys and names the rule", async () => {
   assertStartsWith(await c.ask(`KV SET ${"é".repeat(126)} v`), rule, "252 bytes in UTF-8");
   assertEquals(await c.ask(`KV SET ${"k".repeat(250)} v`), "OK");
   assertEquals(await c.ask("KV SET tab\u0001key v"), `${rule}: received "tab\\x01key"`);
+  // C1 controls too (U+009B is a terminal's CSI, U+0085 a line break): KV KEYS would list them raw.
+  assertEquals(await c.ask("KV SET csi\u009bkey v"), `${rule}: received "csi\\x9bkey"`);
+  assertEquals(await c.ask("KV GET nel\u0085key"), `${rule}: received "nel\\x85key"`);
+  assertEquals(await c.ask("KV KEYS"), `DATA 251\n${"k".repeat(250)}\n`);
   assertEquals(await c.ask("PING"), "OK PONG");
 });
 

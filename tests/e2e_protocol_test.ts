@@ -70,6 +70,38 @@ Deno.test("HELLO records an identity that WHO lists and the log shows", async ()
     await ada.ask("HELLO Ada"),
     "ERR bad-args HELLO takes <name> <student-id> <github>, got 1 argument",
   );
+  // C1 controls (U+0080-U+009F) are control characters too: WHO and the reply would show them raw.
+  for (const line of ['HELLO "Ada\u009b[2J" S1 ada-l', "HELLO Ada S1\u0085 ada-l"]) {
+    assertMatch(
+      await ada.ask(line),
+      /^ERR bad-args (name|student-id) must be 1-100 characters without control characters$/,
+    );
+  }
+  assertMatch(await ada.ask("WHO"), /running "Ada Lovelace" /, "the identity is unchanged");
+});
+
+Deno.test("keywords are ASCII case-insensitive only: Unicode look-alikes are no command, subcommand or operator", async () => {
+  await using server = await TestServer.start();
+  using c = await TestClient.connect(server.port);
+  const unknown = (word: string) =>
+    `ERR unknown-command ${word} is not a command; HELP lists the commands`;
+  // Unicode upper-casing makes each of these a keyword: FILE, FILE, LIST, SET, STOP.
+  assertEquals(await c.ask("f\u0131le LIST"), unknown("f\u0131le"));
+  assertEquals(await c.ask("\ufb01le LIST"), unknown("\ufb01le"));
+  assertEquals(await c.ask("HELP f\u0131le"), unknown("f\u0131le"));
+  assertEquals(
+    await c.ask("FILE l\u0131st"),
+    'ERR bad-args FILE takes LIST, PUT, GET or DEL, got "l\u0131st"',
+  );
+  assertEquals(
+    await c.ask("KV \u017fet k v"),
+    'ERR bad-args KV takes SET, GET, DEL, INCR, KEYS or SCAN, got "\u017fet"',
+  );
+  assertMatch(await c.ask("CALC \u017fub 5 3"), /^ERR bad-args unknown operator "\u017fub": /);
+  assertEquals(await c.ask("\u017ftop"), unknown("\u017ftop"));
+  // ASCII letters still match in any case.
+  assertEquals(await c.ask("fIlE list"), "DATA 0\n");
+  assertEquals(await c.ask("calc SuB 5 3"), "OK 2");
 });
 
 Deno.test("STATS counts connections, commands and bytes", async () => {

@@ -1,10 +1,13 @@
 /** Unit tests of the protocol module: framing, tokenizer, replies — on bytes, no sockets. */
 import { assertEquals, assertLessOrEqual, assertThrows } from "@std/assert";
 import fc from "fast-check";
+import { escapeControl, hasControlCharacter } from "../lib/escape.ts";
 import {
+  commandWordOf,
   decodeLine,
   encodeReply,
   FrameBuffer,
+  keyword,
   ProtocolError,
   quoteWord,
   ReplyReader,
@@ -12,6 +15,7 @@ import {
   tokenize,
 } from "../lib/protocol/mod.ts";
 import { dataLines, err, ok } from "../lib/protocol/mod.ts";
+import { concat } from "./helpers.ts";
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
@@ -169,6 +173,56 @@ Deno.test("Request takes the rest of the line byte-exact after exactly one separ
   assertEquals(new Request('kv set key  value "x').rest(2), ' value "x');
   assertEquals(new Request("kv set key").rest(2), undefined);
   assertEquals(new Request("ping").command, "PING");
+});
+
+Deno.test("keywords fold ASCII case only: a word with any non-ASCII letter is no keyword", () => {
+  assertEquals(keyword("file"), "FILE");
+  assertEquals(keyword("FiLe"), "FILE");
+  assertEquals(keyword("+"), "+");
+  // Unicode upper-casing makes these FILE, FILE, SET, LIST and STOP; ASCII folding makes them nothing.
+  for (
+    const word of ["f\u0131le", "\ufb01le", "\u017fet", "l\u0131\ufb06", "\ufb05op", "\u212aV"]
+  ) {
+    assertEquals(keyword(word), "", word);
+    assertEquals(new Request(`${word} PUT a 5`).command, "", word);
+  }
+  assertEquals(
+    new Request("f\u0131le PUT a 5").word,
+    "f\u0131le",
+    "the spelling is kept for errors",
+  );
+});
+
+Deno.test("commandWordOf reads the command word of a line as Request does", () => {
+  const lines = [
+    "file PUT a 5",
+    "  \tFiLe PUT a 5",
+    '"FILE" PUT a 5',
+    "f\u0131le PUT a 5",
+    "\ufb01le PUT a 5",
+    "FILE\u0131 PUT a 5",
+    "FILE1 PUT a 5",
+    "kv SET k v",
+  ];
+  for (const line of lines) {
+    assertEquals(commandWordOf(encoder.encode(line)), new Request(line).command, line);
+  }
+  const bad = (text: string) => concat(encoder.encode(text), new Uint8Array([0xff]));
+  // The SPEC §4 repro: dotless ı and a bad byte after it; the line is not a FILE line.
+  assertEquals(commandWordOf(bad("f\u0131le PUT a 5 ")), "");
+  assertEquals(commandWordOf(bad("FILE PUT a 5 ")), "FILE");
+  assertEquals(commandWordOf(bad('"file PUT a ')), "FILE");
+  assertEquals(commandWordOf(bad("FILE")), "", "a bad byte in the word makes it no keyword");
+});
+
+Deno.test("control characters are C0, DEL and C1 (U+0080-U+009F), and only those", () => {
+  for (const c of ["\u0000", "\u001b", "\u007f", "\u0080", "\u0085", "\u009b", "\u009f"]) {
+    assertEquals(hasControlCharacter(`a${c}b`), true, escapeControl(c));
+    assertEquals(escapeControl(c).startsWith("\\x"), true, "and are escaped when shown");
+  }
+  for (const text of ["plain", "\u00a0nbsp", "\u00e9", "\u2028", "\u{1F600}", ""]) {
+    assertEquals(hasControlCharacter(text), false, text);
+  }
 });
 
 Deno.test("replies encode in the three shapes and read back through ReplyReader", async () => {

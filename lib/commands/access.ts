@@ -12,7 +12,14 @@
  * it before the next request. A size that cannot be known closes the
  * connection, as a bad FILE PUT header does.
  */
-import { err, type LineReply, ProtocolError, type Reply, type Request } from "../protocol/mod.ts";
+import {
+  err,
+  keyword,
+  type LineReply,
+  ProtocolError,
+  type Reply,
+  type Request,
+} from "../protocol/mod.ts";
 import { allowedBeforeAuth, NOAUTH_MESSAGE, roleAllows, roleDenial } from "../security/roles.ts";
 import type { Command, CommandContext } from "./command.ts";
 
@@ -39,7 +46,8 @@ export function accessRefusal(
   }
   if (command === undefined || user.role === "write") return undefined;
   // The subcommand is the first word only: KV SET's value is the raw rest of the line.
-  const subcommand = request.words(1)[0]?.toUpperCase();
+  const first = request.words(1)[0];
+  const subcommand = first === undefined ? undefined : keyword(first);
   if (roleAllows(user.role, command.name, subcommand)) return undefined;
   const message = roleDenial(user.name, user.role, command.name, subcommand!);
   return withPayload(

@@ -4,23 +4,29 @@
  * whole are exact; anything else is a double printed in JavaScript's
  * shortest round-trip form (SPEC §4 "Numbers").
  */
-import { INTEGER_WORD as INTEGER, ok, ProtocolError, type Reply } from "../protocol/mod.ts";
+import {
+  INTEGER_WORD as INTEGER,
+  keyword,
+  ok,
+  ProtocolError,
+  type Reply,
+} from "../protocol/mod.ts";
 import { type Command, expectArgs, truncate } from "./command.ts";
 
 type Operator = "add" | "subtract" | "multiply" | "divide";
 
-/** Every spelling of every operator; matched case-insensitively. */
+/** Every spelling of every operator, upper-cased: looked up as a {@linkcode keyword}. */
 const OPERATORS: ReadonlyMap<string, Operator> = new Map([
-  ["add", "add"],
+  ["ADD", "add"],
   ["+", "add"],
-  ["subtract", "subtract"],
-  ["sub", "subtract"],
+  ["SUBTRACT", "subtract"],
+  ["SUB", "subtract"],
   ["-", "subtract"],
-  ["multiply", "multiply"],
-  ["mul", "multiply"],
+  ["MULTIPLY", "multiply"],
+  ["MUL", "multiply"],
   ["*", "multiply"],
-  ["divide", "divide"],
-  ["div", "divide"],
+  ["DIVIDE", "divide"],
+  ["DIV", "divide"],
   ["/", "divide"],
 ]);
 
@@ -39,7 +45,7 @@ export const CALC: Command = {
     const args = request.args();
     expectArgs(args, { min: 3 }, USAGE);
     const [opWord, aWord, bWord] = args as [string, string, string];
-    const op = OPERATORS.get(opWord.toLowerCase());
+    const op = OPERATORS.get(keyword(opWord));
     if (op === undefined) {
       throw new ProtocolError(
         "bad-args",

@@ -7,6 +7,7 @@ import { CutShortError } from "../io.ts";
 import {
   data,
   err,
+  keyword,
   type LineReply,
   ok,
   ProtocolError,
@@ -127,13 +128,13 @@ export const FILE: Command = {
   readsPayload: true,
   payloadSize(request, { services }) {
     const args = request.args();
-    if (args[0]?.toUpperCase() !== "PUT") return 0;
+    if (keyword(args[0] ?? "") !== "PUT") return 0;
     const header = putHeader(args, services.files.maxFileSize);
     return header.kind === "header" ? header.size : undefined;
   },
   async run(request, context) {
     const args = request.args();
-    const name = args[0]?.toUpperCase();
+    const name = args[0] === undefined ? undefined : keyword(args[0]);
     const sub = name === undefined ? undefined : SUBCOMMANDS.get(name);
     if (sub === undefined) {
       const got = name === undefined ? "nothing" : `"${truncate(args[0]!)}"`;

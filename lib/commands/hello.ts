@@ -1,5 +1,6 @@
 /** Identities: HELLO records who a connection is, WHO lists every connection. */
-import { dataLines, hasControlCharacter, ok, ProtocolError, quoteWord } from "../protocol/mod.ts";
+import { hasControlCharacter } from "../escape.ts";
+import { dataLines, ok, ProtocolError, quoteWord } from "../protocol/mod.ts";
 import { type Command, expectArgs, truncate } from "./command.ts";
 
 const HELLO_USAGE = "HELLO takes <name> <student-id> <github>";

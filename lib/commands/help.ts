@@ -1,5 +1,5 @@
 /** HELP: the command list, generated from the command table itself. */
-import { dataLines } from "../protocol/mod.ts";
+import { dataLines, keyword } from "../protocol/mod.ts";
 import { type Command, expectArgs } from "./command.ts";
 
 /** The part of the command table HELP reads. */
@@ -19,7 +19,7 @@ export function helpCommand(commands: CommandList): Command {
       const args = request.args();
       expectArgs(args, { min: 0, max: 1 }, "HELP takes [command]");
       if (args.length === 0) return dataLines(commands.all.flatMap(describe));
-      return dataLines(describe(commands.get(args[0]!.toUpperCase(), args[0]!)));
+      return dataLines(describe(commands.get(keyword(args[0]!), args[0]!)));
     },
   };
 }

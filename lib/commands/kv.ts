@@ -1,9 +1,10 @@
 /** KV: the shared, durable key-value store (SPEC §4 "KV"): SET, GET, DEL, INCR, KEYS, SCAN. */
+import { hasControlCharacter } from "../escape.ts";
 import {
   DataLinesBuilder,
   err,
-  hasControlCharacter,
   INTEGER_WORD as INTEGER,
+  keyword,
   ok,
   ProtocolError,
   type Reply,
@@ -115,24 +116,24 @@ const SCAN_USAGE = "KV SCAN takes [<prefix>] [AFTER <key>] [LIMIT <n>]";
 
 /**
  * `KV SCAN [<prefix>] [AFTER <key>] [LIMIT <n>]`: AFTER and LIMIT are
- * keywords in any case, unless quoted (a prefix spelled like one is quoted).
+ * keywords in any ASCII case, unless quoted (a prefix spelled like one is quoted).
  */
 function parseScan(request: Request): { prefix: string; after?: string; limit: number } {
   const words = request.argWords().slice(1);
-  const keyword = (i: number) => {
+  const keywordAt = (i: number) => {
     const word = words[i];
-    return word === undefined || word.quoted ? undefined : word.text.toUpperCase();
+    return word === undefined || word.quoted ? undefined : keyword(word.text);
   };
   let i = 0;
   let prefix = "";
-  if (words[0] !== undefined && keyword(0) !== "AFTER" && keyword(0) !== "LIMIT") {
+  if (words[0] !== undefined && keywordAt(0) !== "AFTER" && keywordAt(0) !== "LIMIT") {
     prefix = words[0].text;
     i = 1;
   }
   let after: string | undefined;
   let limit: number | undefined;
   for (; i < words.length; i += 2) {
-    const name = keyword(i);
+    const name = keywordAt(i);
     const value = words[i + 1]?.text;
     if ((name !== "AFTER" && name !== "LIMIT") || value === undefined) {
       throw new ProtocolError("bad-args", `${SCAN_USAGE}, got "${truncate(words[i]!.text)}"`);
@@ -169,14 +170,14 @@ export const KV: Command = {
   // `KV SET <key> ` is not counted against --max-line: only the value is (SPEC §4).
   measuredLength(request) {
     const [sub] = request.words(1);
-    if (sub?.toUpperCase() !== "SET") return encoder.encode(request.line).length;
+    if (sub === undefined || keyword(sub) !== "SET") return encoder.encode(request.line).length;
     return encoder.encode(request.rest(2) ?? "").length;
   },
   async run(request, context) {
     // Subcommand and key first: SET's value is the raw rest of the line and
     // must not be parsed (quotes in it are data).
     const head = request.words(2);
-    const name = head[0]?.toUpperCase();
+    const name = head[0] === undefined ? undefined : keyword(head[0]);
     const sub = name === undefined ? undefined : SUBCOMMANDS.get(name);
     if (sub === undefined) {
       const got = name === undefined ? "nothing" : `"${truncate(head[0]!)}"`;

@@ -13,9 +13,9 @@ export { FrameBuffer, INITIAL_BUFFER_BYTES, lineTooLong } from "./framing.ts";
 export {
   commandWordOf,
   decodeLine,
-  hasControlCharacter,
   INTEGER_WORD,
   isBlank,
+  keyword,
   quoteWord,
   Request,
   scanWord,

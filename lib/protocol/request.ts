@@ -40,22 +40,41 @@ export function decodeLine(bytes: Uint8Array): string {
 }
 
 /**
- * The command word of a line that could not be decoded or tokenized,
- * upper-cased, best effort: the leading ASCII letters after any spaces and
- * an opening quote ("" when there are none). Used only to tell whether a
- * bad line announced a payload.
+ * The keyword `word` spells, upper-cased, or "" if it spells none. Command
+ * names, subcommands and CALC operators are case-insensitive in ASCII only
+ * (SPEC §4): Unicode case mapping turns other letters into ASCII ones
+ * (`fıle` with a dotless ı and `ﬁle` with the ligature upper-case to FILE,
+ * `ſet` with a long s to SET, the Kelvin sign lower-cases to k), so a line
+ * would be a FILE PUT to one reader and not to another (an ASCII one such
+ * as {@linkcode commandWordOf}), and its payload would run as requests.
+ * A word with any non-ASCII character is therefore no keyword at all.
+ * Runs for every request: a char-code loop over a short word, and the
+ * runtime's upper-casing, which for ASCII text is exactly ASCII folding.
+ */
+export function keyword(word: string): string {
+  for (let i = 0; i < word.length; i++) {
+    if (word.charCodeAt(i) > 0x7f) return "";
+  }
+  return word.toUpperCase();
+}
+
+const lenientUtf8 = new TextDecoder("utf-8", { ignoreBOM: true });
+
+/**
+ * The command word of a line that could not be decoded or tokenized, as
+ * {@linkcode keyword} reads it: the bytes after any separators and an
+ * opening quote, up to a separator, a quote or the end of the line. Used
+ * only to tell whether a bad line announced a payload, so it must agree
+ * with what `Request` makes of the same word when the line is good; a bad
+ * byte in the word makes it no keyword, as a non-ASCII letter does.
  */
 export function commandWordOf(bytes: Uint8Array): string {
-  let i = 0;
-  while (i < bytes.length && (bytes[i] === SPACE || bytes[i] === TAB)) i++;
-  if (bytes[i] === QUOTE) i++;
-  let word = "";
-  for (; i < bytes.length; i++) {
-    const c = bytes[i]! | 0x20; // ASCII letters to lower case
-    if (c < 0x61 || c > 0x7a) break;
-    word += String.fromCharCode(c - 0x20);
-  }
-  return word;
+  let start = 0;
+  while (start < bytes.length && isSeparator(bytes[start]!)) start++;
+  if (bytes[start] === QUOTE) start++;
+  let end = start;
+  while (end < bytes.length && !isSeparator(bytes[end]!) && bytes[end] !== QUOTE) end++;
+  return keyword(lenientUtf8.decode(bytes.subarray(start, end)));
 }
 
 /** A decimal integer of any length with an optional sign (SPEC §4 "Numbers"). */
@@ -68,15 +87,6 @@ export function isBlank(line: string): boolean {
     if (c !== SPACE && c !== TAB) return false;
   }
   return true;
-}
-
-/** True if `text` has a C0 control character or DEL (names and keys must not). */
-export function hasControlCharacter(text: string): boolean {
-  for (let i = 0; i < text.length; i++) {
-    const c = text.charCodeAt(i);
-    if (c < 0x20 || c === 0x7f) return true;
-  }
-  return false;
 }
 
 function isSeparator(c: number): boolean {
@@ -178,7 +188,7 @@ export function quoteWord(text: string): string {
  * byte-exact and must not fail on quotes inside it.
  */
 export class Request {
-  /** The command name, upper-cased (command names are case-insensitive). */
+  /** The command name as a {@linkcode keyword}: upper-cased, or "" when the word is none. */
   readonly command: string;
   /** The command word as the client spelled it (for error messages that quote it). */
   readonly word: string;
@@ -190,7 +200,7 @@ export class Request {
     if (word === null) throw new RangeError("a request needs a non-blank line");
     this.line = line;
     this.word = word.text;
-    this.command = word.text.toUpperCase();
+    this.command = keyword(word.text);
     this.#afterCommand = word.end;
   }
 

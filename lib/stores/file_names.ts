@@ -5,12 +5,10 @@
  * name it is given with these; the list job (lib/jobs/list_job.ts) keeps
  * only the names that pass.
  */
-import { quoteText } from "../escape.ts";
+import { hasControlCharacter, quoteText } from "../escape.ts";
 
 /** Longest file name in UTF-8 bytes. */
 export const MAX_NAME_BYTES = 255;
-// deno-lint-ignore no-control-regex -- control characters are exactly what is refused.
-const CONTROL_CHARACTER = /[\x00-\x1f\x7f]/;
 
 const encoder = new TextEncoder();
 
@@ -27,7 +25,7 @@ export function checkFileName(name: string): string {
   else if (/[/\\]/.test(name)) problem = "not contain / or \\";
   else if (name === "." || name === "..") problem = "not be . or ..";
   else if (name.startsWith(".")) problem = "not start with a dot";
-  else if (CONTROL_CHARACTER.test(name)) problem = "not contain NUL or control characters";
+  else if (hasControlCharacter(name)) problem = "not contain NUL or control characters";
   if (problem === undefined) return name;
   const shown = quoteText(name.length > 64 ? name.slice(0, 64) + "…" : name);
   throw new BadFileNameError(`file names must ${problem}: received ${shown}`);

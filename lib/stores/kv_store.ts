@@ -215,7 +215,7 @@ export class KvStore {
   ): Promise<number> {
     let count = 0;
     if (encoder.encode(prefix).length > MAX_KEY_BYTES || options.limit <= 0) return count;
-    const after = options.after;
+    const after = options.after === undefined ? undefined : afterBound(options.after);
     // Sorted, so start at the prefix (or just after `after`) and stop at the first key past it.
     const from = after !== undefined && compareUtf8(after, prefix) > 0 ? after : prefix;
     const listing = this.#kv.list(
@@ -237,6 +237,34 @@ export class KvStore {
     this.#kv.close();
     this.#lock.close(); // releases the directory lock
   }
+}
+
+/**
+ * A stand-in for a SCAN's `AFTER <key>` that lists the same keys and is
+ * short enough to be a Deno KV key (a read key over 2,049 bytes throws):
+ * `after` itself up to 250 bytes, else its shortest prefix that ends on a
+ * character boundary past 250 bytes (251–253 bytes). Why that lists the
+ * same keys: a stored key X has at most 250 bytes. The cut C is a prefix of
+ * `after`, so X > `after` implies X > C. Conversely, if X > C, X cannot
+ * start with C (C is longer), so X and C first differ at a byte inside C,
+ * where X's byte is larger; `after` has the same byte there, so X > `after`.
+ * The longest prefix of at most 250 bytes would not do: with `after` =
+ * 249 × "a" + "é…" it is 249 × "a", and the key 249 × "a" + "b" sorts
+ * after that prefix but before `after` ("b" is 0x62, "é" starts 0xc3).
+ */
+function afterBound(after: string): string {
+  if (after.length * 3 <= MAX_KEY_BYTES) return after; // at most 3 UTF-8 bytes per UTF-16 unit
+  let bytes = 0;
+  for (let i = 0; i < after.length; i++) {
+    const unit = after.charCodeAt(i);
+    // A surrogate pair is one 4-byte character: count it at its second unit.
+    if (unit >= 0xd800 && unit < 0xdc00 && i + 1 < after.length) {
+      i++;
+      bytes += 4;
+    } else bytes += unit < 0x80 ? 1 : unit < 0x800 ? 2 : 3;
+    if (bytes > MAX_KEY_BYTES) return after.slice(0, i + 1);
+  }
+  return after;
 }
 
 /** Orders two strings by their UTF-8 bytes, as Deno KV orders keys. */

@@ -41,6 +41,25 @@ Deno.test("KV KEYS past 10,000 keys is ERR too-large; KV SCAN pages through them
   await Deno.remove(dir, { recursive: true });
 });
 
+Deno.test("KV SCAN AFTER a key longer than any key lists exactly the keys after it", async () => {
+  await using server = await TestServer.start();
+  using c = await TestClient.connect(server.port);
+  const a248 = "a".repeat(248);
+  const a249 = "a".repeat(249);
+  // In byte order; the 250-byte ones are as long as keys get.
+  const keys = ["a", a249, `${a249}b`, `${a248}b`, `${a248}\u00e9`, "b"];
+  for (const key of keys) assertEquals(await c.ask(`KV SET ${key} v`), "OK");
+  const tail = "x".repeat(3000); // past Deno KV's 2,049-byte read keys: was ERR internal
+  assertEquals(listed(await c.ask(`KV SCAN AFTER ${"a".repeat(3000)}`)), keys.slice(2));
+  // The 250-byte limit falls inside the é (2 bytes) or € (3 bytes) after the a's, so a
+  // 250-byte key that shares the a's and goes on with a smaller character sorts before.
+  assertEquals(listed(await c.ask(`KV SCAN AFTER ${a249}\u00e9${tail}`)), keys.slice(3));
+  assertEquals(listed(await c.ask(`KV SCAN a AFTER ${a249}\u00e9${tail}`)), keys.slice(3, 5));
+  assertEquals(listed(await c.ask(`KV SCAN AFTER ${a248}\u20ac${tail}`)), ["b"]);
+  assertEquals(listed(await c.ask(`KV SCAN AFTER ${a248}\u{1F600}${tail}`)), ["b"]);
+  assertEquals(listed(await c.ask(`KV SCAN AFTER ${"a".repeat(247)}\u{1F600}${tail}`)), ["b"]);
+});
+
 Deno.test("KV SCAN takes a prefix, AFTER and LIMIT in any case; a quoted prefix is never a keyword", async () => {
   await using server = await TestServer.start();
   using c = await TestClient.connect(server.port);

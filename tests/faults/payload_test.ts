@@ -42,6 +42,26 @@ Deno.test("a PUT that cannot be parsed closes the connection: what follows is ne
   assertEquals(await smuggled(server), false);
 });
 
+Deno.test("fıle and ﬁle are no FILE command whether or not the line parses, so neither announces a payload", async () => {
+  await using server = await TestServer.start();
+  using c = await TestClient.connect(server.port);
+  for (const word of ["f\u0131le", "\ufb01le"]) {
+    // Unicode upper-casing once made this a FILE PUT that took the PING as its 5 bytes, while
+    // the same word on a line with a bad byte was not FILE and the PING ran: now both agree.
+    await c.write(`${word} PUT a 5\nPING\n`);
+    assertEquals(
+      await c.readText(),
+      `ERR unknown-command ${word} is not a command; HELP lists the commands`,
+    );
+    assertEquals(await c.readText(), "OK PONG");
+    const badByte = new Uint8Array([0xff]);
+    await c.write(concat(encoder.encode(`${word} PUT a 5 `), badByte, encoder.encode("\nPING\n")));
+    assertEquals(await c.readText(), "ERR bad-request line is not valid UTF-8");
+    assertEquals(await c.readText(), "OK PONG");
+  }
+  assertEquals(await filesIn(`${server.dir}/files`), [], "no file was stored");
+});
+
 Deno.test("a PUT onto a directory is ERR bad-name and leaves no temporary file", async () => {
   await using server = await TestServer.start();
   await Deno.mkdir(`${server.dir}/files/taken`);
