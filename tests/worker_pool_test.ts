@@ -1,4 +1,4 @@
-/** The worker pool: FIFO batches, failures contained, dead workers replaced, cancellation. */
+/** The worker pool: batches taking turns, failures contained, dead workers replaced, cancellation. */
 import { assertEquals, assertGreater, assertLess, assertRejects } from "@std/assert";
 import {
   JobFailedError,
@@ -90,6 +90,27 @@ Deno.test("WorkerPool: batches take turns, and a long job gives its worker back 
       ["short", "long", "long"],
       "the short batch ran between the long one's slices",
     );
+  } finally {
+    p.close();
+  }
+});
+
+Deno.test("WorkerPool: a waiting batch gets its turn before batches that arrive after it, though new ones keep coming", async () => {
+  const p = pool(1);
+  try {
+    // Three clients that each send their next one-job batch as soon as the
+    // last is done, as clients looping `COUNT 0 1 10` do. When a new batch
+    // started at the head of the queue, a and c took turns ahead of b, which
+    // had been waiting since the start, and b ran only once they stopped.
+    const order: string[] = [];
+    const rounds = 10;
+    const looper = async (name: string) => {
+      for (let round = 0; round < rounds; round++) {
+        await p.runBatch(1, () => name, { onResult: (r) => order.push(r) });
+      }
+    };
+    await Promise.all(["a", "b", "c"].map(looper));
+    assertEquals(order, Array.from({ length: rounds }, () => ["a", "b", "c"]).flat());
   } finally {
     p.close();
   }
