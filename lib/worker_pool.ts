@@ -34,8 +34,11 @@
  * Bounded: each batch says what a job costs (for COUNT, its milliseconds of
  * work), and the pool refuses a batch that would take the work not yet
  * done past `maxPendingCost`, so a few clients that queue long jobs and
- * leave cannot pin the workers for long (SPEC §4). A hash for FILE GET
- * costs nothing against it: lib/jobs/hash_job.ts says why.
+ * leave cannot pin the workers for long (SPEC §4). A batch that finds
+ * nothing pending is let in whatever its cost, so a request allowed on its
+ * own (a zero-work COUNT of a million increments is charged 78 s, over one
+ * worker's 60 s) waits for a quiet moment instead of being refused forever.
+ * A hash for FILE GET costs nothing against it: lib/jobs/hash_job.ts says why.
  */
 import type {
   JobMessage,
@@ -58,7 +61,10 @@ export interface WorkerPoolOptions {
   spawn: SpawnWorker;
   /** Told when a worker dies and is replaced. */
   onWorkerDeath?: (workerId: number, error: string) => void;
-  /** The most cost (see `runBatch`'s `cost`) of jobs not yet finished; default: no limit. */
+  /**
+   * The most cost (see `runBatch`'s `cost`) of jobs not yet finished; a batch
+   * that would go past it is refused, unless nothing is pending. Default: no limit.
+   */
   maxPendingCost?: number;
 }
 
@@ -175,7 +181,7 @@ export class WorkerPool<J, R> {
    * Runs `total` jobs (`makeJob(i)` builds job i) and resolves when all are
    * done; `onResult` sees each result as it comes. Rejects with
    * PoolFullError at once if `total` × `cost` would take the pending cost
-   * past the limit, with JobFailedError on the first failure (the rest are
+   * past the limit (and some is pending), with JobFailedError on the first failure (the rest are
    * dropped), and with JobsCancelledError when `signal` aborts (jobs not yet
    * started never run).
    */
@@ -192,7 +198,7 @@ export class WorkerPool<J, R> {
     if (this.#closed) return Promise.reject(new JobsCancelledError("the worker pool is closed"));
     if (total === 0) return Promise.resolve();
     const cost = options.cost ?? 0;
-    if (this.#pendingCost + total * cost > this.#maxPendingCost) {
+    if (this.#pendingCost > 0 && this.#pendingCost + total * cost > this.#maxPendingCost) {
       return Promise.reject(new PoolFullError(this.#pendingCost));
     }
     if (options.signal?.aborted) return Promise.reject(new JobsCancelledError("cancelled"));

@@ -18,6 +18,11 @@ function pool(size = 2, deaths: number[] = []) {
   });
 }
 
+/** One worker and a bound on the pending cost. */
+function budgetedPool(maxPendingCost: number) {
+  return new WorkerPool<string, string>({ size: 1, spawn: localWorkers(FAULTY), maxPendingCost });
+}
+
 Deno.test("WorkerPool runs every job of a batch and reports each result", async () => {
   const p = pool();
   try {
@@ -116,12 +121,21 @@ Deno.test("WorkerPool: a waiting batch gets its turn before batches that arrive 
   }
 });
 
+Deno.test("WorkerPool lets in a batch over the pending-cost limit when nothing is pending", async () => {
+  const p = budgetedPool(100);
+  try {
+    const big = p.runBatch(3, () => "slices:5", { cost: 50 });
+    assertEquals(p.pendingCost, 150);
+    await assertRejects(() => p.runBatch(1, () => "x", { cost: 1 }), PoolFullError, "150 of work");
+    await big;
+    assertEquals(p.pendingCost, 0);
+  } finally {
+    p.close();
+  }
+});
+
 Deno.test("WorkerPool refuses a batch past the pending cost and counts it back as jobs finish", async () => {
-  const p = new WorkerPool<string, string>({
-    size: 1,
-    spawn: localWorkers(FAULTY),
-    maxPendingCost: 100,
-  });
+  const p = budgetedPool(100);
   try {
     const first = p.runBatch(2, () => "slices:5", { cost: 40 });
     assertEquals(p.pendingCost, 80);
