@@ -1,5 +1,5 @@
 /** End to end: COUNT on the worker threads (SPEC §4 COUNT). */
-import { assertEquals, assertGreater, assertLess } from "@std/assert";
+import { assert, assertEquals, assertGreater, assertLess, assertMatch } from "@std/assert";
 import { delay } from "@std/async/delay";
 import { eventually, parseStats, repoPath, run, TestClient, TestServer } from "./helpers.ts";
 
@@ -172,4 +172,33 @@ Deno.test("a half-closed client (nc -N) still gets its COUNT reply", async () =>
   );
   assertEquals(code, 0);
   assertEquals(stdout, "OK 20\nOK PONG\n");
+});
+
+Deno.test("zero-work COUNTs are refused with ERR busy once their per-increment floor fills the work budget", async () => {
+  await using server = await TestServer.start(["--workers", "1"]);
+  // One worker: a budget of 60,000 ms. 704,000 increments at the floor of
+  // 5/64 ms are 55,000 of it. Charged at their work-ms they cost nothing, and
+  // the second COUNT was let in. The leaver never reads, so its close() resets
+  // the connection and cancels what is left (see leaverWithQueuedCount).
+  const leaver = await TestClient.connect(server.port);
+  await leaver.write("PING\nCOUNT 0 704000 0\n");
+  using probe = await TestClient.connect(server.port);
+  try {
+    await eventually(
+      async () => parseStats(await probe.ask("STATS")).jobs_queued > 0,
+      "jobs to queue",
+    );
+    // 192,000 more are 15,000 ms: over the budget until 45,000 ms of the first are left.
+    const reply = await probe.ask("COUNT 0 192000 0");
+    const busy = /^ERR busy job queue full \((\d+) s of work waiting\); try again later$/;
+    assertMatch(reply, busy);
+    const seconds = Number(busy.exec(reply)![1]);
+    assert(
+      seconds > 45 && seconds <= 55,
+      `the work waiting is what is left of the first COUNT, over 45 s: ${seconds} s`,
+    );
+    assertEquals(await probe.ask("COUNT 0 60 0"), "OK 60", "a COUNT that fits still runs");
+  } finally {
+    leaver.close();
+  }
 });

@@ -1,4 +1,4 @@
-/** The worker pool: FIFO batches, failures contained, dead workers replaced, cancellation. */
+/** The worker pool: batches taking turns, failures contained, dead workers replaced, cancellation. */
 import { assertEquals, assertGreater, assertLess, assertRejects } from "@std/assert";
 import {
   JobFailedError,
@@ -16,6 +16,11 @@ function pool(size = 2, deaths: number[] = []) {
     spawn: localWorkers(FAULTY),
     onWorkerDeath: (id) => deaths.push(id),
   });
+}
+
+/** One worker and a bound on the pending cost. */
+function budgetedPool(maxPendingCost: number) {
+  return new WorkerPool<string, string>({ size: 1, spawn: localWorkers(FAULTY), maxPendingCost });
 }
 
 Deno.test("WorkerPool runs every job of a batch and reports each result", async () => {
@@ -95,12 +100,42 @@ Deno.test("WorkerPool: batches take turns, and a long job gives its worker back 
   }
 });
 
+Deno.test("WorkerPool: a waiting batch gets its turn before batches that arrive after it, though new ones keep coming", async () => {
+  const p = pool(1);
+  try {
+    // Three clients that each send their next one-job batch as soon as the
+    // last is done, as clients looping `COUNT 0 1 10` do. When a new batch
+    // started at the head of the queue, a and c took turns ahead of b, which
+    // had been waiting since the start, and b ran only once they stopped.
+    const order: string[] = [];
+    const rounds = 10;
+    const looper = async (name: string) => {
+      for (let round = 0; round < rounds; round++) {
+        await p.runBatch(1, () => name, { onResult: (r) => order.push(r) });
+      }
+    };
+    await Promise.all(["a", "b", "c"].map(looper));
+    assertEquals(order, Array.from({ length: rounds }, () => ["a", "b", "c"]).flat());
+  } finally {
+    p.close();
+  }
+});
+
+Deno.test("WorkerPool lets in a batch over the pending-cost limit when nothing is pending", async () => {
+  const p = budgetedPool(100);
+  try {
+    const big = p.runBatch(3, () => "slices:5", { cost: 50 });
+    assertEquals(p.pendingCost, 150);
+    await assertRejects(() => p.runBatch(1, () => "x", { cost: 1 }), PoolFullError, "150 of work");
+    await big;
+    assertEquals(p.pendingCost, 0);
+  } finally {
+    p.close();
+  }
+});
+
 Deno.test("WorkerPool refuses a batch past the pending cost and counts it back as jobs finish", async () => {
-  const p = new WorkerPool<string, string>({
-    size: 1,
-    spawn: localWorkers(FAULTY),
-    maxPendingCost: 100,
-  });
+  const p = budgetedPool(100);
   try {
     const first = p.runBatch(2, () => "slices:5", { cost: 40 });
     assertEquals(p.pendingCost, 80);

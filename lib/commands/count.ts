@@ -4,7 +4,7 @@
  * jobs, under the cross-thread lock — while the event loop keeps serving
  * everyone else (SPEC §4, "Details").
  */
-import { COUNTER_CELL } from "../jobs/count_job.ts";
+import { COUNTER_CELL, INCREMENT_COST_FLOOR_MS } from "../jobs/count_job.ts";
 import { err, INTEGER_WORD as INTEGER, ok, ProtocolError } from "../protocol/mod.ts";
 import { JobFailedError, JobsCancelledError, PoolFullError } from "../worker_pool.ts";
 import { type Command, expectArgs, truncate } from "./command.ts";
@@ -68,7 +68,8 @@ export const COUNT: Command = {
     try {
       await services.workers.runBatch(increments, () => ({ kind: "count", cells, workMs }), {
         signal,
-        cost: workMs,
+        // Its work, but never less than the round trip and lock every job costs.
+        cost: Math.max(workMs, INCREMENT_COST_FLOOR_MS),
         onResult: (result, index, worker) => {
           if (logger.debugEnabled && result.kind === "counted") {
             logger.debug(`job ${index + 1}/${increments}`, {

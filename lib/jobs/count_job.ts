@@ -34,6 +34,26 @@ export interface CountResult {
  */
 export const SLICE_MS = 10;
 
+/**
+ * The least an increment counts against the pool's bound on work waiting
+ * (lib/worker_pool.ts `maxPendingCost`), in milliseconds, however small
+ * its work-ms: an increment of no work still costs its job's round trip
+ * between the event loop and a worker, and the lock. Charged at its
+ * work-ms alone, `COUNT 0 1000000 0` cost nothing and was always let in,
+ * though it holds a worker for about 80 s: four clients that sent it and
+ * half-closed (still owed a reply) held four running slots for minutes.
+ * Measured with `COUNT 0 100000 0` on a server with `--workers 1` (so the
+ * worker's time is the wall time), on a shared 2-core machine: 0.053 to
+ * 0.087 ms per increment over six runs, mostly about 0.08. 5/64 = 0.078125
+ * rather than 0.08 because a binary fraction adds and subtracts exactly:
+ * taking 0.08 a million times from their sum leaves -1.4e-6, not 0, and
+ * such dust, once above 0, would read "1 s of work waiting" from an idle
+ * pool and keep it from letting in the batch that finds nothing pending.
+ * More workers do not take it lower: the round trips all go through the
+ * one event loop (two workers, two such clients: 0.067 ms per increment).
+ */
+export const INCREMENT_COST_FLOOR_MS = 5 / 64;
+
 /** Real CPU work (not a sleep) for `ms` milliseconds. */
 function burnCpu(ms: number): number {
   const end = performance.now() + ms;
