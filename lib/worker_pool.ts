@@ -31,14 +31,18 @@
  * (10 clients looping `COUNT 0 1 10` for 15 s: 26 to 366 replies each,
  * worst wait 9.2 s; with 30 clients one got a single reply).
  *
- * Bounded: each batch says what a job costs (for COUNT, its milliseconds of
- * work), and the pool refuses a batch that would take the work not yet
- * done past `maxPendingCost`, so a few clients that queue long jobs and
- * leave cannot pin the workers for long (SPEC §4). A batch that finds
- * nothing pending is let in whatever its cost, so a request allowed on its
- * own (a zero-work COUNT of a million increments is charged 78 s, over one
- * worker's 60 s) waits for a quiet moment instead of being refused forever.
- * A hash for FILE GET costs nothing against it: lib/jobs/hash_job.ts says why.
+ * Bounded twice: each batch says what a job costs (for COUNT, its
+ * milliseconds of work), and the pool refuses a batch that would take the
+ * work not yet done past `maxPendingCost`, or the jobs not yet done past
+ * `maxPendingJobs`, so a few clients that queue long jobs and leave cannot
+ * pin the workers for long (SPEC §4). Two limits, because a job costs its
+ * round trip even with no work: charging every job at least that in the
+ * one work budget (tried) let one budget-filling COUNT shut out every
+ * other, the short ones that round-robin promises a turn included; the job
+ * count bounds the round trips apart. A batch that finds nothing pending
+ * is let in whatever it asks, so a request allowed on its own waits for a
+ * quiet moment instead of being refused forever. A hash for FILE GET costs
+ * no work against it: lib/jobs/hash_job.ts says why.
  */
 import type {
   JobMessage,
@@ -66,6 +70,8 @@ export interface WorkerPoolOptions {
    * that would go past it is refused, unless nothing is pending. Default: no limit.
    */
   maxPendingCost?: number;
+  /** The most jobs not yet finished, alike; default: no limit. */
+  maxPendingJobs?: number;
 }
 
 /** Pool counters for STATS. */
@@ -95,8 +101,8 @@ export class JobFailedError extends Error {
 /** Thrown by `runBatch` when the batch would take the pending cost past the limit. */
 export class PoolFullError extends Error {
   override name = "PoolFullError";
-  constructor(readonly pendingCost: number) {
-    super(`the worker pool is full (${pendingCost} of work waiting)`);
+  constructor(readonly pendingCost: number, readonly pendingJobs: number) {
+    super(`the worker pool is full (${pendingCost} of work and ${pendingJobs} jobs waiting)`);
   }
 }
 
@@ -130,10 +136,12 @@ export class WorkerPool<J, R> {
   readonly #spawnWorker: SpawnWorker;
   readonly #onWorkerDeath: WorkerPoolOptions["onWorkerDeath"];
   readonly #maxPendingCost: number;
+  readonly #maxPendingJobs: number;
   readonly #slots: Slot<J, R>[] = [];
   /** Batches with jobs still to start, in turn order. */
   readonly #queue: Batch<J, R>[] = [];
   #pendingCost = 0;
+  #pendingJobs = 0;
   #nextMessageId = 1;
   #nextWorkerId = 1;
   #jobsTotal = 0;
@@ -147,6 +155,7 @@ export class WorkerPool<J, R> {
     this.#spawnWorker = options.spawn;
     this.#onWorkerDeath = options.onWorkerDeath;
     this.#maxPendingCost = options.maxPendingCost ?? Infinity;
+    this.#maxPendingJobs = options.maxPendingJobs ?? Infinity;
   }
 
   /**
@@ -198,8 +207,10 @@ export class WorkerPool<J, R> {
     if (this.#closed) return Promise.reject(new JobsCancelledError("the worker pool is closed"));
     if (total === 0) return Promise.resolve();
     const cost = options.cost ?? 0;
-    if (this.#pendingCost > 0 && this.#pendingCost + total * cost > this.#maxPendingCost) {
-      return Promise.reject(new PoolFullError(this.#pendingCost));
+    const over = this.#pendingCost + total * cost > this.#maxPendingCost ||
+      this.#pendingJobs + total > this.#maxPendingJobs;
+    if (this.#pendingJobs > 0 && over) {
+      return Promise.reject(new PoolFullError(this.#pendingCost, this.#pendingJobs));
     }
     if (options.signal?.aborted) return Promise.reject(new JobsCancelledError("cancelled"));
     return new Promise<void>((resolve, reject) => {
@@ -216,6 +227,7 @@ export class WorkerPool<J, R> {
         reject,
       };
       this.#pendingCost += total * cost;
+      this.#pendingJobs += total;
       options.signal?.addEventListener("abort", () => this.#cancel(batch), { once: true });
       // Behind every batch already waiting, never ahead: see the header on
       // why that is what makes the turns starvation-free.
@@ -286,7 +298,7 @@ export class WorkerPool<J, R> {
     slot.current = undefined;
     this.#slots.splice(index, 1);
     if (current) {
-      this.#pendingCost -= current.batch.cost;
+      this.#jobDone(current.batch);
       this.#fail(current.batch, new JobFailedError(`worker ${slot.id} died: ${error}`));
     }
     // Respawn only for queued work: a module that cannot even load then
@@ -307,12 +319,12 @@ export class WorkerPool<J, R> {
       if (!batch.failed) {
         if (batch.rests.length === 0 && batch.started === batch.total) this.#queue.push(batch);
         batch.rests.push({ job: reply.rest, index: current.index });
-      } else this.#pendingCost -= batch.cost;
+      } else this.#jobDone(batch);
       this.#dispatch();
       return;
     }
     this.#jobsTotal++;
-    this.#pendingCost -= batch.cost;
+    this.#jobDone(batch);
     if (!batch.failed) {
       if (reply.ok) {
         batch.finished++;
@@ -359,8 +371,16 @@ export class WorkerPool<J, R> {
     batch.failed = true;
     const index = this.#queue.indexOf(batch);
     if (index !== -1) this.#queue.splice(index, 1);
-    this.#pendingCost -= (batch.total - batch.started + batch.rests.length) * batch.cost;
+    const dropped = batch.total - batch.started + batch.rests.length;
+    this.#pendingCost -= dropped * batch.cost;
+    this.#pendingJobs -= dropped;
     batch.rests.length = 0;
     batch.reject(error);
+  }
+
+  /** One job of `batch` is over (done, failed or dropped): its cost and place are free again. */
+  #jobDone(batch: Batch<J, R>): void {
+    this.#pendingCost -= batch.cost;
+    this.#pendingJobs--;
   }
 }

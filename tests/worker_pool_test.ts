@@ -147,3 +147,28 @@ Deno.test("WorkerPool refuses a batch past the pending cost and counts it back a
     p.close();
   }
 });
+
+Deno.test("WorkerPool refuses a batch past the pending job count, whatever its cost, and lets work-free ones in under it", async () => {
+  const p = new WorkerPool<string, string>({
+    size: 1,
+    spawn: localWorkers(FAULTY),
+    maxPendingCost: 100,
+    maxPendingJobs: 5,
+  });
+  try {
+    // A batch that fills the work budget.
+    const long = p.runBatch(2, () => "slices:5", { cost: 50 });
+    // Work-free jobs still fit, as long as their number does.
+    const short = p.runBatch(3, () => "x", { cost: 0 });
+    await assertRejects(
+      () => p.runBatch(1, () => "x", { cost: 0 }),
+      PoolFullError,
+      "100 of work and 5 jobs",
+    );
+    await Promise.all([long, short]);
+    assertEquals(p.pendingCost, 0);
+    await p.runBatch(5, () => "x", { cost: 0 });
+  } finally {
+    p.close();
+  }
+});

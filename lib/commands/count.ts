@@ -20,6 +20,14 @@ export const MAX_WORK_MS = 10_000;
  * not for hours.
  */
 export const MAX_TOTAL_WORK_MS = 60_000;
+/**
+ * Jobs waiting per worker at most (lib/server/services.ts gives the pool
+ * `--workers` times this): a minute of job round trips at
+ * INCREMENT_COST_FLOOR_MS each, 768,000. With it, zero-work COUNTs pin a
+ * worker for about a minute too, while a short COUNT still gets in behind
+ * a long one that filled the work budget (it adds work 0 and a few jobs).
+ */
+export const MAX_JOBS_WAITING_PER_WORKER = MAX_TOTAL_WORK_MS / INCREMENT_COST_FLOOR_MS;
 
 const USAGE = "COUNT takes <start> <increments> [<work-ms>]";
 
@@ -68,8 +76,7 @@ export const COUNT: Command = {
     try {
       await services.workers.runBatch(increments, () => ({ kind: "count", cells, workMs }), {
         signal,
-        // Its work, but never less than the round trip and lock every job costs.
-        cost: Math.max(workMs, INCREMENT_COST_FLOOR_MS),
+        cost: workMs,
         onResult: (result, index, worker) => {
           if (logger.debugEnabled && result.kind === "counted") {
             logger.debug(`job ${index + 1}/${increments}`, {
@@ -83,7 +90,9 @@ export const COUNT: Command = {
       });
     } catch (error) {
       if (error instanceof PoolFullError) {
-        const seconds = Math.ceil(error.pendingCost / 1000);
+        // The work waiting, or the jobs' round trips where those weigh more.
+        const waitingMs = Math.max(error.pendingCost, error.pendingJobs * INCREMENT_COST_FLOOR_MS);
+        const seconds = Math.ceil(waitingMs / 1000);
         return err("busy", `job queue full (${seconds} s of work waiting); try again later`);
       }
       if (error instanceof JobFailedError) {

@@ -35,13 +35,14 @@ export interface CountResult {
 export const SLICE_MS = 10;
 
 /**
- * The least an increment counts against the pool's bound on work waiting
- * (lib/worker_pool.ts `maxPendingCost`), in milliseconds, however small
- * its work-ms: an increment of no work still costs its job's round trip
- * between the event loop and a worker, and the lock. Charged at its
- * work-ms alone, `COUNT 0 1000000 0` cost nothing and was always let in,
- * though it holds a worker for about 80 s: four clients that sent it and
- * half-closed (still owed a reply) held four running slots for minutes.
+ * What an increment costs at least, in milliseconds, however small its
+ * work-ms: an increment of no work still costs its job's round trip
+ * between the event loop and a worker, and the lock. It sizes the pool's
+ * bound on jobs waiting (lib/commands/count.ts `MAX_JOBS_WAITING_PER_WORKER`)
+ * and the work a busy reply says is waiting. Bounded by work-ms alone,
+ * `COUNT 0 1000000 0` cost nothing and was always let in, though it holds
+ * a worker for about 80 s: four clients that sent it and half-closed
+ * (still owed a reply) held four running slots for minutes.
  * Measured with `COUNT 0 100000 0` on a server with `--workers 1` (so the
  * worker's time is the wall time), on a shared 2-core machine: 0.053 to
  * 0.087 ms per increment over six runs, mostly about 0.08. 5/64 = 0.078125
