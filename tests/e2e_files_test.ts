@@ -1,5 +1,5 @@
 /** End to end: the file service (SPEC §4 FILE, §5) and the client's put/get/ls/rm (SPEC §7). */
-import { assertEquals, assertGreaterOrEqual, assertMatch } from "@std/assert";
+import { assert, assertEquals, assertGreaterOrEqual, assertMatch } from "@std/assert";
 import { createHash } from "node:crypto";
 import {
   assertStartsWith,
@@ -311,5 +311,21 @@ Deno.test("racing PUTs of one name: every GET announces the sha256 of the bytes 
     }
   } finally {
     for (const client of uploaders) client.close();
+  }
+});
+
+Deno.test("FILE LISTs asked for at once each show the file their own PUT stored just before", async () => {
+  await using server = await TestServer.start();
+  const clients = await Promise.all(
+    Array.from({ length: 8 }, () => TestClient.connect(server.port)),
+  );
+  try {
+    await Promise.all(clients.map(async (client, i) => {
+      assertStartsWith(await putRaw(client, `mine-${i}.txt`, randomBytes(10)), "OK stored");
+      const listed = (await client.ask("FILE LIST")).split("\n").slice(1, -1);
+      assert(listed.some((line) => line.endsWith(` mine-${i}.txt`)), `mine-${i}.txt listed`);
+    }));
+  } finally {
+    for (const client of clients) client.close();
   }
 });

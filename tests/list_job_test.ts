@@ -101,32 +101,47 @@ Deno.test("FILE LIST of any valid names is in UTF-8 byte order, with each file's
   );
 });
 
-Deno.test("the file store builds at most two listings at once; the others wait their turn in order", async () => {
+Deno.test("the file store builds at most two listings at once; those asked for meanwhile share the next", async () => {
   let building = 0;
   let most = 0;
-  const started: number[] = [];
   const finish: Array<() => void> = [];
-  let next = 0;
+  let builds = 0;
   const store = new FileStore("/nowhere", {
     maxFileSize: 1,
     hashes: new FileHashes(() => Promise.reject(new Error("no hashing in this test"))),
     list: async () => {
-      const id = next++;
-      started.push(id);
+      const id = builds++;
       most = Math.max(most, ++building);
       await new Promise<void>((resolve) => finish.push(resolve));
       building--;
       return encoder.encode(`listing ${id}\n`);
     },
   });
-  const listings = Array.from({ length: 6 }, () => store.listing());
-  // Let each waiting listing start as a slot frees, one at a time.
-  for (let released = 0; released < 6; released++) {
-    await new Promise((resolve) => setTimeout(resolve, 0));
+  const first = [store.listing(), store.listing()];
+  // Asked for while both builds run: they wait, and share the build that starts after them.
+  const waiting = [store.listing(), store.listing(), store.listing(), store.listing()];
+  assertEquals(builds, 2);
+  finish.shift()!();
+  await first[0];
+  await new Promise((resolve) => setTimeout(resolve, 0));
+  assertEquals(builds, 3, "one build for the four that waited");
+  while (finish.length > 0) {
     finish.shift()!();
+    await new Promise((resolve) => setTimeout(resolve, 0));
   }
-  const bodies = (await Promise.all(listings)).map((bytes) => decoder.decode(bytes));
-  assertEquals(bodies, [0, 1, 2, 3, 4, 5].map((id) => `listing ${id}\n`));
-  assertEquals(started, [0, 1, 2, 3, 4, 5]);
+  const bodies = (await Promise.all([...first, ...waiting])).map((bytes) => decoder.decode(bytes));
+  assertEquals(bodies, [0, 1, 2, 2, 2, 2].map((id) => `listing ${id}\n`));
   assertEquals(most, 2);
+  // One asked for now gets a build of its own, started after it asked.
+  assertEquals(
+    decoder.decode(
+      await (async () => {
+        const next = store.listing();
+        await new Promise((resolve) => setTimeout(resolve, 0));
+        finish.shift()!();
+        return await next;
+      })(),
+    ),
+    "listing 3\n",
+  );
 });

@@ -18,7 +18,6 @@
 import { createHash } from "node:crypto";
 import { readAhead, WriteBehind } from "../chunks.ts";
 import { CutShortError } from "../io.ts";
-import { Semaphore } from "../lock.ts";
 import type { FileHashes } from "./file_hashes.ts";
 import { identityOf } from "./file_identity.ts";
 import { checkFileName } from "./file_names.ts";
@@ -28,13 +27,15 @@ const TEMP_PREFIX = ".upload-";
 /** Tries to open a file whose path keeps changing under us before saying not-found. */
 const OPEN_ATTEMPTS = 5;
 /**
- * LIST listings built at once; the rest wait their turn in order, as KV
- * listings do (kv_store.ts), so listings hold at most two worker threads
- * and two listings' bytes (11 MB each for 50,000 files of 190-byte names).
- * 32 such listings asked for at once grew the server's RSS by 1.2 GiB when
- * each was built on the serving thread, all at once; two at a time on the
- * workers, by 418 MiB (the workers' heaps, which V8 keeps: the next 32
- * added 19 MiB). One at a time halved that and took 1.7× as long.
+ * LIST listings built at once, so listings hold at most two worker
+ * threads. A listing of 50,000 files of 190-byte names is 11 MB. 32 such
+ * listings asked for at once grew the server's RSS by 1.2 GiB when each
+ * was built on the serving thread, all at once; two at a time on the
+ * workers, each FILE LIST with its own, by 418 MiB, mostly the workers'
+ * heaps, which V8 keeps (the next 32 added 19 MiB). One at a time halved
+ * that and took 1.7× as long. The FILE LISTs that wait share a build
+ * (`#buildListings`): clients that ask and never read then hold a few
+ * listings between them, not one each (62 such clients: 923 MiB before).
  */
 const CONCURRENT_LISTINGS = 2;
 
@@ -69,7 +70,11 @@ export class FileStore {
   readonly root: string;
   readonly maxFileSize: number;
   readonly #hashes: FileHashes;
-  readonly #listings = new Semaphore(CONCURRENT_LISTINGS);
+  /** FILE LISTs asked for and not yet given a build (see {@linkcode listing}). */
+  readonly #waitingForListing: Array<
+    { resolve: (bytes: Uint8Array) => void; reject: (error: unknown) => void }
+  > = [];
+  #listingsBuilding = 0;
   readonly #list: (root: string) => Promise<Uint8Array>;
 
   constructor(root: string, options: FileStoreOptions) {
@@ -83,11 +88,37 @@ export class FileStore {
    * FILE LIST's lines for the regular files with valid names, sorted by
    * name (byte order), built off the serving thread by `list` (a list job on
    * the worker threads: lib/jobs/list_job.ts). At most
-   * {@linkcode CONCURRENT_LISTINGS} are built at once; the rest wait their
-   * turn in order.
+   * {@linkcode CONCURRENT_LISTINGS} are built at once; the FILE LISTs that
+   * come meanwhile wait, and then share one build.
    */
   listing(): Promise<Uint8Array> {
-    return this.#listings.run(() => this.#list(this.root));
+    return new Promise((resolve, reject) => {
+      this.#waitingForListing.push({ resolve, reject });
+      this.#buildListings();
+    });
+  }
+
+  /**
+   * Starts a build for everyone waiting, while fewer than
+   * {@linkcode CONCURRENT_LISTINGS} run. Those who asked while both builds
+   * ran share the next one: it starts after they asked, so it shows every
+   * change they could have seen (a PUT answered before their FILE LIST),
+   * and however many ask at once, they cost one build between them.
+   */
+  #buildListings(): void {
+    while (this.#listingsBuilding < CONCURRENT_LISTINGS && this.#waitingForListing.length > 0) {
+      const waiting = this.#waitingForListing.splice(0);
+      this.#listingsBuilding++;
+      this.#list(this.root)
+        .then(
+          (bytes) => waiting.forEach((asker) => asker.resolve(bytes)),
+          (error) => waiting.forEach((asker) => asker.reject(error)),
+        )
+        .finally(() => {
+          this.#listingsBuilding--;
+          this.#buildListings();
+        });
+    }
   }
 
   /**
