@@ -174,12 +174,12 @@ Deno.test("a half-closed client (nc -N) still gets its COUNT reply", async () =>
   assertEquals(stdout, "OK 20\nOK PONG\n");
 });
 
-Deno.test("zero-work COUNTs are refused with ERR busy once their per-increment floor fills the work budget", async () => {
+Deno.test("zero-work COUNTs are refused with ERR busy once the jobs waiting would pass 768,000", async () => {
   await using server = await TestServer.start(["--workers", "1"]);
-  // One worker: a budget of 60,000 ms. 704,000 increments at the floor of
-  // 5/64 ms are 55,000 of it. Charged at their work-ms they cost nothing, and
-  // the second COUNT was let in. The leaver never reads, so its close() resets
-  // the connection and cancels what is left (see leaverWithQueuedCount).
+  // 704,000 increments of no work: 55,000 ms of job round trips at 5/64 ms
+  // each. Counted by their work-ms alone they cost nothing, and the second
+  // COUNT was let in. The leaver never reads, so its close() resets the
+  // connection and cancels what is left (see leaverWithQueuedCount).
   const leaver = await TestClient.connect(server.port);
   await leaver.write("PING\nCOUNT 0 704000 0\n");
   using probe = await TestClient.connect(server.port);
@@ -188,7 +188,7 @@ Deno.test("zero-work COUNTs are refused with ERR busy once their per-increment f
       async () => parseStats(await probe.ask("STATS")).jobs_queued > 0,
       "jobs to queue",
     );
-    // 192,000 more are 15,000 ms: over the budget until 45,000 ms of the first are left.
+    // 192,000 more: over the 768,000 jobs until fewer than 576,000 (45,000 ms) of the first are left.
     const reply = await probe.ask("COUNT 0 192000 0");
     const busy = /^ERR busy job queue full \((\d+) s of work waiting\); try again later$/;
     assertMatch(reply, busy);

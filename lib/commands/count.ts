@@ -21,13 +21,16 @@ export const MAX_WORK_MS = 10_000;
  */
 export const MAX_TOTAL_WORK_MS = 60_000;
 /**
- * Jobs waiting per worker at most (lib/server/services.ts gives the pool
- * `--workers` times this): a minute of job round trips at
- * INCREMENT_COST_FLOOR_MS each, 768,000. With it, zero-work COUNTs pin a
- * worker for about a minute too, while a short COUNT still gets in behind
- * a long one that filled the work budget (it adds work 0 and a few jobs).
+ * COUNT jobs waiting server-wide at most: a minute of job round trips at
+ * INCREMENT_COST_FLOOR_MS each, 768,000. Not per worker: every round trip
+ * goes through the one event loop, so more workers do not drain them
+ * faster (scaled by `--workers` as first written, four zero-work COUNTs
+ * that closed held their slots for 119 s on two workers). With it,
+ * zero-work COUNTs pin the workers for about a minute too, while a short
+ * COUNT still gets in behind a long one that filled the work budget (it
+ * adds work 0 and a few jobs).
  */
-export const MAX_JOBS_WAITING_PER_WORKER = MAX_TOTAL_WORK_MS / INCREMENT_COST_FLOOR_MS;
+export const MAX_JOBS_WAITING = MAX_TOTAL_WORK_MS / INCREMENT_COST_FLOOR_MS;
 
 const USAGE = "COUNT takes <start> <increments> [<work-ms>]";
 

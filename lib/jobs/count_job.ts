@@ -38,7 +38,7 @@ export const SLICE_MS = 10;
  * What an increment costs at least, in milliseconds, however small its
  * work-ms: an increment of no work still costs its job's round trip
  * between the event loop and a worker, and the lock. It sizes the pool's
- * bound on jobs waiting (lib/commands/count.ts `MAX_JOBS_WAITING_PER_WORKER`)
+ * bound on jobs waiting (lib/commands/count.ts `MAX_JOBS_WAITING`)
  * and the work a busy reply says is waiting. Bounded by work-ms alone,
  * `COUNT 0 1000000 0` cost nothing and was always let in, though it holds
  * a worker for about 80 s: four clients that sent it and half-closed

@@ -4,7 +4,7 @@
  * order in which they open, reload on SIGHUP and close.
  */
 import type { Services, SessionEntry } from "../commands/command.ts";
-import { MAX_JOBS_WAITING_PER_WORKER, MAX_TOTAL_WORK_MS } from "../commands/count.ts";
+import { MAX_JOBS_WAITING, MAX_TOTAL_WORK_MS } from "../commands/count.ts";
 import { HASH_JOB_COST } from "../jobs/hash_job.ts";
 import { LIST_JOB_COST } from "../jobs/list_job.ts";
 import type { Job, JobResult } from "../jobs/worker.ts";
@@ -63,7 +63,7 @@ export class ServerServices {
       spawn: options.spawnWorker ?? localWorkers(new URL("../jobs/worker.ts", import.meta.url)),
       onWorkerDeath: (worker, error) => logger.warn("worker died; replaced", { worker, error }),
       maxPendingCost: config.workers * MAX_TOTAL_WORK_MS,
-      maxPendingJobs: config.workers * MAX_JOBS_WAITING_PER_WORKER,
+      maxPendingJobs: MAX_JOBS_WAITING,
     });
     this.hashes = new FileHashes((path, identity) => hashOnWorkers(workers, path, identity));
     this.files = new FileStore(config.rootDir, {
