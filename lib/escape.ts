@@ -29,3 +29,11 @@ export function escapeControl(text: string): string {
 export function quoteText(text: string): string {
   return `"${escapeControl(text.replace(/["\\]/g, "\\$&"))}"`;
 }
+
+/**
+ * Client input as an error message quotes it: shortened to `max`
+ * characters, control characters escaped (SPEC §4), the spelling kept.
+ */
+export function truncate(text: string, max = 64): string {
+  return escapeControl(text.length <= max ? text : `${text.slice(0, max)}…`);
+}

@@ -1,6 +1,9 @@
 /** CALC semantics (SPEC §4 "Numbers"), through the real dispatch table. */
 import { assertEquals, assertMatch } from "@std/assert";
-import { runLine } from "./context.ts";
+import type { Services } from "../lib/commands/command.ts";
+import { WORKER_OPERAND_CHARS } from "../lib/commands/calc.ts";
+import { type CalcJob, runCalcJob } from "../lib/jobs/calc_job.ts";
+import { runLine, testContext } from "./context.ts";
 
 /** The rendered reply to a CALC line (CALC touches no service). */
 const calc = runLine;
@@ -56,4 +59,35 @@ Deno.test("CALC reports division by zero, bad numbers, bad operators and overflo
   );
   assertMatch(await calc("CALC mul 1e308 10"), /^ERR bad-args result is out of the range/);
   assertMatch(await calc("CALC add 1e999 1"), /^ERR bad-args "1e999" is out of the range/);
+});
+
+/** A stand-in for the worker threads that runs calc jobs here, and records them. */
+function recordingWorkers(jobs: CalcJob[]) {
+  return {
+    run: (job: CalcJob) => {
+      jobs.push(job);
+      return Promise.resolve(runCalcJob(job));
+    },
+  } as unknown as Services["workers"];
+}
+
+Deno.test("CALC on operands of thousands of digits runs as a job on the worker threads, small ones never", async () => {
+  const jobs: CalcJob[] = [];
+  const context = testContext({ workers: recordingWorkers(jobs) });
+  const big = "9".repeat(WORKER_OPERAND_CHARS / 2);
+  assertEquals(await runLine(`CALC mul ${big} ${big}`, context), `OK ${BigInt(big) * BigInt(big)}`);
+  assertEquals(jobs, [{ kind: "calc", op: "multiply", a: big, b: big }]);
+  // What CALC refuses comes back from the worker as the same reply.
+  assertEquals(
+    await runLine(`CALC / ${big} 0${"0".repeat(WORKER_OPERAND_CHARS)}`, context),
+    "ERR div-by-zero cannot divide by zero",
+  );
+  assertMatch(
+    await runLine(`CALC + ${big} x${big}`, context),
+    /^ERR bad-args "x9+…" is not a number/,
+  );
+  assertEquals(jobs.length, 3);
+  // Below the threshold the serving thread answers: this context has no workers at all.
+  const small = "9".repeat(WORKER_OPERAND_CHARS / 2 - 1);
+  assertEquals(await calc(`CALC add ${small} ${small}`), `OK ${BigInt(small) * 2n}`);
 });

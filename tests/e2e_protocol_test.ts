@@ -132,3 +132,16 @@ Deno.test("server logs JSON lines with --log-format json and every request with 
     /^\{"ts":".*","level":"info","msg":"listening on 127\.0\.0\.1:\d+, max 64 running, queue 1024"\}$/,
   );
 });
+
+Deno.test("CALC on integers of thousands of digits is exact (computed on a worker thread), and its errors are the same", async () => {
+  await using server = await TestServer.start();
+  using c = await TestClient.connect(server.port);
+  const a = `${"12345678901".repeat(300)}`;
+  const b = `-${"98765432109".repeat(300)}`;
+  assertEquals(await c.ask(`CALC mul ${a} ${b}`), `OK ${BigInt(a) * BigInt(b)}`);
+  assertEquals(
+    await c.ask(`CALC div ${a} 0${"0".repeat(4000)}`),
+    "ERR div-by-zero cannot divide by zero",
+  );
+  assertEquals(await c.ask("PING"), "OK PONG");
+});

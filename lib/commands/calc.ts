@@ -1,47 +1,31 @@
 /**
- * CALC: the lab's calculator, made exact. Integers of any length are
- * BigInts, so `add`, `subtract`, `multiply` and a `divide` that comes out
- * whole are exact; anything else is a double printed in JavaScript's
- * shortest round-trip form (SPEC §4 "Numbers").
+ * CALC: the lab's calculator (the arithmetic is arithmetic.ts). Operands
+ * of a few thousand digits cost milliseconds to parse and print: those
+ * calculations run on the worker threads (lib/jobs/calc_job.ts), the rest
+ * here, where they take microseconds.
  */
-import {
-  INTEGER_WORD as INTEGER,
-  keyword,
-  ok,
-  ProtocolError,
-  type Reply,
-} from "../protocol/mod.ts";
-import { type Command, expectArgs, truncate } from "./command.ts";
+import { err, keyword, ok, ProtocolError, type Reply } from "../protocol/mod.ts";
+import { evaluate, type Operator, OPERATORS } from "./arithmetic.ts";
+import { type Command, type CommandContext, expectArgs, truncate } from "./command.ts";
+import { CALC_JOB_COST } from "../jobs/calc_job.ts";
 
-type Operator = "add" | "subtract" | "multiply" | "divide";
-
-/** Every spelling of every operator, upper-cased: looked up as a {@linkcode keyword}. */
-const OPERATORS: ReadonlyMap<string, Operator> = new Map([
-  ["ADD", "add"],
-  ["+", "add"],
-  ["SUBTRACT", "subtract"],
-  ["SUB", "subtract"],
-  ["-", "subtract"],
-  ["MULTIPLY", "multiply"],
-  ["MUL", "multiply"],
-  ["*", "multiply"],
-  ["DIVIDE", "divide"],
-  ["DIV", "divide"],
-  ["/", "divide"],
-]);
-
-const DECIMAL = /^[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?$/;
 const USAGE = "CALC takes <op> <a> <b>";
-
-/** A parsed operand: exact when it is an integer. */
-type Operand = { exact: bigint } | { approx: number };
+/**
+ * Operand characters (both together) from which a CALC runs on a worker
+ * thread. Two 32,700-digit integers took 10–13 ms to multiply on the
+ * serving thread (parsing and printing the decimals, most of it): 8
+ * clients looping on them held a bystander's PING at p50 74 ms, p99 100 ms;
+ * on the workers, 0.3 and 5.4 ms (back to back, the review's `calc2.py`).
+ * 4,000 characters cost about 0.3 ms, the price of a job's round trip.
+ */
+export const WORKER_OPERAND_CHARS = 4_000;
 
 /** `CALC <op> <a> <b>`. */
 export const CALC: Command = {
   name: "CALC",
   usage: ["CALC <op> <a> <b>"],
   summary: "op: add|+ subtract|sub|- multiply|mul|* divide|div|/; integers exact at any size",
-  run(request) {
+  run(request, context) {
     const args = request.args();
     expectArgs(args, { min: 3 }, USAGE);
     const [opWord, aWord, bWord] = args as [string, string, string];
@@ -54,104 +38,22 @@ export const CALC: Command = {
         }": use add (+), subtract (sub, -), multiply (mul, *) or divide (div, /)`,
       );
     }
-    return calculate(op, parseOperand(aWord), parseOperand(bWord));
+    if (aWord.length + bWord.length >= WORKER_OPERAND_CHARS) {
+      return calculateOnWorkers(context, op, aWord, bWord);
+    }
+    return ok(evaluate(op, aWord, bWord));
   },
 };
 
-/** Applies `op`; exported for the unit tests. */
-export function calculate(op: Operator, a: Operand, b: Operand): Reply {
-  if ("exact" in a && "exact" in b) return ok(exactResult(op, a.exact, b.exact));
-  return ok(formatDouble(applyDouble(op, toNumber(a), toNumber(b))));
-}
-
-function exactResult(op: Operator, a: bigint, b: bigint): string {
-  switch (op) {
-    case "add":
-      return String(a + b);
-    case "subtract":
-      return String(a - b);
-    case "multiply":
-      return String(a * b);
-    case "divide":
-      if (b === 0n) throw new ProtocolError("div-by-zero", "cannot divide by zero");
-      if (a % b === 0n) return String(a / b);
-      return formatDouble(divideBigInts(a, b));
-  }
-}
-
-function applyDouble(op: Operator, a: number, b: number): number {
-  switch (op) {
-    case "add":
-      return a + b;
-    case "subtract":
-      return a - b;
-    case "multiply":
-      return a * b;
-    case "divide":
-      if (b === 0) throw new ProtocolError("div-by-zero", "cannot divide by zero");
-      return a / b;
-  }
-}
-
-function parseOperand(word: string): Operand {
-  if (INTEGER.test(word)) return { exact: BigInt(word) };
-  if (DECIMAL.test(word)) {
-    const value = Number(word);
-    if (!Number.isFinite(value)) throw outOfRange(word);
-    return { approx: value };
-  }
-  throw new ProtocolError(
-    "bad-args",
-    `"${
-      truncate(word)
-    }" is not a number: use an integer (any length) or a decimal like 1.5 or -2e3`,
-  );
-}
-
-function toNumber(operand: Operand): number {
-  if ("approx" in operand) return operand.approx;
-  const value = Number(operand.exact);
-  if (!Number.isFinite(value)) throw outOfRange(String(operand.exact));
-  return value;
-}
-
-/**
- * a / b as a correctly rounded double for integers of any size. Converting
- * each side to a double first would overflow past 1e308 and round twice;
- * instead the BigInt quotient is scaled to ~66 significant bits, with a
- * sticky low bit standing for any remainder, so Number() rounds exactly once.
- */
-function divideBigInts(a: bigint, b: bigint): number {
-  const negative = (a < 0n) !== (b < 0n);
-  let x = a < 0n ? -a : a;
-  let y = b < 0n ? -b : b;
-  const shift = 66 - (bitLength(x) - bitLength(y));
-  if (shift > 0) x <<= BigInt(shift);
-  else y <<= BigInt(-shift);
-  let quotient = x / y;
-  if (quotient * y !== x) quotient |= 1n;
-  // Scale back in two steps: 2 ** -shift alone may overflow where the product does not.
-  const half = Math.trunc(shift / 2);
-  const value = Number(quotient) * 2 ** -half * 2 ** -(shift - half);
-  return negative ? -value : value;
-}
-
-function bitLength(n: bigint): number {
-  return (n < 0n ? -n : n).toString(2).length;
-}
-
-function formatDouble(value: number): string {
-  if (!Number.isFinite(value)) {
-    throw new ProtocolError("bad-args", "result is out of the range of a double (about ±1.8e308)");
-  }
-  return String(value);
-}
-
-function outOfRange(word: string): ProtocolError {
-  return new ProtocolError(
-    "bad-args",
-    `"${
-      truncate(word)
-    }" is out of the range of a double (about ±1.8e308); only integers are exact at any size`,
-  );
+/** A CALC on big operands, as a job on the worker threads. */
+async function calculateOnWorkers(
+  { services }: CommandContext,
+  op: Operator,
+  a: string,
+  b: string,
+): Promise<Reply> {
+  const result = await services.workers.run({ kind: "calc", op, a, b }, { cost: CALC_JOB_COST });
+  if (result.kind === "calculated") return ok(result.value);
+  if (result.kind === "refused") return err(result.code, result.message);
+  throw new Error(`a calc job answered with a ${result.kind} result`);
 }

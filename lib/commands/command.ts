@@ -3,7 +3,6 @@
  * imports this and the protocol, never the table (mod.ts), so the command
  * files and the table have no import cycle.
  */
-import { escapeControl } from "../escape.ts";
 import type { Logger } from "../log.ts";
 import { ProtocolError, type Reply, type Request } from "../protocol/mod.ts";
 import type { AuthResult } from "../security/authenticator.ts";
@@ -133,10 +132,5 @@ export function expectArgs(
   throw new ProtocolError("bad-args", `${usage}, ${got}`);
 }
 
-/**
- * Client input as an error message quotes it: shortened to `max`
- * characters, control characters escaped (SPEC §4), the spelling kept.
- */
-export function truncate(text: string, max = 64): string {
-  return escapeControl(text.length <= max ? text : `${text.slice(0, max)}…`);
-}
+/** Client input as an error message quotes it (lib/escape.ts). */
+export { truncate } from "../escape.ts";

@@ -2,7 +2,7 @@
  * The worker threads' side of lib/worker_pool.ts (its messages are
  * lib/worker_thread.ts's): the kinds of job they run and the dispatcher
  * that hands each job to its kind's runner. A kind is one file beside this
- * one (count_job.ts, hash_job.ts, list_job.ts) and one case below.
+ * one (count_job.ts, hash_job.ts, list_job.ts, calc_job.ts) and one case below.
  *
  * The threads' entry is the server's own entry file (server.ts), which
  * calls {@linkcode serveJobs} when it finds itself in a worker thread, so a
@@ -10,15 +10,16 @@
  * file serves on its own.
  */
 import { announceReady, inWorkerThread, type JobMessage, type JobReply } from "../worker_thread.ts";
+import { type CalcJob, type CalcResult, runCalcJob } from "./calc_job.ts";
 import { type CountJob, type CountResult, runCountJob } from "./count_job.ts";
 import { type HashJob, type HashResult, runHashJob } from "./hash_job.ts";
 import { type ListJob, type ListResult, runListJob } from "./list_job.ts";
 
 /** Every job a worker thread runs. */
-export type Job = CountJob | HashJob | ListJob;
+export type Job = CountJob | HashJob | ListJob | CalcJob;
 
 /** What a worker thread answers to a job. */
-export type JobResult = CountResult | HashResult | ListResult;
+export type JobResult = CountResult | HashResult | ListResult | CalcResult;
 
 /**
  * What a job (or one slice of it) comes to: its result, with the buffers
@@ -34,6 +35,8 @@ export async function runJob(job: Job): Promise<JobOutcome> {
       return runCountJob(job);
     case "hash":
       return { result: await runHashJob(job) };
+    case "calc":
+      return { result: runCalcJob(job) };
     case "list": {
       const result = runListJob(job);
       return { result, transfer: [result.lines.buffer as ArrayBuffer] };
