@@ -10,12 +10,12 @@
  * assertion is about order or counts, never about durations.
  */
 import { assertEquals, assertGreater, assertMatch } from "@std/assert";
-import { createHash } from "node:crypto";
 import { HASH_CACHE_ENTRIES } from "../lib/stores/file_hashes.ts";
 import {
   eventually,
   parseStats,
   randomBytes,
+  sha256,
   type StatsRecord,
   TestClient,
   TestServer,
@@ -27,10 +27,6 @@ const ZEROS_BYTES = 256 * 1024 ** 2;
 const ZEROS_SHA256 = "a6d72ac7690f53be6ae46ba88506bd97302a093f7108472bd9efc3cefda06484";
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
-
-function sha256(bytes: Uint8Array): string {
-  return createHash("sha256").update(bytes).digest("hex");
-}
 
 /** A file of `size` zero bytes that takes no disk space. */
 async function sparseFile(path: string, size: number): Promise<void> {

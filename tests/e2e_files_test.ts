@@ -1,38 +1,23 @@
 /** End to end: the file service (SPEC §4 FILE, §5) and the client's put/get/ls/rm (SPEC §7). */
 import { assert, assertEquals, assertGreaterOrEqual, assertMatch } from "@std/assert";
-import { createHash } from "node:crypto";
 import {
   assertStartsWith,
   clientArgs,
+  concat,
   eventually,
+  filesIn,
   randomBytes,
   run,
+  sha256,
   TestClient,
   TestServer,
 } from "./helpers.ts";
 
 const encoder = new TextEncoder();
 
-function sha256(bytes: Uint8Array): string {
-  return createHash("sha256").update(bytes).digest("hex");
-}
-
 async function putRaw(client: TestClient, name: string, bytes: Uint8Array): Promise<string> {
   await client.write(concat(encoder.encode(`FILE PUT ${name} ${bytes.length}\n`), bytes));
   return await client.readText();
-}
-
-function concat(a: Uint8Array, b: Uint8Array): Uint8Array {
-  const out = new Uint8Array(a.length + b.length);
-  out.set(a);
-  out.set(b, a.length);
-  return out;
-}
-
-async function filesIn(dir: string): Promise<string[]> {
-  const names: string[] = [];
-  for await (const entry of Deno.readDir(dir)) names.push(entry.name);
-  return names.sort();
 }
 
 Deno.test("FILE PUT then GET round-trips sizes 0, 1, 65535, 65536, 65537 and 10 MB exactly", async () => {
@@ -283,7 +268,7 @@ Deno.test("a FILE PUT sent whole while queued is stored when the client starts, 
     const bytes = randomBytes(size);
     const name = `queued-${size}.bin`;
     await queued.write(
-      concat(concat(encoder.encode(`FILE PUT ${name} ${size}\n`), bytes), encoder.encode("PING\n")),
+      concat(encoder.encode(`FILE PUT ${name} ${size}\n`), bytes, encoder.encode("PING\n")),
     );
     await eventually(() => queuedSoFar() > before, "the second connection queued");
     holder.close();

@@ -4,19 +4,14 @@
  * on the real worker module (lib/jobs/worker.ts).
  */
 import { assertEquals, assertRejects } from "@std/assert";
-import { createHash } from "node:crypto";
 import { runHashJob } from "../lib/jobs/hash_job.ts";
 import type { Job, JobResult } from "../lib/jobs/worker.ts";
 import { type FileIdentity, identityOf } from "../lib/stores/file_identity.ts";
 import { JobFailedError, WorkerPool } from "../lib/worker_pool.ts";
 import { localWorkers } from "../lib/worker_thread.ts";
-import { randomBytes } from "./helpers.ts";
+import { randomBytes, sha256 } from "./helpers.ts";
 
 const WORKER = new URL("../lib/jobs/worker.ts", import.meta.url);
-
-function sha256(bytes: Uint8Array): string {
-  return createHash("sha256").update(bytes).digest("hex");
-}
 
 /** A scratch directory with `name` holding `bytes`; returns the path and the version's identity. */
 async function scratchFile(bytes: Uint8Array) {

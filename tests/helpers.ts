@@ -3,6 +3,7 @@
  * with `await using`), and a protocol client built on lib's ReplyReader,
  * over TCP, TLS, or from another loopback address (playing a remote peer).
  */
+import { createHash } from "node:crypto";
 import net from "node:net";
 import { deadline } from "@std/async/deadline";
 import project from "../deno.json" with { type: "json" };
@@ -532,6 +533,11 @@ export async function filesIn(dir: string): Promise<string[]> {
   const names: string[] = [];
   for await (const entry of Deno.readDir(dir)) names.push(entry.name);
   return names.sort();
+}
+
+/** The sha256 of `bytes`, lowercase hex, as the protocol writes it. */
+export function sha256(bytes: Uint8Array): string {
+  return createHash("sha256").update(bytes).digest("hex");
 }
 
 /** `n` random bytes (getRandomValues gives at most 64 KiB per call). */

@@ -26,7 +26,9 @@ export type JobResult = CountResult | HashResult | ListResult | CalcResult;
  * that move to the pool's thread instead of being copied (a listing's
  * bytes), or the rest of the job.
  */
-export type JobOutcome = { result: JobResult; transfer?: ArrayBuffer[] } | { rest: Job };
+export type JobOutcome =
+  | { result: JobResult; transfer?: ArrayBuffer[] }
+  | { rest: Job; transfer?: never };
 
 /** Runs `job` (or one slice of it) with the runner of its kind. */
 export async function runJob(job: Job): Promise<JobOutcome> {
@@ -76,9 +78,7 @@ function serveOn(endpoint: JobEndpoint): void {
   endpoint.onmessage = async (event) => {
     const { id, job } = event.data;
     try {
-      const { transfer, ...outcome } = await runJob(job) as JobOutcome & {
-        transfer?: ArrayBuffer[];
-      };
+      const { transfer, ...outcome } = await runJob(job);
       endpoint.postMessage({ id, ok: true, ...outcome }, transfer ?? []);
     } catch (error) {
       // The errno name crosses with the message, so that an out-of-descriptors
