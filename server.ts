@@ -5,7 +5,7 @@
  */
 import { parseServerArgs, SERVER_USAGE, type ServerConfig } from "./lib/server/config.ts";
 import { VERSION } from "./lib/defaults.ts";
-import { Logger } from "./lib/log.ts";
+import { Logger } from "./lib/server/log.ts";
 import { Server } from "./lib/server/server.ts";
 import { describeStartupError, StartupError } from "./lib/server/startup_error.ts";
 import { serveJobs } from "./lib/jobs/worker.ts";

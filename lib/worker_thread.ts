@@ -1,5 +1,5 @@
 /**
- * The thread side of the worker pool (lib/worker_pool.ts): how code finds
+ * The thread side of the worker pool (lib/jobs/pool.ts): how code finds
  * out it runs in a worker thread, how a worker thread is started and
  * watched (SpawnWorker, localWorkers), and the messages the pool and a
  * thread exchange (JobMessage, JobReply, WorkerReady).
@@ -42,7 +42,7 @@ export interface WorkerReady {
 
 /**
  * Called by a worker module once it listens for jobs (see `WorkerPool.start`
- * in lib/worker_pool.ts), on the endpoint its jobs come from: the worker's
+ * in lib/jobs/pool.ts), on the endpoint its jobs come from: the worker's
  * own scope, or the port it was handed (see {@linkcode SpawnWorker}).
  */
 export function announceReady(

@@ -19,8 +19,8 @@
 import { UsageError } from "../lib/usage_error.ts";
 import { progress } from "./bench/context.ts";
 import { chooseLoadgen } from "./bench/loadgen.ts";
-import { benchUsage, parseBenchOptions } from "./bench/options.ts";
-import { formatReport } from "./bench/report.ts";
+import { benchUsage, parseBenchOptions } from "./bench/suite_options.ts";
+import { formatReport } from "./bench/suite_report.ts";
 import type { Row } from "./bench/row.ts";
 import { ROWS } from "./bench/rows/mod.ts";
 import { output, probeMachine } from "./bench/system.ts";

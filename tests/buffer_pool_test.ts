@@ -1,8 +1,8 @@
 /** The pool of per-connection buffers, and the read and write paths that take from it and give back. */
 import { assertEquals, assertNotStrictEquals, assertStrictEquals, assertThrows } from "@std/assert";
-import { BufferPool } from "../lib/buffer_pool.ts";
+import { BufferPool } from "../lib/server/connection/buffer_pool.ts";
 import { FrameBuffer, INITIAL_BUFFER_BYTES, ok } from "../lib/protocol/mod.ts";
-import { INITIAL_REPLY_BYTES, ReplyWriter } from "../lib/server/reply_writer.ts";
+import { INITIAL_REPLY_BYTES, ReplyWriter } from "../lib/server/connection/reply_writer.ts";
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();

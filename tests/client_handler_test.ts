@@ -7,9 +7,9 @@ import { assertEquals, assertGreaterOrEqual, assertLess } from "@std/assert";
 import type { Command } from "../lib/commands/command.ts";
 import { ok } from "../lib/protocol/mod.ts";
 import { CommandTable } from "../lib/commands/mod.ts";
-import { Logger } from "../lib/log.ts";
-import { ClientHandler, type PeerConn } from "../lib/server/client_handler.ts";
-import { Stats } from "../lib/server/stats.ts";
+import { Logger } from "../lib/server/log.ts";
+import { ClientHandler, type PeerConn } from "../lib/server/connection/client_handler.ts";
+import { Stats } from "../lib/server/observability/stats.ts";
 import { eventually } from "./helpers.ts";
 import { testContext } from "./context.ts";
 

@@ -6,7 +6,7 @@
  */
 import type { CommandContext, Services, Session } from "../lib/commands/command.ts";
 import { CommandTable } from "../lib/commands/mod.ts";
-import { Logger } from "../lib/log.ts";
+import { Logger } from "../lib/server/log.ts";
 import { encodeReply, ProtocolError, type Reply, Request } from "../lib/protocol/mod.ts";
 
 const SERVICES = ["files", "kv", "workers"] as const;

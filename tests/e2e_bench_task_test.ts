@@ -6,8 +6,8 @@
  */
 import { assert, assertEquals, assertMatch, assertStringIncludes, assertThrows } from "@std/assert";
 import { UsageError } from "../lib/usage_error.ts";
-import { benchUsage, parseBenchOptions } from "../scripts/bench/options.ts";
-import { formatReport } from "../scripts/bench/report.ts";
+import { benchUsage, parseBenchOptions } from "../scripts/bench/suite_options.ts";
+import { formatReport } from "../scripts/bench/suite_report.ts";
 import { ROWS } from "../scripts/bench/rows/mod.ts";
 import type { BenchContext } from "../scripts/bench/context.ts";
 import type { Row } from "../scripts/bench/row.ts";

@@ -77,7 +77,7 @@ Deno.test("a silent connection on the TLS port costs no queue place and is dropp
     "0",
   ]);
   // The silent peer itself sees no close: Deno keeps a socket whose handshake never
-  // started until the peer sends or hangs up (lib/server/tls_port.ts). What matters
+  // started until the peer sends or hangs up (lib/server/door/tls_port.ts). What matters
   // here is that it holds no handshake slot, no queue place and no running slot.
   using _silent = await TestClient.connect(server.port);
   await server.waitForLog(/DEBUG TLS handshake timed out address=127\.0\.0\.1:\d+/);

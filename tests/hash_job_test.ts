@@ -7,7 +7,7 @@ import { assertEquals, assertRejects } from "@std/assert";
 import { runHashJob } from "../lib/jobs/hash_job.ts";
 import type { Job, JobResult } from "../lib/jobs/worker.ts";
 import { type FileIdentity, identityOf } from "../lib/stores/file_identity.ts";
-import { JobFailedError, WorkerPool } from "../lib/worker_pool.ts";
+import { JobFailedError, WorkerPool } from "../lib/jobs/pool.ts";
 import { localWorkers } from "../lib/worker_thread.ts";
 import { randomBytes, sha256 } from "./helpers.ts";
 

@@ -1,6 +1,6 @@
 /** The LRU cache: bounded, evicting the least recently used entry, one at a time. */
 import { assertEquals, assertThrows } from "@std/assert";
-import { LruCache } from "../lib/lru_cache.ts";
+import { LruCache } from "../lib/stores/lru_cache.ts";
 
 Deno.test("LruCache evicts the least recently used entry, one per insertion over capacity", () => {
   const cache = new LruCache<string, number>(3);

@@ -1,9 +1,9 @@
 /** Unit tests of the Manager with fake clients: order, limits, timeouts, hang-ups, shutdown. */
 import { assertEquals } from "@std/assert";
-import { Logger } from "../lib/log.ts";
-import { type ManagedHandler, Manager } from "../lib/server/manager.ts";
+import { Logger } from "../lib/server/log.ts";
+import { type ManagedHandler, Manager } from "../lib/server/admission/manager.ts";
 import type { LineReply } from "../lib/protocol/mod.ts";
-import { Stats } from "../lib/server/stats.ts";
+import { Stats } from "../lib/server/observability/stats.ts";
 
 /** A client whose run() lasts until the test calls finish(). */
 class FakeClient implements ManagedHandler {

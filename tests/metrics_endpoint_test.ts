@@ -5,10 +5,10 @@
  */
 import { assertEquals, assertMatch } from "@std/assert";
 import { deadline } from "@std/async/deadline";
-import { Logger } from "../lib/log.ts";
-import { type MetricsSource, RequestDurations } from "../lib/server/metrics.ts";
-import { MAX_CONNECTIONS, serveMetrics } from "../lib/server/metrics_endpoint.ts";
-import { Stats } from "../lib/server/stats.ts";
+import { Logger } from "../lib/server/log.ts";
+import { type MetricsSource, RequestDurations } from "../lib/server/observability/metrics.ts";
+import { MAX_CONNECTIONS, serveMetrics } from "../lib/server/observability/metrics_endpoint.ts";
+import { Stats } from "../lib/server/observability/stats.ts";
 
 const source: MetricsSource = {
   stats: new Stats(),

@@ -1,7 +1,7 @@
-/** ConnReader (lib/server/reader.ts) with a connection played by the test. */
+/** ConnReader (lib/server/connection/reader.ts) with a connection played by the test. */
 import { assertEquals, assertGreaterOrEqual, assertLess } from "@std/assert";
-import { Logger } from "../lib/log.ts";
-import { ConnReader } from "../lib/server/reader.ts";
+import { Logger } from "../lib/server/log.ts";
+import { ConnReader } from "../lib/server/connection/reader.ts";
 
 /** A peer that sends a line that never ends, 1,000 bytes per read, for as long as it is read. */
 class EndlessLine {

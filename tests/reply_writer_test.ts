@@ -2,7 +2,7 @@
 import { assertEquals, assertGreater } from "@std/assert";
 import fc from "fast-check";
 import { dataLines, err, ok } from "../lib/protocol/mod.ts";
-import { ReplyWriter } from "../lib/server/reply_writer.ts";
+import { ReplyWriter } from "../lib/server/connection/reply_writer.ts";
 
 const decoder = new TextDecoder();
 

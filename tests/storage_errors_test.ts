@@ -1,6 +1,6 @@
 /** Storage failures get honest codes (SPEC §4): no-space, unavailable; anything else stays a bug. */
 import { assertEquals } from "@std/assert";
-import { storageReply } from "../lib/commands/storage_errors.ts";
+import { storageReply } from "../lib/server/connection/storage_errors.ts";
 
 /** An error as Deno reports a failed system call: a message and an errno name. */
 function systemError(code: string, message: string): Error {

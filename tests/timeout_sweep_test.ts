@@ -1,6 +1,6 @@
 /** How often the server's timeout sweep runs, for any timeout. */
 import { assertEquals } from "@std/assert";
-import { sweepMs } from "../lib/server/timeout_sweep.ts";
+import { sweepMs } from "../lib/server/connection/timeout_sweep.ts";
 
 Deno.test("the timeout sweep runs 8 times per timeout, between every 10 ms and every second", () => {
   assertEquals(sweepMs(500), 62.5);

@@ -1,6 +1,6 @@
-/** Unit tests of Handshakes (lib/server/tls_port.ts): the deadline, the cap, and what is reported. */
+/** Unit tests of Handshakes (lib/server/door/tls_port.ts): the deadline, the cap, and what is reported. */
 import { assertEquals } from "@std/assert";
-import { type HandshakeFailure, Handshakes } from "../lib/server/tls_port.ts";
+import { type HandshakeFailure, Handshakes } from "../lib/server/door/tls_port.ts";
 
 /** A TLS connection whose handshake finishes when the test says, or fails when it is closed. */
 class FakeTlsConn {

@@ -1,7 +1,7 @@
 /** Unit tests of TurnAway: the refused client's line, the lingering close, and its bounds. */
 import { assertEquals } from "@std/assert";
 import { err } from "../lib/protocol/mod.ts";
-import { type RefusedConn, TurnAway } from "../lib/server/turn_away.ts";
+import { type RefusedConn, TurnAway } from "../lib/server/admission/turn_away.ts";
 
 const DENIED = err("denied", "your address is not allowed");
 

@@ -1,11 +1,6 @@
 /** The worker pool: batches taking turns, failures contained, dead workers replaced, cancellation. */
 import { assertEquals, assertGreater, assertLess, assertRejects } from "@std/assert";
-import {
-  JobFailedError,
-  JobsCancelledError,
-  PoolFullError,
-  WorkerPool,
-} from "../lib/worker_pool.ts";
+import { JobFailedError, JobsCancelledError, PoolFullError, WorkerPool } from "../lib/jobs/pool.ts";
 import { localWorkers } from "../lib/worker_thread.ts";
 
 const FAULTY = new URL("./fixtures/faulty_worker.ts", import.meta.url);

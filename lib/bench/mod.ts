@@ -3,6 +3,6 @@
  * redis-benchmark (issue 7, SPEC §10): what the client entry imports.
  * options.ts parses, run.ts drives worker.ts threads, report.ts prints.
  */
-export { BENCH_USAGE, type BenchOptions, parseBenchArgs } from "./options.ts";
+export { BENCH_USAGE, type BenchOptions, parseBenchArgs } from "./load_options.ts";
 export { type BenchResult, runBench } from "./run.ts";
-export { benchJson, benchReport } from "./report.ts";
+export { benchJson, benchReport } from "./load_report.ts";

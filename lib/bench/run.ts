@@ -11,7 +11,7 @@
  * is the admission latency.
  */
 import process from "node:process";
-import type { BenchOptions } from "./options.ts";
+import type { BenchOptions } from "./load_options.ts";
 import type { BenchPart, BenchTask } from "./worker.ts";
 import { Histogram } from "./histogram.ts";
 import { loadCaCert } from "../client/credentials.ts";

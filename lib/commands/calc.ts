@@ -5,7 +5,7 @@
  * here, where they take microseconds.
  */
 import { err, keyword, ok, ProtocolError, type Reply } from "../protocol/mod.ts";
-import { evaluate, type Operator, OPERATORS } from "./arithmetic.ts";
+import { evaluate, type Operator, OPERATORS } from "../jobs/arithmetic.ts";
 import { type Command, type CommandContext, expectArgs, truncate } from "./command.ts";
 import { CALC_JOB_COST } from "../jobs/calc_job.ts";
 

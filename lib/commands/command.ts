@@ -3,13 +3,13 @@
  * imports this and the protocol, never the table (mod.ts), so the command
  * files and the table have no import cycle.
  */
-import type { Logger } from "../log.ts";
+import type { Logger } from "../server/log.ts";
 import { ProtocolError, type Reply, type Request } from "../protocol/mod.ts";
 import type { AuthResult } from "../security/authenticator.ts";
 import type { User } from "../security/users_file.ts";
 import type { FileStore } from "../stores/file_store.ts";
 import type { KvStore } from "../stores/kv_store.ts";
-import type { WorkerPool } from "../worker_pool.ts";
+import type { WorkerPool } from "../jobs/pool.ts";
 import type { Job, JobResult } from "../jobs/worker.ts";
 
 /** What a command sees of its own connection. */

@@ -6,7 +6,7 @@
  */
 import { COUNTER_CELL, INCREMENT_COST_FLOOR_MS } from "../jobs/count_job.ts";
 import { err, INTEGER_WORD as INTEGER, ok, ProtocolError } from "../protocol/mod.ts";
-import { JobFailedError, JobsCancelledError, PoolFullError } from "../worker_pool.ts";
+import { JobFailedError, JobsCancelledError, PoolFullError } from "../jobs/pool.ts";
 import { type Command, expectArgs, truncate } from "./command.ts";
 
 /** Most increments one request may ask for. */

@@ -3,7 +3,7 @@
  * thread so that parsing and printing them (milliseconds each) never holds
  * the thread that serves connections (lib/commands/calc.ts says when).
  */
-import { evaluate, type Operator } from "../commands/arithmetic.ts";
+import { evaluate, type Operator } from "./arithmetic.ts";
 import { type ErrorCode, ProtocolError } from "../protocol/mod.ts";
 
 /**

@@ -28,7 +28,7 @@ export interface CountResult {
 
 /**
  * The most CPU milliseconds a job runs before its worker answers with the
- * rest (see lib/worker_pool.ts on slices): a job of another request waits
+ * rest (see lib/jobs/pool.ts on slices): a job of another request waits
  * at most this long for a worker. Each slice costs a message round trip
  * (tens of microseconds), well under 1 % at this size.
  */

@@ -1,5 +1,5 @@
 /**
- * The worker threads' side of lib/worker_pool.ts (its messages are
+ * The worker threads' side of lib/jobs/pool.ts (its messages are
  * lib/worker_thread.ts's): the kinds of job they run and the dispatcher
  * that hands each job to its kind's runner. A kind is one file beside this
  * one (count_job.ts, hash_job.ts, list_job.ts, calc_job.ts) and one case below.

@@ -9,7 +9,7 @@
  * the product: its limits (bounded buffering, byte-exact "rest of line") are
  * part of the contract.
  */
-import type { BufferPool } from "../buffer_pool.ts";
+import type { BufferPool } from "../server/connection/buffer_pool.ts";
 import { ProtocolError } from "./errors.ts";
 
 const LF = 10;

@@ -23,7 +23,7 @@ import {
   defaultWorkers,
   LIMITS,
 } from "../defaults.ts";
-import type { LogFormat, LogLevel } from "../log.ts";
+import type { LogFormat, LogLevel } from "./log.ts";
 import { type AddressPolicy, parseAddressList } from "../security/address_list.ts";
 import { UsageError } from "../usage_error.ts";
 

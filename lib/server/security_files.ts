@@ -7,12 +7,12 @@
  * file never locks everyone out of a running server.
  */
 import type { AuthService } from "../commands/command.ts";
-import type { Logger } from "../log.ts";
+import type { Logger } from "./log.ts";
 import { Authenticator } from "../security/authenticator.ts";
 import { loadTlsFiles, type TlsFiles } from "../security/tls_files.ts";
 import { loadUsers, looseUsersFileMode, type Users } from "../security/users_file.ts";
 import { StartupError } from "./startup_error.ts";
-import type { Stats } from "./stats.ts";
+import type { Stats } from "./observability/stats.ts";
 
 /** Which files to read: the server's `--users`, `--tls-cert` and `--tls-key`. */
 export interface SecurityPaths {

@@ -6,32 +6,35 @@
  * and the order in which they open, reload and close, are in services.ts.
  */
 import { deadline } from "@std/async/deadline";
-import { BufferPool } from "../buffer_pool.ts";
+import { BufferPool } from "./connection/buffer_pool.ts";
 import type { SessionEntry } from "../commands/command.ts";
 import { CommandTable } from "../commands/mod.ts";
 import type { Job, JobResult } from "../jobs/worker.ts";
-import type { Logger } from "../log.ts";
+import type { Logger } from "./log.ts";
 import { INITIAL_BUFFER_BYTES } from "../protocol/mod.ts";
 import type { FileHashes } from "../stores/file_hashes.ts";
 import type { FileStore } from "../stores/file_store.ts";
-import type { WorkerPool } from "../worker_pool.ts";
-import { ClientHandler, type HandlerOptions } from "./client_handler.ts";
+import type { WorkerPool } from "../jobs/pool.ts";
+import { ClientHandler, type HandlerOptions } from "./connection/client_handler.ts";
 import type { ServerConfig } from "./config.ts";
-import { acceptLoop } from "./acceptor.ts";
-import { descriptorBudget, descriptorsWanted, freeDescriptors } from "./descriptors.ts";
-import { MAX_CONNECTIONS as METRICS_CONNECTIONS, serveMetrics } from "./metrics_endpoint.ts";
-import { startTimeoutSweep } from "./timeout_sweep.ts";
-import { Manager } from "./manager.ts";
-import { RequestDurations } from "./metrics.ts";
-import { INITIAL_REPLY_BYTES } from "./reply_writer.ts";
+import { acceptLoop } from "./door/acceptor.ts";
+import { descriptorBudget, descriptorsWanted, freeDescriptors } from "./admission/descriptors.ts";
+import {
+  MAX_CONNECTIONS as METRICS_CONNECTIONS,
+  serveMetrics,
+} from "./observability/metrics_endpoint.ts";
+import { startTimeoutSweep } from "./connection/timeout_sweep.ts";
+import { Manager } from "./admission/manager.ts";
+import { RequestDurations } from "./observability/metrics.ts";
+import { INITIAL_REPLY_BYTES } from "./connection/reply_writer.ts";
 import { StartupError } from "./startup_error.ts";
-import { Stats } from "./stats.ts";
+import { Stats } from "./observability/stats.ts";
 import { formatHostPort } from "../security/address.ts";
-import { exposureWarning, gatePolicy, isLoopback } from "./gate.ts";
-import { Door } from "./door.ts";
+import { exposureWarning, gatePolicy, isLoopback } from "./door/gate.ts";
+import { Door } from "./door/door.ts";
 import { ServerServices, type ServicesOptions } from "./services.ts";
-import { MAX_HANDSHAKES, TlsPort } from "./tls_port.ts";
-import { MAX_LINGERING } from "./turn_away.ts";
+import { MAX_HANDSHAKES, TlsPort } from "./door/tls_port.ts";
+import { MAX_LINGERING } from "./admission/turn_away.ts";
 
 /** After the drain timeout, how long aborted handlers get to unwind before we stop waiting. */
 const ABORT_GRACE_MS = 1000;

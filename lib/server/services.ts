@@ -8,18 +8,18 @@ import { MAX_JOBS_WAITING, MAX_TOTAL_WORK_MS } from "../commands/count.ts";
 import { HASH_JOB_COST } from "../jobs/hash_job.ts";
 import { LIST_JOB_COST } from "../jobs/list_job.ts";
 import type { Job, JobResult } from "../jobs/worker.ts";
-import type { Logger } from "../log.ts";
+import type { Logger } from "./log.ts";
 import type { TlsFiles } from "../security/tls_files.ts";
 import { FileHashes } from "../stores/file_hashes.ts";
 import type { FileIdentity } from "../stores/file_identity.ts";
 import { FileStore } from "../stores/file_store.ts";
 import { KvStore } from "../stores/kv_store.ts";
-import { WorkerPool } from "../worker_pool.ts";
+import { WorkerPool } from "../jobs/pool.ts";
 import { localWorkers, type SpawnWorker } from "../worker_thread.ts";
 import type { ServerConfig } from "./config.ts";
 import { SecurityFiles } from "./security_files.ts";
 import { StartupError } from "./startup_error.ts";
-import type { Stats } from "./stats.ts";
+import type { Stats } from "./observability/stats.ts";
 
 /** Options of {@linkcode ServerServices}. */
 export interface ServicesOptions {

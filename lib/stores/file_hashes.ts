@@ -11,7 +11,7 @@
  *   hash as the bytes arrive) and by computations, evicting one entry at a
  *   time.
  */
-import { LruCache } from "../lru_cache.ts";
+import { LruCache } from "./lru_cache.ts";
 import { type FileIdentity, identityKey } from "./file_identity.ts";
 
 /**

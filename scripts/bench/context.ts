@@ -4,7 +4,7 @@
  * module-level state; and the ways rows use it (start a server, run a load,
  * say what is running).
  */
-import type { BenchOptions } from "./options.ts";
+import type { BenchOptions } from "./suite_options.ts";
 import type { Machine } from "./system.ts";
 import { type Load, type LoadGenerator, type LoadResult, planLoad } from "./load.ts";
 import { BenchServer, type ServerKind, type StartOptions } from "./servers.ts";

@@ -9,7 +9,11 @@ import { UsageError } from "../../lib/usage_error.ts";
 import { buildLoadgen, CLoadgen } from "./c_loadgen.ts";
 import { DenoLoadgen } from "./deno_loadgen.ts";
 import type { LoadGenerator } from "./load.ts";
-import { type BenchOptions, DEFAULT_LOADGEN_SOURCE, LOADGEN_SOURCE_VARIABLE } from "./options.ts";
+import {
+  type BenchOptions,
+  DEFAULT_LOADGEN_SOURCE,
+  LOADGEN_SOURCE_VARIABLE,
+} from "./suite_options.ts";
 import { type Machine, REPO_ROOT } from "./system.ts";
 
 /** The generator of a run, and why auto did not take the C one (for the progress lines). */

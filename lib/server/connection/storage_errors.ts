@@ -5,7 +5,7 @@
  * the system threw; this is where the commands (and the handler, for
  * anything a command let through) turn it into an honest code.
  */
-import { err, type LineReply } from "../protocol/mod.ts";
+import { err, type LineReply } from "../../protocol/mod.ts";
 
 /** errno names of a full disk or quota. */
 const NO_SPACE = new Set(["ENOSPC", "EDQUOT"]);

@@ -15,10 +15,10 @@
  * No lock guards this state: every change below is a synchronous step on the
  * event-loop thread, finished before any other task can observe it.
  */
-import { err, type LineReply } from "../protocol/mod.ts";
+import { err, type LineReply } from "../../protocol/mod.ts";
 import type { Logger } from "../log.ts";
-import { perAddressKey } from "../security/address.ts";
-import type { Stats } from "./stats.ts";
+import { perAddressKey } from "../../security/address.ts";
+import type { Stats } from "../observability/stats.ts";
 
 /** What the Manager needs from a handler; ClientHandler implements it, tests use fakes. */
 export interface ManagedHandler {

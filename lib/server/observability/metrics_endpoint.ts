@@ -14,9 +14,9 @@
  * paths and a few headers is all a Prometheus scraper needs.
  */
 import { deadline } from "@std/async/deadline";
-import { writeAll } from "../io.ts";
+import { writeAll } from "../../io.ts";
 import type { Logger } from "../log.ts";
-import { acceptLoop } from "./acceptor.ts";
+import { acceptLoop } from "../door/acceptor.ts";
 import { type MetricsSource, renderMetrics, type RequestDurations } from "./metrics.ts";
 
 /** Connections served at once; one more is closed at once (its descriptor is freed). */

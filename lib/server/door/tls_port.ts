@@ -37,7 +37,7 @@
  * and no memory of ours. Measured: a silent peer saw no FIN for as long as
  * it stayed silent, and its close at once freed the socket.
  */
-import type { TlsFiles } from "../security/tls_files.ts";
+import type { TlsFiles } from "../../security/tls_files.ts";
 
 /**
  * Handshakes in progress at once. Each holds a descriptor and a few KiB

@@ -17,14 +17,14 @@ import {
   ProtocolError,
   type Reply,
   Request,
-} from "../protocol/mod.ts";
-import { accessRefusal } from "../commands/access.ts";
-import type { Command, CommandContext } from "../commands/command.ts";
-import type { CommandTable } from "../commands/mod.ts";
-import { storageReply } from "../commands/storage_errors.ts";
+} from "../../protocol/mod.ts";
+import { accessRefusal } from "../../commands/access.ts";
+import type { Command, CommandContext } from "../../commands/command.ts";
+import type { CommandTable } from "../../commands/mod.ts";
+import { storageReply } from "./storage_errors.ts";
 import type { Logger } from "../log.ts";
-import type { RequestDurations } from "./metrics.ts";
-import type { Stats } from "./stats.ts";
+import type { RequestDurations } from "../observability/metrics.ts";
+import type { Stats } from "../observability/stats.ts";
 
 /** What a {@linkcode Dispatcher} needs of its server (a part of the handler's options). */
 export interface DispatchOptions {

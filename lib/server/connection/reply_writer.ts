@@ -5,16 +5,16 @@
  * short write (`conn.write` may write less than asked) is continued, never
  * dropped. No sockets here: it writes to anything with a `write` method.
  */
-import type { BufferPool } from "../buffer_pool.ts";
-import { type ByteSink, writeAll } from "../io.ts";
-import { type LineReply, type Reply, replyLine } from "../protocol/mod.ts";
+import type { BufferPool } from "./buffer_pool.ts";
+import { type ByteSink, writeAll } from "../../io.ts";
+import { type LineReply, type Reply, replyLine } from "../../protocol/mod.ts";
 import { RateFloor } from "./rate_floor.ts";
 
 /** Options of {@linkcode ReplyWriter}. */
 export interface ReplyWriterOptions {
   /** The server's STATS counters: `bytes_out` is bumped by every byte written. */
   stats?: { bytes_out: number };
-  /** Where the first buffer comes from and goes back to (lib/buffer_pool.ts). */
+  /** Where the first buffer comes from and goes back to (lib/server/connection/buffer_pool.ts). */
   pool?: BufferPool | undefined;
   /** A write that makes no progress this long (ms) is overdue; 0: never. */
   stallMs?: number;

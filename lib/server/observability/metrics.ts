@@ -7,7 +7,7 @@
  * calls and a few integer increments per request, and nothing at all when
  * `--metrics-port` is off. The text is built only when someone scrapes.
  */
-import type { PoolStats } from "../worker_pool.ts";
+import type { PoolStats } from "../../jobs/pool.ts";
 import type { Stats } from "./stats.ts";
 
 /** What the metrics read of the server. */

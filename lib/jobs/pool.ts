@@ -50,7 +50,7 @@ import type {
   SpawnWorker,
   WorkerHandle,
   WorkerReady,
-} from "./worker_thread.ts";
+} from "../worker_thread.ts";
 
 /** Options of {@linkcode WorkerPool}. */
 export interface WorkerPoolOptions {

@@ -12,8 +12,8 @@
  * closes: Apache's "lingering close". Lingering connections are capped, so
  * a flood of refused clients cannot hold more descriptors than that.
  */
-import { writeAll } from "../io.ts";
-import { encodeReply, type LineReply } from "../protocol/mod.ts";
+import { writeAll } from "../../io.ts";
+import { encodeReply, type LineReply } from "../../protocol/mod.ts";
 
 /**
  * Longest a refused connection is kept: its line written, what it still

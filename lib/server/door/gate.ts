@@ -6,9 +6,9 @@
  * decisions on addresses; the server says the line and closes
  * (turn_away.ts).
  */
-import { err, type LineReply } from "../protocol/mod.ts";
-import { isLocal, parseIp } from "../security/address.ts";
-import { addressAllowed, type AddressPolicy } from "../security/address_list.ts";
+import { err, type LineReply } from "../../protocol/mod.ts";
+import { isLocal, parseIp } from "../../security/address.ts";
+import { addressAllowed, type AddressPolicy } from "../../security/address_list.ts";
 
 /** What a client that `--allow`/`--deny` refuses is told. */
 export const ADDRESS_DENIED: LineReply = err("denied", "your address is not allowed");

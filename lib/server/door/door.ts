@@ -10,11 +10,11 @@
  * loop accepts the next connection.
  */
 import type { Logger } from "../log.ts";
-import { formatHostPort } from "../security/address.ts";
+import { formatHostPort } from "../../security/address.ts";
 import { type GatePolicy, refusal } from "./gate.ts";
-import type { Stats } from "./stats.ts";
+import type { Stats } from "../observability/stats.ts";
 import { type HandshakeFailure, Handshakes } from "./tls_port.ts";
-import { TurnAway } from "./turn_away.ts";
+import { TurnAway } from "../admission/turn_away.ts";
 
 /** Options of {@linkcode Door}. */
 export interface DoorOptions {

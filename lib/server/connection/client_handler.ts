@@ -11,15 +11,15 @@
  * `ERR` reply (by the Dispatcher) or a close (here), never thrown to the
  * server.
  */
-import { err, errorReply, type LineReply, ProtocolError, type Reply } from "../protocol/mod.ts";
+import { err, errorReply, type LineReply, ProtocolError, type Reply } from "../../protocol/mod.ts";
 import { setImmediate } from "node:timers";
-import type { BufferPool } from "../buffer_pool.ts";
-import type { CommandContext, Services, Session } from "../commands/command.ts";
-import { type ManagedHandler, SHUTDOWN_REPLY } from "./manager.ts";
+import type { BufferPool } from "./buffer_pool.ts";
+import type { CommandContext, Services, Session } from "../../commands/command.ts";
+import { type ManagedHandler, SHUTDOWN_REPLY } from "../admission/manager.ts";
 import { Dispatcher, type DispatchOptions, type PendingReply } from "./dispatch.ts";
 import { ConnReader, isDisconnect, type ReadableConn } from "./reader.ts";
 import { FLUSH_THRESHOLD, ReplyWriter } from "./reply_writer.ts";
-import { LINGER_MS } from "./turn_away.ts";
+import { LINGER_MS } from "../admission/turn_away.ts";
 
 /** The connection as the handler uses it (a Deno.TcpConn in the server). */
 export interface PeerConn extends ReadableConn {
@@ -41,7 +41,7 @@ export interface HandlerOptions extends DispatchOptions {
   /** Raw byte echo instead of the protocol (SPEC `--echo`). */
   echo: boolean;
   services: Services;
-  /** Where each connection's first read and reply buffers come from and go back to (lib/buffer_pool.ts). */
+  /** Where each connection's first read and reply buffers come from and go back to (lib/server/connection/buffer_pool.ts). */
   buffers?: { frames: BufferPool; replies: BufferPool } | undefined;
 }
 

@@ -11,12 +11,12 @@
  * that is copied in when it completes, because the serve loop may consume
  * the frame buffer meanwhile and the frame must only change synchronously.
  */
-import { TurnBuffers } from "../chunks.ts";
-import { LINE_HEADROOM } from "../commands/command.ts";
+import { TurnBuffers } from "../../chunks.ts";
+import { LINE_HEADROOM } from "../../commands/command.ts";
 import { RateFloor } from "./rate_floor.ts";
-import { CutShortError } from "../io.ts";
-import type { BufferPool } from "../buffer_pool.ts";
-import { FrameBuffer, INITIAL_BUFFER_BYTES } from "../protocol/mod.ts";
+import { CutShortError } from "../../io.ts";
+import type { BufferPool } from "./buffer_pool.ts";
+import { FrameBuffer, INITIAL_BUFFER_BYTES } from "../../protocol/mod.ts";
 import type { Logger } from "../log.ts";
 
 /** The connection as the reader uses it (a Deno.TcpConn in the server). */
@@ -80,7 +80,7 @@ export interface ReaderOptions {
   session: number;
   /** Called once when the peer is found gone (a reset), to cancel its work. */
   onGone: () => void;
-  /** Where the frame buffer's first buffer comes from (lib/buffer_pool.ts). */
+  /** Where the frame buffer's first buffer comes from (lib/server/connection/buffer_pool.ts). */
   pool?: BufferPool | undefined;
 }
 

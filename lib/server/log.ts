@@ -4,9 +4,9 @@
  * never blocks a request: lines are queued and written by one drain task; a
  * sink that stops reading (a full pipe) costs a bounded queue, then drops.
  */
-import { escapeControl, quoteText } from "./escape.ts";
-import { printLock } from "./lock.ts";
-import { type ByteSink, writeAll } from "./io.ts";
+import { escapeControl, quoteText } from "../escape.ts";
+import { printLock } from "../lock.ts";
+import { type ByteSink, writeAll } from "../io.ts";
 
 /** `quiet` prints nothing, `info` the events of SPEC §8, `debug` every request too. */
 export type LogLevel = "quiet" | "info" | "debug";
