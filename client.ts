@@ -1,8 +1,8 @@
 /**
  * switchboard-client: an interactive shell, one-shot commands, and a piped
- * mode for scripts (SPEC §7). This file parses the command line, connects,
+ * mode for scripts (docs/client.md). This file parses the command line, connects,
  * runs the mode lib/client/ has for it, and turns the outcome into the exit
- * codes of SPEC §7; everything else is in lib/client/.
+ * codes of docs/client.md; everything else is in lib/client/.
  */
 import process from "node:process";
 import { setColorEnabled } from "@std/fmt/colors";
@@ -33,7 +33,7 @@ import { BENCH_USAGE, benchJson, benchReport, parseBenchArgs, runBench } from ".
 import { inWorkerThread } from "./lib/worker_thread.ts";
 import { serveBenchTask } from "./lib/bench/worker.ts";
 
-/** Exit codes of SPEC §7. */
+/** Exit codes of docs/client.md. */
 const EXIT = { ok: 0, serverError: 1, usage: 2, connection: 3, integrity: 4 } as const;
 /** Exit code after Ctrl-C, as shells report a program ended by SIGINT (128 + 2). */
 const EXIT_INTERRUPTED = 130;

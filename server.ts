@@ -1,7 +1,7 @@
 /**
- * switchboard-server: parses the command line (SPEC §2), starts the server
+ * switchboard-server: parses the command line (docs/server.md#server-options), starts the server
  * in the network thread when it may (lib/server/net_thread.ts says why), and
- * turns signals into a graceful shutdown (SPEC §6). Everything else is in lib/.
+ * turns signals into a graceful shutdown (docs/protocol.md#shutdown). Everything else is in lib/.
  */
 import { parseServerArgs, SERVER_USAGE, type ServerConfig } from "./lib/server/config.ts";
 import { VERSION } from "./lib/defaults.ts";
@@ -76,7 +76,7 @@ export async function main(args: readonly string[]): Promise<number> {
   return await running.exited;
 }
 
-/** `switchboard-server passwd FILE NAME ROLE` (SPEC §2): silent on success; Ctrl-C at the prompt exits 130. */
+/** `switchboard-server passwd FILE NAME ROLE` (docs/server.md#server-options): silent on success; Ctrl-C at the prompt exits 130. */
 async function passwdMain(args: readonly string[]): Promise<number> {
   try {
     await passwd(parsePasswdArgs(args), () => readNewPassword());
@@ -141,8 +141,8 @@ const SAME_SIGNAL_MS = 250;
 
 /**
  * The first SIGINT or SIGTERM starts the drain; a second one exits 130 at
- * once (SPEC §6). SIGHUP reloads the users file and the TLS certificate
- * (SPEC §11); Windows has no SIGHUP.
+ * once (docs/protocol.md#shutdown). SIGHUP reloads the users file and the TLS certificate
+ * (docs/security.md); Windows has no SIGHUP.
  */
 function onSignals(server: RunningServer): void {
   let first = 0;

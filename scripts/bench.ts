@@ -1,10 +1,10 @@
 /**
- * `deno task bench`: SPEC §10 measured. Starts switchboard and the reference
+ * `deno task bench`: docs/performance.md measured. Starts switchboard and the reference
  * servers of scripts/bench/ (a plain `Deno.listen` echo and a Node `net`
  * echo), and with --compare another switchboard checkout, runs the same
  * loads against each — interleaved, a fresh server process per
  * measurement — and prints one table with the ratios and targets of
- * SPEC §10. Absolute numbers drift on shared machines; ratios measured in
+ * docs/performance.md. Absolute numbers drift on shared machines; ratios measured in
  * one run do not, much.
  *
  * Server on CPU 0 and load on CPU 1 (`taskset`), where there are two CPUs

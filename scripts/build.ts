@@ -1,5 +1,5 @@
 /**
- * Release builds (SPEC §1, §9), run as `deno task compile` and `deno task bundle`:
+ * Release builds (docs/architecture.md, docs/build.md), run as `deno task compile` and `deno task bundle`:
  *
  * - `compile [OUTDIR]`: `deno compile` of the server and the client for every
  *   target into OUTDIR (default `dist/`), with the narrowest permissions

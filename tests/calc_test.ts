@@ -1,4 +1,4 @@
-/** CALC semantics (SPEC §4 "Numbers"), through the real dispatch table. */
+/** CALC semantics (docs/protocol.md#commands "Numbers"), through the real dispatch table. */
 import { assertEquals, assertMatch } from "@std/assert";
 import type { Services } from "../lib/commands/command.ts";
 import { WORKER_OPERAND_CHARS } from "../lib/commands/calc.ts";

@@ -1,5 +1,5 @@
 /**
- * The client command line (SPEC §7): options anywhere, words kept as typed,
+ * The client command line (docs/client.md): options anywhere, words kept as typed,
  * defaults from the environment, every refusal one line; and the
  * subcommands' words turned into requests, with each command's own usage.
  */

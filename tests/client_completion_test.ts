@@ -1,4 +1,4 @@
-/** The shell's Tab completion (SPEC §7): command names, subcommands, in the case the user types. */
+/** The shell's Tab completion (docs/client.md): command names, subcommands, in the case the user types. */
 import { assertEquals } from "@std/assert";
 import { CLIENT_COMMANDS, complete, PROTOCOL_COMMANDS } from "../lib/client/completion.ts";
 import { COMMANDS } from "../lib/commands/mod.ts";

@@ -1,4 +1,4 @@
-/** The shell's history file (SPEC §7): kept across sessions, bounded, private, never a password. */
+/** The shell's history file (docs/client.md): kept across sessions, bounded, private, never a password. */
 import { assertEquals } from "@std/assert";
 import { HISTORY_FILE_NAME, HistoryFile, historyPath, isSecret } from "../lib/client/history.ts";
 import { tempDir } from "./helpers.ts";

@@ -1,4 +1,4 @@
-/** Local paths (from INIT_CWD, `~`) and the one-line local file errors of SPEC §7. */
+/** Local paths (from INIT_CWD, `~`) and the one-line local file errors of docs/client.md. */
 import { assertEquals } from "@std/assert";
 import { inside, localFileError, localPath } from "../lib/client/local_files.ts";
 import { tempDir } from "./helpers.ts";

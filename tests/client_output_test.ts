@@ -1,5 +1,5 @@
 /**
- * What the client prints (SPEC §7): payloads, ERR lines byte-exact, and
+ * What the client prints (docs/client.md): payloads, ERR lines byte-exact, and
  * `--json` with structured fields for STATS, WHO, FILE LIST, KV KEYS/SCAN.
  */
 import { assertEquals } from "@std/assert";

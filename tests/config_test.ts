@@ -1,4 +1,4 @@
-/** The server command line (SPEC §2): positionals, options, and every refusal. */
+/** The server command line (docs/server.md#server-options): positionals, options, and every refusal. */
 import { assertEquals, assertThrows } from "@std/assert";
 import { parseServerArgs, type ServerConfig } from "../lib/server/config.ts";
 import { UsageError } from "../lib/usage_error.ts";

@@ -1,5 +1,5 @@
 /**
- * The documentation's links work in a fresh clone (SPEC §9): every relative
+ * The documentation's links work in a fresh clone (docs/build.md): every relative
  * `](path)` in README.md and docs/*.md names a file or folder of the
  * repository, and a `#fragment` into a markdown file names one of its
  * headings. Links to http(s) are not followed.

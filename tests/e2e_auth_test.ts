@@ -1,5 +1,5 @@
 /**
- * End to end: users, AUTH and roles (SPEC §11) against a real server —
+ * End to end: users, AUTH and roles (docs/security.md) against a real server —
  * what is answered before AUTH, the replies to right and wrong
  * credentials, the throttle, what a `read` user may not do (its FILE PUT's
  * payload dropped, the connection kept), a malformed users file; and the

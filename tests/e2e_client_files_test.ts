@@ -1,6 +1,6 @@
 /**
  * End to end: the client's `put` and `get` when the local disk says no
- * (SPEC §7): every local file error is one line naming the path, exit 2,
+ * (docs/client.md): every local file error is one line naming the path, exit 2,
  * and leaves nothing behind, locally or on the server; a server that goes
  * away mid-download is exit 3; local paths start at INIT_CWD.
  */

@@ -1,5 +1,5 @@
 /**
- * End to end: the client's security options (SPEC §7) against a real
+ * End to end: the client's security options (docs/client.md) against a real
  * server — `--user` with `SWITCHBOARD_PASSWORD` or a prompt without echo,
  * AUTH sent first in every mode (one-shot, piped, shell, put/get), and
  * `--tls` with `--cacert`, which verifies the certificate and its name.

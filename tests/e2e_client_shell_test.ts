@@ -1,5 +1,5 @@
 /**
- * End to end: the interactive shell (SPEC §7) under a real pseudo-terminal,
+ * End to end: the interactive shell (docs/client.md) under a real pseudo-terminal,
  * keys and all: history across sessions, Tab completion, Ctrl-C, the
  * server's shutdown announced at once, the client's commands beside raw
  * protocol lines, `reconnect`, and an honest word while a reply is late.
@@ -190,7 +190,7 @@ Deno.test("shell exit while the connection waits in the queue leaves at once", a
   // The shell's own bye, as after a QUIT: no QUIT waited for a slot.
   await term.waitFor("bye\r\n");
   assertEquals(await term.exit(), 0);
-  // Closing took it out of the queue at once (SPEC §3).
+  // Closing took it out of the queue at once (docs/protocol.md#admission-the-queue-and-its-limits).
   await server.waitForLog(/client left the queue client=2/);
 });
 

@@ -1,5 +1,5 @@
 /**
- * End to end: switchboard-client (SPEC §7) against a real server, run with
+ * End to end: switchboard-client (docs/client.md) against a real server, run with
  * the permissions of `deno task client`: one-shot commands, exit codes,
  * usage errors, piped mode, `--json` shapes, the environment, and replies
  * only a stand-in server sends.

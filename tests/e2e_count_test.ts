@@ -1,4 +1,4 @@
-/** End to end: COUNT on the worker threads (SPEC §4 COUNT). */
+/** End to end: COUNT on the worker threads (docs/protocol.md#commands COUNT). */
 import { assert, assertEquals, assertGreater, assertLess, assertMatch } from "@std/assert";
 import { delay } from "@std/async/delay";
 import { eventually, parseStats, repoPath, run, TestClient, TestServer } from "./helpers.ts";

@@ -1,5 +1,5 @@
 /**
- * End to end: the door before the Manager (SPEC §11) — protected mode, the
+ * End to end: the door before the Manager (docs/security.md) — protected mode, the
  * address lists, and the startup warnings — against a real server. A
  * client bound to 127.0.0.2 plays a peer from another machine: it is not
  * local, though it never leaves this one.

@@ -1,5 +1,5 @@
 /**
- * End to end: the sha256 of FILE GET (SPEC §4 FILE, §5 "CPU-heavy work …
+ * End to end: the sha256 of FILE GET (docs/protocol.md#commands FILE, docs/protocol.md#limits-and-bad-input "CPU-heavy work …
  * never runs on the thread that serves connections; concurrent GETs of one
  * unhashed file hash it once"). STATS shows where the work went: every
  * hash is a job on the worker pool (`jobs_*`) and `hashes_total` counts the

@@ -1,4 +1,4 @@
-/** End to end: the file service (SPEC §4 FILE, §5) and the client's put/get/ls/rm (SPEC §7). */
+/** End to end: the file service (docs/protocol.md#commands FILE, docs/protocol.md#limits-and-bad-input) and the client's put/get/ls/rm (docs/client.md). */
 import { assert, assertEquals, assertGreaterOrEqual, assertMatch } from "@std/assert";
 import {
   assertStartsWith,

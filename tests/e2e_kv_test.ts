@@ -1,4 +1,4 @@
-/** End to end: the durable KV store (SPEC §4 KV, §6 closed cleanly). */
+/** End to end: the durable KV store (docs/protocol.md#commands KV, docs/protocol.md#shutdown closed cleanly). */
 import { assertEquals, assertStringIncludes } from "@std/assert";
 import { assertStartsWith, repoPath, run, TestClient, TestServer } from "./helpers.ts";
 

@@ -1,5 +1,5 @@
 /**
- * End to end: every bad input of SPEC §5 gets its clear error, nothing else
+ * End to end: every bad input of docs/protocol.md#limits-and-bad-input gets its clear error, nothing else
  * is lost, and the other clients carry on.
  */
 import { assertEquals } from "@std/assert";

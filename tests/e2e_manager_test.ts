@@ -1,4 +1,4 @@
-/** End to end: admission by the Manager (SPEC §3) against a real server process. */
+/** End to end: admission by the Manager (docs/protocol.md#admission-the-queue-and-its-limits) against a real server process. */
 import { assertEquals, assertMatch } from "@std/assert";
 import { eventually, parseStats, TestClient, TestServer } from "./helpers.ts";
 

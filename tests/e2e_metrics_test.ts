@@ -1,4 +1,4 @@
-/** End to end: `--metrics-port`, Prometheus text and /healthz (SPEC §8). */
+/** End to end: `--metrics-port`, Prometheus text and /healthz (docs/observability.md). */
 import { assert, assertEquals, assertMatch, assertRejects } from "@std/assert";
 import { repoPath, run, SERVER_PERMISSIONS, TestClient, TestServer } from "./helpers.ts";
 

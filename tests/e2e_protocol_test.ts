@@ -1,4 +1,4 @@
-/** End to end: the wire protocol of SPEC §4 against a real server process. */
+/** End to end: the wire protocol of docs/protocol.md#commands against a real server process. */
 import { assertEquals, assertMatch } from "@std/assert";
 import { parseStats, STAT_KEYS, TestClient, TestServer } from "./helpers.ts";
 

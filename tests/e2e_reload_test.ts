@@ -1,5 +1,5 @@
 /**
- * End to end: SIGHUP (SPEC §11) re-reads the users file and the TLS
+ * End to end: SIGHUP (docs/security.md) re-reads the users file and the TLS
  * certificate and key; a reload that fails keeps what was loaded and logs
  * one error line; connections already authenticated keep their user.
  */

@@ -1,4 +1,4 @@
-/** End to end: graceful shutdown (SPEC §6). */
+/** End to end: graceful shutdown (docs/protocol.md#shutdown). */
 import { assertEquals } from "@std/assert";
 import { delay } from "@std/async/delay";
 import { eventually, parseStats, TestClient, TestServer } from "./helpers.ts";
@@ -67,7 +67,7 @@ Deno.test("a second signal during the drain exits at once with 130", async () =>
   using stuck = await stuckClient(server);
   server.signal("SIGTERM");
   await server.waitForLog(/shutting down/);
-  // Past the 250 ms in which a repeat counts as the same signal (SPEC §6).
+  // Past the 250 ms in which a repeat counts as the same signal (docs/protocol.md#shutdown).
   await delay(400);
   server.signal("SIGINT");
   const status = await server.exited();

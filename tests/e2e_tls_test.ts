@@ -1,5 +1,5 @@
 /**
- * End to end: the TLS port (SPEC §11) — clients that trust the certificate
+ * End to end: the TLS port (docs/security.md) — clients that trust the certificate
  * speak the protocol over it; plain, silent and distrustful ones fail the
  * handshake before the Manager, cost no queue place and are counted; a bad
  * certificate stops the server with one line. Certificates come from

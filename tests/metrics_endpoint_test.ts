@@ -1,5 +1,5 @@
 /**
- * The metrics endpoint's own bounds (SPEC §5): at most 64 connections at
+ * The metrics endpoint's own bounds (docs/protocol.md#limits-and-bad-input): at most 64 connections at
  * once, each closed if its request headers are not complete in time, and
  * the scrape still answered after both.
  */

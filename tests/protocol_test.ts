@@ -208,7 +208,7 @@ Deno.test("commandWordOf reads the command word of a line as Request does", () =
     assertEquals(commandWordOf(encoder.encode(line)), new Request(line).command, line);
   }
   const bad = (text: string) => concat(encoder.encode(text), new Uint8Array([0xff]));
-  // The SPEC §4 repro: dotless ı and a bad byte after it; the line is not a FILE line.
+  // The docs/protocol.md#commands repro: dotless ı and a bad byte after it; the line is not a FILE line.
   assertEquals(commandWordOf(bad("f\u0131le PUT a 5 ")), "");
   assertEquals(commandWordOf(bad("FILE PUT a 5 ")), "FILE");
   assertEquals(commandWordOf(bad('"file PUT a ')), "FILE");

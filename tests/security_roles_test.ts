@@ -1,4 +1,4 @@
-/** The role table and the commands answered before AUTH (SPEC §11). */
+/** The role table and the commands answered before AUTH (docs/security.md). */
 import { assertEquals } from "@std/assert";
 import { allowedBeforeAuth, isRole, roleAllows, roleDenial } from "../lib/security/roles.ts";
 

@@ -1,4 +1,4 @@
-/** Storage failures get honest codes (SPEC §4): no-space, unavailable; anything else stays a bug. */
+/** Storage failures get honest codes (docs/protocol.md#commands): no-space, unavailable; anything else stays a bug. */
 import { assertEquals } from "@std/assert";
 import { storageReply } from "../lib/server/connection/storage_errors.ts";
 

@@ -1,5 +1,5 @@
 /**
- * Users files for tests (SPEC §11 `--users`): lines `<name> <role> <hash>`
+ * Users files for tests (docs/security.md `--users`): lines `<name> <role> <hash>`
  * with real scrypt hashes, written at test time with mode 0600, as
  * `switchboard-server passwd` writes them.
  */

@@ -1,6 +1,6 @@
 /**
  * `switchboard-client bench`, a load generator in the spirit of
- * redis-benchmark (issue 7, SPEC §10): what the client entry imports.
+ * redis-benchmark (issue 7, docs/performance.md): what the client entry imports.
  * options.ts parses, run.ts drives worker.ts threads, report.ts prints.
  */
 export { BENCH_USAGE, type BenchOptions, parseBenchArgs } from "./load_options.ts";

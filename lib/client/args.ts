@@ -1,5 +1,5 @@
 /**
- * The client's command line (SPEC §7) turned into a checked configuration,
+ * The client's command line (docs/client.md) turned into a checked configuration,
  * with `SWITCHBOARD_HOST` and `SWITCHBOARD_PORT` as the defaults of `--host`
  * and `--port`. Options may appear anywhere and `--` ends them; a dash and a
  * letter (`-p`) is an option, every other argument, even `-5`, is a word of
@@ -57,11 +57,11 @@ export interface ClientConfig {
   workMs: string | undefined;
   /** The command and its arguments; empty for the shell or piped mode. */
   words: string[];
-  /** Connect with TLS, verifying the certificate and name (SPEC §7 `--tls`). */
+  /** Connect with TLS, verifying the certificate and name (docs/client.md `--tls`). */
   tls: boolean;
   /** With `tls`: the CA file to trust instead of the system roots. */
   caCert: string | undefined;
-  /** Send `AUTH` as this user first (SPEC §7 `--user`). */
+  /** Send `AUTH` as this user first (docs/client.md `--user`). */
   user: string | undefined;
 }
 

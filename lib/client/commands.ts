@@ -1,5 +1,5 @@
 /**
- * The client's subcommands (SPEC §7): their usage, and the words of one
+ * The client's subcommands (docs/client.md): their usage, and the words of one
  * turned into what it asks for (a protocol request line, a file transfer, a
  * key listing). Building requests from words uses the protocol's own
  * quoting, so `hello "Ada Lovelace" …` reaches the server as one word. A

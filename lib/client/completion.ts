@@ -1,5 +1,5 @@
 /**
- * Tab completion for the shell (SPEC §7): command names (the protocol's and
+ * Tab completion for the shell (docs/client.md): command names (the protocol's and
  * the client's own), then subcommands (`FILE LIST`, `KV INCR`) and CALC
  * operators. Completions follow the case the user types in: `FI` becomes
  * `FILE`, `fi` becomes `file` (commands are case-insensitive on the wire).
@@ -10,7 +10,7 @@
  * command table.
  */
 
-/** Protocol commands (SPEC §4), with QUIT's aliases. */
+/** Protocol commands (docs/protocol.md#commands), with QUIT's aliases. */
 export const PROTOCOL_COMMANDS: readonly string[] = [
   "help",
   "ping",

@@ -4,7 +4,7 @@
  * natural: send many, read replies in order. Every failure of the network
  * (refused, reset, closed, timed out, a certificate that does not verify)
  * becomes one {@linkcode ConnectError} with a one-line reason, in the
- * server's own words where it sent any. With TLS and credentials (SPEC §7
+ * server's own words where it sent any. With TLS and credentials (docs/client.md
  * `--tls`, `--user`), the connection is encrypted and signed in before any
  * mode sends its first request.
  *
@@ -146,7 +146,7 @@ export class Connection {
     return connection;
   }
 
-  /** AUTH first (SPEC §7): every mode then runs as the user. */
+  /** AUTH first (docs/client.md): every mode then runs as the user. */
   async #signIn({ name, password }: Credentials): Promise<void> {
     await this.send(`AUTH ${quoteWord(name)} ${quoteWord(password)}`);
     const reply = await this.read();
@@ -356,7 +356,7 @@ function describeNetError(error: unknown): string {
   if (error instanceof Deno.errors.ConnectionRefused) return "connection refused";
   if (error instanceof Deno.errors.ConnectionReset) return "connection reset";
   if (error instanceof Deno.errors.NotCapable) return "network access is not granted (--allow-net)";
-  // The text as the system or the server gave it: never re-cased (SPEC §7, byte-exact).
+  // The text as the system or the server gave it: never re-cased (docs/client.md, byte-exact).
   if (error instanceof Error) return error.message.replace(/ \(os error \d+\)$/, "");
   return String(error);
 }

@@ -1,5 +1,5 @@
 /**
- * What the client proves and whom it trusts (SPEC §7): the password of
+ * What the client proves and whom it trusts (docs/client.md): the password of
  * `--user`, from `SWITCHBOARD_PASSWORD` or a prompt without echo, never
  * from the command line (where `ps` and shell history would show it); and
  * the CA certificate of `--cacert`.

@@ -1,5 +1,5 @@
 /**
- * The environment variables the client reads, in one list (SPEC §9: access
+ * The environment variables the client reads, in one list (docs/build.md: access
  * only to the variables the spec names): `deno task client`, the compiled
  * executable and the tests grant exactly these, and client.ts reads only
  * these.
@@ -7,10 +7,10 @@
 
 /** Every variable the client reads, with what for. */
 export const CLIENT_ENV_VARIABLES = [
-  // Defaults for --host and --port (SPEC §7).
+  // Defaults for --host and --port (docs/client.md).
   "SWITCHBOARD_HOST",
   "SWITCHBOARD_PORT",
-  // The password of --user (SPEC §7), never taken from the command line.
+  // The password of --user (docs/client.md), never taken from the command line.
   "SWITCHBOARD_PASSWORD",
   // The directory `deno task client` was run from: where relative local paths start.
   "INIT_CWD",

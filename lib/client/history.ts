@@ -1,5 +1,5 @@
 /**
- * The shell's history file, `~/.switchboard_history` (SPEC §7), kept the way
+ * The shell's history file, `~/.switchboard_history` (docs/client.md), kept the way
  * redis-cli keeps `~/.rediscli_history`: one line per command, oldest
  * first, at most {@linkcode HISTORY_LIMIT} lines, readable by its owner only
  * (values typed into `KV SET` may be private). A line that authenticates

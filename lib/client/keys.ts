@@ -1,6 +1,6 @@
 /**
  * `kv keys [prefix]` for any number of keys. `KV KEYS` answers at most
- * 10,000 keys and refuses more with `ERR too-large` (SPEC §4, §5: no reply
+ * 10,000 keys and refuses more with `ERR too-large` (docs/protocol.md#commands, docs/protocol.md#limits-and-bad-input: no reply
  * is built whole in memory); the client then pages through the same keys
  * with `KV SCAN … AFTER <last key> LIMIT …`, so a user never meets the limit.
  * KEYS is tried first because it is one round trip for the usual listing.
@@ -42,7 +42,7 @@ export async function listKeys(
       if (reply.kind !== "data") return reply;
       const keys = linesOf(reply.body);
       if (keys.length > 0) onPage(keys);
-      // Fewer than asked for means the end (SPEC §4).
+      // Fewer than asked for means the end (docs/protocol.md#commands).
       if (keys.length < SCAN_PAGE_KEYS) return undefined;
       after = keys.at(-1);
     }
@@ -52,7 +52,7 @@ export async function listKeys(
   return undefined;
 }
 
-/** The prefix as a SCAN word: quoted when it reads like a keyword, as SPEC §4 asks. */
+/** The prefix as a SCAN word: quoted when it reads like a keyword, as docs/protocol.md#commands asks. */
 function prefixForScan(prefix: string): string {
   const quoted = quoteWord(prefix);
   return SCAN_KEYWORDS.includes(prefix.toUpperCase()) && quoted === prefix ? `"${prefix}"` : quoted;

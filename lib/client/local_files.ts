@@ -1,5 +1,5 @@
 /**
- * The client's side of the local disk (SPEC §7): where a path the user typed
+ * The client's side of the local disk (docs/client.md): where a path the user typed
  * points (relative to the directory the command was run from, which under
  * `deno task` is `INIT_CWD`, not the project folder), and the one error for
  * anything the disk refuses, {@linkcode LocalFileError}, whose message is one

@@ -1,5 +1,5 @@
 /**
- * One command from the command line (SPEC §7): a request and its reply
+ * One command from the command line (docs/client.md): a request and its reply
  * (`calc add 2 3` prints `5`), a key listing however long (`kv keys`), or a
  * file transfer with its progress bar and its result line (`put`, `get`).
  * Each resolves to true if the server answered ERR; the shell runs its

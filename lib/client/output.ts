@@ -1,5 +1,5 @@
 /**
- * What the client shows (SPEC §7): a reply's payload on stdout and an ERR on
+ * What the client shows (docs/client.md): a reply's payload on stdout and an ERR on
  * stderr as `error: <code>: <message>`, byte-exact, or one JSON object per
  * reply with `--json` (structured fields where the reply has a known shape,
  * lib/client/reply_shapes.ts); a key listing page by page; a transfer's
@@ -74,7 +74,7 @@ export interface TransferDone {
   sha256: string;
 }
 
-/** Prints replies the way SPEC §7 says: payload on stdout, ERR on stderr, or JSON. */
+/** Prints replies the way docs/client.md says: payload on stdout, ERR on stderr, or JSON. */
 export class Printer {
   readonly #options: PrinterOptions;
   /** A notice is on the screen, with no newline after it: the next output erases it first. */

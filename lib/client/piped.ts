@@ -1,5 +1,5 @@
 /**
- * Piped mode (SPEC §7): with stdin not a terminal, every line is sent and
+ * Piped mode (docs/client.md): with stdin not a terminal, every line is sent and
  * every reply printed, in order. Lines are sent as they are read, without
  * waiting for replies (pipelining), while replies are read and printed as
  * they come; it goes on after an ERR, and stops after the server's `OK bye`.
@@ -45,7 +45,7 @@ export async function runPiped(
     } catch (error) {
       inputError = error;
       // The server may be waiting for payload bytes that will never come: closing
-      // the connection is what makes it discard the upload (SPEC §4).
+      // the connection is what makes it discard the upload (docs/protocol.md#commands).
       if (error instanceof LocalFileError) connection.close();
     } finally {
       inputDone = true;
@@ -144,7 +144,7 @@ class RequestCounter {
     const line = parts.map((part) => lenient.decode(part, { stream: true })).join("") +
       lenient.decode();
     const request = line.replace(/\r$/, "");
-    // Blank lines get no reply (SPEC §4): none is waited for.
+    // Blank lines get no reply (docs/protocol.md#commands): none is waited for.
     if (isBlank(request)) return;
     this.expected++;
     this.#pending.push(request);

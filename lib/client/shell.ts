@@ -1,5 +1,5 @@
 /**
- * The interactive shell (SPEC §7), the way redis-cli feels: a prompt, a
+ * The interactive shell (docs/client.md), the way redis-cli feels: a prompt, a
  * line, its reply. A line is sent to the server as typed, except the
  * client's own commands (`ls`, `put`, `get`, `rm`, `raw`, `hello` with
  * something missing, `kv keys`, `help`, `reconnect`, `exit`), which run as
@@ -30,7 +30,7 @@ import type { Printer } from "./output.ts";
 import type { SyncByteSink } from "../io.ts";
 import { IntegrityError } from "./transfer.ts";
 
-/** What the shell shows before each line while connected (SPEC §7). */
+/** What the shell shows before each line while connected (docs/client.md). */
 export const SHELL_PROMPT = "switchboard> ";
 /** The prompt once the connection is gone, until `reconnect`. */
 export const DISCONNECTED_PROMPT = "switchboard (not connected)> ";

@@ -8,7 +8,7 @@
  * the path, found before the request where it can be (the file to send is
  * opened, the temporary file to receive into is created, first), and
  * nothing is left behind: a cut-short upload is abandoned by closing the
- * connection (the server then discards it, SPEC §4), a failed download
+ * connection (the server then discards it, docs/protocol.md#commands), a failed download
  * removes its temporary file.
  */
 import { createHash } from "node:crypto";

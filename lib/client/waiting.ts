@@ -5,7 +5,7 @@
  * second without a reply the client cannot know whether the Manager queued
  * it or the request is slow. It does know one thing for sure: once any
  * reply has arrived on a connection, that connection is running, because
- * SPEC §3 answers a queued connection only with a refusal (`ERR busy`,
+ * docs/protocol.md#admission-the-queue-and-its-limits answers a queued connection only with a refusal (`ERR busy`,
  * `ERR timeout`, `ERR shutdown`) that closes it, and a handler that started
  * never goes back to the queue. So the notice says "may have queued" before
  * the first reply, and "running, not queued" after one.

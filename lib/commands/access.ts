@@ -1,5 +1,5 @@
 /**
- * Who may run what (SPEC §11), decided in one place, before a command runs:
+ * Who may run what (docs/security.md), decided in one place, before a command runs:
  * with `--users`, a connection that has not authenticated gets `ERR noauth`
  * for everything but AUTH, PING, HELP and QUIT (unknown commands included,
  * so that not even the command list leaks); an authenticated `read` user

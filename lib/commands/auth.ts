@@ -1,5 +1,5 @@
 /**
- * AUTH (SPEC §11): a connection signs in as a user of `--users`. The
+ * AUTH (docs/security.md): a connection signs in as a user of `--users`. The
  * decision — users, the dummy hash for unknown names, the throttle, the
  * hashing slots — is the Authenticator's (lib/security/authenticator.ts);
  * this file turns it into replies and log lines.
@@ -24,7 +24,7 @@ export const AUTH: Command = {
     const [name, password] = args as [string, string];
     return auth.authenticate(session.address, name, password).then((result) => {
       if (result.ok) {
-        // A second AUTH replaces the first (SPEC §11).
+        // A second AUTH replaces the first (docs/security.md).
         session.user = result.user;
         services.logger.info("client authenticated", {
           client: session.id,

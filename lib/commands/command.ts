@@ -21,7 +21,7 @@ export interface Session {
   /** Set by HELLO. */
   identity: { name: string; studentId: string; github: string } | undefined;
   /**
-   * Set by a successful AUTH (SPEC §11); a later one replaces it. The user as
+   * Set by a successful AUTH (docs/security.md); a later one replaces it. The user as
    * loaded then: a reload of the users file does not change it.
    */
   user: User | undefined;
@@ -56,7 +56,7 @@ export interface Services {
   readonly auth: AuthService | undefined;
   /** Running connections, then queued ones in FIFO order (WHO). */
   sessions(): Iterable<SessionEntry>;
-  /** The STATS lines as `[key, integer]`, in order (SPEC §4). */
+  /** The STATS lines as `[key, integer]`, in order (docs/protocol.md#commands). */
   counters(): Iterable<[string, number]>;
 }
 

@@ -2,7 +2,7 @@
  * COUNT: the lab's counting server. Each increment is its own job on the
  * worker threads — CPU work, then +1 on one value shared by the request's
  * jobs, under the cross-thread lock — while the event loop keeps serving
- * everyone else (SPEC §4, "Details").
+ * everyone else (docs/protocol.md#commands, "Details").
  */
 import { COUNTER_CELL, INCREMENT_COST_FLOOR_MS } from "../jobs/count_job.ts";
 import { err, INTEGER_WORD as INTEGER, ok, ProtocolError } from "../protocol/mod.ts";

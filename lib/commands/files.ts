@@ -1,5 +1,5 @@
 /**
- * FILE: the file service (SPEC §4 FILE rows and "Details"): LIST, PUT, GET,
+ * FILE: the file service (docs/protocol.md#commands FILE rows and "Details"): LIST, PUT, GET,
  * DEL. The store (lib/stores/file_store.ts) throws its own errors; this file
  * turns them into replies.
  */

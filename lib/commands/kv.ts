@@ -1,4 +1,4 @@
-/** KV: the shared, durable key-value store (SPEC §4 "KV"): SET, GET, DEL, INCR, KEYS, SCAN. */
+/** KV: the shared, durable key-value store (docs/protocol.md#commands "KV"): SET, GET, DEL, INCR, KEYS, SCAN. */
 import { hasControlCharacter } from "../escape.ts";
 import {
   DataLinesBuilder,
@@ -106,7 +106,7 @@ async function listKeys(
 }
 
 /**
- * Most keys one KEYS or SCAN reply lists (SPEC §5: no reply is built whole
+ * Most keys one KEYS or SCAN reply lists (docs/protocol.md#limits-and-bad-input: no reply is built whole
  * beyond a bound): 10,000 keys of at most 250 bytes is at most 2.5 MB.
  */
 export const MAX_LISTED_KEYS = 10_000;
@@ -167,7 +167,7 @@ export const KV: Command = {
     "KV SCAN [<prefix>] [AFTER <key>] [LIMIT <n>]",
   ],
   summary: "the shared durable store: value is the rest of the line; INCR is exact and atomic",
-  // `KV SET <key> ` is not counted against --max-line: only the value is (SPEC §4).
+  // `KV SET <key> ` is not counted against --max-line: only the value is (docs/protocol.md#commands).
   measuredLength(request) {
     const [sub] = request.words(1);
     if (sub === undefined || keyword(sub) !== "SET") return encoder.encode(request.line).length;

@@ -54,7 +54,7 @@ export class CommandTable {
   /**
    * The command named `name` (upper-case); throws `ERR unknown-command`
    * quoting `spelled`, the client's own spelling, with control characters
-   * escaped (SPEC §4).
+   * escaped (docs/protocol.md#commands).
    */
   get(name: string, spelled = name): Command {
     const command = this.#byName.get(name);

@@ -1,4 +1,4 @@
-/** STATS: the server's counters as `key value` lines (SPEC §4). */
+/** STATS: the server's counters as `key value` lines (docs/protocol.md#commands). */
 import { dataLines } from "../protocol/mod.ts";
 import { type Command, expectArgs } from "./command.ts";
 

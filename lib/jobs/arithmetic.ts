@@ -2,7 +2,7 @@
  * CALC's arithmetic, made exact: integers of any length are BigInts, so
  * add, subtract, multiply and a divide that comes out whole are exact;
  * anything else is a double printed in JavaScript's shortest round-trip
- * form (SPEC §4 "Numbers"). Pure, so that it runs the same on the serving
+ * form (docs/protocol.md#commands "Numbers"). Pure, so that it runs the same on the serving
  * thread (small operands) and on a worker thread (lib/jobs/calc_job.ts).
  */
 import { INTEGER_WORD as INTEGER, ProtocolError } from "../protocol/mod.ts";

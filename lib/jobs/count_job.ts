@@ -1,5 +1,5 @@
 /**
- * The COUNT job (SPEC §4 COUNT): one increment of a COUNT request, run on a
+ * The COUNT job (docs/protocol.md#commands COUNT): one increment of a COUNT request, run on a
  * worker thread. It works the CPU for `workMs`, then adds 1 to the
  * request's shared counter under the cross-thread lock, and reports the
  * value it saw afterwards. lib/jobs/worker.ts hands it the jobs of its kind.

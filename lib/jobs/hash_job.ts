@@ -1,5 +1,5 @@
 /**
- * The hash job (SPEC §5: hashing a file for GET never runs on the thread
+ * The hash job (docs/protocol.md#limits-and-bad-input: hashing a file for GET never runs on the thread
  * that serves connections): a worker thread opens the file by path, checks
  * it is still the version the GET opened, hashes it, and checks again.
  *
@@ -20,7 +20,7 @@ import { type FileIdentity, identityOf, sameIdentity } from "../stores/file_iden
 /**
  * What a hash job counts against the worker pool's pending-work budget:
  * nothing. That budget bounds the COUNT work clients can queue and walk
- * away from (SPEC §4 counts it in COUNT milliseconds); a GET must never be
+ * away from (docs/protocol.md#commands counts it in COUNT milliseconds); a GET must never be
  * refused because COUNTs filled it. Hash jobs are bounded another way: one
  * per file version in flight however many GETs wait for it
  * (lib/stores/file_hashes.ts), each waited for by a GET that holds a

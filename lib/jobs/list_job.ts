@@ -1,5 +1,5 @@
 /**
- * The list job (SPEC §5: CPU work never runs on the thread that serves
+ * The list job (docs/protocol.md#limits-and-bad-input: CPU work never runs on the thread that serves
  * connections): a worker thread reads `--root`, keeps the regular files
  * with valid names, sorts them by UTF-8 bytes and writes FILE LIST's lines,
  * so the serving thread only sends bytes. For 50,000 files, done on the

@@ -35,7 +35,7 @@
  * milliseconds of work), and the pool refuses a batch that would take the
  * work not yet done past `maxPendingCost`, or the jobs not yet done past
  * `maxPendingJobs`, so a few clients that queue long jobs and leave cannot
- * pin the workers for long (SPEC §4). Two limits, because a job costs its
+ * pin the workers for long (docs/protocol.md#commands). Two limits, because a job costs its
  * round trip even with no work: charging every job at least that in the
  * one work budget (tried) let one budget-filling COUNT shut out every
  * other, the short ones that round-robin promises a turn included; the job
@@ -162,7 +162,7 @@ export class WorkerPool<J, R> {
    * Starts every worker now and resolves once each has loaded, instead of
    * on the first job. A server does this before it accepts anyone: a
    * thread started later, when clients may have used up the descriptors,
-   * can fail to start (Deno then panics, SPEC §5).
+   * can fail to start (Deno then panics, docs/protocol.md#limits-and-bad-input).
    */
   async start(): Promise<void> {
     this.#ensureWorkers();

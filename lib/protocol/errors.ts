@@ -1,10 +1,10 @@
 /**
- * Protocol errors (SPEC §4): the error codes a reply may carry, and the
+ * Protocol errors (docs/protocol.md#commands): the error codes a reply may carry, and the
  * exception that stands for "answer this request with ERR". Thrown by the
  * parser and the commands; turned into a reply by the server's handler.
  */
 
-/** Error codes of SPEC §4; the word after `ERR`. */
+/** Error codes of docs/protocol.md#commands; the word after `ERR`. */
 export type ErrorCode =
   | "bad-request"
   | "unknown-command"

@@ -1,5 +1,5 @@
 /**
- * Request framing (SPEC §4, §5): bytes in, complete lines and raw payload
+ * Request framing (docs/protocol.md#commands, docs/protocol.md#limits-and-bad-input): bytes in, complete lines and raw payload
  * bytes out, with the line limit enforced while the line is still arriving.
  * No sockets here: the bytes are pushed in (or read straight into
  * `spare()`), so it is tested without a network and shared by the server
@@ -49,7 +49,7 @@ export class FrameBuffer {
   readonly #pool: BufferPool | undefined;
 
   /**
-   * `maxLine` counts the bytes before the LF, a CR before it excluded (SPEC §4).
+   * `maxLine` counts the bytes before the LF, a CR before it excluded (docs/protocol.md#commands).
    * Lines up to `headroom` bytes longer are still framed, for a caller whose
    * limit counts only part of some lines (KV SET counts its value); it
    * refuses the rest with {@linkcode tooLong}. With a `pool` of the initial

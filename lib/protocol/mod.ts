@@ -1,5 +1,5 @@
 /**
- * The wire protocol of SPEC §4, on bytes only: what the server, the client
+ * The wire protocol of docs/protocol.md#commands, on bytes only: what the server, the client
  * and the tests all import. Each concept has its own file:
  *
  * - `errors.ts`: error codes and `ProtocolError`;

@@ -1,5 +1,5 @@
 /**
- * The reply side of the wire format (SPEC §4 "Replies"): the three shapes
+ * The reply side of the wire format (docs/protocol.md#commands "Replies"): the three shapes
  * (`OK`, `ERR`, `DATA`), constructors for them, and their encoding. The
  * server's ReplyWriter encodes replies into its own buffer with
  * `replyLine`; `encodeReply` is the whole reply in one piece.

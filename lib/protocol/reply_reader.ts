@@ -1,5 +1,5 @@
 /**
- * Reading replies (the client's side of SPEC §4): one line, and for DATA
+ * Reading replies (the client's side of docs/protocol.md#commands): one line, and for DATA
  * its body and the LF after it. The client and the tests both read replies
  * with this; nothing about the reply format is written twice.
  */

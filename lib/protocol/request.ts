@@ -1,5 +1,5 @@
 /**
- * The request side of the wire format (SPEC §4 "Requests"): decoding one
+ * The request side of the wire format (docs/protocol.md#commands "Requests"): decoding one
  * line's bytes, the tokenizer with its quotes and escapes, and `Request`,
  * which parses the command word at once and the arguments on demand.
  */
@@ -42,7 +42,7 @@ export function decodeLine(bytes: Uint8Array): string {
 /**
  * The keyword `word` spells, upper-cased, or "" if it spells none. Command
  * names, subcommands and CALC operators are case-insensitive in ASCII only
- * (SPEC §4): Unicode case mapping turns other letters into ASCII ones
+ * (docs/protocol.md#commands): Unicode case mapping turns other letters into ASCII ones
  * (`fıle` with a dotless ı and `ﬁle` with the ligature upper-case to FILE,
  * `ſet` with a long s to SET, the Kelvin sign lower-cases to k), so a line
  * would be a FILE PUT to one reader and not to another (an ASCII one such
@@ -77,10 +77,10 @@ export function commandWordOf(bytes: Uint8Array): string {
   return keyword(lenientUtf8.decode(bytes.subarray(start, end)));
 }
 
-/** A decimal integer of any length with an optional sign (SPEC §4 "Numbers"). */
+/** A decimal integer of any length with an optional sign (docs/protocol.md#commands "Numbers"). */
 export const INTEGER_WORD = /^[+-]?\d+$/;
 
-/** True for a line of nothing but spaces and tabs: it gets no reply (SPEC §4). */
+/** True for a line of nothing but spaces and tabs: it gets no reply (docs/protocol.md#commands). */
 export function isBlank(line: string): boolean {
   for (let i = 0; i < line.length; i++) {
     const c = line.charCodeAt(i);
@@ -131,7 +131,7 @@ export function scanWord(line: string, pos: number): Word | null {
     if (c === BACKSLASH) {
       const next = line.charCodeAt(i + 1);
       if (next !== QUOTE && next !== BACKSLASH) {
-        // The character is the client's: escaped like any text an error quotes (SPEC §4).
+        // The character is the client's: escaped like any text an error quotes (docs/protocol.md#commands).
         const shown = i + 1 < line.length ? escapeControl(line[i + 1]!) : "end of line";
         throw new ProtocolError(
           "bad-request",

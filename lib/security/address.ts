@@ -1,8 +1,8 @@
 /**
  * A client's IP address as Deno reports it (`remoteAddr.hostname`): parsed
  * to bytes, so that spellings of one address compare equal, and the two
- * questions the server asks of it: is it local (protected mode, SPEC §11),
- * and which key does `--max-per-ip` count it under (SPEC §2).
+ * questions the server asks of it: is it local (protected mode, docs/security.md),
+ * and which key does `--max-per-ip` count it under (docs/server.md#server-options).
  *
  * IPv4-mapped IPv6 addresses (`::ffff:127.0.0.1`, what a dual-stack `::`
  * listener reports for an IPv4 peer) are the IPv4 address: it is the same

@@ -1,5 +1,5 @@
 /**
- * `--allow` and `--deny` (SPEC §11): comma-separated addresses and CIDR
+ * `--allow` and `--deny` (docs/security.md): comma-separated addresses and CIDR
  * ranges, IPv4 and IPv6, and the one decision made from them before a
  * connection reaches the Manager. Deny wins; an empty allow list allows
  * everyone; a non-empty one allows only what it matches.

@@ -1,5 +1,5 @@
 /**
- * The AUTH failure throttle (SPEC §11): after {@linkcode AUTH_THROTTLE}
+ * The AUTH failure throttle (docs/security.md): after {@linkcode AUTH_THROTTLE}
  * `.maxFailures` failed AUTHs from one address within the window, AUTH from
  * that address is refused without checking until the oldest failure leaves
  * the window. It turns an online password guesser's thousands of tries a

@@ -1,5 +1,5 @@
 /**
- * AUTH's decision (SPEC §11): is this name and password a user, and may this
+ * AUTH's decision (docs/security.md): is this name and password a user, and may this
  * address try at all. The users can be replaced while the server runs
  * (SIGHUP); a connection that has authenticated keeps the User it got.
  *

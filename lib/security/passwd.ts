@@ -1,5 +1,5 @@
 /**
- * `switchboard-server passwd FILE NAME ROLE` (SPEC §2): adds user NAME with
+ * `switchboard-server passwd FILE NAME ROLE` (docs/server.md#server-options): adds user NAME with
  * ROLE to the users file, or gives an existing NAME a new role and
  * password. Every other line (users, comments, blank lines) is kept as it
  * was. The file is rewritten atomically — a temporary file in the same

@@ -1,5 +1,5 @@
 /**
- * Password hashes (SPEC §11): salted scrypt from `node:crypto`, written as a
+ * Password hashes (docs/security.md): salted scrypt from `node:crypto`, written as a
  * self-describing string `scrypt$N$r$p$<salt>$<key>` (salt and key in
  * unpadded base64), so the cost can be raised later without breaking the
  * hashes already in a users file: each hash carries its own parameters.

@@ -1,5 +1,5 @@
 /**
- * What a connection may run (SPEC §11): the commands answered before AUTH,
+ * What a connection may run (docs/security.md): the commands answered before AUTH,
  * and the role table that keeps a `read` user from changing anything. Pure
  * functions of upper-case command words; the handler asks, this module
  * never sees a connection.

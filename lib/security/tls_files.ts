@@ -1,5 +1,5 @@
 /**
- * The server's certificate and key (`--tls-cert`, `--tls-key`, SPEC §11):
+ * The server's certificate and key (`--tls-cert`, `--tls-key`, docs/security.md):
  * read and checked at startup, and again on SIGHUP, so a wrong path, a file
  * that is not PEM, an encrypted key or a key of another certificate is one
  * clear line before the port opens, not a failed handshake per client later.

@@ -1,5 +1,5 @@
 /**
- * The users file (`--users FILE`, SPEC §11): lines `<name> <role> <hash>`,
+ * The users file (`--users FILE`, docs/security.md): lines `<name> <role> <hash>`,
  * `#` starts a comment, blank lines are ignored. Parsing is strict, because
  * a server that half-understands its users file may let the wrong person
  * in: any malformed line stops the load with one line naming the file, the

@@ -1,5 +1,5 @@
 /**
- * The server's command line (SPEC §2) turned into a checked configuration.
+ * The server's command line (docs/server.md#server-options) turned into a checked configuration.
  * Nothing is overridden silently: an unknown option, an option given twice,
  * or a value out of range is a {@linkcode UsageError} naming it and what is
  * allowed. Printing and exiting is the entry point's job, not this module's.
@@ -78,7 +78,7 @@ export interface ServerConfig {
   queueLimit: number;
   queueTimeoutS: number;
   idleTimeoutS: number;
-  /** A request line must arrive whole within this many seconds of its first byte (SPEC §5). */
+  /** A request line must arrive whole within this many seconds of its first byte (docs/protocol.md#limits-and-bad-input). */
   requestTimeoutS: number;
   /** Bytes a second a payload or download must move over each request-timeout window. */
   minRate: number;
@@ -260,7 +260,7 @@ function integerOption(
  * `--metrics-port P` binds P on 127.0.0.1, whatever `--host` is: the
  * counters say who is connected and how busy the server is, which is for
  * the machine's own monitoring, not for whoever can reach the service port
- * (SPEC §11). `--metrics-port ADDR:P` (IPv6 as `[::1]:P`) names another
+ * (docs/security.md). `--metrics-port ADDR:P` (IPv6 as `[::1]:P`) names another
  * address, e.g. a private interface a Prometheus server scrapes.
  */
 function metricsOption(value: string | undefined): { hostname: string; port: number } | undefined {

@@ -1,5 +1,5 @@
 /**
- * The server's logger (SPEC §8): text or JSON lines on a sink (stderr in the
+ * The server's logger (docs/observability.md): text or JSON lines on a sink (stderr in the
  * server), written through the print lock so lines never interleave. Logging
  * never blocks a request: lines are queued and written by one drain task; a
  * sink that stops reading (a full pipe) costs a bounded queue, then drops.
@@ -8,7 +8,7 @@ import { escapeControl, quoteText } from "../escape.ts";
 import { printLock } from "../lock.ts";
 import { type ByteSink, writeAll } from "../io.ts";
 
-/** `quiet` prints nothing, `info` the events of SPEC §8, `debug` every request too. */
+/** `quiet` prints nothing, `info` the events of docs/observability.md, `debug` every request too. */
 export type LogLevel = "quiet" | "info" | "debug";
 /** `text` for people, `json` (one object per line) for log collectors. */
 export type LogFormat = "text" | "json";
@@ -58,7 +58,7 @@ export class Logger {
     return this.level === "debug";
   }
 
-  /** An event of SPEC §8: startup, connections, HELLO identities. */
+  /** An event of docs/observability.md: startup, connections, HELLO identities. */
   info(message: string, fields?: LogFields): void {
     if (this.level !== "quiet") this.#emit("info", message, fields);
   }
@@ -106,7 +106,7 @@ export class Logger {
   #format(level: string, message: string, fields: LogFields | undefined): string {
     const ts = this.#timestamp();
     // Fields may hold what a client sent (a HELLO name, a file name): no
-    // control character reaches the log raw (SPEC §5, log injection).
+    // control character reaches the log raw (docs/protocol.md#limits-and-bad-input, log injection).
     if (this.format === "json") {
       const json = JSON.stringify({ ts, level, msg: message, ...fields });
       return json.replace(RAW_IN_JSON, (c) => `\\u00${c.charCodeAt(0).toString(16)}`) + "\n";

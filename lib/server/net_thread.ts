@@ -2,7 +2,7 @@
  * The network thread: where the server accepts and serves its clients when
  * it can give that thread a fairer I/O setting than Deno's default.
  *
- * Why the product needs this (SPEC §10, S4: 1000 connections at once, each
+ * Why the product needs this (docs/performance.md, S4: 1000 connections at once, each
  * sending again as soon as it has its reply; measured with the C load
  * generator, `loadgen -c 1000 --first-reply-latency`, server on CPU 0):
  *
@@ -121,9 +121,9 @@ type FromNetThread =
 
 /** A server running somewhere: ask it to drain, learn its exit code. */
 export interface RunningServer {
-  /** Starts the graceful drain (SPEC §6); safe to call more than once. */
+  /** Starts the graceful drain (docs/protocol.md#shutdown); safe to call more than once. */
   shutDown(): void;
-  /** Reads the users file and the TLS certificate again (SIGHUP, SPEC §11). */
+  /** Reads the users file and the TLS certificate again (SIGHUP, docs/security.md). */
   reload(): void;
   /** The process exit code, once the server has stopped (or failed to start). */
   readonly exited: Promise<number>;

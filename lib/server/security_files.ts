@@ -1,5 +1,5 @@
 /**
- * What the server reads from disk for SPEC §11 and reads again on SIGHUP:
+ * What the server reads from disk for docs/security.md and reads again on SIGHUP:
  * the users file (into the Authenticator that AUTH asks) and the TLS
  * certificate and key (into the TLS port). At startup a failure stops the
  * server with one line naming the file (and line); on reload a failure

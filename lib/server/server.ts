@@ -2,7 +2,7 @@
  * The server: `Deno.listen` (or the TLS port) accepts, every connection
  * passes the door — its TLS handshake, the address lists, protected mode —
  * and becomes a ClientHandler handed to the Manager, and a graceful
- * shutdown drains them (SPEC §3, §6, §11). The services the commands use,
+ * shutdown drains them (docs/protocol.md#admission-the-queue-and-its-limits, docs/protocol.md#shutdown, docs/security.md). The services the commands use,
  * and the order in which they open, reload and close, are in services.ts.
  */
 import { deadline } from "@std/async/deadline";
@@ -104,7 +104,7 @@ export class Server {
     return this.config.maxRunning;
   }
 
-  /** The STATS lines, in SPEC §4 order: counters, gauges, then the worker pool's. */
+  /** The STATS lines, in docs/protocol.md#commands order: counters, gauges, then the worker pool's. */
   *counters(): Generator<[string, number]> {
     const s = this.stats;
     yield ["uptime_s", s.uptimeSeconds];
@@ -198,7 +198,7 @@ export class Server {
   /**
    * Lowers the queue limit when the descriptor limit cannot hold
    * --max-running + --queue-limit + the metrics endpoint + what the server
-   * already has open (SPEC §5), with one warning naming both numbers.
+   * already has open (docs/protocol.md#limits-and-bad-input), with one warning naming both numbers.
    */
   #fitDescriptors(): void {
     const c = this.config;
@@ -228,7 +228,7 @@ export class Server {
 
   /**
    * Reads the users file and the TLS certificate and key again (SIGHUP,
-   * SPEC §11): new users count from the next AUTH, a new certificate from
+   * docs/security.md): new users count from the next AUTH, a new certificate from
    * the next connection. What fails to load keeps its old contents, with
    * one error line. Never throws.
    */
@@ -295,7 +295,7 @@ export class Server {
   }
 
   /**
-   * Graceful shutdown (SPEC §6): stop accepting, refuse the queue, let
+   * Graceful shutdown (docs/protocol.md#shutdown): stop accepting, refuse the queue, let
    * running handlers finish the request in hand, close the rest after the
    * drain timeout, then run the close hooks. Safe to call twice.
    */

@@ -38,7 +38,7 @@ export interface ServicesOptions {
 export interface ServerViews {
   /** Running connections, then queued ones in FIFO order. */
   sessions(): Iterable<SessionEntry>;
-  /** The STATS lines, in SPEC §4 order. */
+  /** The STATS lines, in docs/protocol.md#commands order. */
   counters(): Iterable<[string, number]>;
 }
 
@@ -130,7 +130,7 @@ export class ServerServices {
 
   /**
    * Reads the users file and the TLS certificate and key again (SIGHUP,
-   * SPEC §11): new users count from the next AUTH, a new certificate is
+   * docs/security.md): new users count from the next AUTH, a new certificate is
    * handed to `useTls` for the next connection. What fails to load keeps
    * its old contents, with one error line. Never throws.
    */

@@ -1,5 +1,5 @@
 /**
- * Why the server could not start, as one line a person can act on (SPEC §9:
+ * Why the server could not start, as one line a person can act on (docs/build.md:
  * a missing permission names its flag, never a stack trace).
  */
 import { TlsFilesError } from "../security/tls_files.ts";

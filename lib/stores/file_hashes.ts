@@ -1,5 +1,5 @@
 /**
- * The sha256 a GET announces (SPEC §4 FILE GET, §5). Three rules:
+ * The sha256 a GET announces (docs/protocol.md#commands FILE GET, docs/protocol.md#limits-and-bad-input). Three rules:
  *
  * - Computed by the function the store is given (the server's worker pool,
  *   lib/jobs/hash_job.ts), never on the thread that serves connections.
@@ -21,7 +21,7 @@ import { type FileIdentity, identityKey } from "./file_identity.ts";
  * costs one more read on a worker thread the next time it is fetched,
  * never a wrong answer. 4,096 files in active use is far beyond what one
  * --root serves concurrently, while the bound keeps a client that PUTs
- * millions of empty files from growing the server's memory (SPEC §5).
+ * millions of empty files from growing the server's memory (docs/protocol.md#limits-and-bad-input).
  */
 export const HASH_CACHE_ENTRIES = 4096;
 

@@ -1,5 +1,5 @@
 /**
- * File names (SPEC §4): which names a request may use, so that no request
+ * File names (docs/protocol.md#commands): which names a request may use, so that no request
  * can leave `--root`, reach a hidden temporary upload or smuggle control
  * bytes, and the order FILE LIST sorts them in. The file store checks every
  * name it is given with these; the list job (lib/jobs/list_job.ts) keeps
@@ -12,12 +12,12 @@ export const MAX_NAME_BYTES = 255;
 
 const encoder = new TextEncoder();
 
-/** A file name that SPEC §4 does not allow (the command replies `ERR bad-name`). */
+/** A file name that docs/protocol.md#commands does not allow (the command replies `ERR bad-name`). */
 export class BadFileNameError extends Error {
   override name = "BadFileNameError";
 }
 
-/** Throws BadFileNameError unless `name` is a plain file name allowed by SPEC §4. */
+/** Throws BadFileNameError unless `name` is a plain file name allowed by docs/protocol.md#commands. */
 export function checkFileName(name: string): string {
   const bytes = encoder.encode(name).length;
   let problem: string | undefined;

@@ -21,7 +21,7 @@ import { deadline } from "@std/async/deadline";
 import { Semaphore } from "../lock.ts";
 import { INTEGER_WORD as INTEGER } from "../protocol/mod.ts";
 
-/** Longest key in UTF-8 bytes (SPEC §4 "KV"). */
+/** Longest key in UTF-8 bytes (docs/protocol.md#commands "KV"). */
 export const MAX_KEY_BYTES = 250;
 /** Largest value Deno KV accepts for a byte value; a bigger one is `ERR too-large`. */
 export const MAX_VALUE_BYTES = 65536;

@@ -2,7 +2,7 @@
  * Reference server for `deno task bench`: a line echo written the obvious
  * Deno way — `for await` over the listener, one async loop per connection,
  * `conn.read` into a buffer, split lines, one `await conn.write` per line.
- * Built-ins only. It is the baseline SPEC §10 compares switchboard with.
+ * Built-ins only. It is the baseline docs/performance.md compares switchboard with.
  *
  * usage: deno run --allow-net scripts/bench/deno_echo.ts PORT
  */

@@ -1,5 +1,5 @@
 /**
- * Faults at accept (SPEC §3): connections that reset before the server got
+ * Faults at accept (docs/protocol.md#admission-the-queue-and-its-limits): connections that reset before the server got
  * to accept them are skipped at once, never paid for with a pause.
  */
 import { assertEquals } from "@std/assert";

@@ -1,5 +1,5 @@
 /**
- * COUNT cannot hold the workers (SPEC §4): jobs of different requests take
+ * COUNT cannot hold the workers (docs/protocol.md#commands): jobs of different requests take
  * turns, one request costs at most a CPU-minute, and the server holds at
  * most --workers × 60 s of COUNT work waiting.
  */

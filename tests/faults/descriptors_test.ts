@@ -1,5 +1,5 @@
 /**
- * Running out of descriptors (SPEC §5): the server fits its queue to its
+ * Running out of descriptors (docs/protocol.md#limits-and-bad-input): the server fits its queue to its
  * limit, and when descriptors still run out, accepting pauses and resumes,
  * and nothing crashes — the metrics endpoint and the worker threads
  * included. The limit of the server process is lowered with `prlimit`

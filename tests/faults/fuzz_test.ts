@@ -1,5 +1,5 @@
 /**
- * A seeded protocol fuzzer over TCP (SPEC §4–§5): fast-check builds request
+ * A seeded protocol fuzzer over TCP (docs/protocol.md#commands–docs/protocol.md#limits-and-bad-input): fast-check builds request
  * lines — every command with random arguments, quotes, escapes, tabs, CR,
  * NUL, invalid and overlong UTF-8, huge numbers, raw garbage — and each is
  * sent to a real server. Every non-blank line must get exactly one
@@ -15,7 +15,7 @@ const encoder = new TextEncoder();
 const SEED = 20261201;
 const RUNS = 400;
 
-/** Every error code of SPEC §4. */
+/** Every error code of docs/protocol.md#commands. */
 const CODES = new Set([
   "bad-request",
   "unknown-command",

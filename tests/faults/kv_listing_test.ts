@@ -1,5 +1,5 @@
 /**
- * Listings are bounded (SPEC §4–§5): KV KEYS lists at most 10,000 keys and
+ * Listings are bounded (docs/protocol.md#commands–docs/protocol.md#limits-and-bad-input): KV KEYS lists at most 10,000 keys and
  * says `too-large` past that; KV SCAN pages through any number, in byte
  * order, without building the whole listing.
  */

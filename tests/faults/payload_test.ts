@@ -1,5 +1,5 @@
 /**
- * Payload bytes are never read as requests (SPEC §4): a FILE PUT that fails
+ * Payload bytes are never read as requests (docs/protocol.md#commands): a FILE PUT that fails
  * after its header, or whose line cannot be parsed, must not let the file's
  * bytes run as commands. Each payload here is a request that would leave a
  * trace (`KV SET smuggled pwned`) if it ever ran.

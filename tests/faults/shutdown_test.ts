@@ -1,5 +1,5 @@
 /**
- * Shutdown under real conditions (SPEC §6): Ctrl-C at a terminal under
+ * Shutdown under real conditions (docs/protocol.md#shutdown): Ctrl-C at a terminal under
  * `deno task server`, a FILE PUT in progress, a request still running when
  * the drain timeout ends.
  */

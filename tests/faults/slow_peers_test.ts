@@ -1,5 +1,5 @@
 /**
- * Slow senders and slow readers cannot hold a running slot (SPEC §5):
+ * Slow senders and slow readers cannot hold a running slot (docs/protocol.md#limits-and-bad-input):
  * a request line must be whole within --request-timeout of its first byte,
  * uploads and downloads must keep --min-rate over each such window, and a
  * peer that stops reading loses its connection.

@@ -1,5 +1,5 @@
 /**
- * The small ones of SPEC §4–§5: a huge KV prefix, control characters from a
+ * The small ones of docs/protocol.md#commands–docs/protocol.md#limits-and-bad-input: a huge KV prefix, control characters from a
  * client in replies and logs, and `--echo` not touching the KV store.
  */
 import { assert, assertEquals } from "@std/assert";

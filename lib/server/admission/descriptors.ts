@@ -1,5 +1,5 @@
 /**
- * The descriptor budget (SPEC §5): every connection is a descriptor, and a
+ * The descriptor budget (docs/protocol.md#limits-and-bad-input): every connection is a descriptor, and a
  * process that runs out of them cannot even refuse a client politely, so at
  * start the server checks that its limit can hold what its settings may
  * use, and shrinks the queue to fit (Redis does the same with `maxclients`).

@@ -1,5 +1,5 @@
 /**
- * The Manager (SPEC §3): admission of client handlers. At most `maxRunning`
+ * The Manager (docs/protocol.md#admission-the-queue-and-its-limits): admission of client handlers. At most `maxRunning`
  * run at once; the rest wait in a FIFO queue and the next one starts the
  * moment a running one finishes — in the same tick, event-driven, not on a
  * 1-second poll as in the lab version.
@@ -117,7 +117,7 @@ export class Manager<H extends ManagedHandler = ManagedHandler> {
 
   /**
    * Takes a new handler: starts it if a slot is free, queues it if the queue
-   * has room, otherwise refuses it with `ERR busy` (SPEC §3). The per-address
+   * has room, otherwise refuses it with `ERR busy` (docs/protocol.md#admission-the-queue-and-its-limits). The per-address
    * limit is checked first.
    */
   admit(handler: H): Admission {
@@ -240,7 +240,7 @@ export class Manager<H extends ManagedHandler = ManagedHandler> {
 
   /**
    * Counts `handler` in (+1) or out (-1) of its address's total. IPv6
-   * addresses count per /64 (SPEC §2): one host is commonly handed a whole
+   * addresses count per /64 (docs/server.md#server-options): one host is commonly handed a whole
    * /64 and could otherwise open maxPerIp connections from each address in it.
    */
   #count(handler: H, change: 1 | -1): void {
@@ -266,6 +266,6 @@ export class Manager<H extends ManagedHandler = ManagedHandler> {
   }
 }
 
-/** The line every connection gets when the server stops (SPEC §6). */
+/** The line every connection gets when the server stops (docs/protocol.md#shutdown). */
 export const SHUTDOWN_REPLY: LineReply = err("shutdown", "server is shutting down");
 const PER_ADDRESS_REPLY: LineReply = err("busy", "too many connections from your address");

@@ -2,7 +2,7 @@
  * BufferPool: the buffers every connection starts with (its read buffer and
  * its reply buffer), kept when a connection ends and handed to the next one.
  *
- * Why the product needs this (SPEC §10, S3: connect, one request, close):
+ * Why the product needs this (docs/performance.md, S3: connect, one request, close):
  * each connection allocated a 4 KiB read buffer and a 1 KiB reply buffer.
  * At 14,000 connections/s that is 70 MB/s of ArrayBuffers, and V8 collects
  * after so much memory outside its heap: in a CPU profile of switchboard

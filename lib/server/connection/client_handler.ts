@@ -121,7 +121,7 @@ export class ClientHandler implements ManagedHandler, Session {
     this.#out = new ReplyWriter(conn, {
       stats: options.stats,
       pool: options.buffers?.replies,
-      // A peer that stops reading costs its buffer for this long, then its connection (SPEC §5).
+      // A peer that stops reading costs its buffer for this long, then its connection (docs/protocol.md#limits-and-bad-input).
       stallMs: options.requestTimeoutMs || options.idleTimeoutMs,
       minRate: options.minRate,
     });
@@ -166,7 +166,7 @@ export class ClientHandler implements ManagedHandler, Session {
     const logger = this.#options.logger;
     logger.info("client started", { client: this.id });
     try {
-      // Time spent in the queue does not count as idle (SPEC §4).
+      // Time spent in the queue does not count as idle (docs/protocol.md#commands).
       this.#in.resetIdle();
       if (this.#options.echo) await this.#echo();
       else await this.#serve();

@@ -2,7 +2,7 @@
  * Request dispatch: what one request line means and what answers it. The
  * line is decoded and tokenized, its command looked up (CommandTable.get is
  * the one unknown-command path), held to --max-line, passed through the
- * access gate (SPEC §11) and run; a failure becomes its reply here. When a
+ * access gate (docs/security.md) and run; a failure becomes its reply here. When a
  * line is answered, and what happens to the connection around it, is the
  * handler's (client_handler.ts).
  */
@@ -93,7 +93,7 @@ export class Dispatcher {
         withinLimit = (command.measuredLength?.(request) ?? Infinity) <= options.maxLine;
       }
       if (!withinLimit) throw lineTooLong(options.maxLine);
-      // One gate for every command (SPEC §11): noauth before AUTH, then the role.
+      // One gate for every command (docs/security.md): noauth before AUTH, then the role.
       const refused = authRequired ? accessRefusal(command, request, this.#context) : undefined;
       if (refused !== undefined) reply = refused;
       else {
@@ -128,7 +128,7 @@ export class Dispatcher {
    * The reply for a failed request. A ProtocolError is the reply itself,
    * except that a line that cannot be parsed closes the connection when
    * its command carries a payload (FILE PUT): the size of the bytes that
-   * follow is unknown, and they must never be read as requests (SPEC §4).
+   * follow is unknown, and they must never be read as requests (docs/protocol.md#commands).
    * A storage error the command did not map is `ERR no-space` or `ERR
    * unavailable`; anything else is our bug: logged, `ERR internal`, and the
    * connection lives.

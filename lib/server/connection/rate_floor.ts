@@ -1,5 +1,5 @@
 /**
- * The transfer-rate floor of SPEC §5 (`--min-rate` over each
+ * The transfer-rate floor of docs/protocol.md#limits-and-bad-input (`--min-rate` over each
  * `--request-timeout` window): an upload or a download that moves fewer
  * bytes than that in a window is cut. A deadline for the whole transfer
  * would cut a slow but honest 1 GiB upload; a check on every byte would let

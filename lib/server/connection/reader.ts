@@ -300,7 +300,7 @@ export class ConnReader {
    * Fills `target` with payload bytes: from the frame buffer if it holds
    * some, else with one read; null at the end of input. A payload is part
    * of the request in hand, not the peer being idle: a shutdown lets it
-   * finish (SPEC §6), and the rate floor, not the idle timeout, bounds it.
+   * finish (docs/protocol.md#shutdown), and the rate floor, not the idle timeout, bounds it.
    */
   async #payloadRead(target: Uint8Array): Promise<number | null> {
     // Bytes already in the frame buffer come first (a payload sent while the

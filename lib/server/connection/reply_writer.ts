@@ -1,7 +1,7 @@
 /**
  * The write path of one connection: replies are encoded straight into one
  * buffer and sent with as few writes as possible. Replies to pipelined
- * requests that are ready together leave in one write (SPEC §10 S6), and a
+ * requests that are ready together leave in one write (docs/performance.md S6), and a
  * short write (`conn.write` may write less than asked) is continued, never
  * dropped. No sockets here: it writes to anything with a `write` method.
  */

@@ -1,5 +1,5 @@
 /**
- * Storage failures as replies (SPEC §4): a full disk is `ERR no-space`, a
+ * Storage failures as replies (docs/protocol.md#commands): a full disk is `ERR no-space`, a
  * server out of descriptors or unable to write its directories is
  * `ERR unavailable`; `ERR internal` stays for bugs. The stores throw what
  * the system threw; this is where the commands (and the handler, for

@@ -1,5 +1,5 @@
 /**
- * The timeouts of a running connection (SPEC §2, §5: `--idle-timeout`,
+ * The timeouts of a running connection (docs/server.md#server-options, docs/protocol.md#limits-and-bad-input: `--idle-timeout`,
  * `--request-timeout`, `--min-rate`) are checked by one sweep over the
  * running handlers, a few times per timeout, instead of a timer per
  * connection. Each handler decides for itself in `checkTimeouts` (its

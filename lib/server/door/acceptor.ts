@@ -1,5 +1,5 @@
 /**
- * The accept loop (SPEC §3), shared by the protocol port and the metrics
+ * The accept loop (docs/protocol.md#admission-the-queue-and-its-limits), shared by the protocol port and the metrics
  * port. What matters is how it treats errors:
  *
  * - An error that belongs to one connection — the peer reset or vanished

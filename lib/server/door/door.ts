@@ -1,5 +1,5 @@
 /**
- * The door (SPEC §11, §3): what every accepted connection passes before the
+ * The door (docs/security.md, docs/protocol.md#admission-the-queue-and-its-limits): what every accepted connection passes before the
  * Manager. On the TLS port its handshake first, bounded and capped
  * (tls_port.ts `Handshakes`); then the address lists and protected mode
  * (gate.ts). A connection refused here gets its `ERR denied` line and is

@@ -1,5 +1,5 @@
 /**
- * The door before the Manager (SPEC §11, §3): which connections are turned
+ * The door before the Manager (docs/security.md, docs/protocol.md#admission-the-queue-and-its-limits): which connections are turned
  * away before they may take a queue place — an address that `--allow` or
  * `--deny` refuses, then, in protected mode, a client that is not on this
  * machine — and the startup warning about who can reach the port. Pure
@@ -13,7 +13,7 @@ import { addressAllowed, type AddressPolicy } from "../../security/address_list.
 /** What a client that `--allow`/`--deny` refuses is told. */
 export const ADDRESS_DENIED: LineReply = err("denied", "your address is not allowed");
 
-/** What a client that is not local is told in protected mode (SPEC §11, word for word). */
+/** What a client that is not local is told in protected mode (docs/security.md, word for word). */
 export const PROTECTED_MODE_DENIED: LineReply = err(
   "denied",
   "protected mode: this server has no users; add --users FILE, or bind 127.0.0.1, or pass --insecure",
@@ -44,7 +44,7 @@ export function gatePolicy(
 
 /**
  * Why a client at `address` must be turned away, or undefined if it may
- * go on to the Manager. The address lists come first (SPEC §11), so a
+ * go on to the Manager. The address lists come first (docs/security.md), so a
  * denied local client is denied too.
  */
 export function refusal(policy: GatePolicy, address: string): Refusal | undefined {
@@ -72,7 +72,7 @@ export function isLoopback(hostname: string): boolean {
 }
 
 /**
- * The startup warning for a server bound to `where` (SPEC §11), or
+ * The startup warning for a server bound to `where` (docs/security.md), or
  * undefined when there is nothing to warn about: on loopback, the lab
  * default is right. Elsewhere, without users, protected mode refuses
  * non-local clients (or, with `--insecure`, everyone may do everything);

@@ -1,5 +1,5 @@
 /**
- * The TLS port (SPEC §11, `--tls-cert`/`--tls-key`): a TLS listener whose
+ * The TLS port (docs/security.md, `--tls-cert`/`--tls-key`): a TLS listener whose
  * certificate can be replaced while the server runs (SIGHUP), and the
  * handshakes of new connections, bounded in time and in number, before any
  * of them reaches the Manager.

@@ -1,5 +1,5 @@
 /**
- * Prometheus metrics (SPEC §8, `--metrics-port`): the STATS counters, the
+ * Prometheus metrics (docs/observability.md, `--metrics-port`): the STATS counters, the
  * Manager's gauges, and a request-duration histogram per command, served
  * over HTTP at `/metrics` (metrics_endpoint.ts), with `/healthz` for probes.
  *
@@ -91,7 +91,7 @@ interface Family {
   value: (server: MetricsSource) => number;
 }
 
-/** Every plain metric: the Manager's gauges and the STATS counters (SPEC §4) under Prometheus names. */
+/** Every plain metric: the Manager's gauges and the STATS counters (docs/protocol.md#commands) under Prometheus names. */
 const FAMILIES: readonly Family[] = [
   {
     name: "running",

@@ -1,9 +1,9 @@
 /**
- * The HTTP endpoint of `--metrics-port` (SPEC §8): `GET /metrics` and
+ * The HTTP endpoint of `--metrics-port` (docs/observability.md): `GET /metrics` and
  * `GET /healthz`, one request per connection.
  *
  * Why by hand and not `Deno.serve`: the endpoint must obey the same limits
- * as the protocol port (SPEC §5), and `Deno.serve` gives no handle on them.
+ * as the protocol port (docs/protocol.md#limits-and-bad-input), and `Deno.serve` gives no handle on them.
  * Measured on Deno 2.9.6: it has no cap on connections and no deadline for
  * request headers, so 20,000 idle connections exhausted the descriptors,
  * and its accept loop then threw an uncaught `Too many open files` that
@@ -42,7 +42,7 @@ export interface MetricsOptions extends MetricsAddress {
   /** False once shutdown began: `/healthz` then answers 503 so balancers stop sending clients. */
   healthy: () => boolean;
   logger: Logger;
-  /** Default {@linkcode HEADER_TIMEOUT_MS} (SPEC §5); tests use less. */
+  /** Default {@linkcode HEADER_TIMEOUT_MS} (docs/protocol.md#limits-and-bad-input); tests use less. */
   headerTimeoutMs?: number;
 }
 

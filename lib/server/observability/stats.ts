@@ -1,5 +1,5 @@
 /**
- * The server's counters (SPEC §4 STATS, §8 metrics). Plain numbers bumped on
+ * The server's counters (docs/protocol.md#commands STATS, docs/observability.md metrics). Plain numbers bumped on
  * the event-loop thread: no lock is needed because no increment ever spans
  * an `await`.
  */
@@ -14,7 +14,7 @@ export class Stats {
   commands_total = 0;
   bytes_in = 0;
   bytes_out = 0;
-  /** Connections turned away by --allow/--deny or protected mode (SPEC §11). */
+  /** Connections turned away by --allow/--deny or protected mode (docs/security.md). */
   denied_total = 0;
   /** AUTH requests answered `ERR denied`: a wrong name or password, or a throttled address. */
   auth_failures_total = 0;

@@ -1,5 +1,5 @@
 /**
- * The admission gap (SPEC §10): with --max-running 1, client B waits with a
+ * The admission gap (docs/performance.md): with --max-running 1, client B waits with a
  * request sent while A holds the only slot; A QUITs; the time from A's
  * "OK bye" to B's reply is how long the Manager takes to hand the slot
  * over. switchboard only: the echoes have no Manager.

@@ -1,5 +1,5 @@
 /**
- * AUTH (issue 18; SPEC §5: password hashing never runs on the thread that
+ * AUTH (issue 18; docs/protocol.md#limits-and-bad-input: password hashing never runs on the thread that
  * serves connections): a bystander's PING latency while 20 clients send
  * AUTH at once, over and over, against the same bystander alone. Each AUTH
  * is one scrypt (16 MiB, tens of ms) on Deno's blocking thread pool, at

@@ -1,5 +1,5 @@
 /**
- * S3 (SPEC §10): connect, one PING, close, four at a time; connections per
+ * S3 (docs/performance.md): connect, one PING, close, four at a time; connections per
  * server core, since the generator, not the server, may be what saturates.
  */
 import type { BenchContext } from "../context.ts";

@@ -1,5 +1,5 @@
 /**
- * COUNT (SPEC §10): the PING p99 of 10 clients, alone and while
+ * COUNT (docs/performance.md): the PING p99 of 10 clients, alone and while
  * `COUNT 0 1000 50` keeps the worker threads busy. switchboard only.
  */
 import { delay } from "@std/async/delay";

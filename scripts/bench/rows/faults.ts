@@ -1,5 +1,5 @@
 /**
- * FAULTS (SPEC §5, issue 16): a bounded storm of what a hostile or unlucky
+ * FAULTS (docs/protocol.md#limits-and-bad-input, issue 16): a bounded storm of what a hostile or unlucky
  * network sends — connections reset right after their first bytes,
  * garbage (invalid UTF-8, NUL, lines past --max-line), connections that
  * open and say nothing, and clients that pipeline without ever reading —

@@ -1,5 +1,5 @@
 /**
- * FILE (SPEC §10): PUT and GET of --file-mib MiB through the client's own
+ * FILE (docs/performance.md): PUT and GET of --file-mib MiB through the client's own
  * code, timed from the request to the verified sha256
  * (scripts/bench/file_transfer.ts), against a plain Deno copy of the same
  * file as the reference; and the server's peak RSS growth. switchboard only.

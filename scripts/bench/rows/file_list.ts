@@ -1,5 +1,5 @@
 /**
- * LIST (SPEC §5: no reply built whole beyond a bound, CPU work off the
+ * LIST (docs/protocol.md#limits-and-bad-input: no reply built whole beyond a bound, CPU work off the
  * serving thread): 50,000 files with 190-byte names in --root, and 32
  * clients sending FILE LIST at once. A bystander's PING p99 meanwhile
  * (target < 10 ms, as HASH), the time for all the listings, and the

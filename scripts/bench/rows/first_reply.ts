@@ -1,5 +1,5 @@
 /**
- * S4 (SPEC §10): 1000 fresh connections at once with --max-running 1000;
+ * S4 (docs/performance.md): 1000 fresh connections at once with --max-running 1000;
  * how long each waits for its first reply, and whether all are answered.
  */
 import type { BenchContext } from "../context.ts";

@@ -1,5 +1,5 @@
 /**
- * IDLE (SPEC §10): 10,000 connections held open (64 running, the rest
+ * IDLE (docs/performance.md): 10,000 connections held open (64 running, the rest
  * queued), and the server's RSS once it has accepted them all.
  */
 import { delay } from "@std/async/delay";

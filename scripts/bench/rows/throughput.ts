@@ -1,5 +1,5 @@
 /**
- * S1 and S6 (SPEC §10): persistent connections sending PING, one or 16 in
+ * S1 and S6 (docs/performance.md): persistent connections sending PING, one or 16 in
  * flight each; requests per server core, median of the interleaved
  * repetitions, against both echoes and, with --compare, the other checkout.
  */
