@@ -253,6 +253,7 @@ export class Server {
       echo: this.config.echo,
       authRequired: this.config.usersFile !== undefined,
       commands: new CommandTable(),
+      nextId: () => this.manager.nextId(),
       services: this.#services.forCommands(this.stats, {
         sessions: () => this.#sessions(),
         counters: () => this.counters(),
@@ -329,6 +330,7 @@ export class Server {
       this.manager.abortAll();
       await deadline(idle, ABORT_GRACE_MS).catch(() => {});
     }
+    this.manager.close();
     for (const hook of this.#closeHooks) {
       try {
         await hook();

@@ -9,15 +9,23 @@
  * hangs up while waiting (it must never take a slot), to time one out, to
  * refuse newcomers once the queue is full, to count running + queued per
  * remote address, to list them for WHO, and to tell each one at shutdown.
- * So it owns the queue itself. A `Set` keeps insertion order, which gives
- * FIFO with O(1) removal from the middle.
+ * So it owns the queue itself.
  *
- * No lock guards this state: every change below is a synchronous step on the
- * event-loop thread, finished before any other task can observe it.
+ * One Manager however many network threads (`--threads`,
+ * docs/protocol.md#one-manager-however-many-threads): each thread has a
+ * Manager object for its own handlers, and the decisions — the running
+ * count, the FIFO order across threads, the per-address counts — are made
+ * in shared memory (shared_admission.ts says how). A slot that frees on
+ * this thread goes to the oldest waiter of any thread; if that one is here
+ * it starts in the same tick, otherwise its thread is woken through
+ * `Atomics.waitAsync`. No message crosses threads to admit anyone.
+ *
+ * Within a thread no lock guards the local sets: every change is a
+ * synchronous step on its event loop, finished before any other task runs.
  */
 import { err, type LineReply } from "../../protocol/mod.ts";
 import type { Logger } from "../log.ts";
-import { perAddressKey } from "../../security/address.ts";
+import { SharedAdmission } from "./shared_admission.ts";
 import type { Stats } from "../observability/stats.ts";
 
 /** What the Manager needs from a handler; ClientHandler implements it, tests use fakes. */
@@ -38,7 +46,7 @@ export interface ManagedHandler {
 
 /** Options of {@linkcode Manager}. */
 export interface ManagerOptions {
-  /** Clients running at once (SPEC `--max-running`). */
+  /** Clients running at once (SPEC `--max-running`); ignored when `shared` is given. */
   maxRunning: number;
   /** Clients allowed to wait; the next one is refused with `ERR busy`. Default: no limit. */
   queueLimit?: number;
@@ -46,6 +54,12 @@ export interface ManagerOptions {
   queueTimeoutMs?: number;
   /** Running + queued handlers per address (IPv6: per /64); 0 (default) is no limit. */
   maxPerIp?: number;
+  /**
+   * The server-wide state this Manager shares with the other network
+   * threads' Managers, and this thread's number in it. Default: state of
+   * its own, for one thread.
+   */
+  shared?: { admission: SharedAdmission; thread: number };
   /** Counters to update; the Manager owns accepted/rejected/served/timeouts. */
   stats: Stats;
   /** Where admission events are logged. */
@@ -61,103 +75,135 @@ export interface HandlerEntry<H> {
   state: "running" | "queued";
 }
 
-/** FIFO admission queue plus a capped running set. */
+/** A handler of this thread waiting for a slot: its node in the shared queue, its timeout. */
+interface Waiting<H> {
+  handler: H;
+  node: number;
+  timer: ReturnType<typeof setTimeout> | undefined;
+}
+
+/** FIFO admission queue plus a capped running set, server-wide; this thread's handlers. */
 export class Manager<H extends ManagedHandler = ManagedHandler> {
-  readonly maxRunning: number;
-  #queueLimit: number;
   readonly queueTimeoutMs: number;
-  readonly maxPerIp: number;
+  readonly #shared: SharedAdmission;
+  readonly #thread: number;
   readonly #stats: Stats;
   readonly #logger: Logger;
   readonly #running = new Set<H>();
-  readonly #queue = new Set<H>();
-  readonly #queueTimers = new Map<H, ReturnType<typeof setTimeout>>();
-  /** Running + queued handlers by {@linkcode perAddressKey}; kept only when maxPerIp is set. */
-  readonly #perAddress = new Map<string, number>();
+  /** This thread's waiting handlers by key, in FIFO order (a Map keeps insertion order). */
+  readonly #queue = new Map<number, Waiting<H>>();
+  #nextKey = 1;
   #stopping = false;
+  #closed = false;
   #idleWaiters: Array<() => void> = [];
 
   constructor(options: ManagerOptions) {
     if (!Number.isSafeInteger(options.maxRunning) || options.maxRunning < 1) {
       throw new RangeError(`maxRunning must be a positive integer: received ${options.maxRunning}`);
     }
-    this.maxRunning = options.maxRunning;
-    this.#queueLimit = options.queueLimit ?? Infinity;
     this.queueTimeoutMs = options.queueTimeoutMs ?? 0;
-    this.maxPerIp = options.maxPerIp ?? 0;
+    this.#shared = options.shared?.admission ?? SharedAdmission.create({
+      maxRunning: options.maxRunning,
+      queueLimit: Math.min(options.queueLimit ?? 2 ** 31 - 1, 2 ** 31 - 1),
+      maxPerIp: options.maxPerIp ?? 0,
+      threads: 1,
+    });
+    this.#thread = options.shared?.thread ?? 0;
     this.#stats = options.stats;
     this.#logger = options.logger;
+    this.#watchGrants();
   }
 
-  /** Handlers allowed to wait; the next one is refused with `ERR busy`. */
+  /** SPEC `--max-running`. */
+  get maxRunning(): number {
+    return this.#shared.maxRunning;
+  }
+
+  /** SPEC `--max-per-ip` (0 = none). */
+  get maxPerIp(): number {
+    return this.#shared.maxPerIp;
+  }
+
+  /** Handlers allowed to wait, server-wide; the next one is refused with `ERR busy`. */
   get queueLimit(): number {
-    return this.#queueLimit;
+    return this.#shared.queueLimit;
   }
 
   /** Lowers (or raises) the queue limit; handlers already waiting keep their place. */
   setQueueLimit(limit: number): void {
-    this.#queueLimit = limit;
+    this.#shared.setQueueLimit(limit);
   }
 
-  /** Handlers running now. */
+  /** Handlers running now, server-wide. */
   get running(): number {
-    return this.#running.size;
+    return this.#shared.running;
   }
 
-  /** Handlers waiting now. */
+  /** Handlers waiting now, server-wide. */
   get queued(): number {
-    return this.#queue.size;
+    return this.#shared.queued;
   }
 
-  /** Running handlers first, then the queue in FIFO order. */
+  /** A new connection id: unique and increasing in accept order across threads. */
+  nextId(): number {
+    return this.#shared.nextId();
+  }
+
+  /** This thread's running handlers first, then its queue in FIFO order. */
   *handlers(): Generator<HandlerEntry<H>> {
     for (const handler of this.#running) yield { handler, state: "running" };
-    for (const handler of this.#queue) yield { handler, state: "queued" };
+    for (const { handler } of this.#queue.values()) yield { handler, state: "queued" };
   }
 
   /**
-   * Takes a new handler: starts it if a slot is free, queues it if the queue
-   * has room, otherwise refuses it with `ERR busy` (docs/protocol.md#admission-the-queue-and-its-limits). The per-address
-   * limit is checked first.
+   * Takes a new handler: starts it if a slot is free and nobody waits,
+   * queues it if the queue has room, otherwise refuses it with `ERR busy`
+   * (docs/protocol.md#admission-the-queue-and-its-limits). The per-address
+   * limit is checked first. Every limit is server-wide.
    */
   admit(handler: H): Admission {
     this.#stats.accepted_total++;
-    if (this.#stopping) return this.#reject(handler, SHUTDOWN_REPLY, "shutting down");
-    if (this.maxPerIp > 0 && this.#fromAddress(handler) >= this.maxPerIp) {
-      return this.#reject(handler, PER_ADDRESS_REPLY, `max ${this.maxPerIp} per address`);
-    }
-    if (this.#running.size < this.maxRunning) {
-      this.#count(handler, 1);
+    const key = this.#nextKey++;
+    const decision = this.#shared.admit(this.#thread, key, handler.address);
+    if (decision.kind === "running") {
       this.#start(handler);
       return "running";
     }
-    if (this.#queue.size >= this.#queueLimit) {
+    if (decision.kind === "refused") {
+      if (decision.reason === "stopping") {
+        return this.#reject(handler, SHUTDOWN_REPLY, "shutting down");
+      }
+      if (decision.reason === "per-address") {
+        return this.#reject(handler, PER_ADDRESS_REPLY, `max ${this.maxPerIp} per address`);
+      }
       const reply = err(
         "busy",
-        `server full (${this.#running.size} running, ${this.#queue.size} queued)`,
+        `server full (${decision.running} running, ${decision.queued} queued)`,
       );
       return this.#reject(handler, reply, "queue full");
     }
-    this.#count(handler, 1);
-    this.#queue.add(handler);
+    const waiting: Waiting<H> = { handler, node: decision.node, timer: undefined };
+    this.#queue.set(key, waiting);
     if (this.queueTimeoutMs > 0) {
-      this.#queueTimers.set(handler, setTimeout(() => this.#timeOut(handler), this.queueTimeoutMs));
+      waiting.timer = setTimeout(() => this.#timeOut(key), this.queueTimeoutMs);
     }
-    handler.enqueued(() => this.#leave(handler));
+    handler.enqueued(() => this.#leave(key));
     return "queued";
   }
 
   /**
-   * Stops admitting: queued handlers are refused with `ERR shutdown`, running
-   * ones are asked to finish the request in hand. Resolve
-   * {@linkcode whenIdle} to know when they are done.
+   * Stops admitting, on every thread: this thread's queued handlers are
+   * refused with `ERR shutdown`, its running ones are asked to finish the
+   * request in hand. Resolve {@linkcode whenIdle} to know when they are done.
    */
   shutdown(): void {
     this.#stopping = true;
-    for (const handler of [...this.#queue]) {
-      this.#dequeue(handler);
-      handler.refuse(SHUTDOWN_REPLY);
+    this.#shared.stop();
+    for (const key of [...this.#queue.keys()]) {
+      const waiting = this.#dequeue(key);
+      waiting?.handler.refuse(SHUTDOWN_REPLY);
     }
+    this.#takeGrants();
     for (const handler of this.#running) handler.shutdown();
   }
 
@@ -166,10 +212,42 @@ export class Manager<H extends ManagedHandler = ManagedHandler> {
     for (const handler of this.#running) handler.abort();
   }
 
-  /** Resolves when nothing runs and nothing waits. */
+  /** Resolves when nothing runs and nothing waits on this thread. */
   whenIdle(): Promise<void> {
     if (this.#running.size === 0 && this.#queue.size === 0) return Promise.resolve();
     return new Promise((resolve) => this.#idleWaiters.push(resolve));
+  }
+
+  /** Stops watching for grants (after the drain): the thread may then end. */
+  close(): void {
+    this.#closed = true;
+    this.#shared.wake(this.#thread);
+  }
+
+  /**
+   * Slots that other threads freed for this thread's waiters arrive as
+   * grants: one `Atomics.waitAsync` on this thread's grant signal at a time.
+   */
+  async #watchGrants(): Promise<void> {
+    while (!this.#closed) {
+      const seen = this.#shared.grantSignal(this.#thread);
+      this.#takeGrants();
+      await this.#shared.waitForGrant(this.#thread, seen);
+    }
+  }
+
+  /** Starts the handlers granted a slot (or, shutting down, refuses them and gives the slot back). */
+  #takeGrants(): void {
+    for (const key of this.#shared.takeGrants(this.#thread)) {
+      const waiting = this.#queue.get(key);
+      if (waiting === undefined) continue; // it left, and gave the grant on then (leave)
+      this.#forget(key, waiting);
+      if (this.#stopping) {
+        waiting.handler.refuse(SHUTDOWN_REPLY);
+        this.#startLocal(this.#shared.release(this.#thread, waiting.handler.address));
+      } else this.#start(waiting.handler);
+    }
+    this.#notifyIfIdle();
   }
 
   #start(handler: H): void {
@@ -191,64 +269,49 @@ export class Manager<H extends ManagedHandler = ManagedHandler> {
 
   #finish(handler: H): void {
     if (!this.#running.delete(handler)) return;
-    this.#count(handler, -1);
     this.#stats.served_total++;
-    this.#fill();
-  }
-
-  /** Starts queued handlers while slots are free: this is what makes a freed slot reach the next handler at once. */
-  #fill(): void {
-    while (this.#running.size < this.maxRunning && !this.#stopping) {
-      const next = this.#queue.values().next();
-      if (next.done) break;
-      this.#dequeue(next.value);
-      this.#count(next.value, 1);
-      this.#start(next.value);
-    }
+    // The slot goes to the oldest waiter of any thread; if that one is ours, it starts now.
+    this.#startLocal(this.#shared.release(this.#thread, handler.address));
     this.#notifyIfIdle();
   }
 
-  #leave(handler: H): void {
-    if (this.#dequeue(handler)) this.#notifyIfIdle();
+  /** Starts this thread's waiter `key`, granted a slot in the same step that freed it. */
+  #startLocal(key: number | undefined): void {
+    if (key === undefined) return;
+    const waiting = this.#queue.get(key);
+    if (waiting === undefined) return;
+    this.#forget(key, waiting);
+    this.#start(waiting.handler);
   }
 
-  #timeOut(handler: H): void {
-    if (!this.#dequeue(handler)) return;
+  #leave(key: number): void {
+    if (this.#dequeue(key)) this.#notifyIfIdle();
+  }
+
+  #timeOut(key: number): void {
+    const waiting = this.#dequeue(key);
+    if (waiting === undefined) return;
     this.#stats.timeouts_total++;
     const seconds = this.queueTimeoutMs / 1000;
-    this.#logger.info("queue timeout", { address: handler.address, waited_s: seconds });
-    handler.refuse(err("timeout", `waited ${seconds} s for a free slot`));
+    this.#logger.info("queue timeout", { address: waiting.handler.address, waited_s: seconds });
+    waiting.handler.refuse(err("timeout", `waited ${seconds} s for a free slot`));
     this.#notifyIfIdle();
   }
 
-  /** Removes a waiting handler; false if it was not waiting. */
-  #dequeue(handler: H): boolean {
-    if (!this.#queue.delete(handler)) return false;
-    const timer = this.#queueTimers.get(handler);
-    if (timer !== undefined) {
-      clearTimeout(timer);
-      this.#queueTimers.delete(handler);
-    }
-    this.#count(handler, -1);
-    return true;
+  /** Takes a waiting handler out of the queue, here and in shared memory; undefined if it was not waiting. */
+  #dequeue(key: number): Waiting<H> | undefined {
+    const waiting = this.#queue.get(key);
+    if (waiting === undefined) return undefined;
+    this.#forget(key, waiting);
+    // If a slot was granted to it meanwhile, the slot goes on to the next waiter.
+    this.#startLocal(this.#shared.leave(this.#thread, waiting.node, waiting.handler.address));
+    return waiting;
   }
 
-  /** Running + queued handlers from the address (IPv6: the /64) of `handler`. */
-  #fromAddress(handler: H): number {
-    return this.#perAddress.get(perAddressKey(handler.address)) ?? 0;
-  }
-
-  /**
-   * Counts `handler` in (+1) or out (-1) of its address's total. IPv6
-   * addresses count per /64 (docs/server.md#server-options): one host is commonly handed a whole
-   * /64 and could otherwise open maxPerIp connections from each address in it.
-   */
-  #count(handler: H, change: 1 | -1): void {
-    if (this.maxPerIp === 0) return;
-    const key = perAddressKey(handler.address);
-    const count = (this.#perAddress.get(key) ?? 0) + change;
-    if (count > 0) this.#perAddress.set(key, count);
-    else this.#perAddress.delete(key);
+  /** Drops a waiter from this thread's queue (its shared node is handled by the caller). */
+  #forget(key: number, waiting: Waiting<H>): void {
+    this.#queue.delete(key);
+    if (waiting.timer !== undefined) clearTimeout(waiting.timer);
   }
 
   #reject(handler: H, reply: LineReply, reason: string): Admission {

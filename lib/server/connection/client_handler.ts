@@ -41,6 +41,11 @@ export interface HandlerOptions extends DispatchOptions {
   /** Raw byte echo instead of the protocol (SPEC `--echo`). */
   echo: boolean;
   services: Services;
+  /**
+   * The next connection id (the Manager's, unique across network threads);
+   * default: a counter of this thread's.
+   */
+  nextId?: () => number;
   /** Where each connection's first read and reply buffers come from and go back to (lib/server/connection/buffer_pool.ts). */
   buffers?: { frames: BufferPool; replies: BufferPool } | undefined;
 }
@@ -71,7 +76,7 @@ let nextSessionId = 1;
 
 /** One peer connection, from accept to close. */
 export class ClientHandler implements ManagedHandler, Session {
-  readonly id = nextSessionId++;
+  readonly id: number;
   readonly address: string;
   readonly port: number;
   readonly connectedAt = new Date();
@@ -103,6 +108,7 @@ export class ClientHandler implements ManagedHandler, Session {
     remote: { hostname: string; port: number },
     options: HandlerOptions,
   ) {
+    this.id = options.nextId?.() ?? nextSessionId++;
     this.#conn = conn;
     this.address = remote.hostname;
     this.port = remote.port;
