@@ -1,7 +1,9 @@
 /**
- * switchboard-server: parses the command line (docs/server.md#server-options), starts the server
- * in the network thread when it may (lib/server/net_thread.ts says why), and
- * turns signals into a graceful shutdown (docs/protocol.md#shutdown). Everything else is in lib/.
+ * switchboard-server: parses the command line (docs/server.md#server-options), starts the hub
+ * (lib/server/hub.ts), which starts the network threads, and turns signals
+ * into a graceful shutdown (docs/protocol.md#shutdown). This file is also what
+ * each network thread and each job worker runs (see the end). Everything
+ * else is in lib/.
  */
 import { parseServerArgs, SERVER_USAGE, type ServerConfig } from "./lib/server/config.ts";
 import { VERSION } from "./lib/defaults.ts";
@@ -9,19 +11,19 @@ import { Logger } from "./lib/server/log.ts";
 import { Server } from "./lib/server/server.ts";
 import { describeStartupError, StartupError } from "./lib/server/startup_error.ts";
 import { serveJobs } from "./lib/jobs/worker.ts";
-import { inWorkerThread, localWorkers, type SpawnWorker } from "./lib/worker_thread.ts";
+import { inWorkerThread } from "./lib/worker_thread.ts";
+import { SharedPrintLock } from "./lib/lock.ts";
+import { type RunningServer, startHub } from "./lib/server/hub.ts";
 import {
   EVENT_INTERVAL_VARIABLE,
   inNetThread,
   IO_EVENTS_VARIABLE,
   NET_THREAD_PERMISSION,
-  type NetPlacement,
-  placeNetwork,
-  type RunningServer,
+  scheduleNetwork,
   serveNetThread,
-  startNetThread,
 } from "./lib/server/net_thread.ts";
 import { UsageError } from "./lib/usage_error.ts";
+import type { ThreadStart } from "./lib/server/thread_messages.ts";
 import { parsePasswdArgs, passwd, PASSWD_USAGE } from "./lib/security/passwd.ts";
 import {
   PasswordAbortedError,
@@ -48,8 +50,15 @@ const JOBS_MODULE = import.meta.url.endsWith(".ts")
   ? new URL("./lib/jobs/worker.ts", import.meta.url)
   : new URL(import.meta.url);
 
-/** Entry point; returns the process exit code. */
-export async function main(args: readonly string[]): Promise<number> {
+/**
+ * Entry point; returns the process exit code. `netModule` is the file the
+ * network threads run (default this one; a test's entry that wraps it
+ * passes its own).
+ */
+export async function main(
+  args: readonly string[],
+  options: { netModule?: URL } = {},
+): Promise<number> {
   if (args[0] === "passwd") return await passwdMain(args.slice(1));
   let parsed;
   try {
@@ -68,10 +77,35 @@ export async function main(args: readonly string[]): Promise<number> {
     console.log(`switchboard-server ${VERSION}`);
     return 0;
   }
-  const placement = placeNetwork();
-  const running = placement === "worker"
-    ? startNetThread(new URL(import.meta.url), parsed.config, JOBS_MODULE)
-    : await serve(parsed.config, placement);
+  const config = parsed.config;
+  const scheduling = scheduleNetwork();
+  const printLock = new SharedPrintLock();
+  const logger = new Logger({
+    level: config.logLevel,
+    format: config.logFormat,
+    sink: Deno.stderr,
+    lock: printLock,
+  });
+  const running = await startHub(config, {
+    logger,
+    printLock,
+    netModule: options.netModule ?? new URL(import.meta.url),
+    jobsModule: JOBS_MODULE,
+    onFatal: printError,
+  });
+  if (typeof running === "number") return running;
+  if (scheduling === "default") {
+    logger.warn(
+      `I/O scheduling is Deno's default: run with ${NET_THREAD_PERMISSION} ` +
+        "so that busy clients cannot hold back new ones",
+    );
+  } else {
+    logger.info("I/O scheduling", {
+      events_per_turn: Deno.env.get(IO_EVENTS_VARIABLE) ?? "default",
+      event_interval: Deno.env.get(EVENT_INTERVAL_VARIABLE) ?? "default",
+      thread: "network",
+    });
+  }
   onSignals(running);
   return await running.exited;
 }
@@ -92,44 +126,6 @@ async function passwdMain(args: readonly string[]): Promise<number> {
     printError(error.message);
     return 1;
   }
-}
-
-/** Starts the server in this thread; a failure to start is printed and becomes exit code 1. */
-async function serve(
-  config: ServerConfig,
-  placement: NetPlacement,
-  spawn: SpawnWorker = localWorkers(JOBS_MODULE),
-): Promise<RunningServer> {
-  const logger = new Logger({
-    level: config.logLevel,
-    format: config.logFormat,
-    sink: Deno.stderr,
-  });
-  // A bundle or a compiled binary is one file with no lib/ beside it, so
-  // the job workers re-enter this module (see the end of this file).
-  const server = new Server(config, { logger, spawnWorker: spawn });
-  try {
-    await server.listen();
-  } catch (error) {
-    if (!(error instanceof StartupError)) throw error;
-    printError(describeStartupError(error, config));
-    return { shutDown: () => {}, reload: () => {}, exited: Promise.resolve(1) };
-  }
-  if (placement === "here, default scheduling") {
-    logger.warn(
-      `I/O scheduling is Deno's default: run with ${NET_THREAD_PERMISSION} ` +
-        "so that busy clients cannot hold back new ones",
-    );
-  } else {
-    logger.info("I/O scheduling", {
-      events_per_turn: Deno.env.get(IO_EVENTS_VARIABLE) ?? "default",
-      event_interval: Deno.env.get(EVENT_INTERVAL_VARIABLE) ?? "default",
-      thread: placement === "worker" ? "network" : "main",
-    });
-  }
-  // The accept loop ends only on shutdown; then the drain finishes and we exit 0.
-  const exited = server.accepting.then(() => server.shutdown()).then(() => 0);
-  return { shutDown: () => void server.shutdown(), reload: () => void server.reload(), exited };
 }
 
 /**
@@ -160,8 +156,23 @@ function onSignals(server: RunningServer): void {
   if (Deno.build.os !== "windows") Deno.addSignalListener("SIGHUP", () => server.reload());
 }
 
-// This file is also the network thread and the job workers (see main).
+/** A network thread's server, logging through the print lock all threads share. */
+function networkThread(config: ServerConfig, start: ThreadStart) {
+  const logger = new Logger({
+    level: config.logLevel,
+    format: config.logFormat,
+    sink: Deno.stderr,
+    lock: new SharedPrintLock(start.printLock),
+  });
+  return { server: new Server(config, { logger, start }), logger };
+}
+
+// This file is also each network thread and each job worker (see main).
 if (inNetThread()) {
-  serveNetThread((config: ServerConfig, spawn) => serve(config, "worker", spawn));
+  serveNetThread(
+    networkThread,
+    (error, config) =>
+      error instanceof StartupError ? describeStartupError(error, config) : undefined,
+  );
 } else if (inWorkerThread()) serveJobs();
 else if (import.meta.main) Deno.exit(await main(Deno.args));

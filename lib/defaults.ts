@@ -48,6 +48,7 @@ export function defaultWorkers(): number {
 /** Upper bounds that keep a typo from becoming an outage. */
 export const LIMITS = {
   workers: 256,
+  threads: 256,
   maxRunning: 1_000_000,
   queueLimit: 10_000_000,
   timeoutS: 31_536_000, // one year: longer is surely a mistake

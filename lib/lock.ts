@@ -89,7 +89,8 @@ export class Semaphore {
 /**
  * The print lock: every line written to stderr by the server (logs, the
  * startup banner, fatal errors) goes through this one lock, so lines never
- * interleave even when a write to a slow pipe is split into several.
+ * interleave even when a write to a slow pipe is split into several. With
+ * several network threads, each logger takes a {@linkcode SharedPrintLock} too.
  */
 export const printLock = new Mutex();
 
@@ -162,5 +163,35 @@ export class AtomicMutex {
       Atomics.store(this.#cells, this.#index, UNLOCKED);
       Atomics.notify(this.#cells, this.#index, 1);
     }
+  }
+}
+
+/**
+ * A lock for async sections shared by every thread of the process: the
+ * network threads' loggers take it around each write to stderr, so lines of
+ * different threads never interleave (a write longer than a pipe's 4 KiB
+ * atomic size may be split, and another thread's could land in between).
+ */
+export class SharedPrintLock {
+  /** The lock word's buffer, to hand to the other threads. */
+  readonly buffer: SharedArrayBuffer;
+  readonly #mutex: AtomicMutex;
+
+  /** Over `buffer` (one Int32, zero at first), or a new one. */
+  constructor(buffer = new SharedArrayBuffer(Int32Array.BYTES_PER_ELEMENT)) {
+    this.buffer = buffer;
+    this.#mutex = new AtomicMutex(new Int32Array(buffer));
+  }
+
+  /** Runs `fn` holding the lock, after this thread's own print lock. */
+  run<T>(fn: () => Promise<T>): Promise<T> {
+    return printLock.run(async () => {
+      await this.#mutex.lockAsync();
+      try {
+        return await fn();
+      } finally {
+        this.#mutex.unlock();
+      }
+    });
   }
 }

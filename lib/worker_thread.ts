@@ -7,9 +7,7 @@
  * Apart from the pool because most of its users never schedule a job: a
  * worker module (lib/jobs/worker.ts) only answers messages, the entry
  * points that re-enter themselves as a thread (server.ts, client.ts,
- * lib/bench/worker.ts) only ask where they run, and the network thread
- * (lib/server/net_thread.ts) starts workers for a pool that lives on
- * another thread.
+ * lib/bench/worker.ts) only ask where they run.
  */
 
 /** True inside a Web Worker, false on the main thread. */
@@ -43,7 +41,7 @@ export interface WorkerReady {
 /**
  * Called by a worker module once it listens for jobs (see `WorkerPool.start`
  * in lib/jobs/pool.ts), on the endpoint its jobs come from: the worker's
- * own scope, or the port it was handed (see {@linkcode SpawnWorker}).
+ * own scope by default.
  */
 export function announceReady(
   endpoint: { postMessage(message: WorkerReady): void } = self as unknown as {
@@ -69,8 +67,7 @@ export interface WorkerEvents {
 
 /**
  * Starts one worker thread. The default starts a Web Worker from the pool's
- * own thread ({@linkcode localWorkers}); the server's network thread asks
- * the main thread instead (lib/server/net_thread.ts says why).
+ * own thread ({@linkcode localWorkers}); tests start faulty ones.
  */
 export type SpawnWorker = (events: WorkerEvents) => WorkerHandle;
 

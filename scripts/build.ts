@@ -33,6 +33,7 @@ export const EXECUTABLES = [
     entry: "server.ts",
     permissions: [
       "--unstable-kv",
+      "--unstable-net",
       "--allow-net",
       "--allow-read",
       "--allow-write",

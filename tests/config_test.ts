@@ -2,6 +2,7 @@
 import { assertEquals, assertThrows } from "@std/assert";
 import { parseServerArgs, type ServerConfig } from "../lib/server/config.ts";
 import { UsageError } from "../lib/usage_error.ts";
+import { defaultThreads } from "../lib/server/door/reuse_port.ts";
 
 function config(args: string[]): ServerConfig {
   const parsed = parseServerArgs(args);
@@ -28,6 +29,7 @@ Deno.test("server args have the SPEC defaults", () => {
     maxLine: 65536,
     drainTimeoutS: 10,
     workers: navigator.hardwareConcurrency,
+    threads: defaultThreads(),
     dataDir: "./data",
     rootDir: "./files",
     maxFileSize: 1073741824,
@@ -67,6 +69,8 @@ Deno.test("server args read every option", () => {
     "0",
     "--workers",
     "3",
+    "--threads",
+    "1",
     "--data",
     "/var/lib/sb",
     "--root",
@@ -102,6 +106,7 @@ Deno.test("server args read every option", () => {
     maxLine: 100,
     drainTimeoutS: 0,
     workers: 3,
+    threads: 1,
     dataDir: "/var/lib/sb",
     rootDir: "/srv/files",
     maxFileSize: 0,
@@ -159,6 +164,11 @@ Deno.test("server args name the bad value and the allowed range", () => {
     ],
     [["--log-format", "xml"], '--log-format must be text or json: received "xml"'],
     [["--workers", "0"], '--workers must be an integer from 1 to 256: received "0"'],
+    [["--threads", "0"], '--threads must be an integer from 1 to 256: received "0"'],
+    [["--threads", "two"], '--threads must be an integer from 1 to 256: received "two"'],
+    [["--threads", "1.5"], '--threads must be an integer from 1 to 256: received "1.5"'],
+    [["--threads", "257"], '--threads must be an integer from 1 to 256: received "257"'],
+    [["--threads", "-2"], "unknown option -2"],
     [["--max-line", "1.5"], '--max-line must be an integer from 1 to 67108864: received "1.5"'],
     [
       ["--allow", "10.0.0.1/8"],

@@ -1,7 +1,8 @@
 /**
- * End to end: where the server serves from (lib/net_thread.ts). With the
- * permission for Deno's I/O event limit it serves from a network thread that
- * has the limit; without it, from the main thread, after one warning.
+ * End to end: the network threads' I/O scheduling (lib/server/net_thread.ts).
+ * With the permission for Deno's I/O event limit the network threads have
+ * the limit; a limit the user set is kept; without the permission, Deno's
+ * default, after one warning.
  */
 import { assertEquals, assertMatch } from "@std/assert";
 import {
@@ -12,7 +13,7 @@ import {
 } from "../lib/server/net_thread.ts";
 import { repoPath, run, SERVER_PERMISSIONS, TestClient, TestServer } from "./helpers.ts";
 
-/** Serves PING and COUNT (whose workers are nested in the serving thread), then drains on SIGTERM. */
+/** Serves PING and COUNT (whose workers the main thread runs), then drains on SIGTERM. */
 async function servesAndDrains(server: TestServer): Promise<void> {
   using client = await TestClient.connect(server.port);
   assertEquals(await client.ask("PING"), "OK PONG");
@@ -35,16 +36,16 @@ Deno.test("with the permission, the server serves from a network thread with the
   await servesAndDrains(server);
 });
 
-Deno.test("a limit the user set is kept, and the server serves from the main thread", async () => {
+Deno.test("a limit the user set is kept by the network threads", async () => {
   await using server = await TestServer.start([], { env: { [IO_EVENTS_VARIABLE]: "32" } });
   assertMatch(
     await server.waitForLog(/I\/O scheduling/),
-    /INFO {2}I\/O scheduling events_per_turn=32 event_interval=default thread=main$/,
+    /INFO {2}I\/O scheduling events_per_turn=32 event_interval=default thread=network$/,
   );
   await servesAndDrains(server);
 });
 
-Deno.test("without the permission, the server warns once and serves from the main thread", async () => {
+Deno.test("without the permission, the server warns once and serves with Deno's default", async () => {
   const permissions = SERVER_PERMISSIONS.filter((flag) => !flag.startsWith("--allow-env"));
   await using server = await TestServer.start([], { permissions });
   const warning = await server.waitForLog(/I\/O scheduling/);

@@ -20,6 +20,7 @@ const decoder = new TextDecoder();
 /** Flags the server subprocess runs with: the same as `deno task server`. */
 export const SERVER_PERMISSIONS = [
   "--unstable-kv",
+  "--unstable-net",
   "--allow-net",
   "--allow-read",
   "--allow-write",
@@ -411,6 +412,7 @@ export const STAT_KEYS = [
   "bytes_in",
   "bytes_out",
   "workers",
+  "threads",
   "jobs_total",
   "jobs_running",
   "jobs_queued",

@@ -38,8 +38,7 @@ Deno.test("the metrics endpoint holds 64 connections, closes the next at once, a
   const endpoint = serveMetrics({
     hostname: "127.0.0.1",
     port: 0,
-    server: source,
-    durations: new RequestDurations(),
+    gather: () => Promise.resolve({ server: source, durations: new RequestDurations() }),
     healthy: () => true,
     logger: new Logger(),
     headerTimeoutMs: 300,

@@ -33,6 +33,23 @@ export interface AuthService {
   authenticate(address: string, name: string, password: string): Promise<AuthResult>;
 }
 
+/**
+ * The KV store as the commands use it: the embedded store, or, on a network
+ * thread, the one store the server's threads share (lib/server/remote_services.ts).
+ */
+export type KvAccess = Pick<
+  KvStore,
+  "get" | "set" | "delete" | "increment" | "countKeys" | "eachKey"
+>;
+
+/**
+ * The worker threads as the commands use them: the pool, or, on a network
+ * thread, the one pool of the process. Every batch a command makes repeats
+ * one job (`makeJob` gives the same job for every index), which is what lets
+ * a batch cross threads as one message.
+ */
+export type JobRunner = Pick<WorkerPool<Job, JobResult>, "runBatch" | "run">;
+
 /** One connection as WHO lists it. */
 export interface SessionEntry {
   session: Session;
@@ -49,15 +66,15 @@ export interface Services {
   /** The files under --root. */
   readonly files: FileStore;
   /** The durable key-value store. */
-  readonly kv: KvStore;
+  readonly kv: KvAccess;
   /** The worker threads: COUNT jobs, and hashes for FILE GET (which the file store runs there). */
-  readonly workers: WorkerPool<Job, JobResult>;
+  readonly workers: JobRunner;
   /** The users of `--users`; undefined without it (every client is let in, and AUTH is refused). */
   readonly auth: AuthService | undefined;
-  /** Running connections, then queued ones in FIFO order (WHO). */
-  sessions(): Iterable<SessionEntry>;
-  /** The STATS lines as `[key, integer]`, in order (docs/protocol.md#commands). */
-  counters(): Iterable<[string, number]>;
+  /** Running connections, then queued ones in FIFO order (WHO), of every network thread. */
+  sessions(): Iterable<SessionEntry> | Promise<Iterable<SessionEntry>>;
+  /** The STATS lines as `[key, integer]`, in order (docs/protocol.md#commands), server-wide. */
+  counters(): Iterable<[string, number]> | Promise<Iterable<[string, number]>>;
 }
 
 /** Everything a command runs with: its connection, and the shared services. */

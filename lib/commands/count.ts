@@ -80,16 +80,19 @@ export const COUNT: Command = {
       await services.workers.runBatch(increments, () => ({ kind: "count", cells, workMs }), {
         signal,
         cost: workMs,
-        onResult: (result, index, worker) => {
-          if (logger.debugEnabled && result.kind === "counted") {
-            logger.debug(`job ${index + 1}/${increments}`, {
-              client: session.id,
-              worker,
-              work_ms: workMs,
-              seen: result.seen,
-            });
+        // Only with -v: on a network thread each result would cross threads to be logged.
+        onResult: logger.debugEnabled
+          ? (result, index, worker) => {
+            if (result.kind === "counted") {
+              logger.debug(`job ${index + 1}/${increments}`, {
+                client: session.id,
+                worker,
+                work_ms: workMs,
+                seen: result.seen,
+              });
+            }
           }
-        },
+          : undefined,
       });
     } catch (error) {
       if (error instanceof PoolFullError) {

@@ -51,10 +51,10 @@ export const WHO: Command = {
   name: "WHO",
   usage: ["WHO"],
   summary: "lists connections: id address:port running|queued name connected-since",
-  run(request, { services }) {
+  async run(request, { services }) {
     expectArgs(request.args(), { min: 0 }, "WHO takes no arguments");
     const lines: string[] = [];
-    for (const { session, state } of services.sessions()) {
+    for (const { session, state } of await services.sessions()) {
       const name = session.identity ? quoteWord(session.identity.name) : "-";
       const host = session.address.includes(":") ? `[${session.address}]` : session.address;
       lines.push(

@@ -11,13 +11,18 @@ import {
   type Request,
 } from "../protocol/mod.ts";
 import {
-  type KvStore,
   MAX_KEY_BYTES,
   MAX_VALUE_BYTES,
   NotAnIntegerError,
   ValueTooLargeError,
 } from "../stores/kv_store.ts";
-import { type Command, type CommandContext, expectArgs, truncate } from "./command.ts";
+import {
+  type Command,
+  type CommandContext,
+  expectArgs,
+  type KvAccess,
+  truncate,
+} from "./command.ts";
 
 const encoder = new TextEncoder();
 
@@ -96,7 +101,7 @@ const SUBCOMMANDS: ReadonlyMap<string, Subcommand> = new Map<string, Subcommand>
 
 /** A listing's DATA reply, each key encoded as it comes from the store. */
 async function listKeys(
-  kv: KvStore,
+  kv: KvAccess,
   prefix: string,
   options: { after?: string | undefined; limit: number },
 ): Promise<Reply> {

@@ -7,8 +7,9 @@ export const STATS: Command = {
   name: "STATS",
   usage: ["STATS"],
   summary: "server counters as key value lines",
-  run(request, { services }) {
+  async run(request, { services }) {
     expectArgs(request.args(), { min: 0 }, "STATS takes no arguments");
-    return dataLines([...services.counters()].map(([key, value]) => `${key} ${value}`));
+    const counters = await services.counters();
+    return dataLines([...counters].map(([key, value]) => `${key} ${value}`));
   },
 };

@@ -58,8 +58,8 @@ export interface WorkerPoolOptions {
   size: number;
   /**
    * Starts one worker: a Web Worker of this thread (`localWorkers` in
-   * lib/worker_thread.ts), or one the main thread started and handed over
-   * (lib/server/net_thread.ts). Its module calls
+   * lib/worker_thread.ts; the server's pool is the main thread's,
+   * lib/server/hub.ts). Its module calls
    * `announceReady()`, then answers each JobMessage with a JobReply.
    */
   spawn: SpawnWorker;
@@ -198,7 +198,7 @@ export class WorkerPool<J, R> {
     total: number,
     makeJob: (index: number) => J,
     options: {
-      onResult?: (result: R, index: number, workerId: number) => void;
+      onResult?: ((result: R, index: number, workerId: number) => void) | undefined;
       signal?: AbortSignal;
       /** What each job counts against the pool's `maxPendingCost` (default 0). */
       cost?: number;

@@ -46,7 +46,7 @@ export async function runJob(job: Job): Promise<JobOutcome> {
   }
 }
 
-/** Where a worker's jobs come from and its answers go: its own scope, or a port it was handed. */
+/** Where a worker's jobs come from and its answers go: its own scope. */
 interface JobEndpoint {
   onmessage: ((event: MessageEvent<JobMessage<Job>>) => void) | null;
   postMessage(
@@ -57,20 +57,11 @@ interface JobEndpoint {
 
 /**
  * Answers every job posted to this worker thread, one job at a time (the
- * pool sends no more). A worker started by another thread than the pool's
- * (see lib/server/net_thread.ts) is first sent `{ jobsPort }`: a
- * MessagePort to the pool, on which it then serves instead.
+ * pool sends no more).
  */
 export function serveJobs(): void {
   // Typed narrowly so this file also checks under the main thread's lib.
-  const scope = self as unknown as JobEndpoint;
-  serveOn(scope);
-  const onScope = scope.onmessage!;
-  scope.onmessage = (event) => {
-    const port = (event.data as { jobsPort?: MessagePort }).jobsPort;
-    if (port === undefined) return onScope(event);
-    serveOn(port as unknown as JobEndpoint);
-  };
+  serveOn(self as unknown as JobEndpoint);
 }
 
 /** Runs each job that arrives on `endpoint` and posts its answer back there. */

@@ -26,6 +26,7 @@ import {
 import type { LogFormat, LogLevel } from "./log.ts";
 import { type AddressPolicy, parseAddressList } from "../security/address_list.ts";
 import { UsageError } from "../usage_error.ts";
+import { defaultThreads, reusePortUnavailable } from "./door/reuse_port.ts";
 
 /** The server's usage text (`--help`, and after a usage error). */
 export const SERVER_USAGE = `usage: switchboard-server [PORT [MAX_RUNNING]] [options]
@@ -50,6 +51,8 @@ options:
   --max-file-size BYTES largest FILE PUT (default ${DEFAULT_MAX_FILE_SIZE})
   --data DIR            where the KV store keeps its database (default ${DEFAULT_DATA_DIR})
   --workers N           worker threads for COUNT jobs and file hashes (default: CPU count, here ${defaultWorkers()})
+  --threads N           network threads, each accepting on the port; one Manager for all
+                        (default: CPU count on Linux, here ${defaultThreads()})
   --echo                raw mode: every admitted connection is a byte-for-byte echo
   --metrics-port P      serve Prometheus /metrics and /healthz over HTTP on ${DEFAULT_HOST}:P
                         (or ADDRESS:P for another address; 0 picks a free port)
@@ -93,6 +96,8 @@ export interface ServerConfig {
   dataDir: string;
   /** Worker threads for CPU-heavy jobs (COUNT). */
   workers: number;
+  /** Network threads, each with a listener on the port (docs/architecture.md#threads). */
+  threads: number;
   echo: boolean;
   /** Where `/metrics` is served (SPEC `--metrics-port`); undefined when off. */
   metrics: { hostname: string; port: number } | undefined;
@@ -127,6 +132,7 @@ const VALUE_OPTIONS = [
   "min-rate",
   "drain-timeout",
   "workers",
+  "threads",
   "data",
   "root",
   "max-file-size",
@@ -223,6 +229,7 @@ export function parseServerArgs(args: readonly string[]): ServerArgs {
       maxLine: int("max-line", DEFAULT_MAX_LINE, 1, LIMITS.maxLine),
       drainTimeoutS: seconds("drain-timeout", DEFAULT_DRAIN_TIMEOUT_S),
       workers: int("workers", defaultWorkers(), 1, LIMITS.workers),
+      threads: threadsOption(values.get("threads")),
       dataDir: directoryOption("data", values.get("data"), DEFAULT_DATA_DIR),
       rootDir: directoryOption("root", values.get("root"), DEFAULT_ROOT_DIR),
       maxFileSize: int("max-file-size", DEFAULT_MAX_FILE_SIZE, 0, Number.MAX_SAFE_INTEGER),
@@ -239,6 +246,16 @@ export function parseServerArgs(args: readonly string[]): ServerArgs {
       logFormat,
     },
   };
+}
+
+/** `--threads N`: above 1 only where listeners can share the port (door/reuse_port.ts). */
+function threadsOption(value: string | undefined): number {
+  const threads = integerOption("threads", value, defaultThreads(), 1, LIMITS.threads);
+  const unavailable = threads > 1 ? reusePortUnavailable() : undefined;
+  if (unavailable !== undefined) {
+    throw new UsageError(`--threads ${threads} is not possible here: ${unavailable}`);
+  }
+  return threads;
 }
 
 function integerOption(

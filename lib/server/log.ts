@@ -34,6 +34,8 @@ export interface LoggerOptions {
   format?: LogFormat;
   /** Default: a sink that discards everything (lib never picks stderr itself). */
   sink?: ByteSink;
+  /** The lock around each write; default this thread's print lock (lib/lock.ts). */
+  lock?: { run<T>(fn: () => Promise<T>): Promise<T> };
 }
 
 /** Writes log lines through the print lock. */
@@ -41,6 +43,7 @@ export class Logger {
   readonly level: LogLevel;
   readonly format: LogFormat;
   readonly #sink: ByteSink | undefined;
+  readonly #lock: { run<T>(fn: () => Promise<T>): Promise<T> };
   #queue: string[] = [];
   #dropped = 0;
   #draining: Promise<void> | null = null;
@@ -51,6 +54,7 @@ export class Logger {
     this.level = options.level ?? "info";
     this.format = options.format ?? "text";
     this.#sink = options.sink;
+    this.#lock = options.lock ?? printLock;
   }
 
   /** True when debug lines are wanted, so callers can skip building them. */
@@ -141,7 +145,7 @@ export class Logger {
           );
           this.#dropped = 0;
         }
-        await printLock.run(() => writeAll(sink, encoder.encode(lines.join(""))));
+        await this.#lock.run(() => writeAll(sink, encoder.encode(lines.join(""))));
       }
     } catch {
       // stderr is gone (closed pipe): logging must never take the server down.

@@ -1,6 +1,7 @@
 /**
- * The network thread: where the server accepts and serves its clients when
- * it can give that thread a fairer I/O setting than Deno's default.
+ * The network threads: where the server accepts and serves its clients
+ * (`--threads` of them, docs/architecture.md#threads), each a Worker with a
+ * fairer I/O setting than Deno's default.
  *
  * Why the product needs this (docs/performance.md, S4: 1000 connections at once, each
  * sending again as soon as it has its reply; measured with the C load
@@ -36,11 +37,14 @@
  *
  * Both are read once, when a thread's runtime starts: too late for the
  * main thread of a running process, but a Worker started afterwards gets
- * its own runtime with them. So the entry point sets the variables and runs
- * the server in a Worker, which needs `--allow-env` for the two. If the user
- * set either, this thread has it too and no Worker is needed.
+ * its own runtime with them. So the entry point sets the variables and the
+ * hub (hub.ts) starts the network threads as Workers, which needs
+ * `--allow-env` for the two. If the user set either, the Workers inherit it.
  */
-import { inWorkerThread, type SpawnWorker } from "../worker_thread.ts";
+import type { Logger } from "./log.ts";
+import type { ServerConfig } from "./config.ts";
+import type { FromThread, ThreadStart, ToThread } from "./thread_messages.ts";
+import { inWorkerThread } from "../worker_thread.ts";
 
 /** The environment variable Deno reads for its per-turn epoll event limit. */
 export const IO_EVENTS_VARIABLE = "DENO_TOKIO_MAX_IO_EVENTS_PER_TICK";
@@ -60,168 +64,88 @@ export const SCHEDULING: Readonly<Record<string, string>> = {
 /** The narrowest permission that lets the entry point set them. */
 export const NET_THREAD_PERMISSION = `--allow-env=${Object.keys(SCHEDULING).join(",")}`;
 
-/** The Worker name that tells the network thread from the COUNT workers (same module). */
-export const NET_THREAD_NAME = "switchboard-net";
-
-/** Where the server should run, from the permission and the environment. */
-export type NetPlacement =
-  /** A variable was set before this process started: this thread has the user's setting. */
-  | "here, set by the user"
-  /** The variables are now set: a Worker started from here gets the setting. */
-  | "worker"
-  /** No permission for the variables: Deno's default scheduling, in this thread. */
-  | "here, default scheduling";
+/** The network threads' scheduling, from the permission and the environment. */
+export type NetScheduling =
+  /** A variable was set before this process started: the threads inherit the user's setting. */
+  | "set by the user"
+  /** The variables are now set: the threads get our setting. */
+  | "ours"
+  /** No permission for the variables: Deno's default scheduling. */
+  | "default";
 
 /**
- * Decides where to serve, setting the variables when it may. Never prompts:
- * without `--allow-env` for them it answers "here, default scheduling".
+ * Sets the variables for the network threads when it may. Never prompts:
+ * without `--allow-env` for them it answers "default".
  */
-export function placeNetwork(): NetPlacement {
+export function scheduleNetwork(): NetScheduling {
   const variables = Object.keys(SCHEDULING);
   const granted = (variable: string) =>
     Deno.permissions.querySync({ name: "env", variable }).state === "granted";
-  if (!variables.every(granted)) return "here, default scheduling";
-  if (variables.some((variable) => Deno.env.get(variable) !== undefined)) {
-    return "here, set by the user";
-  }
+  if (!variables.every(granted)) return "default";
+  if (variables.some((variable) => Deno.env.get(variable) !== undefined)) return "set by the user";
   for (const [variable, value] of Object.entries(SCHEDULING)) Deno.env.set(variable, value);
-  return "worker";
+  return "ours";
 }
 
-/** True inside the network thread. */
+/** The Worker name of a network thread, followed by its number (the job workers run the same module). */
+export const NET_THREAD_NAME = "switchboard-net";
+
+/** True inside a network thread. */
 export function inNetThread(): boolean {
-  return inWorkerThread() && (globalThis as { name?: string }).name === NET_THREAD_NAME;
+  const name = (globalThis as { name?: string }).name ?? "";
+  return inWorkerThread() && name.startsWith(NET_THREAD_NAME);
+}
+
+/** One network thread's server, as {@linkcode serveNetThread} drives it (lib/server/server.ts). */
+export interface ThreadServer {
+  listen(): Deno.NetAddr;
+  shutdown(): Promise<void>;
+  useTls(files: NonNullable<ThreadStart["tls"]>): void;
 }
 
 /**
- * Main thread → network thread: the signals arrive on the main thread, the
- * server runs there; and a worker the main thread started for it has died.
+ * Network thread: on "start", builds the server with `make` and listens,
+ * then reports the port (or the one line saying why it could not); "shut
+ * down" drains it and reports "stopped"; "tls" hands it a reloaded
+ * certificate.
  */
-type ToNetThread<C> =
-  | { kind: "start"; config: C }
-  | { kind: "shut down" }
-  | { kind: "reload" }
-  | { kind: "worker died"; id: number; error: string };
-
-/**
- * Network thread → main thread: the server is done, exit with this code; or
- * start (or end) a worker thread for its pool.
- *
- * Why the main thread starts the workers: Deno takes about half a second
- * to bring up a Worker started from a Worker (measured with 2.9.6: 550 ms
- * against 54 ms from the main thread, nearly all of it idle), and the
- * server waits for its workers before it accepts. So the network thread
- * makes a MessageChannel, keeps one port for its pool and sends the other
- * here; this thread starts the worker and hands it the port.
- */
-type FromNetThread =
-  | { kind: "exit"; code: number }
-  | { kind: "start worker"; id: number; port: MessagePort }
-  | { kind: "end worker"; id: number };
-
-/** A server running somewhere: ask it to drain, learn its exit code. */
-export interface RunningServer {
-  /** Starts the graceful drain (docs/protocol.md#shutdown); safe to call more than once. */
-  shutDown(): void;
-  /** Reads the users file and the TLS certificate again (SIGHUP, docs/security.md). */
-  reload(): void;
-  /** The process exit code, once the server has stopped (or failed to start). */
-  readonly exited: Promise<number>;
-}
-
-/**
- * Main thread: starts the network thread on `module` (the entry file, which
- * re-enters itself; see server.ts) and hands it `config`; starts the job
- * workers it asks for on `jobsModule`. This thread then
- * only forwards the shutdown and waits for the exit code. An uncaught error
- * there is raised again in this thread by Deno and ends the process with
- * exit code 1, as it would in a single thread.
- */
-export function startNetThread<C>(module: URL, config: C, jobsModule: URL): RunningServer {
-  const thread = new Worker(module, { type: "module", name: NET_THREAD_NAME });
-  const { promise, resolve } = Promise.withResolvers<number>();
-  const send = (message: ToNetThread<C>, transfer: Transferable[] = []) =>
-    thread.postMessage(message, transfer);
-  const workers = new Map<number, Worker>();
-  thread.onmessage = (event: MessageEvent<FromNetThread>) => {
-    const message = event.data;
-    if (message.kind === "exit") return resolve(message.code);
-    if (message.kind === "end worker") {
-      workers.get(message.id)?.terminate();
-      workers.delete(message.id);
-      return;
-    }
-    const worker = new Worker(jobsModule, { type: "module" });
-    workers.set(message.id, worker);
-    worker.onerror = (error: ErrorEvent) => {
-      // Without preventDefault an uncaught error in a worker takes the whole process down.
-      error.preventDefault();
-      workers.delete(message.id);
-      worker.terminate();
-      send({ kind: "worker died", id: message.id, error: error.message || "worker crashed" });
-    };
-    worker.postMessage({ jobsPort: message.port }, [message.port]);
-  };
-  send({ kind: "start", config });
-  return {
-    shutDown: () => send({ kind: "shut down" }),
-    reload: () => send({ kind: "reload" }),
-    exited: promise,
-  };
-}
-
-/**
- * Network thread: on the first message, `serve(config)` starts the server
- * (or fails to, with an exit code); "shut down" drains it, also when it
- * arrives while the server is still starting; "reload" reloads it (one
- * that arrives while the server starts is dropped: it is reading the files
- * then anyway). Reports the exit code.
- */
-export function serveNetThread<C>(
-  serve: (config: C, spawn: SpawnWorker) => Promise<RunningServer>,
+export function serveNetThread(
+  make: (config: ServerConfig, start: ThreadStart) => { server: ThreadServer; logger: Logger },
+  describeFailure: (error: unknown, config: ServerConfig) => string | undefined,
 ): void {
   const scope = self as unknown as {
-    onmessage: ((event: MessageEvent<ToNetThread<C>>) => void) | null;
-    postMessage(message: FromNetThread, transfer?: Transferable[]): void;
+    onmessage: ((event: MessageEvent<ToThread>) => void) | null;
+    postMessage(message: FromThread): void;
   };
-  let running: RunningServer | undefined;
+  let server: ThreadServer | undefined;
   let shutDownEarly = false;
-  const deaths = new Map<number, (error: string) => void>();
-  let nextWorker = 1;
-  /** The pool's workers, started by the main thread (see FromNetThread). */
-  const spawn: SpawnWorker = (events) => {
-    const id = nextWorker++;
-    const channel = new MessageChannel();
-    channel.port1.onmessage = (event) => events.onMessage(event.data);
-    deaths.set(id, (error) => {
-      deaths.delete(id);
-      channel.port1.close();
-      events.onDeath(error);
-    });
-    scope.postMessage({ kind: "start worker", id, port: channel.port2 }, [channel.port2]);
-    return {
-      postMessage: (message) => channel.port1.postMessage(message),
-      terminate: () => {
-        deaths.delete(id);
-        channel.port1.close();
-        scope.postMessage({ kind: "end worker", id });
-      },
-    };
-  };
   scope.onmessage = async (event) => {
     const message = event.data;
-    if (message.kind === "worker died") return deaths.get(message.id)?.(message.error);
+    if (message.kind === "tls") return server?.useTls(message.files);
     if (message.kind === "shut down") {
-      if (running === undefined) shutDownEarly = true;
-      else running.shutDown();
+      if (server === undefined) shutDownEarly = true;
+      else {
+        await server.shutdown();
+        scope.postMessage({ kind: "stopped" });
+      }
       return;
     }
-    if (message.kind === "reload") {
-      running?.reload();
+    const { config } = message.start;
+    const made = make(config, message.start);
+    try {
+      const addr = made.server.listen();
+      server = made.server;
+      scope.postMessage({ kind: "listening", port: addr.port });
+    } catch (error) {
+      const line = describeFailure(error, config);
+      if (line === undefined) throw error;
+      await made.logger.flush();
+      scope.postMessage({ kind: "failed", line });
       return;
     }
-    running = await serve(message.config, spawn);
-    if (shutDownEarly) running.shutDown();
-    scope.postMessage({ kind: "exit", code: await running.exited });
+    if (shutDownEarly) {
+      await server.shutdown();
+      scope.postMessage({ kind: "stopped" });
+    }
   };
 }

@@ -1,40 +1,38 @@
 /**
- * The server: `Deno.listen` (or the TLS port) accepts, every connection
- * passes the door — its TLS handshake, the address lists, protected mode —
- * and becomes a ClientHandler handed to the Manager, and a graceful
- * shutdown drains them (docs/protocol.md#admission-the-queue-and-its-limits, docs/protocol.md#shutdown, docs/security.md). The services the commands use,
- * and the order in which they open, reload and close, are in services.ts.
+ * The server as one network thread runs it: `Deno.listen` (or the TLS port)
+ * accepts, every connection passes the door — its TLS handshake, the
+ * address lists, protected mode — and becomes a ClientHandler handed to the
+ * Manager, and a graceful shutdown drains them
+ * (docs/protocol.md#admission-the-queue-and-its-limits, docs/protocol.md#shutdown,
+ * docs/security.md). With `--threads N`, N of these listen on one port
+ * (SO_REUSEPORT) and share one Manager in shared memory; the services they
+ * share (KV, jobs, hashes, AUTH, WHO and STATS across threads) are the
+ * hub's, on the main thread (hub.ts), reached through remote_services.ts.
  */
 import { deadline } from "@std/async/deadline";
 import { BufferPool } from "./connection/buffer_pool.ts";
 import type { SessionEntry } from "../commands/command.ts";
 import { CommandTable } from "../commands/mod.ts";
-import type { Job, JobResult } from "../jobs/worker.ts";
 import type { Logger } from "./log.ts";
 import { INITIAL_BUFFER_BYTES } from "../protocol/mod.ts";
-import type { FileHashes } from "../stores/file_hashes.ts";
-import type { FileStore } from "../stores/file_store.ts";
-import type { WorkerPool } from "../jobs/pool.ts";
+import { FileStore } from "../stores/file_store.ts";
 import { ClientHandler, type HandlerOptions } from "./connection/client_handler.ts";
 import type { ServerConfig } from "./config.ts";
 import { acceptLoop } from "./door/acceptor.ts";
-import { descriptorBudget, descriptorsWanted, freeDescriptors } from "./admission/descriptors.ts";
-import {
-  MAX_CONNECTIONS as METRICS_CONNECTIONS,
-  serveMetrics,
-} from "./observability/metrics_endpoint.ts";
 import { startTimeoutSweep } from "./connection/timeout_sweep.ts";
 import { Manager } from "./admission/manager.ts";
+import { SharedAdmission } from "./admission/shared_admission.ts";
 import { RequestDurations } from "./observability/metrics.ts";
 import { INITIAL_REPLY_BYTES } from "./connection/reply_writer.ts";
 import { StartupError } from "./startup_error.ts";
 import { Stats } from "./observability/stats.ts";
 import { formatHostPort } from "../security/address.ts";
-import { exposureWarning, gatePolicy, isLoopback } from "./door/gate.ts";
+import type { TlsFiles } from "../security/tls_files.ts";
+import { gatePolicy } from "./door/gate.ts";
 import { Door } from "./door/door.ts";
-import { ServerServices, type ServicesOptions } from "./services.ts";
-import { MAX_HANDSHAKES, TlsPort } from "./door/tls_port.ts";
-import { MAX_LINGERING } from "./admission/turn_away.ts";
+import { TlsPort } from "./door/tls_port.ts";
+import { RemoteServices } from "./remote_services.ts";
+import type { ThreadSnapshot, ThreadStart } from "./thread_messages.ts";
 
 /** After the drain timeout, how long aborted handlers get to unwind before we stop waiting. */
 const ABORT_GRACE_MS = 1000;
@@ -44,23 +42,26 @@ const ABORT_GRACE_MS = 1000;
  */
 const POOLED_BUFFERS = 256;
 
-/** Options of {@linkcode Server}: the logger, and how its services start worker threads. */
-export interface ServerOptions extends ServicesOptions {}
+/** Options of {@linkcode Server}. */
+export interface ServerOptions {
+  logger: Logger;
+  /** This thread's number, the shared state and the hub's port (thread_messages.ts). */
+  start: ThreadStart;
+}
 
-/** A running switchboard server. */
+/** One network thread of a running switchboard server. */
 export class Server {
   readonly config: ServerConfig;
+  /** This thread's counters; STATS adds up every thread's. */
   readonly stats = new Stats();
   readonly manager: Manager<ClientHandler>;
-  readonly workers: WorkerPool<Job, JobResult>;
-  /** GET's sha256: cached, and computed once per file version on the worker threads. */
-  readonly hashes: FileHashes;
   readonly files: FileStore;
   /** Request durations by command; only kept when --metrics-port is on. */
   readonly durations: RequestDurations | undefined;
   readonly #logger: Logger;
-  /** Files, KV, worker threads, the users: what the commands use. */
-  readonly #services: ServerServices;
+  readonly #start: ThreadStart;
+  /** KV, jobs, hashes, AUTH, WHO and STATS: the hub's, shared by every thread. */
+  readonly #services: RemoteServices;
   readonly #closeHooks: Array<() => Promise<void> | void> = [];
   /** What accepted connections pass before the Manager (after {@linkcode listen}). */
   #door: Door | undefined;
@@ -71,63 +72,38 @@ export class Server {
   constructor(config: ServerConfig, options: ServerOptions) {
     this.config = config;
     this.#logger = options.logger;
+    const start = this.#start = options.start;
     this.manager = new Manager<ClientHandler>({
       maxRunning: config.maxRunning,
-      queueLimit: config.queueLimit,
       queueTimeoutMs: config.queueTimeoutS * 1000,
-      maxPerIp: config.maxPerIp,
+      shared: { admission: SharedAdmission.attach(start.admission), thread: start.thread },
       stats: this.stats,
       logger: this.#logger,
     });
-    const services = this.#services = new ServerServices(config, options);
-    this.workers = services.workers;
-    this.hashes = services.hashes;
-    this.files = services.files;
-    // On shutdown, after the drain, the services close first (services.ts says in what order),
-    // then what listen adds: the metrics endpoint, the timeout sweep.
-    this.#closeHooks.push(() => services.close());
+    const services = this.#services = new RemoteServices(start.services, {
+      sessions: () => [...this.#sessions()],
+      snapshot: () => this.#snapshot(),
+    });
+    // The files are on disk, shared by nature; the hashes and the listings are the hub's.
+    this.files = new FileStore(config.rootDir, {
+      maxFileSize: config.maxFileSize,
+      hashes: services.hashes,
+      list: () => services.list(),
+    });
     this.durations = config.metrics ? new RequestDurations() : undefined;
   }
 
-  /** Handlers running now. */
-  running(): number {
-    return this.manager.running;
+  /** This thread's counters and request durations, for the hub's STATS and /metrics. */
+  #snapshot(): ThreadSnapshot {
+    return { stats: this.stats.snapshot(), durations: this.durations?.snapshot() ?? {} };
   }
 
-  /** Handlers waiting now. */
-  queued(): number {
-    return this.manager.queued;
-  }
-
-  /** SPEC `--max-running`. */
-  get maxRunning(): number {
-    return this.config.maxRunning;
-  }
-
-  /** The STATS lines, in docs/protocol.md#commands order: counters, gauges, then the worker pool's. */
-  *counters(): Generator<[string, number]> {
-    const s = this.stats;
-    yield ["uptime_s", s.uptimeSeconds];
-    yield ["max_running", this.config.maxRunning];
-    yield ["running", this.manager.running];
-    yield ["queued", this.manager.queued];
-    yield ["accepted_total", s.accepted_total];
-    yield ["served_total", s.served_total];
-    yield ["rejected_total", s.rejected_total];
-    yield ["timeouts_total", s.timeouts_total];
-    yield ["commands_total", s.commands_total];
-    yield ["bytes_in", s.bytes_in];
-    yield ["bytes_out", s.bytes_out];
-    yield* Object.entries(this.workers.stats());
-    yield ["hashes_total", this.hashes.computedTotal];
-    yield ["denied_total", s.denied_total];
-    yield ["auth_failures_total", s.auth_failures_total];
-    yield ["tls_failures_total", s.tls_failures_total];
-  }
-
-  /** Every connection for WHO: running ones, then the queue in order. */
+  /** This thread's connections for WHO, as they cross to the hub: running ones, then the queue. */
   *#sessions(): Generator<SessionEntry> {
-    for (const { handler, state } of this.manager.handlers()) yield { session: handler, state };
+    for (const { handler, state } of this.manager.handlers()) {
+      const { id, address, port, connectedAt, identity } = handler;
+      yield { session: { id, address, port, connectedAt, identity, user: undefined }, state };
+    }
   }
 
   /** The bound address (after {@linkcode listen}). */
@@ -137,51 +113,22 @@ export class Server {
   }
 
   /**
-   * Reads the users file and the TLS certificate, prepares the file root,
-   * opens the KV store, starts the worker threads, fits the queue to the
-   * descriptor limit, starts the metrics endpoint, binds, and starts
-   * accepting. In `--echo` mode there is no protocol, so none of the
-   * services is opened (services.ts). Throws {@linkcode StartupError}
-   * naming what failed, with the Deno error as cause.
+   * Binds (sharing the port with the other network threads when there are
+   * several: SO_REUSEPORT) and starts accepting. Throws
+   * {@linkcode StartupError} naming what failed, with the Deno error as cause.
    */
-  async listen(): Promise<Deno.NetAddr> {
+  listen(): Deno.NetAddr {
     const c = this.config;
-    // First: a malformed users file should stop the server before anything
-    // opens, the metrics endpoint and the port included.
-    await this.#services.open();
-    this.#fitDescriptors();
-    if (c.metrics && this.durations) {
-      try {
-        const endpoint = serveMetrics({
-          ...c.metrics,
-          server: this,
-          durations: this.durations,
-          healthy: () => this.#stopping === undefined,
-          logger: this.#logger,
-        });
-        // Kept open through the drain so that it can be watched; closed last.
-        this.#closeHooks.push(() => endpoint.close());
-        this.#logger.info(`metrics on http://${formatHostPort(endpoint.addr)}/metrics`);
-      } catch (error) {
-        throw new StartupError("metrics", error);
-      }
-    }
-    const tls = this.#services.tls;
+    const tls = this.#start.tls;
+    const address = { hostname: c.host, port: this.#start.port };
+    // Only with several threads: Deno refuses the option without --unstable-net.
+    const shared = c.threads > 1 ? { reusePort: true } : {};
     try {
       this.#listener = tls === undefined
-        ? Deno.listen({ hostname: c.host, port: c.port })
-        : TlsPort.listen({ hostname: c.host, port: c.port }, tls);
+        ? Deno.listen({ ...address, ...shared })
+        : TlsPort.listen({ ...address, ...shared }, tls);
     } catch (error) {
       throw new StartupError("listen", error);
-    }
-    const addr = this.#listener.addr;
-    this.#logger.info(
-      `listening on ${formatHostPort(addr)}, max ${c.maxRunning} running, ` +
-        `queue ${this.manager.queueLimit}` + (tls ? ", TLS" : "") + (c.echo ? ", echo mode" : ""),
-    );
-    if (!isLoopback(addr.hostname)) {
-      const warning = exposureWarning(formatHostPort(addr), { ...c, tls: tls !== undefined });
-      if (warning !== undefined) this.#logger.warn(warning);
     }
     const manager = this.manager;
     const stopSweep = startTimeoutSweep(function* () {
@@ -192,33 +139,7 @@ export class Server {
     }, [c.idleTimeoutS * 1000, c.requestTimeoutS * 1000]);
     this.#closeHooks.push(stopSweep);
     this.#accepting = this.#accept(this.#listener);
-    return addr;
-  }
-
-  /**
-   * Lowers the queue limit when the descriptor limit cannot hold
-   * --max-running + --queue-limit + the metrics endpoint + what the server
-   * already has open (docs/protocol.md#limits-and-bad-input), with one warning naming both numbers.
-   */
-  #fitDescriptors(): void {
-    const c = this.config;
-    const settings = {
-      maxRunning: c.maxRunning,
-      queueLimit: c.queueLimit,
-      // What the door may hold besides: TLS handshakes, and refused clients lingering.
-      extra: (c.metrics ? METRICS_CONNECTIONS + 1 : 0) + (c.tls ? MAX_HANDSHAKES : 0) +
-        MAX_LINGERING,
-    };
-    const free = freeDescriptors(descriptorsWanted(settings));
-    if (free === undefined) return;
-    const budget = descriptorBudget(free, settings);
-    if (budget.queueLimit === c.queueLimit) return;
-    this.manager.setQueueLimit(budget.queueLimit);
-    this.#logger.warn(
-      `the descriptor limit leaves ${free} free, below the ${budget.needed} that --max-running ` +
-        `${c.maxRunning} and --queue-limit ${c.queueLimit} may need; the queue limit is ` +
-        `lowered to ${budget.queueLimit} (raise the limit with ulimit -n)`,
-    );
+    return this.#listener.addr;
   }
 
   /** Resolves when the accept loop ends (after shutdown). */
@@ -227,16 +148,12 @@ export class Server {
   }
 
   /**
-   * Reads the users file and the TLS certificate and key again (SIGHUP,
-   * docs/security.md): new users count from the next AUTH, a new certificate from
-   * the next connection. What fails to load keeps its old contents, with
-   * one error line. Never throws.
+   * Listens again with a reloaded certificate and key (SIGHUP,
+   * docs/security.md; the hub reads them): in force from the next connection.
    */
-  async reload(): Promise<void> {
+  useTls(files: TlsFiles): void {
     if (this.#stopping !== undefined) return;
-    await this.#services.reload((files) => {
-      if (this.#listener instanceof TlsPort) this.#listener.replace(files);
-    });
+    if (this.#listener instanceof TlsPort) this.#listener.replace(files);
   }
 
   /**
@@ -245,6 +162,7 @@ export class Server {
    * ClientHandler handed to the Manager.
    */
   #accept(listener: Deno.TcpListener | TlsPort): Promise<void> {
+    const remote = this.#services;
     const handlerOptions: HandlerOptions = {
       maxLine: this.config.maxLine,
       idleTimeoutMs: this.config.idleTimeoutS * 1000,
@@ -254,10 +172,15 @@ export class Server {
       authRequired: this.config.usersFile !== undefined,
       commands: new CommandTable(),
       nextId: () => this.manager.nextId(),
-      services: this.#services.forCommands(this.stats, {
-        sessions: () => this.#sessions(),
-        counters: () => this.counters(),
-      }),
+      services: {
+        logger: this.#logger,
+        files: this.files,
+        kv: remote.kv,
+        workers: remote.workers,
+        auth: this.config.usersFile === undefined ? undefined : remote.auth,
+        sessions: () => remote.sessions(),
+        counters: () => remote.counters(),
+      },
       logger: this.#logger,
       stats: this.stats,
       durations: this.durations,
@@ -266,6 +189,7 @@ export class Server {
         replies: new BufferPool(INITIAL_REPLY_BYTES, POOLED_BUFFERS),
       },
     };
+    const thread = this.config.threads > 1 ? this.#start.thread : undefined;
     const door = this.#door = new Door({
       policy: gatePolicy(this.config),
       tls: listener instanceof TlsPort
@@ -279,6 +203,7 @@ export class Server {
         this.#logger.info("connection opened", {
           client: handler.id,
           address: formatHostPort(remote),
+          thread,
         });
         this.manager.admit(handler);
       },
@@ -296,20 +221,16 @@ export class Server {
   }
 
   /**
-   * Graceful shutdown (docs/protocol.md#shutdown): stop accepting, refuse the queue, let
-   * running handlers finish the request in hand, close the rest after the
-   * drain timeout, then run the close hooks. Safe to call twice.
+   * Graceful shutdown of this thread (docs/protocol.md#shutdown): stop
+   * accepting, refuse the queue, let running handlers finish the request in
+   * hand, close the rest after the drain timeout. The shared services close
+   * with the hub, after every thread has drained. Safe to call twice.
    */
   shutdown(): Promise<void> {
     return this.#stopping ??= this.#stop();
   }
 
   async #stop(): Promise<void> {
-    this.#logger.info("shutting down", {
-      running: this.manager.running,
-      queued: this.manager.queued,
-      drain_timeout_s: this.config.drainTimeoutS,
-    });
     try {
       this.#listener?.close();
     } catch {
@@ -326,6 +247,7 @@ export class Server {
     if (!drained) {
       this.#logger.info("drain timeout passed; closing remaining clients", {
         running: this.manager.running,
+        thread: this.config.threads > 1 ? this.#start.thread : undefined,
       });
       this.manager.abortAll();
       await deadline(idle, ABORT_GRACE_MS).catch(() => {});
@@ -338,7 +260,6 @@ export class Server {
         this.#logger.warn("close hook failed", { error: String(error) });
       }
     }
-    this.#logger.info("stopped", { served_total: this.stats.served_total });
     await this.#logger.flush();
   }
 }

@@ -1,9 +1,11 @@
 /**
- * The services the commands use — the files, the KV store, the worker
- * threads, the users (and the TLS certificate read with them) — and the
- * order in which they open, reload on SIGHUP and close.
+ * The services every network thread shares — the files, the KV store, the
+ * worker threads, the users (and the TLS certificate read with them) — and
+ * the order in which they open, reload on SIGHUP and close. They live on
+ * the main thread with the hub (hub.ts), which answers the network threads'
+ * requests for them (hub_services.ts).
  */
-import type { Services, SessionEntry } from "../commands/command.ts";
+import type { AuthService } from "../commands/command.ts";
 import { MAX_JOBS_WAITING, MAX_TOTAL_WORK_MS } from "../commands/count.ts";
 import { HASH_JOB_COST } from "../jobs/hash_job.ts";
 import { LIST_JOB_COST } from "../jobs/list_job.ts";
@@ -28,18 +30,9 @@ export interface ServicesOptions {
    * Starts the worker threads (default: Web Workers of this thread running
    * lib/jobs/worker.ts). The entry point passes workers that run its own
    * file (it re-enters as a worker; see server.ts), so that a bundle or a
-   * compiled binary, which have no lib/ folder, work the same as source;
-   * from the network thread, workers the main thread starts.
+   * compiled binary, which have no lib/ folder, work the same as source.
    */
   spawnWorker?: SpawnWorker;
-}
-
-/** What the commands see of the server itself: its connections (WHO) and its counters (STATS). */
-export interface ServerViews {
-  /** Running connections, then queued ones in FIFO order. */
-  sessions(): Iterable<SessionEntry>;
-  /** The STATS lines, in docs/protocol.md#commands order. */
-  counters(): Iterable<[string, number]>;
 }
 
 /** The server's services: built with the server, opened by {@linkcode open}, closed by {@linkcode close}. */
@@ -109,23 +102,15 @@ export class ServerServices {
     return this.#security?.tls;
   }
 
-  /** What the commands may use: one object, shared by every connection. */
-  forCommands(stats: Stats, server: ServerViews): Services {
-    const kv = () => {
-      if (this.#kv === undefined) throw new Error("the KV store is not open");
-      return this.#kv;
-    };
-    return {
-      logger: this.#logger,
-      files: this.files,
-      get kv(): KvStore {
-        return kv();
-      },
-      workers: this.workers,
-      auth: this.#security?.authService(stats),
-      sessions: () => server.sessions(),
-      counters: () => server.counters(),
-    };
+  /** The KV store (after {@linkcode open}; not in `--echo` mode). */
+  get kv(): KvStore {
+    if (this.#kv === undefined) throw new Error("the KV store is not open");
+    return this.#kv;
+  }
+
+  /** AUTH's checks, counting failures in `stats`; undefined without `--users`. */
+  authService(stats: Stats): AuthService | undefined {
+    return this.#security?.authService(stats);
   }
 
   /**

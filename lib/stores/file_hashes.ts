@@ -31,6 +31,12 @@ export const HASH_CACHE_ENTRIES = 4096;
  */
 export type ComputeHash = (path: string, identity: FileIdentity) => Promise<string | undefined>;
 
+/**
+ * What the file store asks of the hash cache: a {@linkcode FileHashes}, or,
+ * on a network thread, the one the server's threads share (lib/server/remote_services.ts).
+ */
+export type HashCache = Pick<FileHashes, "remember" | "sha256">;
+
 /** The sha256 of files by path and version: cached, and computed once per version in flight. */
 export class FileHashes {
   readonly #compute: ComputeHash;
@@ -106,7 +112,7 @@ function cacheKey(path: string, identity: FileIdentity): string {
 }
 
 /** `promise`, or a rejection with the signal's reason as soon as it aborts (the promise goes on). */
-function untilAborted<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
+export function untilAborted<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
   if (signal.aborted) return Promise.reject(signal.reason);
   return new Promise<T>((resolve, reject) => {
     const onAbort = () => reject(signal.reason);

@@ -18,7 +18,7 @@
 import { createHash } from "node:crypto";
 import { readAhead, WriteBehind } from "../chunks.ts";
 import { CutShortError } from "../io.ts";
-import type { FileHashes } from "./file_hashes.ts";
+import type { HashCache } from "./file_hashes.ts";
 import { identityOf } from "./file_identity.ts";
 import { checkFileName } from "./file_names.ts";
 
@@ -60,7 +60,7 @@ export interface FileStoreOptions {
   /** The largest PUT, in bytes. */
   maxFileSize: number;
   /** Where GET's sha256 comes from: the cache PUT fills, and hashing off the serving thread. */
-  hashes: FileHashes;
+  hashes: HashCache;
   /** Builds LIST's lines for a directory off the serving thread (lib/jobs/list_job.ts). */
   list: (root: string) => Promise<Uint8Array>;
 }
@@ -69,7 +69,7 @@ export interface FileStoreOptions {
 export class FileStore {
   readonly root: string;
   readonly maxFileSize: number;
-  readonly #hashes: FileHashes;
+  readonly #hashes: HashCache;
   /** FILE LISTs asked for and not yet given a build (see {@linkcode listing}). */
   readonly #waitingForListing: Array<
     { resolve: (bytes: Uint8Array) => void; reject: (error: unknown) => void }

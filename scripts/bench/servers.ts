@@ -31,6 +31,7 @@ export const PING: Record<ServerKind, { request: string; expect: string }> = {
 const SERVER_FLAGS = [
   "--no-prompt",
   "--unstable-kv",
+  "--unstable-net",
   "--allow-net",
   "--allow-read",
   "--allow-write",

@@ -52,6 +52,8 @@ export const MAX_HANDSHAKES = 1024;
 export interface TlsAddress {
   hostname: string;
   port: number;
+  /** Share the port with the other network threads' listeners (SO_REUSEPORT, `--threads`). */
+  reusePort?: boolean;
 }
 
 /**
@@ -64,11 +66,13 @@ export class TlsPort {
   #listener: Deno.TlsListener | undefined;
   readonly #hostname: string;
   readonly #port: number;
+  readonly #reusePort: boolean;
   #closed = false;
 
-  private constructor(listener: Deno.TlsListener, hostname: string, files: TlsFiles) {
+  private constructor(listener: Deno.TlsListener, address: TlsAddress, files: TlsFiles) {
     this.#listener = listener;
-    this.#hostname = hostname;
+    this.#hostname = address.hostname;
+    this.#reusePort = address.reusePort ?? false;
     // Port 0 picked a port: listening again must take the same one.
     this.#port = listener.addr.port;
     this.#files = files;
@@ -76,7 +80,11 @@ export class TlsPort {
 
   /** Listens on `address` with `files`; throws Deno's error (address in use, permission). */
   static listen(address: TlsAddress, files: TlsFiles): TlsPort {
-    return new TlsPort(listenTls(address.hostname, address.port, files), address.hostname, files);
+    return new TlsPort(listenTls(address, files), address, files);
+  }
+
+  #address(): TlsAddress {
+    return { hostname: this.#hostname, port: this.#port, reusePort: this.#reusePort };
   }
 
   /** The bound address. */
@@ -93,7 +101,7 @@ export class TlsPort {
   async accept(): Promise<Deno.TlsConn> {
     for (;;) {
       if (this.#closed) throw new Deno.errors.BadResource("the TLS port is closed");
-      const listener = this.#listener ??= listenTls(this.#hostname, this.#port, this.#files);
+      const listener = this.#listener ??= listenTls(this.#address(), this.#files);
       try {
         return await listener.accept();
       } catch (error) {
@@ -117,7 +125,7 @@ export class TlsPort {
     this.#listener = undefined;
     old?.close();
     try {
-      this.#listener = listenTls(this.#hostname, this.#port, files);
+      this.#listener = listenTls(this.#address(), files);
     } catch {
       // accept() tries again and reports the error through the accept loop.
     }
@@ -134,8 +142,11 @@ export class TlsPort {
   }
 }
 
-function listenTls(hostname: string, port: number, files: TlsFiles): Deno.TlsListener {
-  return Deno.listenTls({ hostname, port, cert: files.cert, key: files.key });
+function listenTls(address: TlsAddress, files: TlsFiles): Deno.TlsListener {
+  const { hostname, port, reusePort } = address;
+  // reusePort only when asked: without --unstable-net, Deno refuses the option itself.
+  const shared = reusePort ? { reusePort: true } : {};
+  return Deno.listenTls({ hostname, port, ...shared, cert: files.cert, key: files.key });
 }
 
 /** Why a handshake did not finish. */

@@ -48,9 +48,32 @@ class Series {
   count = 0;
 }
 
+/** Request durations as they cross threads: per command, bucket counts, sum and count. */
+export type DurationsSnapshot = Record<string, { counts: number[]; sum: number; count: number }>;
+
 /** `switchboard_request_duration_seconds`, labelled by command. */
 export class RequestDurations {
   readonly #series = new Map<string, Series>();
+
+  /** This thread's histogram, to be added up with the other threads' ({@linkcode add}). */
+  snapshot(): DurationsSnapshot {
+    const snapshot: DurationsSnapshot = {};
+    for (const [command, series] of this.#series) {
+      snapshot[command] = { counts: [...series.counts], sum: series.sum, count: series.count };
+    }
+    return snapshot;
+  }
+
+  /** Adds another thread's histogram to this one. */
+  add(snapshot: DurationsSnapshot): void {
+    for (const [command, other] of Object.entries(snapshot)) {
+      let series = this.#series.get(command);
+      if (series === undefined) this.#series.set(command, series = new Series());
+      other.counts.forEach((n, bucket) => series.counts[bucket]! += n);
+      series.sum += other.sum;
+      series.count += other.count;
+    }
+  }
 
   /**
    * Records one request. `command` must come from the command table (or be

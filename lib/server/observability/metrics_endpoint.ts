@@ -37,8 +37,8 @@ export interface MetricsAddress {
 
 /** Options of {@linkcode serveMetrics}. */
 export interface MetricsOptions extends MetricsAddress {
-  server: MetricsSource;
-  durations: RequestDurations;
+  /** The counters and request durations of the whole server, gathered from every network thread. */
+  gather: () => Promise<{ server: MetricsSource; durations: RequestDurations }>;
   /** False once shutdown began: `/healthz` then answers 503 so balancers stop sending clients. */
   healthy: () => boolean;
   logger: Logger;
@@ -96,7 +96,7 @@ async function serveOne(conn: Deno.Conn, options: MetricsOptions): Promise<void>
   try {
     const head = await deadline(readHead(conn), options.headerTimeoutMs ?? HEADER_TIMEOUT_MS);
     if (head === undefined) return;
-    const answer = route(head, options);
+    const answer = await route(head, options);
     const headOnly = head.startsWith("HEAD ");
     const body = encoder.encode(answer.body);
     const headers = [
@@ -130,15 +130,16 @@ async function readHead(conn: Deno.Conn): Promise<string | undefined> {
 }
 
 /** The answer for a request head. */
-function route(head: string, options: MetricsOptions): Answer {
+async function route(head: string, options: MetricsOptions): Promise<Answer> {
   const [method, target] = head.slice(0, head.indexOf("\n")).trim().split(" ");
   if (method !== "GET" && method !== "HEAD") return { status: 405, body: "only GET\n" };
   if (target === undefined) return { status: 400, body: "bad request\n" };
   const path = target.split("?")[0];
   if (path === "/metrics") {
+    const { server, durations } = await options.gather();
     return {
       status: 200,
-      body: renderMetrics(options.server, options.durations),
+      body: renderMetrics(server, durations),
       type: "text/plain; version=0.0.4; charset=utf-8",
     };
   }

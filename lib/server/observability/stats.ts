@@ -4,9 +4,32 @@
  * an `await`.
  */
 
-/** Monotonic counters; names are the STATS keys. */
+/** The counters' names, in STATS order. */
+export const COUNTER_NAMES = [
+  "accepted_total",
+  "served_total",
+  "rejected_total",
+  "timeouts_total",
+  "commands_total",
+  "bytes_in",
+  "bytes_out",
+  "denied_total",
+  "auth_failures_total",
+  "tls_failures_total",
+] as const;
+
+/**
+ * Monotonic counters; names are the STATS keys. Each network thread keeps
+ * its own (no counter that every request touches is shared between
+ * threads); STATS and /metrics add them up ({@linkcode snapshot}, {@linkcode add}).
+ */
 export class Stats {
-  readonly startedAt = Date.now();
+  readonly startedAt: number;
+
+  /** Counters from zero; `startedAt` (ms since the epoch, default now) is when the server started. */
+  constructor(startedAt = Date.now()) {
+    this.startedAt = startedAt;
+  }
   accepted_total = 0;
   served_total = 0;
   rejected_total = 0;
@@ -20,6 +43,16 @@ export class Stats {
   auth_failures_total = 0;
   /** TLS handshakes that failed, timed out (--request-timeout) or were dropped for newer ones. */
   tls_failures_total = 0;
+
+  /** The counters as they cross threads. */
+  snapshot(): Record<string, number> {
+    return Object.fromEntries(COUNTER_NAMES.map((name) => [name, this[name]]));
+  }
+
+  /** Adds another thread's counters to these. */
+  add(snapshot: Record<string, number>): void {
+    for (const name of COUNTER_NAMES) this[name] += snapshot[name] ?? 0;
+  }
 
   /** Whole seconds since the server started. */
   get uptimeSeconds(): number {
