@@ -69,6 +69,10 @@ Deno.test("bench options: defaults, --quick, and every row when --only is not gi
     "FAULTS",
     "TLS",
     "AUTH",
+    "S1T",
+    "S6T",
+    "GAPT",
+    "IDLET",
   ]);
   assertEquals([full.reps, full.durationS, full.fileBytes, full.loadgen], [
     3,

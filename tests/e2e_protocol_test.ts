@@ -129,7 +129,7 @@ Deno.test("server logs JSON lines with --log-format json and every request with 
   assertMatch(entry.ts, /^\d{4}-\d\d-\d\dT[\d:.]+Z$/);
   assertMatch(
     server.log[0]!,
-    /^\{"ts":".*","level":"info","msg":"listening on 127\.0\.0\.1:\d+, max 64 running, queue 1024"\}$/,
+    /^\{"ts":".*","level":"info","msg":"listening on 127\.0\.0\.1:\d+, max 64 running, queue 1024(, \d+ threads)?"\}$/,
   );
 });
 

@@ -18,7 +18,9 @@ async function statsOver(port: number, fixture: TlsFixture) {
 Deno.test("TLS port: a client that trusts the CA speaks the protocol, by name or by address", async () => {
   await using fixture = await makeTlsFixture();
   await using server = await TestServer.start(tlsServerArgs(fixture));
-  server.assertLogged(/listening on 127\.0\.0\.1:\d+, max 64 running, queue 1024, TLS$/);
+  server.assertLogged(
+    /listening on 127\.0\.0\.1:\d+, max 64 running, queue 1024, TLS(, \d+ threads)?$/,
+  );
   server.assertLogged(/INFO {2}TLS certificate subject="CN=localhost" expires=\d{4}-/);
   for (const name of ["localhost", "127.0.0.1"]) {
     using client = await TestClient.connectTls(server.port, fixture.caCertPem, name);

@@ -81,6 +81,13 @@ export class BenchServer {
     const port = freePort();
     const dir = await Deno.makeTempDir({ prefix: "switchboard-bench-" });
     await options.prepare?.(dir);
+    const asked = options.args ?? [];
+    // One network thread unless a row asks for more: the rows pinned to one
+    // core measure per-core efficiency (rows/threads.ts measures --threads 2).
+    // A --compare checkout keeps its own default, which may not know --threads.
+    const threads = kind === "switchboard" && !asked.includes("--threads")
+      ? ["--threads", "1"]
+      : [];
     const checkoutServer = (root: string): [string, string[]] => [DENO, [
       "run",
       ...SERVER_FLAGS,
@@ -92,7 +99,8 @@ export class BenchServer {
       `${dir}/data`,
       "--root",
       `${dir}/files`,
-      ...options.args ?? [],
+      ...threads,
+      ...asked,
     ]];
     const command: Record<ServerKind, () => [string, string[]]> = {
       switchboard: () => checkoutServer(REPO_ROOT),

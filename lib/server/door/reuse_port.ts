@@ -18,7 +18,8 @@ export function reusePortUnavailable(): string | undefined {
   return undefined;
 }
 
-/** `--threads` by default: 1 while the threads are being built. */
+/** `--threads` by default: one per CPU core where threads can share the port, else 1. */
 export function defaultThreads(): number {
-  return 1;
+  if (reusePortUnavailable() !== undefined) return 1;
+  return Math.max(1, navigator.hardwareConcurrency || 1);
 }

@@ -9,19 +9,24 @@ import type { ServerKind } from "../servers.ts";
 import { memory } from "../system.ts";
 
 const MiB = 1024 ** 2;
-const CONNECTIONS = 10_000;
-const QUICK_CONNECTIONS = 2000;
+export const CONNECTIONS = 10_000;
+export const QUICK_CONNECTIONS = 2000;
 /** Connections opened at once: more would overflow the listen backlog of the echoes. */
 const CONNECT_BATCH = 500;
 /** Time for the server to accept the last batch and settle before its RSS is read. */
 const SETTLE_MS = 1000;
-const RSS_TARGET = 200 * MiB;
+export const RSS_TARGET = 200 * MiB;
 
-/** The RSS of a `kind` server holding `connections` idle connections. */
-async function idleRss(context: BenchContext, kind: ServerKind, connections: number) {
-  progress(`${connections} idle connections: ${kind}`);
+/** The RSS of a `kind` server (with `args`) holding `connections` idle connections. */
+export async function idleRss(
+  context: BenchContext,
+  kind: ServerKind,
+  connections: number,
+  args: string[] = [],
+): Promise<number> {
+  progress(`${connections} idle connections: ${kind} ${args.join(" ")}`);
   await using server = await startServer(context, kind, {
-    args: ["--queue-limit", String(connections)],
+    args: ["--queue-limit", String(connections), ...args],
   });
   const conns: Deno.TcpConn[] = [];
   try {

@@ -6,7 +6,7 @@
 import type { BenchRow } from "../row.ts";
 import { S1, S6 } from "./throughput.ts";
 import { S4 } from "./first_reply.ts";
-import { GAP } from "./admission_gap.ts";
+import { GAP, GAPT } from "./admission_gap.ts";
 import { S3 } from "./churn.ts";
 import { FILE } from "./file.ts";
 import { IDLE } from "./idle.ts";
@@ -19,6 +19,7 @@ import { LIST } from "./file_list.ts";
 import { FAULTS } from "./faults.ts";
 import { TLS } from "./tls.ts";
 import { AUTH } from "./auth.ts";
+import { IDLET, S1T, S6T } from "./threads.ts";
 
 /** Every row, in table order. */
 export const ROWS: readonly BenchRow[] = [
@@ -38,4 +39,8 @@ export const ROWS: readonly BenchRow[] = [
   FAULTS,
   TLS,
   AUTH,
+  S1T,
+  S6T,
+  GAPT,
+  IDLET,
 ];
