@@ -79,6 +79,7 @@ Deno.test("metrics: every line parses, with the documented names and types", asy
     switchboard_running: "gauge",
     switchboard_queued: "gauge",
     switchboard_max_running: "gauge",
+    switchboard_threads: "gauge",
     switchboard_accepted_total: "counter",
     switchboard_served_total: "counter",
     switchboard_rejected_total: "counter",
@@ -97,6 +98,7 @@ Deno.test("metrics: every line parses, with the documented names and types", asy
     assertEquals(first.types.get(name), type, name);
   }
   assertEquals(value(first, "switchboard_max_running"), 64);
+  assertEquals(value(first, "switchboard_threads"), 2);
   assertEquals(value(first, "switchboard_commands_total"), 0);
 });
 

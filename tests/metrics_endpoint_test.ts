@@ -13,6 +13,7 @@ import { Stats } from "../lib/server/observability/stats.ts";
 const source: MetricsSource = {
   stats: new Stats(),
   maxRunning: 1,
+  threads: 1,
   running: () => 0,
   queued: () => 0,
   workers: { stats: () => ({ workers: 1, jobs_total: 0, jobs_running: 0, jobs_queued: 0 }) },

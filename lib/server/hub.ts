@@ -229,6 +229,7 @@ export async function startHub(
         server: {
           stats: totals(all),
           maxRunning: config.maxRunning,
+          threads: config.threads,
           running: () => admission.running,
           queued: () => admission.queued,
           workers: services.workers,

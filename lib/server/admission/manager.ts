@@ -129,11 +129,6 @@ export class Manager<H extends ManagedHandler = ManagedHandler> {
     return this.#shared.queueLimit;
   }
 
-  /** Lowers (or raises) the queue limit; handlers already waiting keep their place. */
-  setQueueLimit(limit: number): void {
-    this.#shared.setQueueLimit(limit);
-  }
-
   /** Handlers running now, server-wide. */
   get running(): number {
     return this.#shared.running;

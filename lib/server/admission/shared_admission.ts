@@ -29,17 +29,14 @@
  *   running) and the owner's grant signal is bumped and notified. Each
  *   thread waits on its own signal with `Atomics.waitAsync`, so the grant
  *   wakes exactly one event loop: no message round trip, no polling.
- * - **Per-address counts** (`--max-per-ip`) live in an open-addressing hash
- *   table of {kind, two 32-bit words, count}: an IPv4 address, or the /64
- *   of an IPv6 one (perAddressKey), is exactly 64 bits, so keys are exact.
+ * - **Per-address counts** (`--max-per-ip`) live in a hash table after the
+ *   nodes, under the same lock (address_table.ts owns that region).
  *
- * Why not a thread per client, as the lab's server has: a thread costs
- * megabytes of stack and a context switch per wake-up, so 10,000 waiting
- * clients would be 10,000 threads. N network threads (one per core), each an
- * event loop over thousands of connections, share this small state instead.
+ * Why N event-loop threads share this instead of a thread per client (the
+ * lab's design): docs/architecture.md#threads.
  */
 import { AtomicMutex } from "../../lock.ts";
-import { parseIp, perAddressKey } from "../../security/address.ts";
+import { AddressTable } from "./address_table.ts";
 
 /** Bytes before the Int32 cells: the 64-bit id counter, alone in its cache line. */
 const ID_BYTES = 64;
@@ -51,7 +48,7 @@ const LOCK = 0;
 const RUNNING = 1;
 /** Connections waiting; written under LOCK, read by STATS. */
 const QUEUED = 2;
-/** `--queue-limit` after the descriptor budget; written at start, read under LOCK. */
+/** `--queue-limit` after the descriptor budget; written at creation, read under LOCK. */
 const QUEUE_LIMIT = 3;
 /** 1 once shutdown began; written by the first thread to stop, read under LOCK. */
 const STOPPING = 4;
@@ -70,12 +67,8 @@ const MAX_PER_IP = 10;
 const THREADS = 11;
 /** Nodes in the pool; written at creation. */
 const NODES = 12;
-/** Slots of the per-address table (a power of two), 0 without --max-per-ip; written at creation. */
+/** Slots of the per-address table (address_table.ts), 0 without --max-per-ip; written at creation. */
 const IP_SLOTS = 13;
-/** Per-address entries in use; under LOCK. */
-const IP_USED = 14;
-/** A random seed of the per-address hash, so no client can aim for long probe chains; written at creation. */
-const IP_SEED = 15;
 const HEADER_CELLS = 16;
 
 // Per thread, 16 cells (a 64-byte cache line) each.
@@ -90,24 +83,12 @@ const GRANT_SIGNAL = 2;
 const NODE_CELLS = 5;
 const NEXT = 0;
 const PREV = 1;
-/** The thread that owns the connection. */
+/** The thread that owns the connection, its key for it, and QUEUED_NODE or GRANTED_NODE. */
 const OWNER = 2;
-/** The owner's key for the connection. */
 const KEY = 3;
-/** QUEUED or GRANTED while in use. */
 const STATE = 4;
 const QUEUED_NODE = 1;
 const GRANTED_NODE = 2;
-
-// Per per-address slot.
-const IP_CELLS = 4;
-/** 0 empty, 1 IPv4, 2 IPv6 /64, 3 anything else (hashed). */
-const IP_KIND = 0;
-const IP_HIGH = 1;
-const IP_LOW = 2;
-const IP_COUNT = 3;
-/** Most per-address slots (16 MiB of address space); past 3/4 of them a newcomer is refused. */
-const MAX_IP_SLOTS = 1 << 20;
 
 /** What {@linkcode SharedAdmission.admit} decided. */
 export type AdmitDecision =
@@ -138,7 +119,8 @@ export class SharedAdmission {
   readonly #lock: AtomicMutex;
   readonly #threadBase: number;
   readonly #nodeBase: number;
-  readonly #ipBase: number;
+  /** The per-address counts, after the nodes; undefined without --max-per-ip. */
+  readonly #addresses: AddressTable | undefined;
 
   private constructor(buffer: SharedArrayBuffer) {
     this.buffer = buffer;
@@ -148,21 +130,20 @@ export class SharedAdmission {
     const c = this.#cells;
     this.#threadBase = HEADER_CELLS;
     this.#nodeBase = this.#threadBase + c[THREADS]! * THREAD_CELLS;
-    this.#ipBase = this.#nodeBase + c[NODES]! * NODE_CELLS;
+    const ipBase = this.#nodeBase + c[NODES]! * NODE_CELLS;
+    this.#addresses = c[IP_SLOTS]! > 0
+      ? new AddressTable(this.#cells, { base: ipBase, slots: c[IP_SLOTS]! })
+      : undefined;
   }
 
   /** New state for a server with these limits (the hub makes it once, before any thread starts). */
   static create(limits: AdmissionLimits): SharedAdmission {
     const nodes = Math.min(limits.queueLimit + limits.maxRunning, 2 ** 28);
-    let ipSlots = 0;
-    if (limits.maxPerIp > 0) {
-      ipSlots = 16;
-      while (ipSlots < 2 * (limits.maxRunning + limits.queueLimit) && ipSlots < MAX_IP_SLOTS) {
-        ipSlots *= 2;
-      }
-    }
+    const ipSlots = limits.maxPerIp > 0
+      ? AddressTable.slotsFor(limits.maxRunning + limits.queueLimit)
+      : 0;
     const cells = HEADER_CELLS + limits.threads * THREAD_CELLS + nodes * NODE_CELLS +
-      ipSlots * IP_CELLS;
+      AddressTable.cellsFor(ipSlots);
     const buffer = new SharedArrayBuffer(ID_BYTES + cells * Int32Array.BYTES_PER_ELEMENT);
     const header = new Int32Array(buffer, ID_BYTES, HEADER_CELLS);
     header[QUEUE_LIMIT] = Math.min(limits.queueLimit, 2 ** 31 - 1);
@@ -171,8 +152,9 @@ export class SharedAdmission {
     header[THREADS] = limits.threads;
     header[NODES] = nodes;
     header[IP_SLOTS] = ipSlots;
-    header[IP_SEED] = crypto.getRandomValues(new Int32Array(1))[0]!;
-    return new SharedAdmission(buffer);
+    const admission = new SharedAdmission(buffer);
+    admission.#addresses?.seed();
+    return admission;
   }
 
   /** The state another thread created, from its buffer. */
@@ -210,16 +192,6 @@ export class SharedAdmission {
     return Atomics.load(this.#cells, QUEUE_LIMIT);
   }
 
-  /** Lowers (or raises) the queue limit; connections already waiting keep their place. */
-  setQueueLimit(limit: number): void {
-    Atomics.store(this.#cells, QUEUE_LIMIT, Math.min(limit, 2 ** 31 - 1));
-  }
-
-  /** True once shutdown began on any thread. */
-  get stopping(): boolean {
-    return Atomics.load(this.#cells, STOPPING) === 1;
-  }
-
   /** Stops admitting on every thread, and hands out no more grants. */
   stop(): void {
     this.#locked(() => this.#cells[STOPPING] = 1);
@@ -240,13 +212,15 @@ export class SharedAdmission {
         queued: c[QUEUED]!,
       });
       if (c[STOPPING] === 1) return refused("stopping");
-      if (c[MAX_PER_IP]! > 0 && !this.#countAddress(address)) return refused("per-address");
+      if (this.#addresses && !this.#addresses.count(address, c[MAX_PER_IP]!)) {
+        return refused("per-address");
+      }
       if (c[RUNNING]! < c[MAX_RUNNING]! && c[QUEUED] === 0) {
         c[RUNNING]!++;
         return { kind: "running" };
       }
       if (c[QUEUED]! >= c[QUEUE_LIMIT]!) {
-        this.#uncountAddress(address);
+        this.#addresses?.uncount(address);
         return refused("full");
       }
       const node = this.#allocate();
@@ -268,7 +242,7 @@ export class SharedAdmission {
   release(thread: number, address: string): number | undefined {
     return this.#locked(() => {
       this.#cells[RUNNING]!--;
-      this.#uncountAddress(address);
+      this.#addresses?.uncount(address);
       return this.#grantNext(thread);
     });
   }
@@ -285,7 +259,7 @@ export class SharedAdmission {
         this.#unlink(node, QUEUE_HEAD, QUEUE_TAIL);
         this.#cells[QUEUED]!--;
         this.#free(node);
-        this.#uncountAddress(address);
+        this.#addresses?.uncount(address);
         return undefined;
       }
       if (state !== GRANTED_NODE) return undefined;
@@ -293,7 +267,7 @@ export class SharedAdmission {
       this.#unlink(node, base + GRANTED_HEAD, base + GRANTED_TAIL);
       this.#free(node);
       this.#cells[RUNNING]!--;
-      this.#uncountAddress(address);
+      this.#addresses?.uncount(address);
       return this.#grantNext(thread);
     });
   }
@@ -416,100 +390,4 @@ export class SharedAdmission {
     if (next === 0) c[tail] = prev;
     else this.#setNode(next - 1, PREV, prev);
   }
-
-  /** Under LOCK: counts one more connection from `address`; false if it is at the limit. */
-  #countAddress(address: string): boolean {
-    const [kind, high, low] = addressWords(address);
-    const slot = this.#findSlot(kind, high, low);
-    const c = this.#cells;
-    const at = this.#ipBase + slot * IP_CELLS;
-    if (c[at + IP_KIND] === 0) {
-      // A full table would make every probe long; refusing is the bounded answer.
-      if (c[IP_USED]! >= (c[IP_SLOTS]! * 3) / 4) return false;
-      c[at + IP_KIND] = kind;
-      c[at + IP_HIGH] = high;
-      c[at + IP_LOW] = low;
-      c[IP_USED]!++;
-    } else if (c[at + IP_COUNT]! >= c[MAX_PER_IP]!) return false;
-    c[at + IP_COUNT]!++;
-    return true;
-  }
-
-  /** Under LOCK: counts one connection from `address` out; the entry goes when its count is 0. */
-  #uncountAddress(address: string): void {
-    const c = this.#cells;
-    if (c[MAX_PER_IP] === 0) return;
-    const [kind, high, low] = addressWords(address);
-    const slot = this.#findSlot(kind, high, low);
-    const at = this.#ipBase + slot * IP_CELLS;
-    if (c[at + IP_KIND] === 0) return;
-    if (--c[at + IP_COUNT]! > 0) return;
-    this.#removeSlot(slot);
-  }
-
-  /** Linear probing: the slot holding the key, or the empty slot where it would go. */
-  #findSlot(kind: number, high: number, low: number): number {
-    const c = this.#cells;
-    const mask = c[IP_SLOTS]! - 1;
-    for (let slot = this.#home(kind, high, low);; slot = (slot + 1) & mask) {
-      const at = this.#ipBase + slot * IP_CELLS;
-      if (c[at + IP_KIND] === 0) return slot;
-      if (c[at + IP_KIND] === kind && c[at + IP_HIGH] === high && c[at + IP_LOW] === low) {
-        return slot;
-      }
-    }
-  }
-
-  #home(kind: number, high: number, low: number): number {
-    let h = Math.imul(high ^ this.#cells[IP_SEED]!, 0x85ebca6b) ^ Math.imul(low, 0xc2b2ae35) ^ kind;
-    h = Math.imul(h ^ (h >>> 16), 0x7feb352d);
-    h = Math.imul(h ^ (h >>> 15), 0x846ca68b);
-    return (h ^ (h >>> 16)) & (this.#cells[IP_SLOTS]! - 1);
-  }
-
-  /** Backward-shift deletion: later entries of the probe chain move up, so no tombstones pile up. */
-  #removeSlot(slot: number): void {
-    const c = this.#cells;
-    const mask = c[IP_SLOTS]! - 1;
-    let hole = slot;
-    for (let next = (hole + 1) & mask;; next = (next + 1) & mask) {
-      const at = this.#ipBase + next * IP_CELLS;
-      if (c[at + IP_KIND] === 0) break;
-      const home = this.#home(c[at + IP_KIND]!, c[at + IP_HIGH]!, c[at + IP_LOW]!);
-      // The entry at `next` may fill the hole only if its home is not between them.
-      const stays = hole <= next ? hole < home && home <= next : hole < home || home <= next;
-      if (stays) continue;
-      const to = this.#ipBase + hole * IP_CELLS;
-      for (let i = 0; i < IP_CELLS; i++) c[to + i] = c[at + i]!;
-      hole = next;
-    }
-    const at = this.#ipBase + hole * IP_CELLS;
-    for (let i = 0; i < IP_CELLS; i++) c[at + i] = 0;
-    c[IP_USED]!--;
-  }
-}
-
-/**
- * The per-address key (perAddressKey: an IPv4 address, or an IPv6 /64) as
- * {kind, high, low}: exact for addresses, two hashes for anything else.
- */
-function addressWords(address: string): [number, number, number] {
-  const key = perAddressKey(address);
-  const v4 = parseIp(key);
-  if (v4 !== undefined && v4.length === 4) return [1, word(v4, 0), 0];
-  if (key.endsWith("/64")) {
-    const v6 = parseIp(key.slice(0, -3));
-    if (v6 !== undefined && v6.length === 16) return [2, word(v6, 0), word(v6, 4)];
-  }
-  return [3, fnv(key, 0x811c9dc5), fnv(key, 0x01000193)];
-}
-
-function word(bytes: Uint8Array, at: number): number {
-  return (bytes[at]! << 24) | (bytes[at + 1]! << 16) | (bytes[at + 2]! << 8) | bytes[at + 3]!;
-}
-
-function fnv(text: string, seed: number): number {
-  let h = seed;
-  for (let i = 0; i < text.length; i++) h = Math.imul(h ^ text.charCodeAt(i), 0x01000193);
-  return h;
 }

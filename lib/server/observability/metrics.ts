@@ -14,6 +14,8 @@ import type { Stats } from "./stats.ts";
 export interface MetricsSource {
   readonly stats: Stats;
   readonly maxRunning: number;
+  /** Network threads (`--threads`). */
+  readonly threads: number;
   running(): number;
   queued(): number;
   readonly workers: { stats(): PoolStats };
@@ -133,6 +135,12 @@ const FAMILIES: readonly Family[] = [
     type: "gauge",
     help: "Handlers allowed to run at once (--max-running).",
     value: (s) => s.maxRunning,
+  },
+  {
+    name: "threads",
+    type: "gauge",
+    help: "Network threads accepting and serving connections (--threads).",
+    value: (s) => s.threads,
   },
   {
     name: "uptime_seconds",
