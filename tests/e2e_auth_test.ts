@@ -75,7 +75,7 @@ Deno.test("a wrong name and a wrong password get the same reply, and both count 
   const stats = parseStats(await client.ask("STATS"));
   assertEquals([stats.auth_failures_total, stats.denied_total], [2, 0]);
   await setup.server.waitForLog(
-    /INFO {2}AUTH denied client=\d+ name=nobody reason="wrong name or password"/,
+    /INFO {2}AUTH denied client=\d+ name="nobody" reason="wrong name or password"/,
   );
   setup.server.assertLogged(/correct horse|wrong"/, false); // never a password in the log
 });

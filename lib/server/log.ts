@@ -4,7 +4,7 @@
  * never blocks a request: lines are queued and written by one drain task; a
  * sink that stops reading (a full pipe) costs a bounded queue, then drops.
  */
-import { escapeControl, quoteText } from "../escape.ts";
+import { escapeControl, quoteText, UNSAFE_TO_SHOW } from "../escape.ts";
 import { printLock } from "../lock.ts";
 import { type ByteSink, writeAll } from "../io.ts";
 
@@ -12,19 +12,34 @@ import { type ByteSink, writeAll } from "../io.ts";
 export type LogLevel = "quiet" | "info" | "debug";
 /** `text` for people, `json` (one object per line) for log collectors. */
 export type LogFormat = "text" | "json";
+/**
+ * A field value that is always written in quotes, even when it has nothing
+ * to escape: a name a client chose (AUTH, HELLO, FILE), so that a name such
+ * as `ada role=write` or one that is empty reads as one value, the same in
+ * every line. JSON writes it as a plain string.
+ */
+export class Quoted {
+  constructor(readonly text: string) {}
+  toJSON(): string {
+    return this.text;
+  }
+}
+
+/** `text` as a {@linkcode Quoted} log field. */
+export function quoted(text: string): Quoted {
+  return new Quoted(text);
+}
+
 /** Extra key/value pairs of a log line. */
-export type LogFields = Record<string, string | number | boolean | null | undefined>;
+export type LogFields = Record<string, string | number | boolean | Quoted | null | undefined>;
 
 /** Lines queued while the sink is slow; past this, lines are dropped and counted. */
 const MAX_QUEUED_LINES = 10_000;
 
 const encoder = new TextEncoder();
 
-/** A text field value that is written without quotes: no space, quote, `=`, backslash or control. */
-// deno-lint-ignore no-control-regex -- control characters must not pass unquoted
-const BARE_VALUE = /^[^\s"=\\\u0000-\u001f\u007f-\u009f]+$/;
-/** What JSON.stringify leaves raw that a terminal may still act on: DEL and the C1 controls. */
-const RAW_IN_JSON = /[\u007f-\u009f]/g;
+/** Text that is written without quotes: no space, quote, `=` or backslash (nor what escape.ts escapes). */
+const BARE_VALUE = /^[^\s"=\\]+$/;
 
 /** Options of {@linkcode Logger}. */
 export interface LoggerOptions {
@@ -108,16 +123,26 @@ export class Logger {
     // Fields may hold what a client sent (a HELLO name, a file name): no
     // control character reaches the log raw (docs/protocol.md#limits-and-bad-input, log injection).
     if (this.format === "json") {
+      // JSON.stringify escapes C0 but leaves DEL, C1, the line separators and the
+      // bidirectional controls raw: a viewer would act on them.
       const json = JSON.stringify({ ts, level, msg: message, ...fields });
-      return json.replace(RAW_IN_JSON, (c) => `\\u00${c.charCodeAt(0).toString(16)}`) + "\n";
+      return json.replace(
+        UNSAFE_TO_SHOW,
+        (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`,
+      ) +
+        "\n";
     }
     let line = `${ts} ${level.toUpperCase().padEnd(5)} ${escapeControl(message)}`;
     if (fields) {
       for (const [key, value] of Object.entries(fields)) {
         if (value === undefined) continue;
+        if (value instanceof Quoted) {
+          line += ` ${key}=${quoteText(value.text)}`;
+          continue;
+        }
         const text = String(value);
         // Numbers and booleans never need quotes; strings do when empty or holding anything but plain characters.
-        line += typeof value !== "string" || BARE_VALUE.test(text)
+        line += typeof value !== "string" || isBare(text)
           ? ` ${key}=${text}`
           : ` ${key}=${quoteText(text)}`;
       }
@@ -150,4 +175,9 @@ export class Logger {
       this.#draining = null;
     }
   }
+}
+
+/** True if `text` can be written unquoted: not empty, nothing to quote or escape. */
+function isBare(text: string): boolean {
+  return BARE_VALUE.test(text) && text.search(UNSAFE_TO_SHOW) === -1;
 }
