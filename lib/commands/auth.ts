@@ -7,13 +7,14 @@
 import { err, ok, type Reply } from "../protocol/mod.ts";
 import { throttledMessage, WRONG_CREDENTIALS } from "../security/authenticator.ts";
 import { type Command, expectArgs } from "./command.ts";
+import { declared } from "./catalog.ts";
 
 /** What AUTH answers on a server started without `--users`: there is no one to be. */
 export const NO_USERS_MESSAGE = "this server has no users (it runs without --users)";
 
 /** `AUTH <name> <password>`. */
 export const AUTH: Command = {
-  name: "AUTH",
+  ...declared("AUTH"),
   usage: ["AUTH <name> <password>"],
   summary: "signs in as a user of --users; quote a password that has spaces",
   run(request, { session, services }): Reply | Promise<Reply> {

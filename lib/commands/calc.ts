@@ -8,6 +8,7 @@ import { err, keyword, ok, ProtocolError, type Reply } from "../protocol/mod.ts"
 import { evaluate, type Operator, OPERATORS } from "../jobs/arithmetic.ts";
 import { type Command, type CommandContext, expectArgs, truncate } from "./command.ts";
 import { CALC_JOB_COST } from "../jobs/calc_job.ts";
+import { declared } from "./catalog.ts";
 
 const USAGE = "CALC takes <op> <a> <b>";
 /**
@@ -22,7 +23,7 @@ export const WORKER_OPERAND_CHARS = 4_000;
 
 /** `CALC <op> <a> <b>`. */
 export const CALC: Command = {
-  name: "CALC",
+  ...declared("CALC"),
   usage: ["CALC <op> <a> <b>"],
   summary: "op: add|+ subtract|sub|- multiply|mul|* divide|div|/; integers exact at any size",
   run(request, context) {

@@ -10,6 +10,7 @@ import type { User } from "../security/users_file.ts";
 import type { FileStore } from "../stores/file_store.ts";
 import type { KvStore } from "../stores/kv_store.ts";
 import type { WorkerPool } from "../jobs/pool.ts";
+import type { CommandDeclaration } from "./catalog.ts";
 import type { Job, JobResult } from "../jobs/worker.ts";
 
 /** What a command sees of its own connection. */
@@ -75,12 +76,12 @@ export interface CommandContext {
   payload(size: number): AsyncIterable<Uint8Array>;
 }
 
-/** One protocol command. */
-export interface Command {
-  /** Upper-case name as typed (case-insensitive on the wire). */
-  readonly name: string;
-  /** Other names that run the same command (QUIT's EXIT and STOP). */
-  readonly aliases?: readonly string[];
+/**
+ * One protocol command: its declaration in the catalog (catalog.ts: name,
+ * aliases, keywords, what writes, what is answered before AUTH), spread in
+ * with `declared(name)`, and what it does.
+ */
+export interface Command extends CommandDeclaration {
   /** Syntax lines for HELP, e.g. `CALC <op> <a> <b>`. */
   readonly usage: readonly string[];
   /** One line: what it is for. */

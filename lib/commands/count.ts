@@ -8,6 +8,7 @@ import { COUNTER_CELL, INCREMENT_COST_FLOOR_MS } from "../jobs/count_job.ts";
 import { err, INTEGER_WORD as INTEGER, ok, ProtocolError } from "../protocol/mod.ts";
 import { JobFailedError, JobsCancelledError, PoolFullError } from "../jobs/pool.ts";
 import { type Command, expectArgs, truncate } from "./command.ts";
+import { declared } from "./catalog.ts";
 
 /** Most increments one request may ask for. */
 export const MAX_INCREMENTS = 1_000_000;
@@ -47,7 +48,7 @@ function boundedInt(word: string, name: string, max: number): number {
 
 /** `COUNT <start> <increments> [<work-ms>]`. */
 export const COUNT: Command = {
-  name: "COUNT",
+  ...declared("COUNT"),
   usage: ["COUNT <start> <increments> [<work-ms>]"],
   summary: "each increment a job on the worker threads: work-ms of CPU, then +1 under a lock",
   cancelOnDisconnect: true,

@@ -18,6 +18,7 @@ import { FileNotFoundError } from "../stores/file_store.ts";
 import { BadFileNameError, checkFileName } from "../stores/file_names.ts";
 import { type CommandContext, expectArgs, truncate } from "./command.ts";
 import type { Command } from "./command.ts";
+import { declared } from "./catalog.ts";
 
 type Subcommand = (args: string[], context: CommandContext) => Promise<Reply>;
 
@@ -117,7 +118,7 @@ function putHeader(
 
 /** `FILE LIST|PUT|GET|DEL …`. */
 export const FILE: Command = {
-  name: "FILE",
+  ...declared("FILE"),
   usage: [
     "FILE LIST",
     "FILE PUT <name> <size>  + <size> bytes",

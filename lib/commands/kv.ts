@@ -18,6 +18,7 @@ import {
   ValueTooLargeError,
 } from "../stores/kv_store.ts";
 import { type Command, type CommandContext, expectArgs, truncate } from "./command.ts";
+import { declared } from "./catalog.ts";
 
 const encoder = new TextEncoder();
 
@@ -157,7 +158,7 @@ function parseScan(request: Request): { prefix: string; after?: string; limit: n
 
 /** `KV SET|GET|DEL|INCR|KEYS …`. */
 export const KV: Command = {
-  name: "KV",
+  ...declared("KV"),
   usage: [
     "KV SET <key> <value>",
     "KV GET <key>",
