@@ -4,7 +4,7 @@
  * files and the table have no import cycle.
  */
 import type { Logger } from "../server/log.ts";
-import { ProtocolError, type Reply, type Request } from "../protocol/mod.ts";
+import type { Reply, Request } from "../protocol/mod.ts";
 import type { AuthResult } from "../security/authenticator.ts";
 import type { User } from "../security/users_file.ts";
 import type { FileStore } from "../stores/file_store.ts";
@@ -121,17 +121,8 @@ export interface Command extends CommandDeclaration {
 /** How far past `--max-line` a line may run for a command whose `measuredLength` counts less. */
 export const LINE_HEADROOM = 300;
 
-/** Throws `bad-args` unless `args` has between `min` and `max` entries. */
-export function expectArgs(
-  args: readonly string[],
-  range: { min: number; max?: number },
-  usage: string,
-): void {
-  const max = range.max ?? range.min;
-  if (args.length >= range.min && args.length <= max) return;
-  const got = `got ${args.length} argument${args.length === 1 ? "" : "s"}`;
-  throw new ProtocolError("bad-args", `${usage}, ${got}`);
-}
+/** Throws `bad-args` unless a request has the arguments its usage allows (lib/arity.ts). */
+export { expectArgs } from "../arity.ts";
 
 /** Client input as an error message quotes it (lib/escape.ts). */
 export { truncate } from "../escape.ts";

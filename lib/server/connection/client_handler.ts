@@ -17,11 +17,13 @@ import type { CommandContext, Services, Session } from "../../commands/command.t
 import { type ManagedHandler, SHUTDOWN_REPLY } from "../admission/manager.ts";
 import { echoBytes } from "./echo.ts";
 import { Dispatcher, type DispatchOptions, type PendingReply } from "./dispatch.ts";
-import { ConnReader, isDisconnect, type ReadableConn } from "./reader.ts";
+import { ConnReader, type ReadableConn } from "./reader.ts";
+import { isDisconnect } from "../peer_errors.ts";
 import { FLUSH_THRESHOLD, ReplyWriter, sayLast } from "./reply_writer.ts";
 import { LINGER_MS } from "../admission/turn_away.ts";
 import { timeoutReply } from "./timeout_sweep.ts";
 import { Turn, yieldTurn } from "./turn.ts";
+import { closeQuietly } from "../../io.ts";
 
 /** The connection as the handler uses it (a Deno.TcpConn in the server). */
 export interface PeerConn extends ReadableConn {
@@ -370,10 +372,6 @@ export class ClientHandler implements ManagedHandler, Session {
   #close(): void {
     this.#markGone();
     this.#state = "closed";
-    try {
-      this.#conn.close();
-    } catch {
-      // Already closed.
-    }
+    closeQuietly(this.#conn);
   }
 }

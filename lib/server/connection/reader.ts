@@ -17,6 +17,7 @@ import type { BufferPool } from "./buffer_pool.ts";
 import { PayloadReader } from "./payload_reader.ts";
 import { FrameBuffer, INITIAL_BUFFER_BYTES } from "../../protocol/mod.ts";
 import type { Logger } from "../log.ts";
+import { isDisconnect } from "../peer_errors.ts";
 
 /** The connection as the reader uses it (a Deno.TcpConn in the server). */
 export interface ReadableConn {
@@ -333,14 +334,4 @@ export class ConnReader {
     this.#ended = true;
     this.#options.onGone();
   }
-}
-
-/** Errors that only mean the peer went away (or the connection was closed under a read). */
-export function isDisconnect(error: unknown): boolean {
-  return error instanceof Deno.errors.ConnectionReset ||
-    error instanceof Deno.errors.BrokenPipe ||
-    error instanceof Deno.errors.ConnectionAborted ||
-    error instanceof Deno.errors.BadResource ||
-    error instanceof Deno.errors.NotConnected ||
-    error instanceof Deno.errors.Interrupted;
 }

@@ -14,7 +14,7 @@
  * paths and a few headers is all a Prometheus scraper needs.
  */
 import { deadline } from "@std/async/deadline";
-import { writeAll } from "../../io.ts";
+import { closeQuietly, writeAll } from "../../io.ts";
 import type { Logger } from "../log.ts";
 import { acceptLoop } from "../door/acceptor.ts";
 import { type MetricsSource, renderMetrics, type RequestDurations } from "./metrics.ts";
@@ -148,12 +148,4 @@ function route(head: string, options: MetricsOptions): Answer {
       : { status: 503, body: "shutting down\n" };
   }
   return { status: 404, body: "not found: try /metrics or /healthz\n" };
-}
-
-function closeQuietly(closer: { close(): void }): void {
-  try {
-    closer.close();
-  } catch {
-    // Already closed.
-  }
 }
