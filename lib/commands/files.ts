@@ -10,6 +10,7 @@ import { BadFileNameError, checkFileName } from "../stores/file_names.ts";
 import { type CommandContext, expectArgs, truncate } from "./command.ts";
 import type { Command } from "./command.ts";
 import { declared } from "./catalog.ts";
+import { quoted } from "../server/log.ts";
 
 type Subcommand = (args: string[], context: CommandContext) => Promise<Reply>;
 
@@ -29,7 +30,11 @@ const SUBCOMMANDS: ReadonlyMap<string, Subcommand> = new Map<string, Subcommand>
     checkFileName(name);
     try {
       const sha256 = await files.put(name, size, payload);
-      context.services.logger.info("file stored", { client: context.session.id, name, size });
+      context.services.logger.info("file stored", {
+        client: context.session.id,
+        name: quoted(name),
+        size,
+      });
       return ok(`stored ${quoteWord(name)} ${size} ${sha256}`);
     } catch (error) {
       if (error instanceof CutShortError) {
