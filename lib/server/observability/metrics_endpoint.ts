@@ -19,7 +19,7 @@ import { deadline } from "@std/async/deadline";
 import { closeQuietly, writeAll } from "../../io.ts";
 import type { Logger } from "../log.ts";
 import { acceptLoop } from "../door/acceptor.ts";
-import { closeQuietly, HttpConnections } from "./http_connections.ts";
+import { HttpConnections } from "./http_connections.ts";
 import { type MetricsSource, renderMetrics, type RequestDurations } from "./metrics.ts";
 
 /**
