@@ -4,7 +4,7 @@
  * hashing slots — is the Authenticator's (lib/security/authenticator.ts);
  * this file turns it into replies and log lines.
  */
-import { err, ok, type Reply } from "../protocol/mod.ts";
+import { ok, ProtocolError, type Reply } from "../protocol/mod.ts";
 import { throttledMessage, WRONG_CREDENTIALS } from "../security/authenticator.ts";
 import { type Command, expectArgs } from "./command.ts";
 import { declared } from "./catalog.ts";
@@ -22,7 +22,7 @@ export const AUTH: Command = {
     const args = request.args();
     expectArgs(args, { min: 2 }, "AUTH takes <name> <password>");
     const auth = services.auth;
-    if (auth === undefined) return err("denied", NO_USERS_MESSAGE);
+    if (auth === undefined) throw new ProtocolError("denied", NO_USERS_MESSAGE);
     const [name, password] = args as [string, string];
     return auth.authenticate(session.address, name, password).then((result) => {
       if (result.ok) {
@@ -42,7 +42,7 @@ export const AUTH: Command = {
           client: session.id,
           name: quoted(name),
         });
-        return err("denied", throttledMessage(result.retryAfterS));
+        throw new ProtocolError("denied", throttledMessage(result.retryAfterS));
       }
       // The name is logged (escaped by the logger), never the password.
       services.logger.info("AUTH denied", {
@@ -50,7 +50,7 @@ export const AUTH: Command = {
         name: quoted(name),
         reason: "wrong name or password",
       });
-      return err("denied", WRONG_CREDENTIALS);
+      throw new ProtocolError("denied", WRONG_CREDENTIALS);
     });
   },
 };

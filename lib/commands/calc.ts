@@ -4,7 +4,7 @@
  * calculations run on the worker threads (lib/jobs/calc_job.ts), the rest
  * here, where they take microseconds.
  */
-import { err, keyword, ok, ProtocolError, type Reply } from "../protocol/mod.ts";
+import { keyword, ok, ProtocolError, type Reply } from "../protocol/mod.ts";
 import { evaluate, type Operator, OPERATORS } from "../jobs/arithmetic.ts";
 import { type Command, type CommandContext, expectArgs, truncate } from "./command.ts";
 import { CALC_JOB_COST } from "../jobs/calc_job.ts";
@@ -55,6 +55,6 @@ async function calculateOnWorkers(
 ): Promise<Reply> {
   const result = await services.workers.run({ kind: "calc", op, a, b }, { cost: CALC_JOB_COST });
   if (result.kind === "calculated") return ok(result.value);
-  if (result.kind === "refused") return err(result.code, result.message);
+  if (result.kind === "refused") throw new ProtocolError(result.code, result.message);
   throw new Error(`a calc job answered with a ${result.kind} result`);
 }

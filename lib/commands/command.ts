@@ -114,7 +114,7 @@ export interface Command extends CommandDeclaration {
    * be at most {@linkcode LINE_HEADROOM} bytes over the limit in all.
    */
   measuredLength?(request: Request): number;
-  /** Runs the request; a bad request is a returned or thrown ProtocolError, never a crash. */
+  /** Runs the request; a failure is a thrown ProtocolError (its reply), never a crash. */
   run(request: Request, context: CommandContext): Reply | Promise<Reply>;
 }
 
