@@ -111,15 +111,13 @@ export interface Command extends CommandDeclaration {
    * The bytes `--max-line` counts for a line of this command that is longer
    * than the limit, when that is not the whole line (KV SET counts its
    * value only, so a 65,536-byte value fits the default limit). Lines may
-   * be at most {@linkcode LINE_HEADROOM} bytes over the limit in all.
+   * be at most a few hundred bytes over the limit in all (the server's
+   * `LINE_HEADROOM`, lib/server/connection/reader.ts).
    */
   measuredLength?(request: Request): number;
   /** Runs the request; a failure is a thrown ProtocolError (its reply), never a crash. */
   run(request: Request, context: CommandContext): Reply | Promise<Reply>;
 }
-
-/** How far past `--max-line` a line may run for a command whose `measuredLength` counts less. */
-export const LINE_HEADROOM = 300;
 
 /** Throws `bad-args` unless a request has the arguments its usage allows (lib/arity.ts). */
 export { expectArgs } from "../arity.ts";

@@ -12,7 +12,6 @@
  * that is copied in when it completes, because the serve loop may consume
  * the frame buffer meanwhile and the frame must only change synchronously.
  */
-import { LINE_HEADROOM } from "../../commands/command.ts";
 import type { BufferPool } from "./buffer_pool.ts";
 import { PayloadReader } from "./payload_reader.ts";
 import { FrameBuffer, INITIAL_BUFFER_BYTES } from "../../protocol/mod.ts";
@@ -26,6 +25,12 @@ export interface ReadableConn {
   write(p: Uint8Array): Promise<number>;
 }
 
+/**
+ * How far past `--max-line` a request line is still framed, for a command
+ * whose `measuredLength` counts less than the whole line (KV SET counts its
+ * value only): its `KV SET <key> ` (a key is at most 250 bytes) fits in it.
+ */
+export const LINE_HEADROOM = 300;
 /** Smallest free space a read asks for; the buffer grows toward a line's length only when needed. */
 const MIN_READ_BYTES = 2048;
 /**
