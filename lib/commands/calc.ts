@@ -16,7 +16,7 @@ const USAGE = "CALC takes <op> <a> <b>";
  * thread. Two 32,700-digit integers took 10–13 ms to multiply on the
  * serving thread (parsing and printing the decimals, most of it): 8
  * clients looping on them held a bystander's PING at p50 74 ms, p99 100 ms;
- * on the workers, 0.3 and 5.4 ms (back to back, the review's `calc2.py`).
+ * on the workers, 0.3 and 5.4 ms (each client sending them back to back).
  * 4,000 characters cost about 0.3 ms, the price of a job's round trip.
  */
 export const WORKER_OPERAND_CHARS = 4_000;

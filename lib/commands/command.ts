@@ -42,7 +42,7 @@ export interface SessionEntry {
 
 /**
  * The server's services, shared by every connection. A command uses only
- * the ones it needs, so a test builds just those (tests/helpers.ts
+ * the ones it needs, so a test builds just those (tests/context.ts
  * `testContext`) and a new service does not touch the other commands' tests.
  */
 export interface Services {

@@ -100,7 +100,7 @@ export class Server {
     return this.manager.queued;
   }
 
-  /** SPEC `--max-running`. */
+  /** `--max-running`. */
   get maxRunning(): number {
     return this.config.maxRunning;
   }

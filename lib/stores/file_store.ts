@@ -157,9 +157,9 @@ export class FileStore {
       await file.syncData();
       // This upload's own version, taken from its descriptor before the
       // rename: once renamed, the name may already hold the file of another
-      // PUT of the same name, and looking it up by name (as this once did)
-      // filed this hash under that other version, which every later GET
-      // then announced (found racing four PUTs of one name: 232 in 4,164).
+      // PUT of the same name, and looking it up by name would file this hash
+      // under that other version, which every later GET would then announce
+      // (racing four PUTs of one name did so 232 times in 4,164).
       const identity = identityOf(await file.stat());
       file.close();
       open = false;

@@ -40,9 +40,9 @@ export interface HandlerOptions extends DispatchOptions {
    * write must make progress within it; 0 disables all three.
    */
   requestTimeoutMs: number;
-  /** SPEC `--min-rate`: bytes a second an upload or download must keep up; 0 disables. */
+  /** `--min-rate`: bytes a second an upload or download must keep up; 0 disables. */
   minRate: number;
-  /** Raw byte echo instead of the protocol (SPEC `--echo`). */
+  /** Raw byte echo instead of the protocol (`--echo`). */
   echo: boolean;
   services: Services;
   /** Where each connection's first read and reply buffers come from and go back to (lib/server/connection/buffer_pool.ts). */
@@ -333,7 +333,7 @@ export class ClientHandler implements ManagedHandler, Session {
   /** Writes one line while the serve loop is parked in a read, then closes (which ends that read). */
   #sayAndClose(reply: LineReply): void {
     if (this.#state === "closed") return;
-    // The sweep no longer looks at a closed handler: sayLast bounds the write itself.
+    // The sweep skips a closed handler: sayLast bounds the write itself.
     this.#state = "closed";
     sayLast(this.#conn, reply, {
       stats: this.#options.stats,

@@ -68,13 +68,13 @@ export type InputOverdue =
 
 /** Options of {@linkcode ConnReader}. */
 export interface ReaderOptions {
-  /** SPEC `--max-line`. */
+  /** `--max-line`. */
   maxLine: number;
-  /** SPEC `--idle-timeout` in ms; 0: never. */
+  /** `--idle-timeout` in ms; 0: never. */
   idleTimeoutMs: number;
-  /** SPEC `--request-timeout` in ms; 0: never (and no rate floor). */
+  /** `--request-timeout` in ms; 0: never (and no rate floor). */
   requestTimeoutMs: number;
-  /** SPEC `--min-rate`, bytes a second; 0: no floor. */
+  /** `--min-rate`, bytes a second; 0: no floor. */
   minRate: number;
   /** Counts every byte received (STATS `bytes_in`). */
   stats: { bytes_in: number };
@@ -146,8 +146,8 @@ export class ConnReader {
 
   /**
    * The serve loop's read, straight into the frame buffer; the socket
-   * read's own promise, so a request costs no promise of ours (measured in
-   * the previous round: 0.6–1.6 % of S1). Hand its result to
+   * read's own promise, so a request costs no promise of ours (one per read
+   * cost 0.6–1.6 % of S1). Hand its result to
    * {@linkcode landed}, or its rejection to {@linkcode failed}. If a
    * background read is in flight, this joins it.
    */

@@ -20,7 +20,7 @@ import { closeQuietly } from "../../io.ts";
 /** Options of {@linkcode Door}. */
 export interface DoorOptions {
   policy: GatePolicy;
-  /** On a TLS port: the handshake deadline in ms (SPEC `--request-timeout`, 0 never). */
+  /** On a TLS port: the handshake deadline in ms (`--request-timeout`, 0 never; docs/server.md#server-options). */
   tls: { timeoutMs: number } | undefined;
   /** Counts `denied_total` and `tls_failures_total`. */
   stats: Stats;

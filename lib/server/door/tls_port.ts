@@ -140,7 +140,7 @@ export type HandshakeFailure = "failed" | "timed out" | "dropped";
 
 /** Options of {@linkcode Handshakes}. */
 export interface HandshakeOptions {
-  /** SPEC `--request-timeout` in ms: a handshake not done by then is closed; 0 never. */
+  /** `--request-timeout` in ms: a handshake not done by then is closed; 0 never. */
   timeoutMs: number;
   /** Handshakes at once; default {@linkcode MAX_HANDSHAKES}. */
   max?: number;
