@@ -60,6 +60,7 @@ Deno.test("bench options: defaults, --quick, and every row when --only is not gi
     "S3",
     "FILE",
     "IDLE",
+    "HOLD",
     "COUNT",
     "HASH",
     "COUNTFAIR",
