@@ -6,7 +6,15 @@
  * tests/tls_fixtures.ts (a throwaway CA made with openssl).
  */
 import { assert, assertEquals, assertRejects } from "@std/assert";
-import { eventually, parseStats, runServerToExit, TestClient, TestServer } from "./helpers.ts";
+import {
+  eventually,
+  parseStats,
+  randomBytes,
+  runServerToExit,
+  sha256,
+  TestClient,
+  TestServer,
+} from "./helpers.ts";
 import { makeTlsFixture, type TlsFixture, tlsServerArgs } from "./tls_fixtures.ts";
 
 /** STATS over TLS. */
@@ -137,4 +145,21 @@ Deno.test("a TLS client that leaves without close_notify is an ordinary close: l
   assertEquals([code, new TextDecoder().decode(stdout).trim()], [0, "OK PONG"]);
   await server.waitForLog(/INFO {2}client closed client=1 commands=1 /);
   server.assertLogged(/WARN/, false);
+});
+
+Deno.test("FILE PUT and GET of 10 MB over TLS arrive byte for byte, the payload pipelined with its line", async () => {
+  await using fixture = await makeTlsFixture();
+  await using server = await TestServer.start(tlsServerArgs(fixture));
+  using client = await TestClient.connectTls(server.port, fixture.caCertPem);
+  const bytes = randomBytes(10_000_000);
+  assertEquals(
+    await client.put("big.bin", bytes),
+    `OK stored big.bin ${bytes.length} ${sha256(bytes)}`,
+  );
+  await client.send("FILE GET big.bin");
+  const reply = await client.read({ timeoutMs: 30_000 });
+  if (reply.kind !== "data") throw new Error(`expected a DATA reply, got ${reply.kind}`);
+  assertEquals([reply.body.length, reply.sha256], [bytes.length, sha256(bytes)]);
+  assertEquals(reply.body, bytes);
+  assertEquals(await client.ask("PING"), "OK PONG");
 });

@@ -1,5 +1,5 @@
 /**
- * Hostile peers on the TLS port (docs/security.md#tls), with real sockets:
+ * Hostile peers on the TLS port (docs/security.md#running-it-on-a-network), with real sockets:
  * peers that connect and send nothing, or half a ClientHello, are
  * disconnected at the handshake deadline — each sees the close — and the
  * server's descriptors come back, under a low descriptor limit and past
@@ -10,7 +10,7 @@
  */
 import { assert, assertEquals } from "@std/assert";
 import { deadline } from "@std/async/deadline";
-import { eventually, parseStats, TestClient, TestServer } from "../helpers.ts";
+import { eventually, parseStats, randomBytes, TestClient, TestServer } from "../helpers.ts";
 import { makeTlsFixture, type TlsFixture, tlsServerArgs } from "../tls_fixtures.ts";
 import { MAX_HANDSHAKES } from "../../lib/server/door/tls_port.ts";
 
@@ -165,4 +165,46 @@ Deno.test("the handshake cap closes the oldest handshakes it drops: their peers 
     () => openDescriptors(pid) <= baseline,
     `the descriptors to come back to ${baseline}`,
   );
+});
+
+Deno.test("TLS clients that stop reading mid-download are cut at the write deadline and their descriptors freed", async () => {
+  await using fixture = await makeTlsFixture();
+  await using server = await TestServer.start([
+    ...tlsServerArgs(fixture),
+    "--request-timeout",
+    "1",
+  ]);
+  const pid = server.process.pid;
+  {
+    using uploader = await TestClient.connectTls(server.port, fixture.caCertPem);
+    const bytes = randomBytes(20_000_000);
+    assertEquals((await uploader.put("big.bin", bytes)).split(" ")[0], "OK");
+  }
+  let baseline = 0;
+  await eventually(() => (baseline = openDescriptors(pid)) > 0, "a descriptor count");
+  const readers: Deno.TlsConn[] = [];
+  try {
+    for (let i = 0; i < 5; i++) {
+      const conn = await Deno.connectTls({
+        hostname: "localhost",
+        port: server.port,
+        caCerts: [fixture.caCertPem],
+      });
+      // Three downloads of 20 MB asked for, none read: far more than the socket buffers hold.
+      await conn.write(new TextEncoder().encode("FILE GET big.bin\n".repeat(3)));
+      readers.push(conn);
+    }
+    await eventually(
+      () => openDescriptors(pid) <= baseline,
+      `the descriptors of 5 stalled downloads to come back to ${baseline}`,
+      20_000,
+    );
+    await servedOverTls(server, fixture);
+  } finally {
+    for (const conn of readers) {
+      try {
+        conn.close();
+      } catch { /* already closed */ }
+    }
+  }
 });

@@ -11,7 +11,7 @@
  * same way on both ports (reader.ts `isDisconnect`).
  *
  * A peer that ends the connection without TLS's close_notify is an end of
- * input like any other (docs/security.md#tls): it is not an error, and it
+ * input like any other (docs/security.md#running-it-on-a-network): it is not an error, and it
  * is not logged as one.
  */
 import { Duplex } from "node:stream";

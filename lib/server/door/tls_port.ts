@@ -1,5 +1,5 @@
 /**
- * The TLS port (docs/security.md#tls, `--tls-cert`/`--tls-key`): each
+ * The TLS port (docs/security.md#running-it-on-a-network, `--tls-cert`/`--tls-key`): each
  * accepted TCP connection's handshake, bounded in time and in number, and
  * only connections whose handshake finished go on to the address lists
  * and the Manager, so that a silent or plain-text peer never holds a queue
