@@ -6,6 +6,7 @@
  */
 import { parseArgs } from "@std/cli/parse-args";
 import {
+  DEFAULT_BACKLOG,
   DEFAULT_DATA_DIR,
   DEFAULT_DRAIN_TIMEOUT_S,
   DEFAULT_HOST,
@@ -60,6 +61,8 @@ options:
                         not on this machine too
   --tls-cert FILE       PEM certificate chain: with --tls-key, the port speaks TLS only
   --tls-key FILE        PEM private key of --tls-cert
+  --backlog N           connections the kernel keeps waiting for accept (default ${DEFAULT_BACKLOG};
+                        capped by the OS, on Linux at net.core.somaxconn)
   --drain-timeout S     on shutdown, seconds running clients get to finish (default ${DEFAULT_DRAIN_TIMEOUT_S})
   -v, --verbose         log every request
   -q, --quiet           log nothing
@@ -104,6 +107,8 @@ export interface ServerConfig {
   insecure: boolean;
   /** `--tls-cert` and `--tls-key`: the port speaks TLS only; undefined for plain TCP. */
   tls: { certFile: string; keyFile: string } | undefined;
+  /** SPEC `--backlog`: the kernel's listen queue for connections not yet accepted. */
+  backlog: number;
   logLevel: LogLevel;
   logFormat: LogFormat;
 }
@@ -137,6 +142,7 @@ const VALUE_OPTIONS = [
   "deny",
   "tls-cert",
   "tls-key",
+  "backlog",
 ] as const;
 const FLAG_OPTIONS = ["echo", "insecure", "verbose", "quiet", "help", "version"] as const;
 const ALIASES = { v: "verbose", q: "quiet", h: "help" } as const;
@@ -235,6 +241,7 @@ export function parseServerArgs(args: readonly string[]): ServerArgs {
         fileOption("tls-cert", values.get("tls-cert")),
         fileOption("tls-key", values.get("tls-key")),
       ),
+      backlog: int("backlog", DEFAULT_BACKLOG, 1, LIMITS.backlog),
       logLevel: flags.has("verbose") ? "debug" : flags.has("quiet") ? "quiet" : "info",
       logFormat,
     },

@@ -33,7 +33,8 @@ import { formatHostPort } from "../security/address.ts";
 import { exposureWarning, gatePolicy, isLoopback } from "./door/gate.ts";
 import { Door } from "./door/door.ts";
 import { ServerServices, type ServicesOptions } from "./services.ts";
-import { MAX_HANDSHAKES, TlsPort } from "./door/tls_port.ts";
+import { MAX_HANDSHAKES } from "./door/tls_port.ts";
+import { backlogCapNote, listenClients, readSomaxconn } from "./door/listen.ts";
 import { MAX_LINGERING } from "./admission/turn_away.ts";
 import { closeQuietly } from "../io.ts";
 
@@ -65,7 +66,7 @@ export class Server {
   readonly #closeHooks: Array<() => Promise<void> | void> = [];
   /** What accepted connections pass before the Manager (after {@linkcode listen}). */
   #door: Door | undefined;
-  #listener: Deno.TcpListener | TlsPort | undefined;
+  #listener: Deno.TcpListener | undefined;
   #accepting: Promise<void> | undefined;
   #stopping: Promise<void> | undefined;
 
@@ -169,9 +170,7 @@ export class Server {
     }
     const tls = this.#services.tls;
     try {
-      this.#listener = tls === undefined
-        ? Deno.listen({ hostname: c.host, port: c.port })
-        : TlsPort.listen({ hostname: c.host, port: c.port }, tls);
+      this.#listener = listenClients({ hostname: c.host, port: c.port, backlog: c.backlog });
     } catch (error) {
       throw new StartupError("listen", error);
     }
@@ -180,6 +179,8 @@ export class Server {
       `listening on ${formatHostPort(addr)}, max ${c.maxRunning} running, ` +
         `queue ${this.manager.queueLimit}` + (tls ? ", TLS" : "") + (c.echo ? ", echo mode" : ""),
     );
+    const capped = backlogCapNote(c.backlog, readSomaxconn());
+    if (capped !== undefined) this.#logger.info(capped);
     if (!isLoopback(addr.hostname)) {
       const warning = exposureWarning(formatHostPort(addr), { ...c, tls: tls !== undefined });
       if (warning !== undefined) this.#logger.warn(warning);
@@ -192,7 +193,7 @@ export class Server {
       }
     }, [c.idleTimeoutS * 1000, c.requestTimeoutS * 1000]);
     this.#closeHooks.push(stopSweep);
-    this.#accepting = this.#accept(this.#listener);
+    this.#accepting = this.#accept(this.#listener, this.#door = this.#makeDoor());
     return addr;
   }
 
@@ -236,16 +237,16 @@ export class Server {
   async reload(): Promise<void> {
     if (this.#stopping !== undefined) return;
     await this.#services.reload((files) => {
-      if (this.#listener instanceof TlsPort) this.#listener.replace(files);
+      this.#door?.replaceCertificate(files);
     });
   }
 
   /**
-   * Accepts until shutdown: every connection passes the door (door.ts: its
-   * TLS handshake, the address lists, protected mode) and becomes a
-   * ClientHandler handed to the Manager.
+   * The door every accepted connection passes (door.ts: the address lists,
+   * protected mode), which makes a ClientHandler of each one let in and
+   * hands it to the Manager.
    */
-  #accept(listener: Deno.TcpListener | TlsPort): Promise<void> {
+  #makeDoor(): Door {
     const handlerOptions: HandlerOptions = {
       maxLine: this.config.maxLine,
       idleTimeoutMs: this.config.idleTimeoutS * 1000,
@@ -266,11 +267,10 @@ export class Server {
         replies: new BufferPool(INITIAL_REPLY_BYTES, POOLED_BUFFERS),
       },
     };
-    const door = this.#door = new Door({
+    const tls = this.#services.tls;
+    return new Door({
       policy: gatePolicy(this.config),
-      tls: listener instanceof TlsPort
-        ? { timeoutMs: this.config.requestTimeoutS * 1000 }
-        : undefined,
+      tls: tls && { files: tls, timeoutMs: this.config.requestTimeoutS * 1000 },
       stats: this.stats,
       logger: this.#logger,
       admit: (conn) => {
@@ -283,13 +283,15 @@ export class Server {
         this.manager.admit(handler);
       },
     });
-    return acceptLoop<Deno.Conn>(listener, (conn) => {
-      if ("setNoDelay" in conn) {
-        try {
-          (conn as Deno.TcpConn).setNoDelay(true);
-        } catch {
-          // The peer may already be gone; the handler will find out.
-        }
+  }
+
+  /** Accepts until shutdown: every connection passes the door. */
+  #accept(listener: Deno.TcpListener, door: Door): Promise<void> {
+    return acceptLoop(listener, (conn) => {
+      try {
+        conn.setNoDelay(true);
+      } catch {
+        // The peer may already be gone; the handler will find out.
       }
       door.pass(conn);
     }, { logger: this.#logger, what: "clients", closed: () => this.#stopping !== undefined });
