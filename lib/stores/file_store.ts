@@ -198,10 +198,14 @@ export class FileStore {
     // between: a link swapped in, or just an overwrite renamed into place;
     // look again, a few times, before giving up. The same when the worker
     // that hashes the file found another version at the path.
+    // Only a path that is gone is "not found": running out of descriptors
+    // (EMFILE) or permission is thrown as it is, for the command to answer
+    // `ERR unavailable` (storage_errors.ts), not a false `ERR not-found`
+    // that a client would act on (and did: it deleted the file).
     for (let attempt = 0; attempt < OPEN_ATTEMPTS; attempt++) {
-      const seen = await Deno.lstat(path).catch(() => undefined);
+      const seen = await Deno.lstat(path).catch(undefinedIfGone);
       if (!seen?.isFile) throw notFound();
-      const file = await Deno.open(path, { read: true }).catch(() => undefined);
+      const file = await Deno.open(path, { read: true }).catch(undefinedIfGone);
       if (file === undefined) continue;
       try {
         const info = await file.stat();
@@ -252,4 +256,12 @@ export class FileStore {
   #path(name: string): string {
     return `${this.root}/${name}`;
   }
+}
+
+/** For `.catch`: undefined if the path does not exist (or a part of it is not a directory); otherwise rethrows. */
+function undefinedIfGone(error: unknown): undefined {
+  if (error instanceof Deno.errors.NotFound || error instanceof Deno.errors.NotADirectory) {
+    return undefined;
+  }
+  throw error;
 }
