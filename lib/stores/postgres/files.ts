@@ -56,10 +56,12 @@ export class PostgresFileStore implements FileStorage {
   listing(): Promise<Uint8Array> {
     return this.#listings.run(async () => {
       const lines = new DataLinesBuilder();
-      const rows = await this.#db.call(async (sql) =>
-        sql`SELECT name, size, modified FROM switchboard_files ORDER BY name`.cursor(LIST_BATCH)[
-          Symbol.asyncIterator
-        ]()
+      // A cursor: LIST_BATCH rows per round trip, each batch within the deadline.
+      const rows = await this.#db.call((sql) =>
+        Promise.resolve(
+          sql`SELECT name, size, modified FROM switchboard_files ORDER BY name`
+            .cursor(LIST_BATCH)[Symbol.asyncIterator](),
+        )
       );
       for (;;) {
         const batch = await this.#db.within(rows.next());
