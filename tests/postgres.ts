@@ -112,18 +112,25 @@ export class PostgresCluster {
 
   /** Starts the server (again), waiting until it accepts connections. */
   async startServer(): Promise<void> {
-    await this.#run("pg_ctl", [
-      "-D",
-      `${this.#dir}/data`,
-      "-l",
-      `${this.#dir}/log`,
-      "-w",
-      "-t",
-      "30",
-      "-o",
-      `-p ${this.port} -k ${this.#dir} -c listen_addresses=127.0.0.1`,
-      "start",
-    ]);
+    try {
+      await this.#run("pg_ctl", [
+        "-D",
+        `${this.#dir}/data`,
+        "-l",
+        `${this.#dir}/log`,
+        "-w",
+        "-t",
+        "30",
+        "-o",
+        `-p ${this.port} -k ${this.#dir} -c listen_addresses=127.0.0.1`,
+        "start",
+      ]);
+    } catch (error) {
+      const log = await Deno.readTextFile(`${this.#dir}/log`).catch(() => "");
+      throw new Error(
+        `${(error as Error).message}\nits log ends:\n${log.split("\n").slice(-15).join("\n")}`,
+      );
+    }
   }
 
   /**
@@ -148,6 +155,10 @@ export class PostgresCluster {
     while (all.some(isAlive)) {
       if (Date.now() > deadline) throw new Error("PostgreSQL's processes outlived kill -9 by 20 s");
       await new Promise((r) => setTimeout(r, 20));
+    }
+    // A zombie postmaster not yet reaped would look alive to the next start's lock-file checks.
+    for (const lock of ["data/postmaster.pid", `.s.PGSQL.${this.port}.lock`]) {
+      await Deno.remove(`${this.#dir}/${lock}`).catch(() => {});
     }
   }
 
