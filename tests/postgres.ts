@@ -12,18 +12,33 @@ import postgres from "postgres";
 /** The superuser's password in every test cluster. */
 export const TEST_PASSWORD = "s3cret-Pw-7d1f";
 const USER = "postgres";
-const SEARCH = ["/usr/local/bin", "/usr/lib/postgresql/15/bin", "/usr/lib/postgresql/16/bin"];
+/** Where Debian's postgresql keeps each version's programs. */
+const DEBIAN_DIR = "/usr/lib/postgresql";
 
-/** Where initdb, pg_ctl and postgres are; undefined when PostgreSQL is not installed. */
+/** Where initdb, pg_ctl and psql are; undefined when PostgreSQL is not installed. */
 export function postgresBinaries(): string | undefined {
-  for (const dir of SEARCH) {
+  for (const dir of searchPath()) {
     try {
-      if (Deno.statSync(`${dir}/initdb`).isFile && Deno.statSync(`${dir}/pg_ctl`).isFile) {
-        return dir;
-      }
+      // Where the link leads (/usr/local/bin/initdb → /usr/lib/postgresql/15/bin): psql is there too.
+      const real = Deno.realPathSync(`${dir}/initdb`).replace(/\/initdb$/, "");
+      if (["pg_ctl", "psql"].every((tool) => Deno.statSync(`${real}/${tool}`).isFile)) return real;
     } catch { /* not here */ }
   }
   return undefined;
+}
+
+/** PATH, then Debian's folders, newest version first. */
+function searchPath(): string[] {
+  let versions: string[] = [];
+  try {
+    versions = [...Deno.readDirSync(DEBIAN_DIR)].map((entry) => entry.name)
+      .sort((a, b) => Number(b) - Number(a));
+  } catch { /* not Debian's layout */ }
+  let path: string[] = [];
+  try {
+    path = (Deno.env.get("PATH") ?? "").split(":").filter((dir) => dir !== "");
+  } catch { /* no --allow-env for PATH (the bench): Debian's folders only */ }
+  return [...path, ...versions.map((version) => `${DEBIAN_DIR}/${version}/bin`)];
 }
 
 /** A running test cluster. */
@@ -46,11 +61,14 @@ export class PostgresCluster {
     const bin = postgresBinaries();
     if (bin === undefined) {
       throw new Error(
-        `PostgreSQL is not installed (no initdb in ${SEARCH.join(", ")}); .ci/run installs it`,
+        `PostgreSQL is not installed (no initdb in ${
+          searchPath().join(", ")
+        }); .ci/run installs it`,
       );
     }
     const dir = await Deno.makeTempDir({ prefix: "switchboard-pg-" });
-    const asRoot = Deno.uid() === 0;
+    // `id -u`, not Deno.uid(): that needs --allow-sys, which neither the tests nor the bench have.
+    const asRoot = (await capture("id", ["-u"])).trim() === "0";
     if (asRoot) await exec("chown", [USER, dir]);
     const cluster = new PostgresCluster(dir, bin, freePort(), asRoot);
     try {
@@ -83,12 +101,11 @@ export class PostgresCluster {
     return `postgres://${auth}@127.0.0.1:${this.port}/${database}`;
   }
 
-  /** Creates a fresh database and returns its name. */
+  /** Creates a fresh database (with psql over the cluster's socket) and returns its name. */
   async createDatabase(): Promise<string> {
     const name = `test${++this.#databases}`;
-    await this.query(async (sql) => {
-      await sql`CREATE DATABASE ${sql(name)}`;
-    }, "postgres");
+    const socket = ["-h", this.#dir, "-p", String(this.port), "-U", USER, "-d", "postgres"];
+    await this.#run("psql", [...socket, "-q", "-c", `CREATE DATABASE ${name}`]);
     return name;
   }
 
@@ -207,9 +224,16 @@ function freePort(): number {
 }
 
 async function exec(cmd: string, args: string[]): Promise<void> {
+  await capture(cmd, args);
+}
+
+/** Runs `cmd`; its stdout, or an error with everything it printed. */
+async function capture(cmd: string, args: string[]): Promise<string> {
   const out = await new Deno.Command(cmd, { args, stdout: "piped", stderr: "piped" }).output();
+  const stdout = new TextDecoder().decode(out.stdout);
   if (!out.success) {
-    const text = new TextDecoder().decode(out.stderr) + new TextDecoder().decode(out.stdout);
+    const text = new TextDecoder().decode(out.stderr) + stdout;
     throw new Error(`${cmd} ${args.join(" ")} failed (${out.code}):\n${text}`);
   }
+  return stdout;
 }
