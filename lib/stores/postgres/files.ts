@@ -79,7 +79,7 @@ export class PostgresFileStore implements FileStorage {
     checkFileName(name);
     const release = await this.#streams.acquire();
     try {
-      const connection = await this.#db.call((sql) => sql.reserve());
+      const connection = await this.#db.reserve();
       try {
         return await this.#store(connection, encoder.encode(name), size, source);
       } finally {
@@ -178,7 +178,7 @@ export class PostgresFileStore implements FileStorage {
       });
     };
     try {
-      connection = await db.call((sql) => sql.reserve());
+      connection = await db.reserve();
       await db.within(connection`BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY`);
       const [row] = await db.within(connection`
         SELECT upload::text AS upload, size::text AS size, sha256
