@@ -13,7 +13,7 @@ import type { Job, JobResult } from "../jobs/worker.ts";
 import type { Logger } from "./log.ts";
 import { INITIAL_BUFFER_BYTES } from "../protocol/mod.ts";
 import type { FileHashes } from "../stores/file_hashes.ts";
-import type { FileStore } from "../stores/file_store.ts";
+import type { FileStorage } from "../stores/store.ts";
 import type { WorkerPool } from "../jobs/pool.ts";
 import { ClientHandler, type HandlerOptions } from "./connection/client_handler.ts";
 import type { ServerConfig } from "./config.ts";
@@ -57,7 +57,7 @@ export class Server {
   readonly workers: WorkerPool<Job, JobResult>;
   /** GET's sha256: cached, and computed once per file version on the worker threads. */
   readonly hashes: FileHashes;
-  readonly files: FileStore;
+  readonly files: FileStorage;
   /** Request durations by command; only kept when --metrics-port is on. */
   readonly durations: RequestDurations | undefined;
   readonly #logger: Logger;
@@ -89,6 +89,11 @@ export class Server {
     // then what listen adds: the metrics endpoint, the timeout sweep.
     this.#closeHooks.push(() => services.close());
     this.durations = config.metrics ? new RequestDurations() : undefined;
+  }
+
+  /** Whether KV and FILE can be served now (false while the `--store` database is unreachable): for /healthz. */
+  storeReachable(): boolean {
+    return this.#services.storeReachable();
   }
 
   /** Handlers running now. */

@@ -21,6 +21,7 @@ import { closeQuietly, CutShortError } from "../io.ts";
 import type { FileHashes } from "./file_hashes.ts";
 import { identityOf } from "./file_identity.ts";
 import { checkFileName } from "./file_names.ts";
+import type { FileStorage, OpenedFile } from "./store.ts";
 
 /** Temporary upload files start with this: hidden, so never listed nor addressable. */
 const TEMP_PREFIX = ".upload-";
@@ -55,14 +56,6 @@ export class NameIsDirectoryError extends Error {
   }
 }
 
-/** A file opened for GET: size and hash of exactly the bytes `chunks()` will yield. */
-export interface OpenedFile {
-  size: number;
-  sha256: string;
-  chunks(): AsyncGenerator<Uint8Array>;
-  close(): void;
-}
-
 /** Options of {@linkcode FileStore}. */
 export interface FileStoreOptions {
   /** The largest PUT, in bytes. */
@@ -73,8 +66,8 @@ export interface FileStoreOptions {
   list: (root: string) => Promise<Uint8Array>;
 }
 
-/** The files under one root directory. */
-export class FileStore {
+/** The files under one root directory: the embedded {@linkcode FileStorage}. */
+export class FileStore implements FileStorage {
   readonly root: string;
   readonly maxFileSize: number;
   readonly #hashes: FileHashes;

@@ -22,6 +22,7 @@ import { accessRefusal } from "../../commands/access.ts";
 import type { Command, CommandContext } from "../../commands/command.ts";
 import type { CommandTable } from "../../commands/mod.ts";
 import { storageReply } from "./storage_errors.ts";
+import { StoreUnreachableError } from "../../stores/store.ts";
 import type { Logger } from "../log.ts";
 import type { RequestDurations } from "../observability/metrics.ts";
 import type { Stats } from "../observability/stats.ts";
@@ -145,7 +146,10 @@ export class Dispatcher {
     const client = this.#context.session.id;
     const storage = storageReply(error);
     if (storage !== undefined) {
-      this.#options.logger.warn("storage failed", { client, error: String(error) });
+      // The store logs its own unreachable episodes once; not once per request.
+      if (!(error instanceof StoreUnreachableError)) {
+        this.#options.logger.warn("storage failed", { client, error: String(error) });
+      }
       return storage;
     }
     this.#options.logger.warn("command failed", { client, error: String(error) });

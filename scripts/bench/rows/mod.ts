@@ -20,6 +20,7 @@ import { LIST } from "./file_list.ts";
 import { FAULTS } from "./faults.ts";
 import { TLS } from "./tls.ts";
 import { AUTH } from "./auth.ts";
+import { PGFILE, PGKV } from "./postgres.ts";
 
 /** Every row, in table order. */
 export const ROWS: readonly BenchRow[] = [
@@ -40,4 +41,6 @@ export const ROWS: readonly BenchRow[] = [
   FAULTS,
   TLS,
   AUTH,
+  PGKV,
+  PGFILE,
 ];
