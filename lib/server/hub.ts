@@ -25,6 +25,7 @@ import { MAX_LINGERING } from "./admission/turn_away.ts";
 import type { ServerConfig } from "./config.ts";
 import { exposureWarning, isLoopback } from "./door/gate.ts";
 import { MAX_HANDSHAKES } from "./door/tls_port.ts";
+import { backlogCapNote, readSomaxconn } from "./door/listen.ts";
 import { answerThread } from "./hub_services.ts";
 import type { Logger } from "./log.ts";
 import { RequestDurations } from "./observability/metrics.ts";
@@ -318,6 +319,8 @@ function announce(
       (options.tls ? ", TLS" : "") + (config.echo ? ", echo mode" : "") +
       (config.threads > 1 ? `, ${config.threads} threads` : ""),
   );
+  const capped = backlogCapNote(config.backlog, readSomaxconn());
+  if (capped !== undefined) options.logger.info(capped);
   if (!isLoopback(config.host)) {
     const warning = exposureWarning(where, { ...config, tls: options.tls });
     if (warning !== undefined) options.logger.warn(warning);

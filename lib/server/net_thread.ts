@@ -98,7 +98,7 @@ export function inNetThread(): boolean {
 
 /** One network thread's server, as {@linkcode serveNetThread} drives it (lib/server/server.ts). */
 export interface ThreadServer {
-  listen(): Deno.NetAddr;
+  listen(): Promise<Deno.NetAddr>;
   shutdown(): Promise<void>;
   useTls(files: NonNullable<ThreadStart["tls"]>): void;
 }
@@ -133,7 +133,7 @@ export function serveNetThread(
     const { config } = message.start;
     const made = make(config, message.start);
     try {
-      const addr = made.server.listen();
+      const addr = await made.server.listen();
       server = made.server;
       scope.postMessage({ kind: "listening", port: addr.port });
     } catch (error) {

@@ -10,7 +10,8 @@
  * The same port carries the hub's questions to this thread: its connections
  * for WHO, its counters and request durations for STATS and /metrics.
  */
-import type { AuthService, JobRunner, KvAccess, SessionEntry } from "../commands/command.ts";
+import type { AuthService, JobRunner, SessionEntry } from "../commands/command.ts";
+import type { KeyValueStore } from "../stores/store.ts";
 import { JobsCancelledError } from "../jobs/pool.ts";
 import type { Job, JobResult } from "../jobs/worker.ts";
 import { type HashCache, untilAborted } from "../stores/file_hashes.ts";
@@ -82,8 +83,8 @@ export class RemoteServices {
     return this.call<T>(request).answer;
   }
 
-  /** The KV store. */
-  readonly kv: KvAccess = {
+  /** The KV store (the hub closes the real one). */
+  readonly kv: KeyValueStore = {
     get: (key) => this.#ask({ op: "kv.get", key }),
     set: (key, value) => this.#ask({ op: "kv.set", key, value }),
     delete: (key) => this.#ask({ op: "kv.delete", key }),
@@ -108,6 +109,7 @@ export class RemoteServices {
       for (const key of keys) visit(key);
       return keys.length;
     },
+    close: () => {},
   };
 
   /** The job pool. A batch crosses as one message: its job, repeated `total` times (see JobRunner). */

@@ -13,9 +13,13 @@ import { deadline } from "@std/async/deadline";
 import { BufferPool } from "./connection/buffer_pool.ts";
 import type { SessionEntry } from "../commands/command.ts";
 import { CommandTable } from "../commands/mod.ts";
-import type { Logger } from "./log.ts";
+import { Logger } from "./log.ts";
 import { INITIAL_BUFFER_BYTES } from "../protocol/mod.ts";
 import { FileStore } from "../stores/file_store.ts";
+import type { FileStorage } from "../stores/store.ts";
+import { PostgresDatabase } from "../stores/postgres/database.ts";
+import { PostgresFileStore } from "../stores/postgres/files.ts";
+import { DEFAULT_REQUEST_TIMEOUT_S } from "../defaults.ts";
 import { ClientHandler, type HandlerOptions } from "./connection/client_handler.ts";
 import type { ServerConfig } from "./config.ts";
 import { acceptLoop } from "./door/acceptor.ts";
@@ -30,7 +34,8 @@ import { formatHostPort } from "../security/address.ts";
 import type { TlsFiles } from "../security/tls_files.ts";
 import { gatePolicy } from "./door/gate.ts";
 import { Door } from "./door/door.ts";
-import { TlsPort } from "./door/tls_port.ts";
+import { listenClients } from "./door/listen.ts";
+import { closeQuietly } from "../io.ts";
 import { RemoteServices } from "./remote_services.ts";
 import type { ThreadSnapshot, ThreadStart } from "./thread_messages.ts";
 
@@ -55,7 +60,7 @@ export class Server {
   /** This thread's counters; STATS adds up every thread's. */
   readonly stats = new Stats();
   readonly manager: Manager<ClientHandler>;
-  readonly files: FileStore;
+  readonly files: FileStorage;
   /** Request durations by command; only kept when --metrics-port is on. */
   readonly durations: RequestDurations | undefined;
   readonly #logger: Logger;
@@ -65,7 +70,9 @@ export class Server {
   readonly #closeHooks: Array<() => Promise<void> | void> = [];
   /** What accepted connections pass before the Manager (after {@linkcode listen}). */
   #door: Door | undefined;
-  #listener: Deno.TcpListener | TlsPort | undefined;
+  #listener: Deno.TcpListener | undefined;
+  /** This thread's own connections to the `--store` database, for FILE (see the constructor). */
+  readonly #database: PostgresDatabase | undefined;
   #accepting: Promise<void> | undefined;
   #stopping: Promise<void> | undefined;
 
@@ -84,12 +91,27 @@ export class Server {
       sessions: () => [...this.#sessions()],
       snapshot: () => this.#snapshot(),
     });
-    // The files are on disk, shared by nature; the hashes and the listings are the hub's.
-    this.files = new FileStore(config.rootDir, {
-      maxFileSize: config.maxFileSize,
-      hashes: services.hashes,
-      list: () => services.list(),
-    });
+    if (config.store !== undefined) {
+      // FILE streams through connections of this thread's own: a transfer
+      // is many round trips, and the database keeps PUTs atomic for every
+      // thread as for every server. Its episodes of unreachability are the
+      // hub's to log (it holds the KV store on the same database).
+      const timeoutS = config.requestTimeoutS || DEFAULT_REQUEST_TIMEOUT_S;
+      const database = this.#database = PostgresDatabase.connect(config.store, {
+        logger: new Logger({ level: "quiet" }),
+        callTimeoutMs: timeoutS * 1000,
+      });
+      this.files = new PostgresFileStore(database, { maxFileSize: config.maxFileSize });
+      this.#closeHooks.push(() => database.close());
+    } else {
+      // The files are on disk, shared by nature; the hashes and the listings are the hub's.
+      this.#database = undefined;
+      this.files = new FileStore(config.rootDir, {
+        maxFileSize: config.maxFileSize,
+        hashes: services.hashes,
+        list: () => services.list(),
+      });
+    }
     this.durations = config.metrics ? new RequestDurations() : undefined;
   }
 
@@ -117,16 +139,22 @@ export class Server {
    * several: SO_REUSEPORT) and starts accepting. Throws
    * {@linkcode StartupError} naming what failed, with the Deno error as cause.
    */
-  listen(): Deno.NetAddr {
+  async listen(): Promise<Deno.NetAddr> {
     const c = this.config;
-    const tls = this.#start.tls;
-    const address = { hostname: c.host, port: this.#start.port };
-    // Only with several threads: Deno refuses the option without --unstable-net.
-    const shared = c.threads > 1 ? { reusePort: true } : {};
+    if (this.#database !== undefined && !c.echo) {
+      try {
+        await this.#database.open();
+      } catch (error) {
+        throw new StartupError("store", error);
+      }
+    }
     try {
-      this.#listener = tls === undefined
-        ? Deno.listen({ ...address, ...shared })
-        : TlsPort.listen({ ...address, ...shared }, tls);
+      this.#listener = listenClients({
+        hostname: c.host,
+        port: this.#start.port,
+        backlog: c.backlog,
+        reusePort: c.threads > 1,
+      });
     } catch (error) {
       throw new StartupError("listen", error);
     }
@@ -138,8 +166,8 @@ export class Server {
       }
     }, [c.idleTimeoutS * 1000, c.requestTimeoutS * 1000]);
     this.#closeHooks.push(stopSweep);
-    this.#accepting = this.#accept(this.#listener);
-    return this.#listener.addr;
+    this.#accepting = this.#accept(this.#listener, this.#door = this.#makeDoor());
+    return this.#listener.addr as Deno.NetAddr;
   }
 
   /** Resolves when the accept loop ends (after shutdown). */
@@ -148,20 +176,20 @@ export class Server {
   }
 
   /**
-   * Listens again with a reloaded certificate and key (SIGHUP,
-   * docs/security.md; the hub reads them): in force from the next connection.
+   * A reloaded certificate and key (SIGHUP, docs/security.md; the hub reads
+   * them): in force from the next handshake.
    */
   useTls(files: TlsFiles): void {
     if (this.#stopping !== undefined) return;
-    if (this.#listener instanceof TlsPort) this.#listener.replace(files);
+    this.#door?.replaceCertificate(files);
   }
 
   /**
-   * Accepts until shutdown: every connection passes the door (door.ts: its
-   * TLS handshake, the address lists, protected mode) and becomes a
-   * ClientHandler handed to the Manager.
+   * The door every accepted connection passes (door.ts: its TLS handshake,
+   * the address lists, protected mode), which makes a ClientHandler of each
+   * one let in and hands it to the Manager.
    */
-  #accept(listener: Deno.TcpListener | TlsPort): Promise<void> {
+  #makeDoor(): Door {
     const remote = this.#services;
     const handlerOptions: HandlerOptions = {
       maxLine: this.config.maxLine,
@@ -190,11 +218,10 @@ export class Server {
       },
     };
     const thread = this.config.threads > 1 ? this.#start.thread : undefined;
-    const door = this.#door = new Door({
+    const tls = this.#start.tls;
+    return new Door({
       policy: gatePolicy(this.config),
-      tls: listener instanceof TlsPort
-        ? { timeoutMs: this.config.requestTimeoutS * 1000 }
-        : undefined,
+      tls: tls && { files: tls, timeoutMs: this.config.requestTimeoutS * 1000 },
       stats: this.stats,
       logger: this.#logger,
       admit: (conn) => {
@@ -208,13 +235,15 @@ export class Server {
         this.manager.admit(handler);
       },
     });
-    return acceptLoop<Deno.Conn>(listener, (conn) => {
-      if ("setNoDelay" in conn) {
-        try {
-          (conn as Deno.TcpConn).setNoDelay(true);
-        } catch {
-          // The peer may already be gone; the handler will find out.
-        }
+  }
+
+  /** Accepts until shutdown: every connection passes the door. */
+  #accept(listener: Deno.TcpListener, door: Door): Promise<void> {
+    return acceptLoop(listener, (conn) => {
+      try {
+        conn.setNoDelay(true);
+      } catch {
+        // The peer may already be gone; the handler will find out.
       }
       door.pass(conn);
     }, { logger: this.#logger, what: "clients", closed: () => this.#stopping !== undefined });
@@ -231,11 +260,7 @@ export class Server {
   }
 
   async #stop(): Promise<void> {
-    try {
-      this.#listener?.close();
-    } catch {
-      // Already closed.
-    }
+    closeQuietly(this.#listener);
     await this.#accepting;
     this.#door?.close();
     this.manager.shutdown();

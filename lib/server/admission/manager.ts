@@ -46,7 +46,7 @@ export interface ManagedHandler {
 
 /** Options of {@linkcode Manager}. */
 export interface ManagerOptions {
-  /** Clients running at once (SPEC `--max-running`); ignored when `shared` is given. */
+  /** Clients running at once (`--max-running`); ignored when `shared` is given. */
   maxRunning: number;
   /** Clients allowed to wait; the next one is refused with `ERR busy`. Default: no limit. */
   queueLimit?: number;
@@ -114,12 +114,12 @@ export class Manager<H extends ManagedHandler = ManagedHandler> {
     this.#watchGrants();
   }
 
-  /** SPEC `--max-running`. */
+  /** `--max-running`. */
   get maxRunning(): number {
     return this.#shared.maxRunning;
   }
 
-  /** SPEC `--max-per-ip` (0 = none). */
+  /** `--max-per-ip` (0 = none). */
   get maxPerIp(): number {
     return this.#shared.maxPerIp;
   }

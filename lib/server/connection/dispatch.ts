@@ -22,15 +22,16 @@ import { accessRefusal } from "../../commands/access.ts";
 import type { Command, CommandContext } from "../../commands/command.ts";
 import type { CommandTable } from "../../commands/mod.ts";
 import { storageReply } from "./storage_errors.ts";
+import { StoreUnreachableError } from "../../stores/store.ts";
 import type { Logger } from "../log.ts";
 import type { RequestDurations } from "../observability/metrics.ts";
 import type { Stats } from "../observability/stats.ts";
 
 /** What a {@linkcode Dispatcher} needs of its server (a part of the handler's options). */
 export interface DispatchOptions {
-  /** SPEC `--max-line`. */
+  /** `--max-line`. */
   maxLine: number;
-  /** SPEC `--users`: every request is first checked against AUTH and the role (commands/access.ts). */
+  /** `--users`: every request is first checked against AUTH and the role (commands/access.ts). */
   authRequired?: boolean;
   commands: CommandTable;
   logger: Logger;
@@ -145,7 +146,10 @@ export class Dispatcher {
     const client = this.#context.session.id;
     const storage = storageReply(error);
     if (storage !== undefined) {
-      this.#options.logger.warn("storage failed", { client, error: String(error) });
+      // The store logs its own unreachable episodes once; not once per request.
+      if (!(error instanceof StoreUnreachableError)) {
+        this.#options.logger.warn("storage failed", { client, error: String(error) });
+      }
       return storage;
     }
     this.#options.logger.warn("command failed", { client, error: String(error) });
