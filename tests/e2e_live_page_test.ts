@@ -4,8 +4,7 @@
  * server goes away and comes back.
  */
 import { assertEquals, assertMatch } from "@std/assert";
-import type { Page } from "playwright-core";
-import { launchChromium } from "../scripts/headless_chromium.ts";
+import { type CdpPage as Page, Chromium } from "../scripts/headless_chromium.ts";
 import { eventually, TestClient, TestServer } from "./helpers.ts";
 
 /** What the page shows of the running set and the queue. */
@@ -16,7 +15,7 @@ interface Drawn {
   status: string;
 }
 
-/** Read in the page (a string: the tests are type-checked without the DOM's types). */
+/** Read in the page (a string: it runs in the browser, not here). */
 const READ_PAGE = `(() => {
   const items = (selector) => [...document.querySelectorAll(selector)]
     .map((node) => ({ id: node.dataset.id, text: node.textContent }));
@@ -29,7 +28,7 @@ const READ_PAGE = `(() => {
 })()`;
 
 function drawn(page: Page): Promise<Drawn> {
-  return page.evaluate(READ_PAGE) as Promise<Drawn>;
+  return page.evaluate<Drawn>(READ_PAGE);
 }
 
 /** Polls the page until `probe` holds; on the deadline, fails with `what` and what was drawn. */
@@ -75,7 +74,7 @@ function localPort(client: TestClient): number {
 
 Deno.test("live page: the running client with its name, the queue in order, the next one starting when a slot frees", async () => {
   await using server = await TestServer.start(["--max-running", "1", "--metrics-port", "0"]);
-  await using browser = await launchChromium();
+  await using browser = await Chromium.launch();
   const first = await TestClient.connect(server.port);
   assertEquals(await first.ask("HELLO Ada 1 ada"), "OK hello Ada");
   using second = await TestClient.connect(server.port);
@@ -120,7 +119,7 @@ Deno.test("live page: says the connection is lost when the server stops, and rec
   const dir = await Deno.makeTempDir({ prefix: "switchboard-live-" });
   const server = await TestServer.start(["--metrics-port", "0"], { dir });
   const url = await liveUrl(server);
-  await using browser = await launchChromium();
+  await using browser = await Chromium.launch();
   const page = await browser.newPage();
   await page.goto(url);
   await pageShows(page, "live status", (d) => d.status.startsWith("Live"));

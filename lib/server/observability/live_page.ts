@@ -35,7 +35,7 @@ button { font: inherit; padding: .2rem .8rem; border: 1px solid var(--line); bor
 :focus-visible { outline: 3px solid var(--focus); outline-offset: 2px; }
 main { display: grid; gap: 1rem; padding: 1rem; grid-template-columns: minmax(0, 1fr); }
 @media (min-width: 60rem) {
-  main { grid-template-columns: minmax(0, 3fr) minmax(0, 2fr); }
+  main { grid-template-columns: minmax(0, 1fr) minmax(0, 1fr); }
   #connections-section { grid-column: 1 / -1; }
 }
 section { border: 1px solid var(--line); border-radius: .5rem; padding: .75rem; min-width: 0; }
@@ -55,7 +55,7 @@ ol { list-style: none; margin: 0; padding: 0; }
 .name { font-weight: 600; }
 .scroll { overflow-x: auto; }
 table { border-collapse: collapse; width: 100%; font-variant-numeric: tabular-nums; }
-th, td { text-align: left; padding: .25rem .5rem; border-bottom: 1px solid var(--line);
+th, td { text-align: left; padding: .25rem .4rem; border-bottom: 1px solid var(--line);
   white-space: nowrap; }
 td { overflow-wrap: anywhere; }
 tbody th { font-weight: normal; font-family: ui-monospace, monospace; }
@@ -65,6 +65,12 @@ tr.queued td:nth-child(3) { color: var(--wait); font-weight: 600; }
 .busy { font-weight: 600; }
 .note { margin: .4rem 0 0; min-height: 1.2em; }
 footer { padding: 0 1rem 1rem; color: var(--muted); }
+@media (max-width: 40rem) {
+  main { padding: .5rem; gap: .5rem; }
+  section { padding: .5rem; }
+  table { font-size: .85rem; }
+  th, td { padding: .2rem .3rem; }
+}
 `;
 
 const BODY = `

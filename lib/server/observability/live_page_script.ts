@@ -54,6 +54,11 @@ function bound(ms) {
   return ms >= 1000 ? "≤ " + ms / 1000 + " s" : "≤ " + ms + " ms";
 }
 
+function milliseconds(ms) {
+  if (ms >= 1000) return (ms / 1000).toFixed(ms >= 10000 ? 0 : 1) + " s";
+  return ms.toFixed(ms >= 100 ? 0 : ms >= 10 ? 1 : 2) + " ms";
+}
+
 function count(n) {
   return n.toLocaleString("en-US");
 }
@@ -203,7 +208,7 @@ function renderLatency(sample) {
   $("latency").replaceChildren(...sample.latency.map((row) =>
     el("tr", "", el("th", "", row.command), el("td", "", count(row.count)),
       el("td", "", bound(row.p50)), el("td", "", bound(row.p90)), el("td", "", bound(row.p99)),
-      el("td", "", row.meanMs.toFixed(2) + " ms"))
+      el("td", "", milliseconds(row.meanMs)))
   ));
   $("latency-note").textContent = sample.latency.length === 0 ? "No requests yet." : "";
 }
