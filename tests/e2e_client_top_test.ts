@@ -4,8 +4,9 @@
  */
 import { assert, assertEquals, assertMatch, assertStringIncludes } from "@std/assert";
 import { clientCommandLine, runClient } from "./client_helpers.ts";
-import { TestClient, TestServer } from "./helpers.ts";
+import { tempDir, TestClient, TestServer } from "./helpers.ts";
 import { Terminal } from "./terminal.ts";
+import { ADA, writeUsers } from "./users_fixtures.ts";
 
 Deno.test("client top: shows the counts and the named client on a terminal, q leaves with the terminal restored", async () => {
   await using server = await TestServer.start(["--max-running", "3"]);
@@ -70,13 +71,31 @@ Deno.test("client top: --interval is checked, and belongs to top only", async ()
   assertStringIncludes(elsewhere.stderr, "--interval is for top only, not ping");
 });
 
+Deno.test("client top signs in with --user like every command; without it, the server's ERR ends it", async () => {
+  await using dir = await tempDir();
+  await writeUsers(`${dir.path}/users`, [ADA]);
+  await using server = await TestServer.start(["--users", `${dir.path}/users`]);
+  const env = { SWITCHBOARD_PASSWORD: ADA.password };
+  const [line] = await pipedTop(server.port, ["--json", "--user", "ada"], 1, env);
+  assertEquals(JSON.parse(line!).stats.running, 1, "top itself, signed in");
+  const refused = await runClient(["--port", String(server.port), "top"]);
+  assertEquals(refused.code, 1);
+  assertStringIncludes(refused.stderr, "error: noauth: authentication required");
+});
+
 /** The first `count` lines of a piped `top --interval 0.2 ...args`, which then exits 0. */
-async function pipedTop(port: number, args: string[], count: number): Promise<string[]> {
+async function pipedTop(
+  port: number,
+  args: string[],
+  count: number,
+  env: Record<string, string> = {},
+): Promise<string[]> {
   const command = clientCommandLine(["--port", String(port), "top", "--interval", "0.2", ...args]);
   const result = await new Deno.Command("sh", {
     args: ["-c", `${command} | head -n ${count}`],
     stdout: "piped",
     stderr: "piped",
+    env,
   }).output();
   const out = new TextDecoder().decode(result.stdout).split("\n");
   assertEquals(new TextDecoder().decode(result.stderr), "", "nothing on stderr");

@@ -12,6 +12,8 @@ interface Drawn {
   slots: { id: string | undefined; text: string }[];
   queue: { id: string | undefined; text: string }[];
   rows: string[];
+  /** The command column of each row. */
+  commands: string[];
   status: string;
 }
 
@@ -23,6 +25,8 @@ const READ_PAGE = `(() => {
     slots: items("#slots li"),
     queue: items("#queue li"),
     rows: [...document.querySelectorAll("#connections tr")].map((tr) => tr.dataset.id),
+    commands: [...document.querySelectorAll("#connections tr td:nth-child(5)")]
+      .map((td) => td.textContent),
     status: document.getElementById("status").textContent,
   };
 })()`;
@@ -112,6 +116,27 @@ Deno.test("live page: the running client with its name, the queue in order, the 
   );
   assertEquals(after.queue[0]!.id, ids[2]);
   assertEquals(after.rows, [ids[1], ids[2]], "the closed connection is gone from the table");
+  await page.close();
+});
+
+Deno.test("live page: a command in progress is shown with its time, then the connection as idle", async () => {
+  await using server = await TestServer.start(["--metrics-port", "0"]);
+  await using browser = await Chromium.launch();
+  using counter = await TestClient.connect(server.port);
+  const page = await browser.newPage();
+  await page.goto(await liveUrl(server));
+  await counter.send("COUNT 0 20 100");
+  await pageShows(
+    page,
+    "COUNT in progress",
+    (d) => /^COUNT for \d+\.\d s$/.test(d.commands[0] ?? ""),
+  );
+  assertEquals(await counter.readText(), "OK 20");
+  await pageShows(
+    page,
+    "the connection idle after COUNT",
+    (d) => d.commands[0] === "idle, last COUNT",
+  );
   await page.close();
 });
 

@@ -176,3 +176,25 @@ Deno.test("live stream: streams count against the endpoint's 64 connections, 48 
     }
   }
 });
+
+Deno.test("live page: one HTML file that loads nothing from elsewhere, under a CSP of its own hashes", async () => {
+  await using server = await TestServer.start(["--metrics-port", "0"]);
+  const port = await metricsPort(server);
+  const response = await fetch(`http://127.0.0.1:${port}/`);
+  assertEquals(response.status, 200);
+  assertEquals(response.headers.get("content-type"), "text/html; charset=utf-8");
+  const html = await response.text();
+  // No src= or href= but the page's own: the favicon placeholder and /metrics.
+  const references = [...html.matchAll(/\b(?:src|href)="([^"]*)"/g)].map((match) => match[1]);
+  assertEquals(references, ["data:,", "/metrics"]);
+  const policy = response.headers.get("content-security-policy") ?? "";
+  assertMatch(
+    policy,
+    /^default-src 'none'; style-src 'sha256-[A-Za-z0-9+/]+=*'; script-src 'sha256-/,
+  );
+  assertMatch(policy, /connect-src 'self'/);
+  const script = /<script>([\s\S]*)<\/script>/.exec(html)![1]!;
+  const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", encoder.encode(script)));
+  assert(policy.includes(`'sha256-${btoa(String.fromCharCode(...digest))}'`), "the script's hash");
+  assertEquals((await fetch(`http://127.0.0.1:${port}/nothing`)).status, 404);
+});
