@@ -85,8 +85,13 @@ function connect() {
       lostAt = Date.now();
       say("lost", "Connection to the server lost at " + clock(lostAt) + "; reconnecting…");
     }
-    // A refused stream (503: too many viewers) is not retried by EventSource itself.
-    if (source.readyState === EventSource.CLOSED) retry = setTimeout(connect, 5000);
+    // A network error leaves the EventSource retrying by itself (CONNECTING); a refused
+    // stream (503: too many viewers) closes it, and only we try again.
+    if (source.readyState === EventSource.CLOSED) {
+      say("lost", "The server refused the stream (it takes at most 48 viewers at once); " +
+        "trying again in 5 s…");
+      retry = setTimeout(connect, 5000);
+    }
   };
 }
 
