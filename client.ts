@@ -6,7 +6,7 @@
  */
 import process from "node:process";
 import { setColorEnabled } from "@std/fmt/colors";
-import { CLIENT_USAGE, type ClientConfig, parseClientArgs } from "./lib/client/args.ts";
+import { benchArgs, CLIENT_USAGE, type ClientConfig, parseClientArgs } from "./lib/client/args.ts";
 import { type ClientCommand, parseCommand, refuseIgnoredOptions } from "./lib/client/commands.ts";
 import { complete } from "./lib/client/completion.ts";
 import {
@@ -54,31 +54,6 @@ function writeErr(text: string): void {
 /** Writes `text` and a newline to stdout (an OutputError if it cannot). */
 function writeOut(text: string): void {
   writeOutput(Deno.stdout, encoder.encode(text + "\n"));
-}
-
-/** Global options that take a value: skipped when looking for the `bench` word. */
-const VALUE_OPTIONS = new Set([
-  "--host",
-  "--port",
-  "--timeout",
-  "--work-ms",
-  "--cacert",
-  "--user",
-  "--interval",
-]);
-
-/** The arguments of `bench` (global options kept), or undefined if the command is not bench. */
-function benchArgs(args: readonly string[]): string[] | undefined {
-  for (let i = 0; i < args.length; i++) {
-    const arg = args[i]!;
-    if (VALUE_OPTIONS.has(arg)) i++;
-    else if (!arg.startsWith("-")) {
-      return arg.toLowerCase() === "bench"
-        ? [...args.slice(0, i), ...args.slice(i + 1)]
-        : undefined;
-    }
-  }
-  return undefined;
 }
 
 /** `switchboard-client bench …`: the load generator (lib/bench/). */

@@ -14,7 +14,7 @@ Deno.test("server args take the classic PORT MAX_RUNNING positionals", () => {
   assertEquals([c.port, c.maxRunning], [12001, 5]);
 });
 
-Deno.test("server args have the SPEC defaults", () => {
+Deno.test("server args have the documented defaults", () => {
   assertEquals(config([]), {
     host: "127.0.0.1",
     port: 12000,

@@ -154,6 +154,24 @@ export function parseClientArgs(
 }
 
 /**
+ * The arguments of `bench` (the client's options kept, the word `bench`
+ * taken out), or undefined if the command is not bench: the load generator
+ * has options of its own, which {@linkcode parseClientArgs} would refuse.
+ */
+export function benchArgs(args: readonly string[]): string[] | undefined {
+  for (let i = 0; i < args.length; i++) {
+    const arg = args[i]!;
+    if (arg.startsWith("--") && (VALUE_OPTIONS as readonly string[]).includes(arg.slice(2))) i++;
+    else if (!arg.startsWith("-")) {
+      return arg.toLowerCase() === "bench"
+        ? [...args.slice(0, i), ...args.slice(i + 1)]
+        : undefined;
+    }
+  }
+  return undefined;
+}
+
+/**
  * std's parser reads `-5` as a short option (taking the next word as its
  * value) and `true` or `false` after a flag as the flag's value, but here
  * `calc add 2 -5` and `echo --json true` are words. So parseArgs sees only

@@ -94,15 +94,15 @@ export interface ServerConfig {
   /** Worker threads for CPU-heavy jobs (COUNT). */
   workers: number;
   echo: boolean;
-  /** Where `/metrics` is served (SPEC `--metrics-port`); undefined when off. */
+  /** Where `/metrics` is served (`--metrics-port`); undefined when off. */
   metrics: { hostname: string; port: number } | undefined;
-  /** SPEC `--users`: the users file; with it every client must AUTH first. Undefined: no users. */
+  /** `--users`: the users file; with it every client must AUTH first. Undefined: no users. */
   usersFile: string | undefined;
-  /** SPEC `--allow` and `--deny`, parsed; both empty when not given. */
+  /** `--allow` and `--deny`, parsed; both empty when not given. */
   addresses: AddressPolicy;
-  /** SPEC `--insecure`: protected mode off (only matters without `usersFile`). */
+  /** `--insecure`: protected mode off (only matters without `usersFile`). */
   insecure: boolean;
-  /** SPEC `--tls-cert` and `--tls-key`: the port speaks TLS only; undefined for plain TCP. */
+  /** `--tls-cert` and `--tls-key`: the port speaks TLS only; undefined for plain TCP. */
   tls: { certFile: string; keyFile: string } | undefined;
   logLevel: LogLevel;
   logFormat: LogFormat;

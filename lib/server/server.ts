@@ -37,6 +37,7 @@ import { Door } from "./door/door.ts";
 import { ServerServices, type ServicesOptions } from "./services.ts";
 import { MAX_HANDSHAKES, TlsPort } from "./door/tls_port.ts";
 import { MAX_LINGERING } from "./admission/turn_away.ts";
+import { closeQuietly } from "../io.ts";
 
 /** After the drain timeout, how long aborted handlers get to unwind before we stop waiting. */
 const ABORT_GRACE_MS = 1000;
@@ -101,7 +102,7 @@ export class Server {
     return this.manager.queued;
   }
 
-  /** SPEC `--max-running`. */
+  /** `--max-running`. */
   get maxRunning(): number {
     return this.config.maxRunning;
   }
@@ -324,11 +325,7 @@ export class Server {
       queued: this.manager.queued,
       drain_timeout_s: this.config.drainTimeoutS,
     });
-    try {
-      this.#listener?.close();
-    } catch {
-      // Already closed.
-    }
+    closeQuietly(this.#listener);
     await this.#accepting;
     this.#door?.close();
     this.manager.shutdown();

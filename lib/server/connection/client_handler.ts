@@ -22,11 +22,13 @@ import {
   type DispatchOptions,
   type PendingReply,
 } from "./dispatch.ts";
-import { ConnReader, isDisconnect, type ReadableConn } from "./reader.ts";
+import { ConnReader, type ReadableConn } from "./reader.ts";
+import { isDisconnect } from "../peer_errors.ts";
 import { FLUSH_THRESHOLD, ReplyWriter, sayLast } from "./reply_writer.ts";
 import { LINGER_MS } from "../admission/turn_away.ts";
 import { timeoutReply } from "./timeout_sweep.ts";
 import { Turn, yieldTurn } from "./turn.ts";
+import { closeQuietly } from "../../io.ts";
 
 /** The connection as the handler uses it (a Deno.TcpConn in the server). */
 export interface PeerConn extends ReadableConn {
@@ -43,9 +45,9 @@ export interface HandlerOptions extends DispatchOptions {
    * write must make progress within it; 0 disables all three.
    */
   requestTimeoutMs: number;
-  /** SPEC `--min-rate`: bytes a second an upload or download must keep up; 0 disables. */
+  /** `--min-rate`: bytes a second an upload or download must keep up; 0 disables. */
   minRate: number;
-  /** Raw byte echo instead of the protocol (SPEC `--echo`). */
+  /** Raw byte echo instead of the protocol (`--echo`). */
   echo: boolean;
   services: Services;
   /** Where each connection's first read and reply buffers come from and go back to (lib/server/connection/buffer_pool.ts). */
@@ -345,7 +347,7 @@ export class ClientHandler implements ManagedHandler, Session {
   /** Writes one line while the serve loop is parked in a read, then closes (which ends that read). */
   #sayAndClose(reply: LineReply): void {
     if (this.#state === "closed") return;
-    // The sweep no longer looks at a closed handler: sayLast bounds the write itself.
+    // The sweep skips a closed handler: sayLast bounds the write itself.
     this.#state = "closed";
     sayLast(this.#conn, reply, {
       stats: this.#options.stats,
@@ -384,10 +386,6 @@ export class ClientHandler implements ManagedHandler, Session {
   #close(): void {
     this.#markGone();
     this.#state = "closed";
-    try {
-      this.#conn.close();
-    } catch {
-      // Already closed.
-    }
+    closeQuietly(this.#conn);
   }
 }

@@ -28,9 +28,9 @@ import type { Stats } from "../observability/stats.ts";
 
 /** What a {@linkcode Dispatcher} needs of its server (a part of the handler's options). */
 export interface DispatchOptions {
-  /** SPEC `--max-line`. */
+  /** `--max-line`. */
   maxLine: number;
-  /** SPEC `--users`: every request is first checked against AUTH and the role (commands/access.ts). */
+  /** `--users`: every request is first checked against AUTH and the role (commands/access.ts). */
   authRequired?: boolean;
   commands: CommandTable;
   logger: Logger;

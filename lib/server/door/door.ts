@@ -15,11 +15,12 @@ import { type GatePolicy, refusal } from "./gate.ts";
 import type { Stats } from "../observability/stats.ts";
 import { type HandshakeFailure, Handshakes } from "./tls_port.ts";
 import { TurnAway } from "../admission/turn_away.ts";
+import { closeQuietly } from "../../io.ts";
 
 /** Options of {@linkcode Door}. */
 export interface DoorOptions {
   policy: GatePolicy;
-  /** On a TLS port: the handshake deadline in ms (SPEC `--request-timeout`, 0 never). */
+  /** On a TLS port: the handshake deadline in ms (`--request-timeout`, 0 never; docs/server.md#server-options). */
   tls: { timeoutMs: number } | undefined;
   /** Counts `denied_total` and `tls_failures_total`. */
   stats: Stats;
@@ -50,11 +51,7 @@ export class Door {
         // A bug of ours after the handshake must not become an unhandled rejection,
         // which would end the process: this connection is lost, the server goes on.
         this.#options.logger.warn("connection failed at the door", { error: String(error) });
-        try {
-          conn.close();
-        } catch {
-          // Already closed.
-        }
+        closeQuietly(conn);
       },
     );
   }

@@ -38,6 +38,7 @@
  * it stayed silent, and its close at once freed the socket.
  */
 import type { TlsFiles } from "../../security/tls_files.ts";
+import { closeQuietly } from "../../io.ts";
 
 /**
  * Handshakes in progress at once. Each holds a descriptor and a few KiB
@@ -126,11 +127,7 @@ export class TlsPort {
   /** Stops listening for good. */
   close(): void {
     this.#closed = true;
-    try {
-      this.#listener?.close();
-    } catch {
-      // Already closed.
-    }
+    closeQuietly(this.#listener);
   }
 }
 
@@ -143,7 +140,7 @@ export type HandshakeFailure = "failed" | "timed out" | "dropped";
 
 /** Options of {@linkcode Handshakes}. */
 export interface HandshakeOptions {
-  /** SPEC `--request-timeout` in ms: a handshake not done by then is closed; 0 never. */
+  /** `--request-timeout` in ms: a handshake not done by then is closed; 0 never. */
   timeoutMs: number;
   /** Handshakes at once; default {@linkcode MAX_HANDSHAKES}. */
   max?: number;
@@ -200,13 +197,5 @@ export class Handshakes {
   /** Closes every handshake in progress (the server is stopping). */
   closeAll(): void {
     for (const drop of [...this.#pending.values()]) drop();
-  }
-}
-
-function closeQuietly(conn: Deno.Conn): void {
-  try {
-    conn.close();
-  } catch {
-    // Already closed.
   }
 }

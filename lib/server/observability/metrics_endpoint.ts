@@ -17,10 +17,10 @@
  * all a Prometheus scraper needs.
  */
 import { deadline } from "@std/async/deadline";
-import { writeAll } from "../../io.ts";
+import { closeQuietly, writeAll } from "../../io.ts";
 import type { Logger } from "../log.ts";
 import { acceptLoop } from "../door/acceptor.ts";
-import { closeQuietly, HttpConnections } from "./http_connections.ts";
+import { HttpConnections } from "./http_connections.ts";
 import { type MetricsSource, renderMetrics, type RequestDurations } from "./metrics.ts";
 import { LIVE_PAGE, LIVE_PAGE_HEADERS } from "./live_page.ts";
 import type { LiveStream } from "./live_stream.ts";

@@ -10,6 +10,7 @@ import { GAP } from "./admission_gap.ts";
 import { S3 } from "./churn.ts";
 import { FILE } from "./file.ts";
 import { IDLE } from "./idle.ts";
+import { HOLD } from "./hold.ts";
 import { COUNT } from "./count.ts";
 import { HASH } from "./hash.ts";
 import { COUNTFAIR } from "./count_fairness.ts";
@@ -30,6 +31,7 @@ export const ROWS: readonly BenchRow[] = [
   S3,
   FILE,
   IDLE,
+  HOLD,
   COUNT,
   HASH,
   COUNTFAIR,
