@@ -26,6 +26,8 @@ import {
 import { startTimeoutSweep } from "./connection/timeout_sweep.ts";
 import { Manager } from "./admission/manager.ts";
 import { RequestDurations } from "./observability/metrics.ts";
+import { LiveStream } from "./observability/live_stream.ts";
+import { sampleServer } from "./observability/live_sample.ts";
 import { INITIAL_REPLY_BYTES } from "./connection/reply_writer.ts";
 import { StartupError } from "./startup_error.ts";
 import { Stats } from "./observability/stats.ts";
@@ -165,10 +167,12 @@ export class Server {
           durations: this.durations,
           healthy: () => this.#stopping === undefined,
           logger: this.#logger,
+          live: this.#liveStream(),
         });
         // Kept open through the drain so that it can be watched; closed last.
         this.#closeHooks.push(() => endpoint.close());
         this.#logger.info(`metrics on http://${formatHostPort(endpoint.addr)}/metrics`);
+        this.#logger.info(`live page on http://${formatHostPort(endpoint.addr)}/`);
       } catch (error) {
         throw new StartupError("metrics", error);
       }
@@ -200,6 +204,17 @@ export class Server {
     this.#closeHooks.push(stopSweep);
     this.#accepting = this.#accept(this.#listener, this.#door = this.#makeDoor());
     return addr;
+  }
+
+  /** The live page's stream (docs/observability.md#live-view): samples of this server. */
+  #liveStream(): LiveStream {
+    const source = {
+      maxRunning: this.config.maxRunning,
+      connections: () => this.manager.handlers(),
+      counters: () => this.counters(),
+      durations: this.durations,
+    };
+    return new LiveStream(() => sampleServer(source, this.stats.startedAt));
   }
 
   /**

@@ -21,6 +21,7 @@ import { FAULTS } from "./faults.ts";
 import { TLS } from "./tls.ts";
 import { AUTH } from "./auth.ts";
 import { PGFILE, PGKV } from "./postgres.ts";
+import { LIVE } from "./live_view.ts";
 
 /** Every row, in table order. */
 export const ROWS: readonly BenchRow[] = [
@@ -43,4 +44,5 @@ export const ROWS: readonly BenchRow[] = [
   AUTH,
   PGKV,
   PGFILE,
+  LIVE,
 ];
