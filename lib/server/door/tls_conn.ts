@@ -196,4 +196,3 @@ function denoError(error: Error): Error {
   if (RESET_CODES.has(code)) return new Deno.errors.ConnectionReset(error.message);
   return error;
 }
-
