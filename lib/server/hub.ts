@@ -15,7 +15,6 @@
  * share of the port: the kernel keeps sending connections to its listener
  * until the socket closes) would be half alive.
  */
-import type { SessionEntry } from "../commands/command.ts";
 import { formatHostPort } from "../security/address.ts";
 import type { SharedPrintLock } from "../lock.ts";
 import { localWorkers } from "../worker_thread.ts";
@@ -28,7 +27,6 @@ import { MAX_HANDSHAKES } from "./door/tls_port.ts";
 import { backlogCapNote, readSomaxconn } from "./door/listen.ts";
 import { answerThread } from "./hub_services.ts";
 import type { Logger } from "./log.ts";
-import { RequestDurations } from "./observability/metrics.ts";
 import {
   MAX_CONNECTIONS as METRICS_CONNECTIONS,
   serveMetrics,
@@ -36,7 +34,9 @@ import {
 import { Stats } from "./observability/stats.ts";
 import { ServerServices } from "./services.ts";
 import { describeStartupError, StartupError } from "./startup_error.ts";
-import type { FromThread, GatherAnswer, ThreadSnapshot, ToThread } from "./thread_messages.ts";
+import type { FromThread, GatherAnswer, ToThread } from "./thread_messages.ts";
+import { LiveStream } from "./observability/live_stream.ts";
+import { type GatheredThread, Gathering } from "./hub_gathering.ts";
 import { NET_THREAD_NAME } from "./net_thread.ts";
 
 /** Options of {@linkcode startHub}. */
@@ -62,15 +62,12 @@ export interface RunningServer {
   readonly exited: Promise<number>;
 }
 
-/** One network thread as the hub drives it. */
-interface NetThread {
+/** One network thread as the hub drives it; it answers the gathering's questions too. */
+interface NetThread extends GatheredThread {
   worker: Worker;
   /** The hub's end of the thread's service port. */
   port: MessagePort;
   post(message: ToThread, transfer?: Transferable[]): void;
-  /** Asks the thread for its part of WHO or STATS. */
-  gather(what: "sessions"): Promise<SessionEntry[]>;
-  gather(what: "snapshot"): Promise<ThreadSnapshot>;
 }
 
 /**
@@ -108,47 +105,7 @@ export async function startHub(
   const exit = Promise.withResolvers<number>();
   let stopping = false;
 
-  const snapshots = () => Promise.all(threads.map((thread) => thread.gather("snapshot")));
-  const totals = (all: ThreadSnapshot[]) => {
-    const total = new Stats(stats.startedAt);
-    for (const { stats } of all) total.add(stats);
-    total.auth_failures_total += stats.auth_failures_total; // counted here, where AUTH runs
-    return total;
-  };
-  const gathering = {
-    async sessions(): Promise<SessionEntry[]> {
-      const all = (await Promise.all(threads.map((thread) => thread.gather("sessions")))).flat();
-      const byId = (a: SessionEntry, b: SessionEntry) => a.session.id - b.session.id;
-      const running = all.filter((entry) => entry.state === "running").sort(byId);
-      return [...running, ...all.filter((entry) => entry.state === "queued").sort(byId)];
-    },
-    async counters(): Promise<Array<[string, number]>> {
-      const s = totals(await snapshots());
-      const pool = services.workers.stats();
-      return [
-        ["uptime_s", s.uptimeSeconds],
-        ["max_running", config.maxRunning],
-        ["running", admission.running],
-        ["queued", admission.queued],
-        ["accepted_total", s.accepted_total],
-        ["served_total", s.served_total],
-        ["rejected_total", s.rejected_total],
-        ["timeouts_total", s.timeouts_total],
-        ["commands_total", s.commands_total],
-        ["bytes_in", s.bytes_in],
-        ["bytes_out", s.bytes_out],
-        ["workers", pool.workers],
-        ["threads", config.threads],
-        ["jobs_total", pool.jobs_total],
-        ["jobs_running", pool.jobs_running],
-        ["jobs_queued", pool.jobs_queued],
-        ["hashes_total", services.hashes.computedTotal],
-        ["denied_total", s.denied_total],
-        ["auth_failures_total", s.auth_failures_total],
-        ["tls_failures_total", s.tls_failures_total],
-      ];
-    },
-  };
+  const gathering = new Gathering({ config, threads, admission, services, stats });
 
   const fatal = (line: string) => {
     onFatal(line);
@@ -167,12 +124,13 @@ export async function startHub(
       worker,
       port: channel.port1,
       post: (message, transfer = []) => worker.postMessage(message, transfer),
-      gather: ((what: "sessions" | "snapshot") =>
+      gather: ((what: "sessions" | "snapshot" | "live") =>
         new Promise<unknown>((resolve) => {
           const id = nextGather++;
           answers.set(id, (answer) => {
             answers.delete(id);
             if ("sessions" in answer) resolve(answer.sessions);
+            else if ("live" in answer) resolve(answer.live);
             else resolve(answer.snapshot);
           });
           channel.port1.postMessage({ id, gather: what });
@@ -221,23 +179,8 @@ export async function startHub(
   const closeMetrics = startMetrics(config, {
     logger,
     healthy: () => !stopping,
-    gather: async () => {
-      const all = await snapshots();
-      const durations = new RequestDurations();
-      for (const snapshot of all) durations.add(snapshot.durations);
-      return {
-        durations,
-        server: {
-          stats: totals(all),
-          maxRunning: config.maxRunning,
-          threads: config.threads,
-          running: () => admission.running,
-          queued: () => admission.queued,
-          workers: services.workers,
-          hashes: services.hashes,
-        },
-      };
-    },
+    gather: () => gathering.metrics(),
+    live: new LiveStream(() => gathering.liveSample()),
   });
   if (typeof closeMetrics === "string") return failedStart({ kind: "failed", line: closeMetrics });
   announce(config, {
@@ -262,7 +205,7 @@ export async function startHub(
     );
     for (const thread of threads) thread.post({ kind: "shut down" });
     await Promise.all(stopped);
-    const served = totals(await snapshots()).served_total;
+    const served = await gathering.served();
     for (const thread of threads) thread.worker.terminate();
     await services.close();
     await closeMetrics?.();
@@ -302,6 +245,7 @@ function startMetrics(
   try {
     const endpoint = serveMetrics({ ...config.metrics, ...options });
     options.logger.info(`metrics on http://${formatHostPort(endpoint.addr)}/metrics`);
+    options.logger.info(`live page on http://${formatHostPort(endpoint.addr)}/`);
     return () => endpoint.close();
   } catch (error) {
     return describeStartupError(new StartupError("metrics", error), config);

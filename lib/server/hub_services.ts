@@ -12,6 +12,7 @@
  */
 import { JobsCancelledError } from "../jobs/pool.ts";
 import type { ServerServices } from "./services.ts";
+import type { Gathering } from "./hub_gathering.ts";
 import type { Stats } from "./observability/stats.ts";
 import {
   carryError,
@@ -19,12 +20,6 @@ import {
   type ServiceAnswer,
   type ServiceCall,
 } from "./thread_messages.ts";
-
-/** What the hub gathers from every thread: WHO's entries and STATS's lines. */
-export interface Gathering {
-  sessions(): Promise<unknown>;
-  counters(): Promise<unknown>;
-}
 
 /**
  * Answers one thread's requests on `port` with `services` (opened); AUTH
@@ -34,7 +29,11 @@ export interface Gathering {
 export function answerThread(
   port: MessagePort,
   services: ServerServices,
-  options: { stats: Stats; gathering: Gathering; onGathered: (answer: GatherAnswer) => void },
+  options: {
+    stats: Stats;
+    gathering: Pick<Gathering, "sessions" | "counters">;
+    onGathered: (answer: GatherAnswer) => void;
+  },
 ): void {
   const auth = services.authService(options.stats);
   /** Job batches of this thread still running, by request id, to cancel them. */

@@ -19,6 +19,7 @@ import {
   type AuthResult,
   type GatherAnswer,
   type GatherRequest,
+  type LiveEntry,
   rebuildError,
   type ServiceAnswer,
   type ServiceRequest,
@@ -31,6 +32,8 @@ export interface ThreadViews {
   sessions(): SessionEntry[];
   /** This thread's counters and request durations. */
   snapshot(): ThreadSnapshot;
+  /** This thread's connections for the live page. */
+  live(): LiveEntry[];
 }
 
 interface Pending {
@@ -52,6 +55,8 @@ export class RemoteServices {
       if ("gather" in message) {
         const answer: GatherAnswer = message.gather === "sessions"
           ? { id: message.id, sessions: views.sessions() }
+          : message.gather === "live"
+          ? { id: message.id, live: views.live() }
           : { id: message.id, snapshot: views.snapshot() };
         return port.postMessage(answer);
       }

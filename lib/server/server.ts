@@ -37,7 +37,7 @@ import { Door } from "./door/door.ts";
 import { listenClients } from "./door/listen.ts";
 import { closeQuietly } from "../io.ts";
 import { RemoteServices } from "./remote_services.ts";
-import type { ThreadSnapshot, ThreadStart } from "./thread_messages.ts";
+import type { LiveEntry, ThreadSnapshot, ThreadStart } from "./thread_messages.ts";
 
 /** After the drain timeout, how long aborted handlers get to unwind before we stop waiting. */
 const ABORT_GRACE_MS = 1000;
@@ -90,6 +90,7 @@ export class Server {
     const services = this.#services = new RemoteServices(start.services, {
       sessions: () => [...this.#sessions()],
       snapshot: () => this.#snapshot(),
+      live: () => [...this.#live()],
     });
     if (config.store !== undefined) {
       // FILE streams through connections of this thread's own: a transfer
@@ -125,6 +126,32 @@ export class Server {
     for (const { handler, state } of this.manager.handlers()) {
       const { id, address, port, connectedAt, identity } = handler;
       yield { session: { id, address, port, connectedAt, identity, user: undefined }, state };
+    }
+  }
+
+  /**
+   * This thread's connections for the live page, with their times as Unix
+   * milliseconds: each thread's `performance.now()` counts from its own start.
+   */
+  *#live(): Generator<LiveEntry> {
+    const origin = performance.timeOrigin;
+    for (const { handler, state } of this.manager.handlers()) {
+      const { id, address, port, identity, stateSince, activity } = handler;
+      yield {
+        state,
+        handler: {
+          id,
+          address,
+          port,
+          identity: identity && { name: identity.name },
+          stateSince: origin + stateSince,
+          activity: {
+            current: activity.current,
+            currentSince: origin + activity.currentSince,
+            last: activity.last,
+          },
+        },
+      };
     }
   }
 

@@ -18,6 +18,7 @@ import type { FileIdentity } from "../stores/file_identity.ts";
 import { NotAnIntegerError, StoreInUseError, ValueTooLargeError } from "../stores/kv_store.ts";
 import type { ServerConfig } from "./config.ts";
 import type { DurationsSnapshot } from "./observability/metrics.ts";
+import type { LiveConnection } from "./observability/live_sample.ts";
 
 /** Everything a network thread needs to start. */
 export interface ThreadStart {
@@ -82,13 +83,20 @@ export type ServiceAnswer =
   | { id: number; ok: false; error: CarriedError }
   | { id: number; result: JobResult; index: number; worker: number };
 
-/** The hub asks a network thread for its part of WHO or STATS. */
-export type GatherRequest = { id: number; gather: "sessions" | "snapshot" };
+/** A connection for the live page, its times in Unix milliseconds (threads' clocks differ). */
+export interface LiveEntry {
+  handler: LiveConnection;
+  state: "running" | "queued";
+}
 
-/** A network thread's part of WHO or STATS. */
+/** The hub asks a network thread for its part of WHO, STATS or the live page. */
+export type GatherRequest = { id: number; gather: "sessions" | "snapshot" | "live" };
+
+/** A network thread's part of WHO, STATS or the live page. */
 export type GatherAnswer =
   | { id: number; sessions: SessionEntry[] }
-  | { id: number; snapshot: ThreadSnapshot };
+  | { id: number; snapshot: ThreadSnapshot }
+  | { id: number; live: LiveEntry[] };
 
 /** An error as it crosses threads. */
 export interface CarriedError {

@@ -21,6 +21,7 @@ import { FAULTS } from "./faults.ts";
 import { TLS } from "./tls.ts";
 import { AUTH } from "./auth.ts";
 import { PGFILE, PGKV } from "./postgres.ts";
+import { LIVE } from "./live_view.ts";
 import { IDLET, S1T, S6T } from "./threads.ts";
 
 /** Every row, in table order. */
@@ -44,6 +45,7 @@ export const ROWS: readonly BenchRow[] = [
   AUTH,
   PGKV,
   PGFILE,
+  LIVE,
   S1T,
   S6T,
   GAPT,
