@@ -17,6 +17,7 @@ import type { TlsFiles } from "../security/tls_files.ts";
 import type { FileIdentity } from "../stores/file_identity.ts";
 import { NotAnIntegerError, StoreInUseError, ValueTooLargeError } from "../stores/kv_store.ts";
 import type { ServerConfig } from "./config.ts";
+import { StoreUnreachableError } from "../stores/store.ts";
 import type { DurationsSnapshot } from "./observability/metrics.ts";
 import type { LiveConnection } from "./observability/live_sample.ts";
 
@@ -105,6 +106,8 @@ export interface CarriedError {
   code?: string;
   pendingCost?: number;
   pendingJobs?: number;
+  /** StoreUnreachableError's reason. */
+  reason?: string;
 }
 
 /** `error` as it crosses threads. */
@@ -117,6 +120,7 @@ export function carryError(error: unknown): CarriedError {
     carried.pendingCost = error.pendingCost;
     carried.pendingJobs = error.pendingJobs;
   }
+  if (error instanceof StoreUnreachableError) carried.reason = error.reason;
   return carried;
 }
 
@@ -135,6 +139,8 @@ export function rebuildError(carried: CarriedError): Error {
       return new ValueTooLargeError(carried.message);
     case "StoreInUseError":
       return new StoreInUseError(carried.message);
+    case "StoreUnreachableError":
+      return new StoreUnreachableError(carried.reason ?? carried.message);
   }
   const error = new Error(carried.message);
   error.name = carried.name;
