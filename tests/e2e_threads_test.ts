@@ -10,11 +10,12 @@ import { assertEquals, assertMatch } from "@std/assert";
 import { deadline } from "@std/async/deadline";
 import { parseStats, TestClient, TestServer } from "./helpers.ts";
 import { connectOnThread, connectPlaced, type PlacedClient } from "./threads_helpers.ts";
+import { readProc } from "./procfs.ts";
 
 /** LISTEN sockets on `port` in /proc/net/tcp (local address `0100007F:PORT`, state 0A). */
-async function listenersOn(port: number): Promise<number> {
+function listenersOn(port: number): number {
   const hexPort = port.toString(16).toUpperCase().padStart(4, "0");
-  const table = await Deno.readTextFile("/proc/net/tcp");
+  const table = readProc("/proc/net/tcp");
   return table.split("\n").filter((line) => {
     const [, local, , state] = line.trim().split(/\s+/);
     return local === `0100007F:${hexPort}` && state === "0A";
@@ -31,7 +32,7 @@ function replyOf(client: TestClient, what: string): Promise<string> {
 Deno.test("--threads 2: two listeners on the port, and each thread accepts connections", async () => {
   await using server = await TestServer.start(["--threads", "2"]);
   server.assertLogged(/listening on 127\.0\.0\.1:\d+, max 64 running, queue 1024, 2 threads$/);
-  if (Deno.build.os === "linux") assertEquals(await listenersOn(server.port), 2);
+  if (Deno.build.os === "linux") assertEquals(listenersOn(server.port), 2);
   const zero = await connectOnThread(server, 0);
   const one = await connectOnThread(server, 1);
   using _zero = zero.client;
