@@ -86,7 +86,19 @@ export async function main(
     sink: Deno.stderr,
     lock: printLock,
   });
-  const running = await startHub(config, {
+  // Signals count from now: one that arrives while the server starts drains it once it listens.
+  let running: RunningServer | number | undefined;
+  let shutDownAsked = false;
+  onSignals({
+    shutDown: () => {
+      if (typeof running === "object") running.shutDown();
+      else shutDownAsked = true;
+    },
+    reload: () => {
+      if (typeof running === "object") running.reload();
+    },
+  });
+  running = await startHub(config, {
     logger,
     printLock,
     netModule: options.netModule ?? new URL(import.meta.url),
@@ -106,7 +118,7 @@ export async function main(
       thread: "network",
     });
   }
-  onSignals(running);
+  if (shutDownAsked) running.shutDown();
   return await running.exited;
 }
 
@@ -140,7 +152,7 @@ const SAME_SIGNAL_MS = 250;
  * once (docs/protocol.md#shutdown). SIGHUP reloads the users file and the TLS certificate
  * (docs/security.md); Windows has no SIGHUP.
  */
-function onSignals(server: RunningServer): void {
+function onSignals(server: Pick<RunningServer, "shutDown" | "reload">): void {
   let first = 0;
   const onSignal = () => {
     const now = performance.now();

@@ -106,8 +106,8 @@ export interface ThreadServer {
 /**
  * Network thread: on "start", builds the server with `make` and listens,
  * then reports the port (or the one line saying why it could not); "shut
- * down" drains it and reports "stopped"; "tls" hands it a reloaded
- * certificate.
+ * down" (which the hub sends only to threads that listen) drains it and
+ * reports "stopped"; "tls" hands it a reloaded certificate.
  */
 export function serveNetThread(
   make: (config: ServerConfig, start: ThreadStart) => { server: ThreadServer; logger: Logger },
@@ -118,16 +118,12 @@ export function serveNetThread(
     postMessage(message: FromThread): void;
   };
   let server: ThreadServer | undefined;
-  let shutDownEarly = false;
   scope.onmessage = async (event) => {
     const message = event.data;
     if (message.kind === "tls") return server?.useTls(message.files);
     if (message.kind === "shut down") {
-      if (server === undefined) shutDownEarly = true;
-      else {
-        await server.shutdown();
-        scope.postMessage({ kind: "stopped" });
-      }
+      await server?.shutdown();
+      scope.postMessage({ kind: "stopped" });
       return;
     }
     const { config } = message.start;
@@ -141,11 +137,6 @@ export function serveNetThread(
       if (line === undefined) throw error;
       await made.logger.flush();
       scope.postMessage({ kind: "failed", line });
-      return;
-    }
-    if (shutDownEarly) {
-      await server.shutdown();
-      scope.postMessage({ kind: "stopped" });
     }
   };
 }

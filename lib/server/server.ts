@@ -13,7 +13,7 @@ import { deadline } from "@std/async/deadline";
 import { BufferPool } from "./connection/buffer_pool.ts";
 import type { SessionEntry } from "../commands/command.ts";
 import { CommandTable } from "../commands/mod.ts";
-import { Logger } from "./log.ts";
+import { type LogFields, Logger } from "./log.ts";
 import { INITIAL_BUFFER_BYTES } from "../protocol/mod.ts";
 import { FileStore } from "../stores/file_store.ts";
 import type { FileStorage } from "../stores/store.ts";
@@ -46,6 +46,25 @@ const ABORT_GRACE_MS = 1000;
  * most. Beyond it, a closing connection's buffers are left to the garbage collector.
  */
 const POOLED_BUFFERS = 256;
+
+/**
+ * What a network thread's own `--store` connections may log: that they made
+ * the tables (whichever connection finds the database first makes them, and
+ * says so once). Their episodes of unreachability are the hub's to log, once
+ * for the server: it holds the KV store on the same database.
+ */
+class TablesOnlyLogger extends Logger {
+  readonly #logger: Logger;
+
+  constructor(logger: Logger) {
+    super({ level: "quiet" });
+    this.#logger = logger;
+  }
+
+  override info(message: string, fields?: LogFields): void {
+    if (message.startsWith("store: created the tables")) this.#logger.info(message, fields);
+  }
+}
 
 /** Options of {@linkcode Server}. */
 export interface ServerOptions {
@@ -95,11 +114,10 @@ export class Server {
     if (config.store !== undefined) {
       // FILE streams through connections of this thread's own: a transfer
       // is many round trips, and the database keeps PUTs atomic for every
-      // thread as for every server. Its episodes of unreachability are the
-      // hub's to log (it holds the KV store on the same database).
+      // thread as for every server.
       const timeoutS = config.requestTimeoutS || DEFAULT_REQUEST_TIMEOUT_S;
       const database = this.#database = PostgresDatabase.connect(config.store, {
-        logger: new Logger({ level: "quiet" }),
+        logger: new TablesOnlyLogger(options.logger),
         callTimeoutMs: timeoutS * 1000,
       });
       this.files = new PostgresFileStore(database, { maxFileSize: config.maxFileSize });
