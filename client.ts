@@ -19,7 +19,8 @@ import { type Credentials, loadCaCert, passwordFor } from "./lib/client/credenti
 import { CLIENT_ENV_VARIABLES, type ClientEnvironment } from "./lib/client/environment.ts";
 import { HISTORY_LIMIT, HistoryFile, historyPath, isSecret } from "./lib/client/history.ts";
 import { LineEditor } from "./lib/client/line_editor.ts";
-import { LocalFileError, type PathBase } from "./lib/client/local_files.ts";
+import { LocalFileError } from "./lib/client/local_files.ts";
+import type { PathBase } from "./lib/paths.ts";
 import { runKeys, runRequest, runTransfer } from "./lib/client/one_shot.ts";
 import { PasswordAbortedError, PasswordInputError } from "./lib/security/password_input.ts";
 import { OutputError, Printer, writeOutput } from "./lib/client/output.ts";

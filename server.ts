@@ -3,7 +3,12 @@
  * in the network thread when it may (lib/server/net_thread.ts says why), and
  * turns signals into a graceful shutdown (docs/protocol.md#shutdown). Everything else is in lib/.
  */
-import { parseServerArgs, SERVER_USAGE, type ServerConfig } from "./lib/server/config.ts";
+import {
+  parseServerArgs,
+  SERVER_USAGE,
+  SERVER_USAGE_HINT,
+  type ServerConfig,
+} from "./lib/server/config.ts";
 import { VERSION } from "./lib/defaults.ts";
 import { Logger } from "./lib/server/log.ts";
 import { Server } from "./lib/server/server.ts";
@@ -57,7 +62,7 @@ export async function main(args: readonly string[]): Promise<number> {
   } catch (error) {
     if (!(error instanceof UsageError)) throw error;
     printError(error.message);
-    Deno.stderr.writeSync(encoder.encode(SERVER_USAGE + "\n"));
+    Deno.stderr.writeSync(encoder.encode(SERVER_USAGE_HINT + "\n"));
     return 2;
   }
   if (parsed.kind === "help") {

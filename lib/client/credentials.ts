@@ -7,7 +7,8 @@
 import type { ByteSink } from "../io.ts";
 import { type PasswordSource, readPassword } from "../security/password_input.ts";
 import { UsageError } from "../usage_error.ts";
-import { LocalFileError, localFileError, localPath, type PathBase } from "./local_files.ts";
+import { LocalFileError, localFileError } from "./local_files.ts";
+import { localPath, type PathBase } from "../paths.ts";
 
 /** The environment variable `--user` takes its password from (lib/client/environment.ts lists it). */
 export const PASSWORD_VARIABLE = "SWITCHBOARD_PASSWORD";

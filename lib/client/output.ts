@@ -14,7 +14,7 @@ import { format as formatBytes } from "@std/fmt/bytes";
 import { red, yellow } from "@std/fmt/colors";
 import { type SyncByteSink, writeAllSync } from "../io.ts";
 import type { ParsedReply } from "../protocol/mod.ts";
-import { reasonOf } from "./local_files.ts";
+import { reasonOf } from "../paths.ts";
 import { shapeOf, structuredFields } from "./reply_shapes.ts";
 import type { Progress } from "./transfer.ts";
 

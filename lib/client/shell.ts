@@ -24,7 +24,8 @@ import {
 import { ConnectError, type Connection, type Unasked } from "./connection.ts";
 import type { HistoryFile } from "./history.ts";
 import type { LineEditor } from "./line_editor.ts";
-import { LocalFileError, localFileError, type PathBase } from "./local_files.ts";
+import { LocalFileError, localFileError } from "./local_files.ts";
+import type { PathBase } from "../paths.ts";
 import { runKeys, runRequest, runTransfer } from "./one_shot.ts";
 import type { Printer } from "./output.ts";
 import type { SyncByteSink } from "../io.ts";
