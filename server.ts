@@ -27,6 +27,8 @@ import {
   startNetThread,
 } from "./lib/server/net_thread.ts";
 import { UsageError } from "./lib/usage_error.ts";
+import { initialDirectory, pathsFrom } from "./lib/server/environment.ts";
+import { localPath } from "./lib/paths.ts";
 import { parsePasswdArgs, passwd, PASSWD_USAGE } from "./lib/security/passwd.ts";
 import {
   PasswordAbortedError,
@@ -73,10 +75,11 @@ export async function main(args: readonly string[]): Promise<number> {
     console.log(`switchboard-server ${VERSION}`);
     return 0;
   }
+  const config = pathsFrom(parsed.config, initialDirectory());
   const placement = placeNetwork();
   const running = placement === "worker"
-    ? startNetThread(new URL(import.meta.url), parsed.config, JOBS_MODULE)
-    : await serve(parsed.config, placement);
+    ? startNetThread(new URL(import.meta.url), config, JOBS_MODULE)
+    : await serve(config, placement);
   onSignals(running);
   return await running.exited;
 }
@@ -84,7 +87,9 @@ export async function main(args: readonly string[]): Promise<number> {
 /** `switchboard-server passwd FILE NAME ROLE` (docs/server.md#server-options): silent on success; Ctrl-C at the prompt exits 130. */
 async function passwdMain(args: readonly string[]): Promise<number> {
   try {
-    await passwd(parsePasswdArgs(args), () => readNewPassword());
+    const request = parsePasswdArgs(args);
+    const file = localPath(request.file, { cwd: initialDirectory() }).resolved;
+    await passwd({ ...request, file }, () => readNewPassword());
     return 0;
   } catch (error) {
     if (error instanceof PasswordAbortedError) return 130;

@@ -9,7 +9,7 @@ import { deadline } from "@std/async/deadline";
 import project from "../deno.json" with { type: "json" };
 import { AssertionError } from "@std/assert";
 import { writeAll } from "../lib/io.ts";
-import { NET_THREAD_PERMISSION } from "../lib/server/net_thread.ts";
+import { SERVER_ENV_PERMISSION } from "../lib/server/environment.ts";
 import { type ParsedReply, ReplyReader } from "../lib/protocol/mod.ts";
 
 const ROOT = new URL("..", import.meta.url);
@@ -23,7 +23,7 @@ export const SERVER_PERMISSIONS = [
   "--allow-net",
   "--allow-read",
   "--allow-write",
-  NET_THREAD_PERMISSION,
+  SERVER_ENV_PERMISSION,
 ];
 
 /** A server subprocess; `await using` sends SIGTERM and waits for it. */

@@ -5,6 +5,7 @@
  * clear line before the port opens, not a failed handshake per client later.
  */
 import { createPrivateKey, X509Certificate } from "node:crypto";
+import { reasonOf } from "../paths.ts";
 
 /** What `Deno.listenTls` needs, and what the server may want to log about it. */
 export interface TlsFiles {
@@ -73,7 +74,7 @@ async function readPem(option: string, path: string): Promise<string> {
   try {
     return await Deno.readTextFile(path);
   } catch (error) {
-    const why = error instanceof Deno.errors.NotFound ? "no such file" : reason(error);
+    const why = error instanceof Deno.errors.NotFound ? "no such file" : reasonOf(error);
     throw new TlsFilesError(`${option} ${JSON.stringify(path)}: ${why}`);
   }
 }

@@ -19,6 +19,7 @@ import { localWorkers, type SpawnWorker } from "../worker_thread.ts";
 import type { ServerConfig } from "./config.ts";
 import { SecurityFiles } from "./security_files.ts";
 import { StartupError } from "./startup_error.ts";
+import { checkWritableDirectory } from "./path_checks.ts";
 import type { Stats } from "./observability/stats.ts";
 
 /** Options of {@linkcode ServerServices}. */
@@ -85,11 +86,13 @@ export class ServerServices {
     this.#security = await SecurityFiles.load(this.#config, this.#logger);
     if (this.#config.echo) return;
     try {
+      await checkWritableDirectory("--root", this.#config.rootDir);
       await this.files.prepare();
     } catch (error) {
       throw new StartupError("files", error);
     }
     try {
+      await checkWritableDirectory("--data", this.#config.dataDir);
       this.#kv = await KvStore.open(this.#config.dataDir);
     } catch (error) {
       throw new StartupError("kv", error);
