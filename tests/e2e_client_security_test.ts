@@ -164,7 +164,7 @@ Deno.test("client --tls verifies the certificate against --cacert and its name, 
     code: 3,
     stdout: "",
     stderr:
-      `error: 127.0.0.1:${port} closed the connection before replying (if it is a TLS port, add --tls)\n`,
+      `error: 127.0.0.1:${port} closed the connection before replying (it answered in TLS: add --tls)\n`,
   });
   const cacertAlone = await client(port, ["--cacert", fixture.caCertPath, "ping"]);
   assertEquals(cacertAlone.code, 2);

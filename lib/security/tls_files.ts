@@ -17,6 +17,12 @@ export interface TlsFiles {
   readonly subject: string;
   /** When the leaf expires; the server warns if that has passed. */
   readonly notAfter: Date;
+  /**
+   * The leaf says it is a CA (basicConstraints CA:TRUE, what a plain
+   * `openssl req -x509` writes): TLS clients refuse it as a server's own
+   * certificate, so the server warns.
+   */
+  readonly isCa: boolean;
 }
 
 /** A certificate or key that cannot be used; the message is one line naming the option and file. */
@@ -67,6 +73,7 @@ export async function loadTlsFiles(certPath: string, keyPath: string): Promise<T
     key,
     subject: leaf.subject.replace(/\n/g, ", "),
     notAfter: new Date(leaf.validTo),
+    isCa: leaf.ca,
   };
 }
 
