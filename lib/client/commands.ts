@@ -6,6 +6,7 @@
  * wrong command is a {@linkcode UsageError} of one line: the problem, then
  * that command's own usage.
  */
+import { closest } from "../suggest.ts";
 import { basename } from "@std/path/basename";
 import { quoteWord } from "../protocol/mod.ts";
 import { UsageError } from "../usage_error.ts";
@@ -195,7 +196,9 @@ export function buildRequest(words: readonly string[], options: SubcommandOption
 function protocolRequest(words: readonly string[]): string {
   const name = words[0]!;
   if (!PROTOCOL_COMMANDS.includes(name.toLowerCase())) {
-    throw new UsageError(`unknown command "${name}" (--help lists the commands)`);
+    const meant = closest(name, SUBCOMMANDS.map(([syntax]) => syntax.split(" ", 1)[0]!));
+    const hint = meant === undefined ? "--help lists the commands" : `did you mean ${meant}?`;
+    throw new UsageError(`unknown command "${name}" (${hint})`);
   }
   if (name.toLowerCase() === "auth") {
     throw new UsageError("AUTH on the command line would expose the password: use --user NAME");

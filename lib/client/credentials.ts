@@ -38,6 +38,7 @@ export interface PasswordSources {
 export async function passwordFor(user: string, sources: PasswordSources): Promise<string> {
   if (sources.fromEnv !== undefined && sources.fromEnv !== "") return sources.fromEnv;
   if (!sources.stdin.isTerminal()) {
+    // ssh and psql would ask on /dev/tty; Deno opens it only with --allow-all (denoland/deno#27980).
     throw new UsageError(
       `--user ${user} needs its password in ${PASSWORD_VARIABLE}: stdin is not a terminal to ask on`,
     );
