@@ -4,7 +4,7 @@
  * their end (processes.ts), waits with deadlines (deadlines.ts), STATS
  * (stats.ts) and test data (test_data.ts). Each file owns one of these.
  */
-export { runServerToExit, SERVER_PERMISSIONS, TestServer } from "./test_server.ts";
+export { metricsBase, runServerToExit, SERVER_PERMISSIONS, TestServer } from "./test_server.ts";
 export {
   assertStartsWith,
   render,

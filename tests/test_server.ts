@@ -220,3 +220,13 @@ export function runServerToExit(
     ...args,
   ]);
 }
+
+/** The base URL (`http://127.0.0.1:P`) of a server's `--metrics-port`, from its log. */
+export function metricsBase(server: TestServer): string {
+  const line = server.log.find((l) => l.includes("metrics on ")) ?? "";
+  const url = /metrics on (http:\/\/\S+)\/metrics/.exec(line)?.[1];
+  if (url === undefined) {
+    throw new Error(`no metrics address in the log:\n${server.log.join("\n")}`);
+  }
+  return url;
+}
