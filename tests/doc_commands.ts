@@ -4,6 +4,7 @@
  * through INIT_CWD), shell blocks with `sh`, and a server in the background
  * whose port replaces the default one in what follows.
  */
+import { assertEquals } from "@std/assert";
 import { repoPath } from "./helpers.ts";
 
 const decoder = new TextDecoder();
@@ -19,7 +20,7 @@ export interface Ran {
 /** The ```sh (or ```console) blocks of a markdown file, each with the heading it sits under. */
 export function codeBlocks(
   document: string,
-  language: "sh" | "console",
+  language: "sh" | "console" | "",
 ): Array<{ heading: string; lines: string[] }> {
   const text = Deno.readTextFileSync(repoPath(document));
   const blocks: Array<{ heading: string; lines: string[] }> = [];
@@ -28,10 +29,11 @@ export function codeBlocks(
   for (let i = 0; i < lines.length; i++) {
     const line = lines[i]!;
     if (/^#{1,6} /.test(line)) heading = line.replace(/^#+ /, "");
-    if (line !== "```" + language) continue;
+    if (!line.startsWith("```")) continue;
+    // Every block is skipped whole, so that a closing fence never opens one.
     const body: string[] = [];
     for (i++; i < lines.length && lines[i] !== "```"; i++) body.push(lines[i]!);
-    blocks.push({ heading, lines: body });
+    if (line === "```" + language) blocks.push({ heading, lines: body });
   }
   return blocks;
 }
@@ -116,4 +118,34 @@ export class TaskServer implements AsyncDisposable {
     await this.#logDone;
     await this.port.catch(() => {});
   }
+}
+
+/**
+ * Runs the three commands a reader types once the certificates are made
+ * (docs/security.md#a-certificate-for-a-private-network, and the README):
+ * `passwd` for ada, the server with users and TLS, a client that checks the
+ * certificate and signs in. The openssl lines of docs/security.md make the
+ * pair in `cwd` first.
+ */
+export async function runUsersAndTls(commands: readonly string[], cwd: string): Promise<void> {
+  const [make] = codeBlocks("docs/security.md", "sh").filter((block) =>
+    block.heading === "A certificate for a private network"
+  );
+  const made = await runShell(make!.lines.join("\n"), { cwd });
+  assertEquals(made.code, 0, made.stderr);
+  const [passwd, server, client] = commands;
+  assertEquals(passwd, "deno task server passwd users.txt ada write");
+  // passwd reads the password from stdin when it is not a terminal; it prints nothing.
+  const added = await runShell(passwd!, { cwd, stdin: "correct horse\n" });
+  assertEquals(added, { code: 0, stdout: "", stderr: "" });
+  const serverArgs = server!.split(" ").slice(3);
+  assertEquals(server, `deno task server ${serverArgs.join(" ")}`);
+  await using running = new TaskServer([...serverArgs, "--port", "0"], cwd);
+  const port = await running.port;
+  assertEquals(running.log.filter((line) => / WARN /.test(line)), []);
+  const pinged = await runShell(client!, {
+    cwd,
+    env: { SWITCHBOARD_PORT: String(port), SWITCHBOARD_PASSWORD: "correct horse" },
+  });
+  assertEquals(pinged, { code: 0, stdout: "PONG\n", stderr: "" });
 }

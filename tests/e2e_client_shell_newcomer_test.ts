@@ -6,7 +6,7 @@
  * command meant, and `noauth` points at --user.
  */
 import { assertEquals, assertStringIncludes } from "@std/assert";
-import { tempDir, TestClient, TestServer } from "./helpers.ts";
+import { eventually, tempDir, TestClient, TestServer } from "./helpers.ts";
 import { clientCommandLine, homeEnvironment, runClient } from "./client_helpers.ts";
 import { Terminal } from "./terminal.ts";
 import { makeTlsFixture, tlsServerArgs } from "./tls_fixtures.ts";
@@ -109,11 +109,7 @@ Deno.test("shell Ctrl-L clears the screen and keeps the line being typed", async
   await term.press("PING kept", "\x0c");
   // Cursor home, then erase to the end of the screen; then the prompt and the line again.
   const clear = "\x1b[1;1H\x1b[0J";
-  const deadline = Date.now() + 10_000;
-  while (!term.screen.includes(clear)) {
-    if (Date.now() > deadline) throw new Error(`Ctrl-L never cleared the screen:\n${term.screen}`);
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
+  await eventually(() => term.screen.includes(clear), "Ctrl-L to clear the screen");
   const cleared = term.screen.lastIndexOf(clear);
   await term.keys("\r");
   await term.waitFor("kept\r\n");

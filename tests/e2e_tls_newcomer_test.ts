@@ -7,7 +7,7 @@
  * answered in TLS.
  */
 import { assertEquals, assertStringIncludes } from "@std/assert";
-import { codeBlocks, commandsOf, runShell, TaskServer } from "./doc_commands.ts";
+import { codeBlocks, commandsOf, runShell, runUsersAndTls } from "./doc_commands.ts";
 import { tempDir, TestServer } from "./helpers.ts";
 import { fakeServer, readRequest, runClient } from "./client_helpers.ts";
 
@@ -15,23 +15,8 @@ const SECTION = "A certificate for a private network";
 
 Deno.test("the docs' openssl lines make a pair that a server and a checking client accept", async () => {
   await using dir = await tempDir();
-  const [make, use] = codeBlocks("docs/security.md", "sh").filter((b) => b.heading === SECTION);
-  const made = await runShell(make!.lines.join("\n"), { cwd: dir.path });
-  assertEquals(made.code, 0, made.stderr);
-  const [passwd, server, client] = commandsOf(use!.lines);
-  // passwd reads the password from stdin when it is not a terminal.
-  const added = await runShell(passwd!, { cwd: dir.path, stdin: "correct horse\n" });
-  assertEquals(added, { code: 0, stdout: "", stderr: "" });
-  const serverArgs = server!.split(" ").slice(3);
-  assertEquals(server, `deno task server ${serverArgs.join(" ")}`);
-  await using running = new TaskServer([...serverArgs, "--port", "0"], dir.path);
-  const port = await running.port;
-  assertEquals(running.log.filter((line) => /WARN/.test(line)), []);
-  const pinged = await runShell(client!, {
-    cwd: dir.path,
-    env: { SWITCHBOARD_PORT: String(port), SWITCHBOARD_PASSWORD: "correct horse" },
-  });
-  assertEquals(pinged, { code: 0, stdout: "PONG\n", stderr: "" });
+  const [, use] = codeBlocks("docs/security.md", "sh").filter((b) => b.heading === SECTION);
+  await runUsersAndTls(commandsOf(use!.lines), dir.path);
 });
 
 Deno.test("a certificate that is its own CA gets a warning at start and a plain-words client error", async () => {
