@@ -7,7 +7,14 @@
  */
 import { assertEquals, assertStringIncludes } from "@std/assert";
 import { eventually, tempDir, TestClient, TestServer } from "./helpers.ts";
-import { clientCommandLine, homeEnvironment, runClient } from "./client_helpers.ts";
+import {
+  clientCommandLine,
+  fakeServer,
+  homeEnvironment,
+  readRequest,
+  reply,
+  runClient,
+} from "./client_helpers.ts";
 import { Terminal } from "./terminal.ts";
 import { makeTlsFixture, tlsServerArgs } from "./tls_fixtures.ts";
 import { ADA, writeUsers } from "./users_fixtures.ts";
@@ -160,4 +167,37 @@ Deno.test("one-shot commands get the hint too, piped mode does not", async () =>
     piped.stderr,
     "error: unknown-command: PIGN is not a command; HELP lists the commands\n",
   );
+});
+
+Deno.test("shell Tab never puts a hostile server's file names with escapes on the terminal", async () => {
+  // A stand-in server that lists names no switchboard server would store.
+  const names = ["safe-1.txt", "safe-\x1b[2J.txt", "safe two.txt", "safe\x07.txt"];
+  const listing = names.map((name) => `5 2026-11-21T10:00:00.000Z ${name}\n`).join("");
+  using server = fakeServer(async (conn) => {
+    const buffered = { text: "" };
+    for (;;) {
+      const request = await readRequest(conn, buffered);
+      if (request === null) return;
+      if (request === "FILE LIST") {
+        await reply(conn, `DATA ${new TextEncoder().encode(listing).length}\n${listing}\n`);
+      } else await reply(conn, "OK PONG\n");
+    }
+  });
+  await using home = await tempDir();
+  await using term = await shell(["--port", String(server.port)], home.path);
+  const prompt = `switchboard 127.0.0.1:${server.port}> `;
+  await term.waitFor(prompt);
+  await term.type("PING");
+  await term.waitFor("PONG\r\n");
+  await term.press("get saf", "\t");
+  await term.waitFor(`${prompt}get safe-1.txt`);
+  await term.keys("\x03");
+  await term.type("exit");
+  assertEquals(await term.exit(), 0);
+  assertEquals(
+    term.screen.includes("\x1b[2J"),
+    false,
+    "an escape from the server reached the screen",
+  );
+  assertEquals(term.screen.includes("\x07"), false, "a bell from the server reached the screen");
 });

@@ -2,9 +2,11 @@
  * Tab completion of the shell's path words (docs/client.md#the-shell): a
  * local path after `put` (and as `get`'s second word), a file on the
  * server after `get`, `rm`, `FILE GET` and `FILE DEL`. Command names are
- * completion.ts's; this file only answers where a path goes.
+ * completion.ts's; this file only answers where a path goes. A name that
+ * would need quoting, or holds control characters, is never offered.
  */
 import { localPath, type PathBase } from "../paths.ts";
+import { quoteWord } from "../protocol/mod.ts";
 
 /** Node readline's completion: the candidates, and the word they complete. */
 export type Completion = [string[], string];
@@ -42,13 +44,21 @@ export function completePath(
   const kind = pathWordAt(words);
   if (kind === undefined) return undefined;
   const fragment = words.at(-1)!;
-  if (kind === "local") {
-    return localCandidates(fragment, sources.base).then((hits) => [hits, fragment]);
-  }
-  return sources.remoteNames().then((names) => [
-    names.filter((name) => name.startsWith(fragment)).sort(),
-    fragment,
-  ]);
+  const candidates = kind === "local"
+    ? localCandidates(fragment, sources.base)
+    : sources.remoteNames().then((names) => names.filter((name) => name.startsWith(fragment)));
+  return candidates.then((hits) => [hits.filter(typable).sort(), fragment]);
+}
+
+/**
+ * A candidate that can go on the line as it is: no control characters (a
+ * name from a hostile server, or a local file, must not send escape
+ * sequences to the terminal) and nothing the shell would read as two words
+ * or a quote.
+ */
+function typable(candidate: string): boolean {
+  // deno-lint-ignore no-control-regex -- control characters are exactly what is refused.
+  return !/[\x00-\x1f\x7f-\x9f]/.test(candidate) && quoteWord(candidate) === candidate;
 }
 
 /**
@@ -74,5 +84,5 @@ async function localCandidates(fragment: string, base: PathBase): Promise<string
   } catch {
     return [];
   }
-  return hits.sort();
+  return hits;
 }
