@@ -1,22 +1,25 @@
 /**
- * The environment variables the server reads, in one list (docs/build.md:
- * access only to the variables the docs name): `deno task server`, the
- * compiled executable and the tests grant exactly these. It also holds
- * where the server's relative paths start (docs/server.md#paths).
+ * The environment variables the server may read, as one `--allow-env` flag
+ * (docs/build.md: environment access only to the variables named in the
+ * docs): the network thread's scheduling settings (net_thread.ts), what the
+ * PostgreSQL driver of `--store` reads (lib/stores/postgres/database.ts),
+ * and `INIT_CWD`, where the server's relative paths start
+ * (docs/server.md#paths).
  */
+import { SCHEDULING } from "./net_thread.ts";
+import { POSTGRES_VARIABLES } from "../stores/postgres/database.ts";
 import { localPath } from "../paths.ts";
 import type { ServerConfig } from "./config.ts";
-import { SCHEDULING } from "./net_thread.ts";
 
-/** Every variable the server reads, with what for. */
+/** Every variable the server reads. */
 export const SERVER_ENV_VARIABLES: readonly string[] = [
-  // The network thread's scheduling (lib/server/net_thread.ts).
   ...Object.keys(SCHEDULING),
+  ...POSTGRES_VARIABLES,
   // The directory `deno task server` was run from: where relative paths start.
   "INIT_CWD",
 ];
 
-/** The permission flag that grants reading exactly {@linkcode SERVER_ENV_VARIABLES}. */
+/** The permission flag that grants exactly those. */
 export const SERVER_ENV_PERMISSION = `--allow-env=${SERVER_ENV_VARIABLES.join(",")}`;
 
 /**
