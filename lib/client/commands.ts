@@ -47,7 +47,7 @@ export type ClientCommand =
 export const SUBCOMMANDS: ReadonlyArray<[string, string]> = [
   ["ping [text]", "liveness check"],
   ["echo <text...>", "the text back"],
-  ["calc <op> <a> <b>", "add|sub|mul|div (+ - * /), exact integers"],
+  ["calc <op> <a> <b>", "add|sub|mul|div (+ - * /); exact; 1/3 is 50 digits..."],
   ["count <start> <increments> [<work-ms>]", "a counting job on the server's worker threads"],
   ["hello [name] [student-id] [github]", "identify yourself (asks for what is missing)"],
   ["who", "connections to the server"],
