@@ -201,3 +201,29 @@ Deno.test("shell Tab never puts a hostile server's file names with escapes on th
   );
   assertEquals(term.screen.includes("\x07"), false, "a bell from the server reached the screen");
 });
+
+Deno.test("shell stays up, not connected, when a restarted server refuses its AUTH", async () => {
+  await using home = await tempDir();
+  const users = `${home.path}/users.txt`;
+  await writeUsers(users, [ADA]);
+  const first = await TestServer.start(["--users", users]);
+  const port = first.port;
+  await using term = await shell(["--port", String(port), "--user", "ada"], home.path, {
+    SWITCHBOARD_PASSWORD: ADA.password,
+  });
+  await term.waitFor(`switchboard ada@127.0.0.1:${port}> `);
+  await first[Symbol.asyncDispose]();
+  await term.waitFor(
+    "server closed the connection: shutting down (the next command connects again)",
+  );
+  // The same port, and ada now has another password.
+  await writeUsers(users, [{ ...ADA, password: "a new one" }]);
+  await using _second = await TestServer.start([String(port), "--users", users], {
+    positional: true,
+  });
+  await term.type("PING");
+  await term.waitFor("error: denied: wrong name or password\r\n");
+  await term.waitFor("switchboard (not connected)> ");
+  await term.type("exit");
+  assertEquals(await term.exit(), 0);
+});

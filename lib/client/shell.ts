@@ -23,7 +23,7 @@ import {
   usageOf,
 } from "./commands.ts";
 import { LEAVING_WORDS, OWN_COMMANDS } from "./completion.ts";
-import { ConnectError, type Connection, type Unasked } from "./connection.ts";
+import { AuthRefusedError, ConnectError, type Connection, type Unasked } from "./connection.ts";
 import type { HistoryFile } from "./history.ts";
 import type { LineEditor } from "./line_editor.ts";
 import { LocalFileError, localFileError } from "./local_files.ts";
@@ -354,8 +354,10 @@ class Shell {
       this.#connection = await connect();
       printer.info(`connected to ${this.#connection.where}`);
     } catch (error) {
-      if (!(error instanceof ConnectError)) throw error;
-      printer.error(error.message);
+      // A server restarted with other users may refuse the AUTH: said, and still not connected.
+      if (error instanceof AuthRefusedError) printer.print(error.reply);
+      else if (error instanceof ConnectError) printer.error(error.message);
+      else throw error;
     }
   }
 }
