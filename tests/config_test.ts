@@ -15,7 +15,7 @@ Deno.test("server args take the classic PORT MAX_RUNNING positionals", () => {
   assertEquals([c.port, c.maxRunning], [12001, 5]);
 });
 
-Deno.test("server args have the SPEC defaults", () => {
+Deno.test("server args have the documented defaults", () => {
   assertEquals(config([]), {
     host: "127.0.0.1",
     port: 12000,
@@ -31,6 +31,7 @@ Deno.test("server args have the SPEC defaults", () => {
     workers: navigator.hardwareConcurrency,
     dataDir: "./data",
     rootDir: "./files",
+    store: undefined,
     maxFileSize: 1073741824,
     echo: false,
     metrics: undefined,
@@ -108,6 +109,7 @@ Deno.test("server args read every option", () => {
     workers: 3,
     dataDir: "/var/lib/sb",
     rootDir: "/srv/files",
+    store: undefined,
     maxFileSize: 0,
     echo: true,
     metrics: { hostname: "127.0.0.1", port: 9464 },

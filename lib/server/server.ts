@@ -13,7 +13,7 @@ import type { Job, JobResult } from "../jobs/worker.ts";
 import type { Logger } from "./log.ts";
 import { INITIAL_BUFFER_BYTES } from "../protocol/mod.ts";
 import type { FileHashes } from "../stores/file_hashes.ts";
-import type { FileStore } from "../stores/file_store.ts";
+import type { FileStorage } from "../stores/store.ts";
 import type { WorkerPool } from "../jobs/pool.ts";
 import { ClientHandler, type HandlerOptions } from "./connection/client_handler.ts";
 import type { ServerConfig } from "./config.ts";
@@ -26,6 +26,8 @@ import {
 import { startTimeoutSweep } from "./connection/timeout_sweep.ts";
 import { Manager } from "./admission/manager.ts";
 import { RequestDurations } from "./observability/metrics.ts";
+import { LiveStream } from "./observability/live_stream.ts";
+import { sampleServer } from "./observability/live_sample.ts";
 import { INITIAL_REPLY_BYTES } from "./connection/reply_writer.ts";
 import { StartupError } from "./startup_error.ts";
 import { Stats } from "./observability/stats.ts";
@@ -36,6 +38,7 @@ import { ServerServices, type ServicesOptions } from "./services.ts";
 import { MAX_HANDSHAKES } from "./door/tls_port.ts";
 import { backlogCapNote, listenClients, readSomaxconn } from "./door/listen.ts";
 import { MAX_LINGERING } from "./admission/turn_away.ts";
+import { closeQuietly } from "../io.ts";
 
 /** After the drain timeout, how long aborted handlers get to unwind before we stop waiting. */
 const ABORT_GRACE_MS = 1000;
@@ -56,7 +59,7 @@ export class Server {
   readonly workers: WorkerPool<Job, JobResult>;
   /** GET's sha256: cached, and computed once per file version on the worker threads. */
   readonly hashes: FileHashes;
-  readonly files: FileStore;
+  readonly files: FileStorage;
   /** Request durations by command; only kept when --metrics-port is on. */
   readonly durations: RequestDurations | undefined;
   readonly #logger: Logger;
@@ -90,6 +93,11 @@ export class Server {
     this.durations = config.metrics ? new RequestDurations() : undefined;
   }
 
+  /** Whether KV and FILE can be served now (false while the `--store` database is unreachable): for /healthz. */
+  storeReachable(): boolean {
+    return this.#services.storeReachable();
+  }
+
   /** Handlers running now. */
   running(): number {
     return this.manager.running;
@@ -100,7 +108,7 @@ export class Server {
     return this.manager.queued;
   }
 
-  /** SPEC `--max-running`. */
+  /** `--max-running`. */
   get maxRunning(): number {
     return this.config.maxRunning;
   }
@@ -159,10 +167,12 @@ export class Server {
           durations: this.durations,
           healthy: () => this.#stopping === undefined,
           logger: this.#logger,
+          live: this.#liveStream(),
         });
         // Kept open through the drain so that it can be watched; closed last.
         this.#closeHooks.push(() => endpoint.close());
         this.#logger.info(`metrics on http://${formatHostPort(endpoint.addr)}/metrics`);
+        this.#logger.info(`live page on http://${formatHostPort(endpoint.addr)}/`);
       } catch (error) {
         throw new StartupError("metrics", error);
       }
@@ -194,6 +204,17 @@ export class Server {
     this.#closeHooks.push(stopSweep);
     this.#accepting = this.#accept(this.#listener, this.#door = this.#makeDoor());
     return addr;
+  }
+
+  /** The live page's stream (docs/observability.md#live-view): samples of this server. */
+  #liveStream(): LiveStream {
+    const source = {
+      maxRunning: this.config.maxRunning,
+      connections: () => this.manager.handlers(),
+      counters: () => this.counters(),
+      durations: this.durations,
+    };
+    return new LiveStream(() => sampleServer(source, this.stats.startedAt));
   }
 
   /**
@@ -311,11 +332,7 @@ export class Server {
       queued: this.manager.queued,
       drain_timeout_s: this.config.drainTimeoutS,
     });
-    try {
-      this.#listener?.close();
-    } catch {
-      // Already closed.
-    }
+    closeQuietly(this.#listener);
     await this.#accepting;
     this.#door?.close();
     this.manager.shutdown();

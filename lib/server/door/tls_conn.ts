@@ -16,7 +16,7 @@
  */
 import { Duplex } from "node:stream";
 import type { TLSSocket } from "node:tls";
-import { writeAll } from "../../io.ts";
+import { closeQuietly, writeAll } from "../../io.ts";
 
 /** Bytes asked of the TCP connection per read: one TLS record and its header. */
 const RECORD_READ_BYTES = 16 * 1024 + 64;
@@ -199,13 +199,4 @@ function denoError(error: Error): Error {
   if (code === "EPIPE") return new Deno.errors.BrokenPipe(error.message);
   if (RESET_CODES.has(code)) return new Deno.errors.ConnectionReset(error.message);
   return error;
-}
-
-/** Closes `conn`; one already closed is fine. */
-export function closeQuietly(conn: Deno.Conn): void {
-  try {
-    conn.close();
-  } catch {
-    // Already closed.
-  }
 }

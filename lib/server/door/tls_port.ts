@@ -40,7 +40,8 @@
  */
 import { createSecureContext, type SecureContext, TLSSocket } from "node:tls";
 import type { TlsFiles } from "../../security/tls_files.ts";
-import { closeQuietly, TcpStream, TlsConn } from "./tls_conn.ts";
+import { TcpStream, TlsConn } from "./tls_conn.ts";
+import { closeQuietly } from "../../io.ts";
 
 /**
  * Handshakes in progress at once. Each holds a descriptor and a few KiB
