@@ -9,7 +9,6 @@
  * the product: its limits (bounded buffering, byte-exact "rest of line") are
  * part of the contract.
  */
-import type { BufferPool } from "../server/connection/buffer_pool.ts";
 import { ProtocolError } from "./errors.ts";
 import { decommit, growable } from "../growable_buffer.ts";
 
@@ -30,14 +29,7 @@ const SHRINK_ABOVE_BYTES = 16 * 1024;
  */
 const MAX_RESERVED_BYTES = 64 * 1024 * 1024;
 
-/**
- * Incremental input buffer for one connection: bytes go in (ideally read
- * straight into {@linkcode FrameBuffer.spare}), complete lines and raw payload
- * bytes come out. A partial line longer than `maxLine` is refused as soon as
- * it is seen, so the buffer never holds more than `maxLine` + 2 bytes of one
- * line plus one read, however the bytes arrive.
- */
-/** The fatal `line-too-long` error for a request line over `maxLine` (SPEC `--max-line`). */
+/** The fatal `line-too-long` error for a request line over `maxLine` (docs/protocol.md#limits-and-bad-input, `--max-line`). */
 export function lineTooLong(maxLine: number): ProtocolError {
   return new ProtocolError(
     "line-too-long",
@@ -46,6 +38,26 @@ export function lineTooLong(maxLine: number): ProtocolError {
   );
 }
 
+/**
+ * Where a frame buffer's first buffer may come from and go back to (the
+ * server keeps such a pool, so that a new connection reuses a closed one's
+ * buffer): buffers of `size` bytes.
+ */
+export interface FramePool {
+  readonly size: number;
+  /** A buffer of `size` bytes. */
+  take(): Uint8Array<ArrayBuffer>;
+  /** Takes `buffer` back, which no one may use any more. */
+  give(buffer: Uint8Array<ArrayBuffer>): void;
+}
+
+/**
+ * Incremental input buffer for one connection: bytes go in (ideally read
+ * straight into {@linkcode FrameBuffer.spare}), complete lines and raw payload
+ * bytes come out. A partial line longer than `maxLine` is refused as soon as
+ * it is seen, so the buffer never holds more than `maxLine` + 2 bytes of one
+ * line plus one read, however the bytes arrive.
+ */
 export class FrameBuffer {
   #buf: Uint8Array<ArrayBuffer>;
   #start = 0;
@@ -56,7 +68,7 @@ export class FrameBuffer {
   /** Bytes past `maxLine` that are still framed, for the caller to judge (see the constructor). */
   readonly #headroom: number;
   readonly #initialSize: number;
-  readonly #pool: BufferPool | undefined;
+  readonly #pool: FramePool | undefined;
   /** A long line was consumed: swap the grown buffer for a small one at the next spare(). */
   #shrinkDue = false;
 
@@ -69,7 +81,7 @@ export class FrameBuffer {
    */
   constructor(
     maxLine: number,
-    options: { initialSize?: number; pool?: BufferPool | undefined; headroom?: number } = {},
+    options: { initialSize?: number; pool?: FramePool | undefined; headroom?: number } = {},
   ) {
     if (!Number.isSafeInteger(maxLine) || maxLine < 1) {
       throw new RangeError(`maxLine must be a positive integer: received ${maxLine}`);
