@@ -9,7 +9,7 @@
  * - `reply_reader.ts`: reading replies back (the client's side).
  */
 export { type ErrorCode, ProtocolError } from "./errors.ts";
-export { FrameBuffer, INITIAL_BUFFER_BYTES, lineTooLong } from "./framing.ts";
+export { FrameBuffer, type FramePool, INITIAL_BUFFER_BYTES, lineTooLong } from "./framing.ts";
 export {
   commandWordOf,
   decodeLine,

@@ -6,6 +6,7 @@
  */
 import { parseArgs } from "@std/cli/parse-args";
 import {
+  DEFAULT_BACKLOG,
   DEFAULT_DATA_DIR,
   DEFAULT_DRAIN_TIMEOUT_S,
   DEFAULT_HOST,
@@ -63,6 +64,8 @@ options:
                         not on this machine too
   --tls-cert FILE       PEM certificate chain: with --tls-key, the port speaks TLS only
   --tls-key FILE        PEM private key of --tls-cert
+  --backlog N           connections the kernel keeps waiting for accept (default ${DEFAULT_BACKLOG};
+                        capped by the OS, on Linux at net.core.somaxconn)
   --drain-timeout S     on shutdown, seconds running clients get to finish (default ${DEFAULT_DRAIN_TIMEOUT_S})
   -v, --verbose         log every request
   -q, --quiet           log nothing
@@ -99,16 +102,18 @@ export interface ServerConfig {
   /** Worker threads for CPU-heavy jobs (COUNT). */
   workers: number;
   echo: boolean;
-  /** Where `/metrics` is served (SPEC `--metrics-port`); undefined when off. */
+  /** Where `/metrics` is served (`--metrics-port`); undefined when off. */
   metrics: { hostname: string; port: number } | undefined;
-  /** SPEC `--users`: the users file; with it every client must AUTH first. Undefined: no users. */
+  /** `--users`: the users file; with it every client must AUTH first. Undefined: no users. */
   usersFile: string | undefined;
-  /** SPEC `--allow` and `--deny`, parsed; both empty when not given. */
+  /** `--allow` and `--deny`, parsed; both empty when not given. */
   addresses: AddressPolicy;
-  /** SPEC `--insecure`: protected mode off (only matters without `usersFile`). */
+  /** `--insecure`: protected mode off (only matters without `usersFile`). */
   insecure: boolean;
-  /** SPEC `--tls-cert` and `--tls-key`: the port speaks TLS only; undefined for plain TCP. */
+  /** `--tls-cert` and `--tls-key`: the port speaks TLS only; undefined for plain TCP. */
   tls: { certFile: string; keyFile: string } | undefined;
+  /** SPEC `--backlog`: the kernel's listen queue for connections not yet accepted. */
+  backlog: number;
   logLevel: LogLevel;
   logFormat: LogFormat;
 }
@@ -143,6 +148,7 @@ const VALUE_OPTIONS = [
   "deny",
   "tls-cert",
   "tls-key",
+  "backlog",
 ] as const;
 const FLAG_OPTIONS = ["echo", "insecure", "verbose", "quiet", "help", "version"] as const;
 const ALIASES = { v: "verbose", q: "quiet", h: "help" } as const;
@@ -242,6 +248,7 @@ export function parseServerArgs(args: readonly string[]): ServerArgs {
         fileOption("tls-cert", values.get("tls-cert")),
         fileOption("tls-key", values.get("tls-key")),
       ),
+      backlog: int("backlog", DEFAULT_BACKLOG, 1, LIMITS.backlog),
       logLevel: flags.has("verbose") ? "debug" : flags.has("quiet") ? "quiet" : "info",
       logFormat,
     },

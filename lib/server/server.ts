@@ -26,6 +26,8 @@ import {
 import { startTimeoutSweep } from "./connection/timeout_sweep.ts";
 import { Manager } from "./admission/manager.ts";
 import { RequestDurations } from "./observability/metrics.ts";
+import { LiveStream } from "./observability/live_stream.ts";
+import { sampleServer } from "./observability/live_sample.ts";
 import { INITIAL_REPLY_BYTES } from "./connection/reply_writer.ts";
 import { StartupError } from "./startup_error.ts";
 import { Stats } from "./observability/stats.ts";
@@ -33,8 +35,10 @@ import { formatHostPort } from "../security/address.ts";
 import { exposureWarning, gatePolicy, isLoopback } from "./door/gate.ts";
 import { Door } from "./door/door.ts";
 import { ServerServices, type ServicesOptions } from "./services.ts";
-import { MAX_HANDSHAKES, TlsPort } from "./door/tls_port.ts";
+import { MAX_HANDSHAKES } from "./door/tls_port.ts";
+import { backlogCapNote, listenClients, readSomaxconn } from "./door/listen.ts";
 import { MAX_LINGERING } from "./admission/turn_away.ts";
+import { closeQuietly } from "../io.ts";
 
 /** After the drain timeout, how long aborted handlers get to unwind before we stop waiting. */
 const ABORT_GRACE_MS = 1000;
@@ -64,7 +68,7 @@ export class Server {
   readonly #closeHooks: Array<() => Promise<void> | void> = [];
   /** What accepted connections pass before the Manager (after {@linkcode listen}). */
   #door: Door | undefined;
-  #listener: Deno.TcpListener | TlsPort | undefined;
+  #listener: Deno.TcpListener | undefined;
   #accepting: Promise<void> | undefined;
   #stopping: Promise<void> | undefined;
 
@@ -104,7 +108,7 @@ export class Server {
     return this.manager.queued;
   }
 
-  /** SPEC `--max-running`. */
+  /** `--max-running`. */
   get maxRunning(): number {
     return this.config.maxRunning;
   }
@@ -163,19 +167,19 @@ export class Server {
           durations: this.durations,
           healthy: () => this.#stopping === undefined,
           logger: this.#logger,
+          live: this.#liveStream(),
         });
         // Kept open through the drain so that it can be watched; closed last.
         this.#closeHooks.push(() => endpoint.close());
         this.#logger.info(`metrics on http://${formatHostPort(endpoint.addr)}/metrics`);
+        this.#logger.info(`live page on http://${formatHostPort(endpoint.addr)}/`);
       } catch (error) {
         throw new StartupError("metrics", error);
       }
     }
     const tls = this.#services.tls;
     try {
-      this.#listener = tls === undefined
-        ? Deno.listen({ hostname: c.host, port: c.port })
-        : TlsPort.listen({ hostname: c.host, port: c.port }, tls);
+      this.#listener = listenClients({ hostname: c.host, port: c.port, backlog: c.backlog });
     } catch (error) {
       throw new StartupError("listen", error);
     }
@@ -184,6 +188,8 @@ export class Server {
       `listening on ${formatHostPort(addr)}, max ${c.maxRunning} running, ` +
         `queue ${this.manager.queueLimit}` + (tls ? ", TLS" : "") + (c.echo ? ", echo mode" : ""),
     );
+    const capped = backlogCapNote(c.backlog, readSomaxconn());
+    if (capped !== undefined) this.#logger.info(capped);
     if (!isLoopback(addr.hostname)) {
       const warning = exposureWarning(formatHostPort(addr), { ...c, tls: tls !== undefined });
       if (warning !== undefined) this.#logger.warn(warning);
@@ -196,8 +202,19 @@ export class Server {
       }
     }, [c.idleTimeoutS * 1000, c.requestTimeoutS * 1000]);
     this.#closeHooks.push(stopSweep);
-    this.#accepting = this.#accept(this.#listener);
+    this.#accepting = this.#accept(this.#listener, this.#door = this.#makeDoor());
     return addr;
+  }
+
+  /** The live page's stream (docs/observability.md#live-view): samples of this server. */
+  #liveStream(): LiveStream {
+    const source = {
+      maxRunning: this.config.maxRunning,
+      connections: () => this.manager.handlers(),
+      counters: () => this.counters(),
+      durations: this.durations,
+    };
+    return new LiveStream(() => sampleServer(source, this.stats.startedAt));
   }
 
   /**
@@ -240,16 +257,16 @@ export class Server {
   async reload(): Promise<void> {
     if (this.#stopping !== undefined) return;
     await this.#services.reload((files) => {
-      if (this.#listener instanceof TlsPort) this.#listener.replace(files);
+      this.#door?.replaceCertificate(files);
     });
   }
 
   /**
-   * Accepts until shutdown: every connection passes the door (door.ts: its
-   * TLS handshake, the address lists, protected mode) and becomes a
-   * ClientHandler handed to the Manager.
+   * The door every accepted connection passes (door.ts: the address lists,
+   * protected mode), which makes a ClientHandler of each one let in and
+   * hands it to the Manager.
    */
-  #accept(listener: Deno.TcpListener | TlsPort): Promise<void> {
+  #makeDoor(): Door {
     const handlerOptions: HandlerOptions = {
       maxLine: this.config.maxLine,
       idleTimeoutMs: this.config.idleTimeoutS * 1000,
@@ -270,11 +287,10 @@ export class Server {
         replies: new BufferPool(INITIAL_REPLY_BYTES, POOLED_BUFFERS),
       },
     };
-    const door = this.#door = new Door({
+    const tls = this.#services.tls;
+    return new Door({
       policy: gatePolicy(this.config),
-      tls: listener instanceof TlsPort
-        ? { timeoutMs: this.config.requestTimeoutS * 1000 }
-        : undefined,
+      tls: tls && { files: tls, timeoutMs: this.config.requestTimeoutS * 1000 },
       stats: this.stats,
       logger: this.#logger,
       admit: (conn) => {
@@ -287,13 +303,15 @@ export class Server {
         this.manager.admit(handler);
       },
     });
-    return acceptLoop<Deno.Conn>(listener, (conn) => {
-      if ("setNoDelay" in conn) {
-        try {
-          (conn as Deno.TcpConn).setNoDelay(true);
-        } catch {
-          // The peer may already be gone; the handler will find out.
-        }
+  }
+
+  /** Accepts until shutdown: every connection passes the door. */
+  #accept(listener: Deno.TcpListener, door: Door): Promise<void> {
+    return acceptLoop(listener, (conn) => {
+      try {
+        conn.setNoDelay(true);
+      } catch {
+        // The peer may already be gone; the handler will find out.
       }
       door.pass(conn);
     }, { logger: this.#logger, what: "clients", closed: () => this.#stopping !== undefined });
@@ -314,11 +332,7 @@ export class Server {
       queued: this.manager.queued,
       drain_timeout_s: this.config.drainTimeoutS,
     });
-    try {
-      this.#listener?.close();
-    } catch {
-      // Already closed.
-    }
+    closeQuietly(this.#listener);
     await this.#accepting;
     this.#door?.close();
     this.manager.shutdown();

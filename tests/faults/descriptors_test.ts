@@ -7,22 +7,12 @@
  */
 import { assert, assertEquals, assertMatch } from "@std/assert";
 import { deadline } from "@std/async/deadline";
-import { eventually, TestClient, TestServer } from "../helpers.ts";
-
-/** The metrics endpoint's address, from the server's log. */
-function metricsUrl(server: TestServer): string {
-  const line = server.log.find((l) => l.includes("metrics on ")) ?? "";
-  const url = /metrics on (http:\/\/\S+)\/metrics/.exec(line)?.[1];
-  if (url === undefined) {
-    throw new Error(`no metrics address in the log:\n${server.log.join("\n")}`);
-  }
-  return url;
-}
+import { eventually, metricsBase, TestClient, TestServer } from "../helpers.ts";
 
 /** A gauge or counter from /metrics, or undefined if the scrape fails or takes over 3 s. */
 async function metric(server: TestServer, name: string): Promise<number | undefined> {
   try {
-    const response = await fetch(`${metricsUrl(server)}/metrics`, {
+    const response = await fetch(`${metricsBase(server)}/metrics`, {
       signal: AbortSignal.timeout(3000),
     });
     const text = await response.text();
@@ -108,4 +98,30 @@ Deno.test("out of descriptors: accepting pauses and resumes, metrics and COUNT w
   );
   assert(running !== undefined && running >= 2, `running ${running}`);
   assertEquals(await early.ask("PING"), "OK PONG", "the server process is still up");
+});
+
+Deno.test("out of descriptors, FILE GET of a file that exists is ERR unavailable, not not-found; it is served once descriptors are back", async () => {
+  await using server = await TestServer.start(
+    ["--max-running", "400", "--queue-limit", "0"],
+    { wrap: ["prlimit", "--nofile=128:128"] },
+  );
+  using c = await TestClient.connect(server.port);
+  assertMatch(await c.put("kept.txt", "still here"), /^OK stored kept.txt 10 /);
+  const flood: Deno.TcpConn[] = [];
+  try {
+    for (let i = 0; i < 200; i++) {
+      flood.push(await Deno.connect({ hostname: "127.0.0.1", port: server.port }));
+    }
+    await server.waitForLog(/accepting clients paused: out of descriptors/);
+    assertMatch(await c.ask("FILE GET kept.txt"), /^ERR unavailable /);
+    assertMatch(await c.ask("FILE LIST"), /^ERR unavailable /);
+    assertMatch(await c.ask("FILE GET missing.txt"), /^ERR not-found /, "a missing file still is");
+  } finally {
+    for (const conn of flood) conn.close();
+  }
+  await eventually(
+    async () => await c.ask("FILE GET kept.txt") === "DATA 10\nstill here",
+    "FILE GET to succeed again",
+  );
+  assertEquals(await c.ask("PING"), "OK PONG");
 });

@@ -12,13 +12,13 @@
  * closes: Apache's "lingering close". Lingering connections are capped, so
  * a flood of refused clients cannot hold more descriptors than that.
  */
-import { writeAll } from "../../io.ts";
+import { closeQuietly, writeAll } from "../../io.ts";
 import { encodeReply, type LineReply } from "../../protocol/mod.ts";
 
 /**
  * Longest a refused connection is kept: its line written, what it still
  * sends drained. Also the longest a handler waits for its last line to go
- * out (client_handler.ts `#sayAndClose`).
+ * out (reply_writer.ts `sayLast`).
  */
 export const LINGER_MS = 1000;
 /** Bytes drained from a refused client at most; past it, the close (and its reset) happens anyway. */
@@ -87,12 +87,4 @@ export interface RefusedConn {
   write(p: Uint8Array): Promise<number>;
   closeWrite(): Promise<void>;
   close(): void;
-}
-
-function closeQuietly(conn: RefusedConn): void {
-  try {
-    conn.close();
-  } catch {
-    // Already closed.
-  }
 }

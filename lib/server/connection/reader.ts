@@ -2,7 +2,8 @@
  * The reading side of one connection (Go's `net/http` keeps its `connReader`
  * apart from `conn` the same way): the frame buffer, the one read in flight,
  * reading ahead while the connection waits in the queue or while a long
- * command runs, request payloads, and noticing that the peer has gone.
+ * command runs, and noticing that the peer has gone. Request payloads are
+ * read by its PayloadReader (payload_reader.ts), with the reads it lends.
  * The handler (client_handler.ts) keeps the lifecycle and the serve loop.
  *
  * There is never more than one read on the socket: a read started in the
@@ -11,13 +12,11 @@
  * that is copied in when it completes, because the serve loop may consume
  * the frame buffer meanwhile and the frame must only change synchronously.
  */
-import { TurnBuffers } from "../../chunks.ts";
-import { LINE_HEADROOM } from "../../commands/command.ts";
-import { RateFloor } from "./rate_floor.ts";
-import { CutShortError } from "../../io.ts";
 import type { BufferPool } from "./buffer_pool.ts";
+import { PayloadReader } from "./payload_reader.ts";
 import { FrameBuffer, INITIAL_BUFFER_BYTES } from "../../protocol/mod.ts";
 import type { Logger } from "../log.ts";
+import { isDisconnect } from "../peer_errors.ts";
 
 /** The connection as the reader uses it (a Deno.TcpConn in the server). */
 export interface ReadableConn {
@@ -26,10 +25,14 @@ export interface ReadableConn {
   write(p: Uint8Array): Promise<number>;
 }
 
+/**
+ * How far past `--max-line` a request line is still framed, for a command
+ * whose `measuredLength` counts less than the whole line (KV SET counts its
+ * value only): its `KV SET <key> ` (a key is at most 250 bytes) fits in it.
+ */
+export const LINE_HEADROOM = 300;
 /** Smallest free space a read asks for; the buffer grows toward a line's length only when needed. */
 const MIN_READ_BYTES = 2048;
-/** Read size for request payloads (uploads): large reads for throughput, two buffers per upload. */
-const PAYLOAD_READ_BYTES = 1024 * 1024;
 /**
  * What a queued connection reads ahead at most: its first buffer's worth.
  * Reading up to a whole line (--max-line, 64 KiB) let each queued client
@@ -39,6 +42,13 @@ const PAYLOAD_READ_BYTES = 1024 * 1024;
  * the client's turn comes.
  */
 const QUEUED_READ_AHEAD_BYTES = INITIAL_BUFFER_BYTES;
+/**
+ * The first read of a queued connection that has sent nothing yet: most
+ * wait in silence, and their read is there only to notice a hang-up. A
+ * small buffer keeps that wait cheap (a pending read pins its buffer);
+ * once bytes arrive, reads take MIN_READ_BYTES again.
+ */
+const QUEUED_FIRST_READ_BYTES = 64;
 /**
  * Zero-length writes tried after end of input during a command, to see a
  * reset that follows a FIN (see {@linkcode ConnReader.watch}); after the
@@ -65,13 +75,13 @@ export type InputOverdue =
 
 /** Options of {@linkcode ConnReader}. */
 export interface ReaderOptions {
-  /** SPEC `--max-line`. */
+  /** `--max-line`. */
   maxLine: number;
-  /** SPEC `--idle-timeout` in ms; 0: never. */
+  /** `--idle-timeout` in ms; 0: never. */
   idleTimeoutMs: number;
-  /** SPEC `--request-timeout` in ms; 0: never (and no rate floor). */
+  /** `--request-timeout` in ms; 0: never (and no rate floor). */
   requestTimeoutMs: number;
-  /** SPEC `--min-rate`, bytes a second; 0: no floor. */
+  /** `--min-rate`, bytes a second; 0: no floor. */
   minRate: number;
   /** Counts every byte received (STATS `bytes_in`). */
   stats: { bytes_in: number };
@@ -96,10 +106,8 @@ export class ConnReader {
   #pending: Promise<number | null> | null = null;
   /** The serve loop's read in flight is the background one (its bytes are already in the frame). */
   #joined = false;
-  /** Announced payload bytes (FILE PUT) not consumed yet; never read as requests. */
-  #payloadLeft = 0;
-  /** How fast the payload in progress arrives. */
-  readonly #payloadRate: RateFloor;
+  /** Reads the request payloads (FILE PUT) that follow a request line. */
+  readonly #payload: PayloadReader;
   #ended = false;
   #waiting = false;
   #idleSince = 0;
@@ -111,7 +119,11 @@ export class ConnReader {
     this.#options = options;
     this.frame = new FrameBuffer(options.maxLine, { pool: options.pool, headroom: LINE_HEADROOM });
     this.#readAheadLimit = options.maxLine + LINE_HEADROOM + 2;
-    this.#payloadRate = new RateFloor(options.minRate, options.requestTimeoutMs);
+    this.#payload = new PayloadReader({
+      frame: this.frame,
+      inFlight: () => this.#pending,
+      readInto: (target) => this.#readInto(target),
+    }, { minRate: options.minRate, windowMs: options.requestTimeoutMs });
   }
 
   /** The peer's input has ended: a FIN, a reset, or the connection was closed. */
@@ -141,8 +153,8 @@ export class ConnReader {
 
   /**
    * The serve loop's read, straight into the frame buffer; the socket
-   * read's own promise, so a request costs no promise of ours (measured in
-   * the previous round: 0.6–1.6 % of S1). Hand its result to
+   * read's own promise, so a request costs no promise of ours (one per read
+   * cost 0.6–1.6 % of S1). Hand its result to
    * {@linkcode landed}, or its rejection to {@linkcode failed}. If a
    * background read is in flight, this joins it.
    */
@@ -200,8 +212,8 @@ export class ConnReader {
       // Between requests, or half a line with no request timeout: silence is the bound.
       return silent ? "idle" : undefined;
     }
-    if (this.#payloadRate.active) return this.#payloadRate.tooSlow(now) ? "payload" : undefined;
-    return this.#payloadLeft > 0 && silent ? "payload-idle" : undefined;
+    if (this.#payload.watched) return this.#payload.tooSlow(now) ? "payload" : undefined;
+    return this.#payload.left > 0 && silent ? "payload-idle" : undefined;
   }
 
   /**
@@ -212,7 +224,8 @@ export class ConnReader {
   async readAhead(keepGoing: () => boolean): Promise<boolean> {
     try {
       while (keepGoing() && !this.#ended && this.frame.buffered < QUEUED_READ_AHEAD_BYTES) {
-        if (await this.#background() === null) break;
+        const size = this.frame.buffered === 0 ? QUEUED_FIRST_READ_BYTES : MIN_READ_BYTES;
+        if (await this.#background(size) === null) break;
       }
     } catch {
       // Not a disconnect, but the end of this connection's input all the same.
@@ -252,88 +265,23 @@ export class ConnReader {
     }
   }
 
-  /**
-   * The `size` raw bytes that follow a request line (FILE PUT): first what
-   * is already buffered, then straight from the socket in large reads. Two
-   * buffers take turns, so each chunk is valid until the one after next is
-   * asked for (the file store writes one chunk behind while the next
-   * arrives). Throws CutShortError if the peer stops sending early. The
-   * size is announced at once: what is not read is dropped by
-   * {@linkcode skipPayload}.
-   */
+  /** The `size` payload bytes that follow the request line in hand (see PayloadReader.start). */
   payload(size: number): AsyncGenerator<Uint8Array> {
-    this.#payloadLeft = size;
-    this.#payloadRate.start(Date.now());
-    return this.#payloadChunks(size);
+    return this.#payload.start(size);
   }
 
-  async *#payloadChunks(size: number): AsyncGenerator<Uint8Array> {
-    const turns = new TurnBuffers(Math.min(PAYLOAD_READ_BYTES, Math.max(size, 1)));
-    while (this.#payloadLeft > 0) {
-      const buffer = turns.next().subarray(0, Math.min(this.#payloadLeft, PAYLOAD_READ_BYTES));
-      const n = await this.#payloadRead(buffer);
-      if (n === null) throw new CutShortError(size - this.#payloadLeft, size);
-      this.#payloadLeft -= n;
-      yield buffer.subarray(0, n);
-    }
-  }
-
-  /**
-   * Reads and drops what is left of an announced payload that the command
-   * did not consume (it refused the name, or failed to store), so that the
-   * next request starts where the payload ends. False if the input ended first.
-   */
-  async skipPayload(): Promise<boolean> {
-    if (this.#payloadLeft === 0) return true;
-    const scratch = new Uint8Array(Math.min(PAYLOAD_READ_BYTES, this.#payloadLeft));
-    while (this.#payloadLeft > 0) {
-      const n = await this.#payloadRead(
-        scratch.subarray(0, Math.min(this.#payloadLeft, scratch.length)),
-      );
-      if (n === null) return false;
-      this.#payloadLeft -= n;
-    }
-    return true;
-  }
-
-  /**
-   * Fills `target` with payload bytes: from the frame buffer if it holds
-   * some, else with one read; null at the end of input. A payload is part
-   * of the request in hand, not the peer being idle: a shutdown lets it
-   * finish (docs/protocol.md#shutdown), and the rate floor, not the idle timeout, bounds it.
-   */
-  async #payloadRead(target: Uint8Array): Promise<number | null> {
-    // Bytes already in the frame buffer come first (a payload sent while the
-    // connection was queued is all there); they are copied out, since the
-    // frame may move them later.
-    let n: number | null = this.frame.takeInto(target);
-    if (n === 0 && this.#pending !== null) {
-      // A background read is in flight (read-ahead while queued, or the
-      // watch): its bytes land in the frame buffer, and only then is the
-      // socket free for a read of ours. Waiting for it before taking what
-      // was buffered deadlocked a payload that had arrived whole while queued.
-      if (await this.#pending === null) return this.#payloadEnd(null);
-      n = this.frame.takeInto(target);
-    } else if (n === 0) n = await this.#readInto(target);
-    if (n === null) return this.#payloadEnd(null);
-    this.#payloadRate.add(n);
-    if (n === this.#payloadLeft) this.#payloadEnd(n);
-    return n;
-  }
-
-  /** The payload is over (whole, or cut short): the rate floor stops watching it. */
-  #payloadEnd(n: number | null): number | null {
-    this.#payloadRate.stop();
-    return n;
+  /** Drops what the command left of its payload; false if the input ended first (see PayloadReader.skip). */
+  skipPayload(): Promise<boolean> {
+    return this.#payload.skip();
   }
 
   /**
    * Starts (or joins) a background read: it goes into a scratch buffer that
    * is copied into the frame buffer when it completes.
    */
-  #background(): Promise<number | null> {
+  #background(size = MIN_READ_BYTES): Promise<number | null> {
     if (this.#pending !== null) return this.#pending;
-    const scratch = new Uint8Array(MIN_READ_BYTES);
+    const scratch = new Uint8Array(size);
     return this.#pending = this.#readInto(scratch)
       .then((n) => {
         if (n !== null) this.frame.push(scratch.subarray(0, n));
@@ -399,14 +347,4 @@ export class ConnReader {
     this.#ended = true;
     this.#options.onGone();
   }
-}
-
-/** Errors that only mean the peer went away (or the connection was closed under a read). */
-export function isDisconnect(error: unknown): boolean {
-  return error instanceof Deno.errors.ConnectionReset ||
-    error instanceof Deno.errors.BrokenPipe ||
-    error instanceof Deno.errors.ConnectionAborted ||
-    error instanceof Deno.errors.BadResource ||
-    error instanceof Deno.errors.NotConnected ||
-    error instanceof Deno.errors.Interrupted;
 }

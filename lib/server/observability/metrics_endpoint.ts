@@ -1,6 +1,7 @@
 /**
- * The HTTP endpoint of `--metrics-port` (docs/observability.md): `GET /metrics` and
- * `GET /healthz`, one request per connection.
+ * The HTTP endpoint of `--metrics-port` (docs/observability.md): `GET /metrics`,
+ * `GET /healthz`, and the live page (`GET /`, with its event stream `GET /events`:
+ * live_page.ts, live_stream.ts), one request per connection.
  *
  * Why by hand and not `Deno.serve`: the endpoint must obey the same limits
  * as the protocol port (docs/protocol.md#limits-and-bad-input), and `Deno.serve` gives no handle on them.
@@ -9,17 +10,25 @@
  * and its accept loop then threw an uncaught `Too many open files` that
  * ended the process; so did one scrape while the protocol port had used the
  * descriptors up. Here the accept loop is the server's own (acceptor.ts),
- * at most {@linkcode MAX_CONNECTIONS} are open at once, and one whose
- * headers are not complete in {@linkcode HEADER_TIMEOUT_MS} is closed. Two
- * paths and a few headers is all a Prometheus scraper needs.
+ * at most {@linkcode MAX_CONNECTIONS} are open at once (http_connections.ts:
+ * a newcomer replaces the oldest one still waiting for its request, so a
+ * health check always gets through), and one whose headers are not complete
+ * in {@linkcode HEADER_TIMEOUT_MS} is closed. Two paths and a few headers is
+ * all a Prometheus scraper needs.
  */
 import { deadline } from "@std/async/deadline";
-import { writeAll } from "../../io.ts";
+import { closeQuietly, writeAll } from "../../io.ts";
 import type { Logger } from "../log.ts";
 import { acceptLoop } from "../door/acceptor.ts";
+import { HttpConnections } from "./http_connections.ts";
 import { type MetricsSource, renderMetrics, type RequestDurations } from "./metrics.ts";
+import { LIVE_PAGE, LIVE_PAGE_HEADERS } from "./live_page.ts";
+import type { LiveStream } from "./live_stream.ts";
 
-/** Connections served at once; one more is closed at once (its descriptor is freed). */
+/**
+ * Connections open at once; one more replaces the oldest that has not sent a
+ * complete request, or is closed at once if every open one is being served.
+ */
 export const MAX_CONNECTIONS = 64;
 /** A request whose headers are not complete this long after accept is closed. */
 export const HEADER_TIMEOUT_MS = 10_000;
@@ -42,6 +51,8 @@ export interface MetricsOptions extends MetricsAddress {
   /** False once shutdown began: `/healthz` then answers 503 so balancers stop sending clients. */
   healthy: () => boolean;
   logger: Logger;
+  /** The live page's event stream; without it, `/` and `/events` are not found. */
+  live?: LiveStream | undefined;
   /** Default {@linkcode HEADER_TIMEOUT_MS} (docs/protocol.md#limits-and-bad-input); tests use less. */
   headerTimeoutMs?: number;
 }
@@ -57,6 +68,7 @@ interface Answer {
   status: 200 | 400 | 404 | 405 | 503;
   body: string;
   type?: string;
+  headers?: readonly string[];
 }
 
 const REASONS: Record<Answer["status"], string> = {
@@ -70,32 +82,38 @@ const REASONS: Record<Answer["status"], string> = {
 /** Starts the endpoint; throws (AddrInUse, NotCapable…) if it cannot bind. */
 export function serveMetrics(options: MetricsOptions): MetricsEndpoint {
   const listener = Deno.listen({ hostname: options.hostname, port: options.port });
-  const open = new Set<Deno.Conn>();
+  const open = new HttpConnections<Deno.Conn>(MAX_CONNECTIONS);
   let closed = false;
   const accepting = acceptLoop(listener, (conn) => {
-    if (open.size >= MAX_CONNECTIONS) return closeQuietly(conn);
-    open.add(conn);
-    serveOne(conn, options).finally(() => {
-      open.delete(conn);
-      closeQuietly(conn);
-    });
+    if (open.admit(conn) === "refused") return;
+    serveOne(conn, open, options).finally(() => open.release(conn));
   }, { logger: options.logger, what: "metrics scrapes", closed: () => closed });
   return {
     addr: listener.addr as Deno.NetAddr,
     async close() {
       closed = true;
       closeQuietly(listener);
+      options.live?.close();
       await accepting;
-      for (const conn of open) closeQuietly(conn);
+      open.closeAll();
     },
   };
 }
 
 /** Reads one request head (within the header deadline), answers it, and returns; never throws. */
-async function serveOne(conn: Deno.Conn, options: MetricsOptions): Promise<void> {
+async function serveOne(
+  conn: Deno.Conn,
+  open: HttpConnections<Deno.Conn>,
+  options: MetricsOptions,
+): Promise<void> {
   try {
     const head = await deadline(readHead(conn), options.headerTimeoutMs ?? HEADER_TIMEOUT_MS);
     if (head === undefined) return;
+    open.requested(conn);
+    // The event stream keeps the connection (and its place among the 64) while the page is open.
+    if (options.live !== undefined && /^GET \/events[ ?]/.test(head)) {
+      return await options.live.serve(conn);
+    }
     const answer = route(head, options);
     const headOnly = head.startsWith("HEAD ");
     const body = encoder.encode(answer.body);
@@ -104,6 +122,7 @@ async function serveOne(conn: Deno.Conn, options: MetricsOptions): Promise<void>
       `content-type: ${answer.type ?? "text/plain; charset=utf-8"}`,
       `content-length: ${body.length}`,
       ...(answer.status === 405 ? ["allow: GET, HEAD"] : []),
+      ...(answer.headers ?? []),
       "connection: close",
       "",
       "",
@@ -147,13 +166,13 @@ function route(head: string, options: MetricsOptions): Answer {
       ? { status: 200, body: "ok\n" }
       : { status: 503, body: "shutting down\n" };
   }
-  return { status: 404, body: "not found: try /metrics or /healthz\n" };
-}
-
-function closeQuietly(closer: { close(): void }): void {
-  try {
-    closer.close();
-  } catch {
-    // Already closed.
+  if (path === "/" && options.live !== undefined) {
+    return {
+      status: 200,
+      body: LIVE_PAGE,
+      type: "text/html; charset=utf-8",
+      headers: LIVE_PAGE_HEADERS,
+    };
   }
+  return { status: 404, body: "not found: try /, /metrics or /healthz\n" };
 }

@@ -10,6 +10,7 @@ import { GAP } from "./admission_gap.ts";
 import { S3 } from "./churn.ts";
 import { FILE } from "./file.ts";
 import { IDLE } from "./idle.ts";
+import { HOLD } from "./hold.ts";
 import { COUNT } from "./count.ts";
 import { HASH } from "./hash.ts";
 import { COUNTFAIR } from "./count_fairness.ts";
@@ -20,6 +21,7 @@ import { FAULTS } from "./faults.ts";
 import { TLS } from "./tls.ts";
 import { AUTH } from "./auth.ts";
 import { PGFILE, PGKV } from "./postgres.ts";
+import { LIVE } from "./live_view.ts";
 
 /** Every row, in table order. */
 export const ROWS: readonly BenchRow[] = [
@@ -30,6 +32,7 @@ export const ROWS: readonly BenchRow[] = [
   S3,
   FILE,
   IDLE,
+  HOLD,
   COUNT,
   HASH,
   COUNTFAIR,
@@ -41,4 +44,5 @@ export const ROWS: readonly BenchRow[] = [
   AUTH,
   PGKV,
   PGFILE,
+  LIVE,
 ];
