@@ -73,27 +73,32 @@ export class Semaphore {
 
   /** Runs `fn` while holding a permit. */
   async run<T>(fn: () => T | Promise<T>): Promise<T> {
-    const release = await this.acquire();
+    // Not through acquire(): that would start `fn` a few microtasks later.
+    if (this.#free > 0) this.#free--;
+    else await new Promise<void>((resolve) => this.#waiters.push(resolve));
     try {
       return await fn();
     } finally {
-      release();
+      this.#release();
     }
   }
 
-  /** Waits for a permit; the function returned gives it back (once, whatever calls it later). */
+  /** Waits for a permit; the function returned gives it back (once, however often it is called). */
   async acquire(): Promise<() => void> {
     if (this.#free > 0) this.#free--;
     else await new Promise<void>((resolve) => this.#waiters.push(resolve));
     let held = true;
     return () => {
-      if (!held) return;
+      if (held) this.#release();
       held = false;
-      // Hand the permit straight to the next waiter, as Mutex does.
-      const next = this.#waiters.shift();
-      if (next) next();
-      else this.#free++;
     };
+  }
+
+  #release(): void {
+    // Hand the permit straight to the next waiter, as Mutex does.
+    const next = this.#waiters.shift();
+    if (next) next();
+    else this.#free++;
   }
 }
 

@@ -141,6 +141,7 @@ Deno.test("the shared store through faults", async (t) => {
       let failures = 0;
       let running = true;
       let stopped = false;
+      using bystander = await TestClient.connect(server.port);
       const load = (async () => {
         using client = await TestClient.connect(server.port);
         while (running) {
@@ -154,17 +155,20 @@ Deno.test("the shared store through faults", async (t) => {
           }
         }
       })();
-      await eventually(() => acknowledged >= 50, "50 INCRs before the stop");
-      stopped = true;
-      await cluster.stopServer();
-      await eventually(() => failures >= 3, "INCRs to fail while the database is down");
-      using bystander = await TestClient.connect(server.port);
-      assertEquals(await bystander.ask("PING"), "OK PONG");
-      const before = acknowledged;
-      await cluster.startServer();
-      await eventually(() => acknowledged > before, "INCRs to succeed again without a restart");
-      running = false;
-      await load;
+      load.catch(() => {}); // awaited in finally, with its own error if it failed
+      try {
+        await eventually(() => acknowledged >= 50, "50 INCRs before the stop");
+        stopped = true;
+        await cluster.stopServer();
+        await eventually(() => failures >= 3, "INCRs to fail while the database is down");
+        assertEquals(await bystander.ask("PING"), "OK PONG");
+        const before = acknowledged;
+        await cluster.startServer();
+        await eventually(() => acknowledged > before, "INCRs to succeed again without a restart");
+      } finally {
+        running = false;
+        await load;
+      }
       const value = BigInt((await bystander.ask("KV GET load")).replace(/^OK /, ""));
       assert(
         value >= BigInt(acknowledged) && value <= BigInt(sent),
@@ -191,10 +195,14 @@ Deno.test("the shared store through faults", async (t) => {
         else assertMatch(reply, UNREACHABLE);
       }
     })();
-    await eventually(() => acknowledged.size >= 100, "100 acknowledged SETs");
-    await cluster.kill9();
-    killed = true;
-    await writer;
+    writer.catch(() => {}); // awaited in finally, with its own error if it failed
+    try {
+      await eventually(() => acknowledged.size >= 100, "100 acknowledged SETs");
+      await cluster.kill9();
+    } finally {
+      killed = true;
+      await writer;
+    }
     await cluster.startServer();
     using client = await TestClient.connect(server.port);
     await eventually(

@@ -166,11 +166,17 @@ export class PostgresCluster {
     const pid = Number(
       (await Deno.readTextFile(`${this.#dir}/data/postmaster.pid`)).split("\n")[0],
     );
-    const all = [pid, ...childrenOf(pid)];
-    for (const each of all) Deno.kill(each, "SIGKILL");
-    const deadline = Date.now() + 20_000;
-    while (all.some(isAlive)) {
-      if (Date.now() > deadline) throw new Error("PostgreSQL's processes outlived kill -9 by 20 s");
+    // pg_ctl starts the postmaster in a session of its own (setsid): its
+    // process group is the whole of PostgreSQL. Killed until none is left
+    // (kill fails with ESRCH), or for 5 s where only unreaped zombies remain.
+    const deadline = Date.now() + 5_000;
+    for (;;) {
+      try {
+        Deno.kill(-pid, "SIGKILL");
+      } catch {
+        break;
+      }
+      if (Date.now() > deadline) break;
       await new Promise((r) => setTimeout(r, 20));
     }
     // A zombie postmaster not yet reaped would look alive to the next start's lock-file checks.
@@ -187,31 +193,6 @@ export class PostgresCluster {
   async #run(tool: string, args: string[]): Promise<void> {
     const path = `${this.#bin}/${tool}`;
     await (this.#asRoot ? exec("runuser", ["-u", USER, "--", path, ...args]) : exec(path, args));
-  }
-}
-
-/** The processes whose parent is `pid` (from /proc). */
-function childrenOf(pid: number): number[] {
-  const children: number[] = [];
-  for (const entry of Deno.readDirSync("/proc")) {
-    if (!/^\d+$/.test(entry.name)) continue;
-    try {
-      const stat = Deno.readTextFileSync(`/proc/${entry.name}/stat`);
-      // pid (comm) state ppid …: comm may hold spaces, so read after its last ")".
-      const ppid = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]);
-      if (ppid === pid) children.push(Number(entry.name));
-    } catch { /* exited meanwhile */ }
-  }
-  return children;
-}
-
-/** Whether `pid` still runs (a zombie, waiting for its parent to reap it, does not). */
-function isAlive(pid: number): boolean {
-  try {
-    const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
-    return stat.slice(stat.lastIndexOf(")") + 2, stat.lastIndexOf(")") + 3) !== "Z";
-  } catch {
-    return false;
   }
 }
 
