@@ -109,6 +109,9 @@ Deno.test("the shared store through faults", async (t) => {
         using client = await TestClient.connect(server.port);
         assertMatch(await client.ask("KV SET k v"), UNREACHABLE);
         assertMatch(await client.ask("FILE LIST"), UNREACHABLE);
+        // The payload is read and dropped: the connection stays in step.
+        assertMatch(await client.put("early.txt", "x".repeat(100_000)), UNREACHABLE);
+        assertMatch(await client.ask("FILE GET early.txt"), UNREACHABLE);
         assertEquals(await client.ask("CALC add 2 3"), "OK 5");
         await cluster.startServer();
         started = true;
@@ -130,7 +133,8 @@ Deno.test("the shared store through faults", async (t) => {
   );
 
   const database = await cluster.createDatabase();
-  const store = ["--store", cluster.url(database), "--request-timeout", "2"];
+  // A deadline well above what a loaded machine takes to answer (a refused connection is at once).
+  const store = ["--store", cluster.url(database), "--request-timeout", "10"];
 
   await t.step(
     "the database stopped and started under load: ERR unavailable, then service without a restart",
