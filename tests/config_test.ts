@@ -93,6 +93,8 @@ Deno.test("server args read every option", () => {
     "key.pem",
     "--backlog",
     "128",
+    "--store",
+    "postgres://sb:p%40ss@[::1]:6543/switch%20board",
   ]);
   assertEquals(c, {
     host: "::",
@@ -109,7 +111,7 @@ Deno.test("server args read every option", () => {
     workers: 3,
     dataDir: "/var/lib/sb",
     rootDir: "/srv/files",
-    store: undefined,
+    store: { user: "sb", password: "p@ss", host: "::1", port: 6543, database: "switch board" },
     maxFileSize: 0,
     echo: true,
     metrics: { hostname: "127.0.0.1", port: 9464 },
@@ -130,6 +132,23 @@ Deno.test("server args read every option", () => {
   assertEquals(config(["-q"]).logLevel, "quiet");
 });
 
+Deno.test("--store takes postgres://[USER[:PASSWORD]@]HOST[:PORT]/DATABASE and defaults the rest", () => {
+  assertEquals(config(["--store", "postgresql://db.internal/switchboard"]).store, {
+    user: undefined,
+    password: undefined,
+    host: "db.internal",
+    port: 5432,
+    database: "switchboard",
+  });
+  assertEquals(config(["--store", "postgres://me@10.0.0.5:5433/kv"]).store, {
+    user: "me",
+    password: undefined,
+    host: "10.0.0.5",
+    port: 5433,
+    database: "kv",
+  });
+});
+
 Deno.test("server args refuse unknown, repeated and conflicting options", () => {
   const cases: Array<[string[], string]> = [
     [["--bogus"], "unknown option --bogus"],
@@ -140,6 +159,7 @@ Deno.test("server args refuse unknown, repeated and conflicting options", () => 
     [["1", "2", "3"], "too many arguments: 3"],
     [["-v", "-q"], "--verbose and --quiet cannot be combined"],
     [["--insecure", "--insecure"], "--insecure is given twice"],
+    [["--store", "postgres://h/a", "--store", "postgres://h/b"], "--store is given twice"],
     [["--users", "a", "--users", "b"], "--users is given twice"],
     [["--users", "u", "--echo"], "--users cannot be combined with --echo: echo mode has no AUTH"],
     [["--tls-cert", "c.pem"], "--tls-cert needs --tls-key (its private key)"],

@@ -153,7 +153,12 @@ export class PostgresDatabase {
   /** A connection of the transfers' pool, for one transaction; give it back with `release()`. */
   reserve(): Promise<postgres.ReservedSql> {
     if (!this.#ready) return Promise.reject(new StoreUnreachableError(this.#reason));
-    return this.within(this.#transfers.reserve());
+    const pending = this.#transfers.reserve();
+    return this.within(pending).catch((error) => {
+      // Past the deadline the connection may still come: give it back then, or it is lost to the pool.
+      pending.then((connection) => connection.release(), () => {});
+      throw error;
+    });
   }
 
   /** Awaits one step (a query on a reserved connection) within the deadline, translating a lost database. */
