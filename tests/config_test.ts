@@ -37,6 +37,7 @@ Deno.test("server args have the SPEC defaults", () => {
     addresses: { allow: [], deny: [] },
     insecure: false,
     tls: undefined,
+    proxyProtocol: undefined,
     logLevel: "info",
     logFormat: "text",
   });
@@ -88,6 +89,8 @@ Deno.test("server args read every option", () => {
     "cert.pem",
     "--tls-key",
     "key.pem",
+    "--proxy-protocol",
+    "10.1.2.3",
   ]);
   assertEquals(c, {
     host: "::",
@@ -117,6 +120,7 @@ Deno.test("server args read every option", () => {
     },
     insecure: true,
     tls: { certFile: "cert.pem", keyFile: "key.pem" },
+    proxyProtocol: [{ network: new Uint8Array([10, 1, 2, 3]), prefix: 32 }],
     logLevel: "debug",
     logFormat: "json",
   });
@@ -165,6 +169,7 @@ Deno.test("server args name the bad value and the allowed range", () => {
       '--allow entry "10.0.0.1/8" has bits set after its /8 prefix (did you mean 10.0.0.0/8?)',
     ],
     [["--deny", "10.0.0.0/8,nope"], '--deny entry "nope" is not an address'],
+    [["--proxy-protocol", "haproxy"], '--proxy-protocol entry "haproxy" is not an address'],
   ];
   for (const [args, message] of cases) {
     assertThrows(() => parseServerArgs(args), UsageError, message);

@@ -24,7 +24,11 @@ import {
   LIMITS,
 } from "../defaults.ts";
 import type { LogFormat, LogLevel } from "./log.ts";
-import { type AddressPolicy, parseAddressList } from "../security/address_list.ts";
+import {
+  type AddressList,
+  type AddressPolicy,
+  parseAddressList,
+} from "../security/address_list.ts";
 import { UsageError } from "../usage_error.ts";
 
 /** The server's usage text (`--help`, and after a usage error). */
@@ -60,6 +64,8 @@ options:
                         not on this machine too
   --tls-cert FILE       PEM certificate chain: with --tls-key, the port speaks TLS only
   --tls-key FILE        PEM private key of --tls-cert
+  --proxy-protocol CIDRS  connections from these balancers begin with a PROXY header
+                        (v1 or v2, as HAProxy's send-proxy-v2) naming the real client
   --drain-timeout S     on shutdown, seconds running clients get to finish (default ${DEFAULT_DRAIN_TIMEOUT_S})
   -v, --verbose         log every request
   -q, --quiet           log nothing
@@ -104,6 +110,8 @@ export interface ServerConfig {
   insecure: boolean;
   /** SPEC `--tls-cert` and `--tls-key`: the port speaks TLS only; undefined for plain TCP. */
   tls: { certFile: string; keyFile: string } | undefined;
+  /** SPEC `--proxy-protocol`: the balancers' addresses, whose connections begin with a PROXY header; undefined: off. */
+  proxyProtocol: AddressList | undefined;
   logLevel: LogLevel;
   logFormat: LogFormat;
 }
@@ -137,6 +145,7 @@ const VALUE_OPTIONS = [
   "deny",
   "tls-cert",
   "tls-key",
+  "proxy-protocol",
 ] as const;
 const FLAG_OPTIONS = ["echo", "insecure", "verbose", "quiet", "help", "version"] as const;
 const ALIASES = { v: "verbose", q: "quiet", h: "help" } as const;
@@ -203,7 +212,7 @@ export function parseServerArgs(args: readonly string[]): ServerArgs {
   if (usersFile !== undefined && flags.has("echo")) {
     throw new UsageError("--users cannot be combined with --echo: echo mode has no AUTH");
   }
-  const addressList = (name: "allow" | "deny") => {
+  const addressList = (name: "allow" | "deny" | "proxy-protocol") => {
     const value = values.get(name);
     return value === undefined ? [] : parseAddressList(value, `--${name}`);
   };
@@ -235,6 +244,7 @@ export function parseServerArgs(args: readonly string[]): ServerArgs {
         fileOption("tls-cert", values.get("tls-cert")),
         fileOption("tls-key", values.get("tls-key")),
       ),
+      proxyProtocol: values.has("proxy-protocol") ? addressList("proxy-protocol") : undefined,
       logLevel: flags.has("verbose") ? "debug" : flags.has("quiet") ? "quiet" : "info",
       logFormat,
     },

@@ -35,6 +35,7 @@ import { Door } from "./door/door.ts";
 import { ServerServices, type ServicesOptions } from "./services.ts";
 import { MAX_HANDSHAKES, TlsPort } from "./door/tls_port.ts";
 import { MAX_LINGERING } from "./admission/turn_away.ts";
+import { MAX_PROXY_HEADERS } from "./door/proxy_headers.ts";
 
 /** After the drain timeout, how long aborted handlers get to unwind before we stop waiting. */
 const ABORT_GRACE_MS = 1000;
@@ -123,6 +124,7 @@ export class Server {
     yield ["denied_total", s.denied_total];
     yield ["auth_failures_total", s.auth_failures_total];
     yield ["tls_failures_total", s.tls_failures_total];
+    yield ["proxy_errors_total", s.proxy_errors_total];
   }
 
   /** Every connection for WHO: running ones, then the queue in order. */
@@ -205,9 +207,9 @@ export class Server {
     const settings = {
       maxRunning: c.maxRunning,
       queueLimit: c.queueLimit,
-      // What the door may hold besides: TLS handshakes, and refused clients lingering.
+      // What the door may hold besides: TLS handshakes, PROXY headers, refused clients lingering.
       extra: (c.metrics ? METRICS_CONNECTIONS + 1 : 0) + (c.tls ? MAX_HANDSHAKES : 0) +
-        MAX_LINGERING,
+        (c.proxyProtocol ? MAX_PROXY_HEADERS : 0) + MAX_LINGERING,
     };
     const free = freeDescriptors(descriptorsWanted(settings));
     if (free === undefined) return;
@@ -272,8 +274,11 @@ export class Server {
         : undefined,
       stats: this.stats,
       logger: this.#logger,
-      admit: (conn) => {
-        const remote = conn.remoteAddr as Deno.NetAddr;
+      proxy: this.config.proxyProtocol === undefined ? undefined : {
+        from: this.config.proxyProtocol,
+        timeoutMs: this.config.requestTimeoutS * 1000,
+      },
+      admit: (conn, remote) => {
         const handler = new ClientHandler(conn, remote, handlerOptions);
         this.#logger.info("connection opened", {
           client: handler.id,
