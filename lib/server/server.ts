@@ -158,7 +158,7 @@ export class Server {
           ...c.metrics,
           server: this,
           durations: this.durations,
-          healthy: () => this.#stopping === undefined,
+          unhealthy: () => this.#unhealthy(),
           logger: this.#logger,
         });
         // Kept open through the drain so that it can be watched; closed last.
@@ -221,6 +221,13 @@ export class Server {
         `${c.maxRunning} and --queue-limit ${c.queueLimit} may need; the queue limit is ` +
         `lowered to ${budget.queueLimit} (raise the limit with ulimit -n)`,
     );
+  }
+
+  /** Why `/healthz` should turn clients away now (docs/observability.md#health), or undefined. */
+  #unhealthy(): string | undefined {
+    if (this.#stopping !== undefined) return "shutting down";
+    const store = this.#services.storeHealth.unreachable();
+    return store === undefined ? undefined : `store unreachable: ${store}`;
   }
 
   /** Resolves when the accept loop ends (after shutdown). */

@@ -42,6 +42,21 @@ export interface ServerViews {
   counters(): Iterable<[string, number]>;
 }
 
+/**
+ * Whether a store can serve now (docs/observability.md#health): what
+ * `/healthz` asks, so that a balancer sends clients elsewhere while the
+ * store is down. A store on this machine's disk (the embedded KV and file
+ * root) is reachable whenever the server runs; a store over the network
+ * implements this with its own view of the connection.
+ */
+export interface StoreHealth {
+  /** Why the store cannot be reached now (one line), or undefined when it can. */
+  unreachable(): string | undefined;
+}
+
+/** The embedded stores: on this machine's disk, reachable while the server runs. */
+const EMBEDDED_HEALTH: StoreHealth = { unreachable: () => undefined };
+
 /** The server's services: built with the server, opened by {@linkcode open}, closed by {@linkcode close}. */
 export class ServerServices {
   readonly workers: WorkerPool<Job, JobResult>;
@@ -53,6 +68,8 @@ export class ServerServices {
   /** The users and the certificate (after {@linkcode open}). */
   #security: SecurityFiles | undefined;
   #kv: KvStore | undefined;
+  /** What `/healthz` asks of the KV and file stores. */
+  readonly storeHealth: StoreHealth = EMBEDDED_HEALTH;
 
   constructor(config: ServerConfig, options: ServicesOptions) {
     this.#config = config;

@@ -39,8 +39,12 @@ export interface MetricsAddress {
 export interface MetricsOptions extends MetricsAddress {
   server: MetricsSource;
   durations: RequestDurations;
-  /** False once shutdown began: `/healthz` then answers 503 so balancers stop sending clients. */
-  healthy: () => boolean;
+  /**
+   * Why the server should get no new clients now (shutting down, its store
+   * unreachable), one line; undefined while it accepts. `/healthz` answers
+   * 503 with it, so that a balancer sends clients elsewhere.
+   */
+  unhealthy: () => string | undefined;
   logger: Logger;
   /** Default {@linkcode HEADER_TIMEOUT_MS} (docs/protocol.md#limits-and-bad-input); tests use less. */
   headerTimeoutMs?: number;
@@ -143,9 +147,10 @@ function route(head: string, options: MetricsOptions): Answer {
     };
   }
   if (path === "/healthz") {
-    return options.healthy()
+    const reason = options.unhealthy();
+    return reason === undefined
       ? { status: 200, body: "ok\n" }
-      : { status: 503, body: "shutting down\n" };
+      : { status: 503, body: `${reason.replaceAll(/[\r\n]+/g, " ")}\n` };
   }
   return { status: 404, body: "not found: try /metrics or /healthz\n" };
 }
