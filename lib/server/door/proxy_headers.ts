@@ -89,6 +89,9 @@ export class ProxyHeaders {
     let why: ProxyFailure = "cut short";
     const stop = (reason: ProxyFailure) => {
       why = reason;
+      // Out of the count at once, not when its read settles (a later turn of the
+      // event loop): a burst of accepts in one turn must each drop another one.
+      this.#pending.delete(conn);
       closeQuietly(conn);
     };
     const timeoutMs = this.#options.timeoutMs;
