@@ -75,12 +75,12 @@ Deno.test("a wrong name and a wrong password get the same reply, and both count 
   const stats = parseStats(await client.ask("STATS"));
   assertEquals([stats.auth_failures_total, stats.denied_total], [2, 0]);
   await setup.server.waitForLog(
-    /INFO {2}AUTH denied client=\d+ name=nobody reason="wrong name or password"/,
+    /INFO {2}AUTH denied client=\d+ name="nobody" reason="wrong name or password"/,
   );
   setup.server.assertLogged(/correct horse|wrong"/, false); // never a password in the log
 });
 
-Deno.test("after 5 failures from one address in 60 s, AUTH from it is refused unchecked; other addresses are not", async () => {
+Deno.test("after 5 failures for a name from one address in 60 s, that name is refused unchecked there; other names and addresses are not", async () => {
   await using setup = await serverWithUsers();
   using client = await TestClient.connect(setup.server.port);
   for (let i = 0; i < 5; i++) assertEquals(await client.ask(authLine(BOB, `guess ${i}`)), WRONG);
@@ -89,13 +89,25 @@ Deno.test("after 5 failures from one address in 60 s, AUTH from it is refused un
     await client.ask(authLine(BOB)),
     /^ERR denied too many failed attempts; retry in ([1-9]|[1-5]\d|60) s$/,
   );
-  // A new connection from the same address is the same address.
+  // A new connection from the same address is the same address; bob's typos are not ada's.
   using again = await TestClient.connect(setup.server.port);
-  assertMatch(await again.ask(authLine(ADA)), /^ERR denied too many failed attempts/);
+  assertMatch(await again.ask(authLine(BOB)), /^ERR denied too many failed attempts/);
+  assertEquals(await again.ask(authLine(ADA)), "OK welcome ada write");
   // Another address is someone else.
   using other = await TestClient.connectFrom(setup.server.port, "127.0.0.2");
-  assertEquals(await other.ask(authLine(ADA)), "OK welcome ada write");
+  assertEquals(await other.ask(authLine(BOB)), "OK welcome bob read");
   assertEquals(parseStats(await other.ask("STATS")).auth_failures_total, 7);
+});
+
+Deno.test("after 20 failures for any names from one address, every AUTH from it is refused", async () => {
+  await using setup = await serverWithUsers();
+  using client = await TestClient.connectFrom(setup.server.port, "127.0.0.3");
+  for (let i = 0; i < 20; i++) {
+    assertEquals(await client.ask(`AUTH user${i % 5} guess${i}`), WRONG, `guess ${i}`);
+  }
+  assertMatch(await client.ask(authLine(ADA)), /^ERR denied too many failed attempts; retry in/);
+  using other = await TestClient.connectFrom(setup.server.port, "127.0.0.4");
+  assertEquals(await other.ask(authLine(ADA)), "OK welcome ada write");
 });
 
 Deno.test("a read user may look but not change: the writing commands get ERR denied naming user, role and command", async () => {

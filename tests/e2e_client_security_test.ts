@@ -131,7 +131,7 @@ Deno.test("client --user on a terminal prompts for the password without echo, th
   await term.type("exit");
   assertEquals(await term.exit(), 0);
   assertEquals(term.screen.includes(ADA.password), false, "the password was echoed");
-  await setup.server.waitForLog(/client authenticated client=\d+ user=ada role=write/);
+  await setup.server.waitForLog(/client authenticated client=\d+ user="ada" role=write/);
 });
 
 Deno.test("client --tls verifies the certificate against --cacert and its name, with no way around it", async () => {

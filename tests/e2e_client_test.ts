@@ -281,7 +281,7 @@ Deno.test("client hello on a terminal asks for what is missing, again when left 
   await term.type("ada");
   await term.waitFor("hello Ada");
   assertEquals(await term.exit(), 0);
-  await server.waitForLog(/hello client=\d+ name=Ada student_id=S1815 github=ada/);
+  await server.waitForLog(/hello client=\d+ name="Ada" student_id=S1815 github=ada/);
 });
 
 Deno.test("client one-shot on a terminal says it is waiting, in words true when queued", async () => {

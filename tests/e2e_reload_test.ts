@@ -31,7 +31,7 @@ Deno.test("SIGHUP adds a user; a connection authenticated before keeps its user"
   assertEquals(await bob.ask(authLine(BOB)), WRONG);
   // ada leaves the file, bob joins it.
   await writeUsers(usersFile, [BOB]);
-  await reload(server, /INFO {2}users reloaded file=\S+ users=1$/, 1);
+  await reload(server, /INFO {2}users reloaded file=\S+ users=1 removed=ada$/, 1);
   assertEquals(await bob.ask(authLine(BOB)), "OK welcome bob read");
   assertEquals(await ada.ask("KV SET k v"), "OK");
   using late = await TestClient.connect(server.port);
@@ -55,6 +55,41 @@ Deno.test("SIGHUP with a broken users file keeps the old users and logs one erro
   );
   using client = await TestClient.connect(server.port);
   assertEquals(await client.ask(authLine(BOB)), "OK welcome bob read");
+});
+
+Deno.test("SIGHUP with an emptied users file keeps the old users and logs one error line", async () => {
+  await using dir = await tempDir();
+  const usersFile = `${dir.path}/users`;
+  await writeUsers(usersFile, [ADA, BOB]);
+  await using server = await TestServer.start(["--users", usersFile]);
+  using ada = await TestClient.connect(server.port);
+  for (const [text, count] of [["", 1], ["# everyone left\n\n  # really\n", 2]] as const) {
+    await Deno.writeTextFile(usersFile, text);
+    await reload(server, /ERROR reload of the users file failed/, count);
+    const errors = server.log.filter((line) => line.includes(" ERROR "));
+    assertEquals(errors.length, count);
+    assertEquals(
+      errors.at(-1)!.replace(/^\S+ /, ""),
+      `ERROR reload of the users file failed; the 2 users loaded before stay in force error="users file ${
+        JSON.stringify(usersFile).replaceAll('"', '\\"')
+      }: no users (empty or only comments)"`,
+    );
+    assertEquals(await ada.ask(authLine(ADA)), "OK welcome ada write", "the users stay in force");
+  }
+  assertEquals(server.log.filter((line) => line.includes("users reloaded")).length, 0);
+});
+
+Deno.test("a reload that removes users names them in its log line", async () => {
+  await using dir = await tempDir();
+  const usersFile = `${dir.path}/users`;
+  await writeUsers(usersFile, [ADA, BOB]);
+  await using server = await TestServer.start(["--users", usersFile]);
+  await writeUsers(usersFile, [ADA]);
+  await reload(server, /users reloaded/, 1);
+  server.assertLogged(/INFO {2}users reloaded file=\S+ users=1 removed=bob$/);
+  await writeUsers(usersFile, [ADA, BOB]);
+  await reload(server, /users reloaded/, 2);
+  assertEquals(server.log.filter((line) => /users reloaded .* users=2$/.test(line)).length, 1);
 });
 
 Deno.test("SIGHUP swaps the TLS certificate for new connections; a broken one keeps the old", async () => {

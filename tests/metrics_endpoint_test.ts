@@ -34,7 +34,7 @@ async function scrape(port: number): Promise<string> {
   return await response.text();
 }
 
-Deno.test("the metrics endpoint holds 64 connections, closes the next at once, and a slow one at the header deadline", async () => {
+Deno.test("the metrics endpoint holds 64 connections: a newcomer replaces the oldest idle one, and a slow one is closed at the header deadline", async () => {
   const endpoint = serveMetrics({
     hostname: "127.0.0.1",
     port: 0,
@@ -42,7 +42,7 @@ Deno.test("the metrics endpoint holds 64 connections, closes the next at once, a
     durations: new RequestDurations(),
     unhealthy: () => undefined,
     logger: new Logger(),
-    headerTimeoutMs: 300,
+    headerTimeoutMs: 1_500,
   });
   const port = endpoint.addr.port;
   const idle: Deno.Conn[] = [];
@@ -51,9 +51,18 @@ Deno.test("the metrics endpoint holds 64 connections, closes the next at once, a
       idle.push(await Deno.connect({ hostname: "127.0.0.1", port }));
     }
     using extra = await Deno.connect({ hostname: "127.0.0.1", port });
-    assertEquals(await closedWithin(extra, 5_000), true, "the 65th connection is closed at once");
+    assertEquals(
+      await closedWithin(idle[0]!, 1_000),
+      true,
+      "the 65th connection replaces the oldest idle one",
+    );
+    assertEquals(await closedWithin(idle[1]!, 200), false, "the second oldest stays");
+    await extra.write(new TextEncoder().encode("GET /healthz HTTP/1.1\r\n\r\n"));
+    const reply = new Uint8Array(512);
+    const n = await deadline(extra.read(reply), 5_000);
+    assertMatch(new TextDecoder().decode(reply.subarray(0, n ?? 0)), /^HTTP\/1\.1 200 OK/);
     // Nothing sent: each idle connection is closed once its headers are overdue.
-    for (const conn of idle) {
+    for (const conn of idle.slice(2)) {
       assertEquals(
         await closedWithin(conn, 5_000),
         true,

@@ -81,6 +81,52 @@ Deno.test("after 5 failures AUTH is refused without verifying, with the seconds 
   assert((await auth.authenticate("10.0.0.2", "ada", "secret")).ok, "another address may");
 });
 
+Deno.test("one name's failures do not refuse another name from the same address; 20 for any names do", async () => {
+  let verifications = 0;
+  const auth = new Authenticator(
+    await usersOf(["ada", "write", "secret"], ["bob", "read", "hunter2"]),
+    {
+      verify: (password, hash) => {
+        verifications++;
+        return verifyPassword(password, hash);
+      },
+    },
+  );
+  for (let i = 0; i < 5; i++) await auth.authenticate("10.0.0.1", "bob", `typo${i}`);
+  assertEquals((await auth.authenticate("10.0.0.1", "bob", "hunter2")).ok, false);
+  assertEquals(verifications, 5, "bob is refused unchecked");
+  assert((await auth.authenticate("10.0.0.1", "ada", "secret")).ok, "ada gets in");
+  for (let i = 0; i < 15; i++) await auth.authenticate("10.0.0.1", `name${i}`, "guess");
+  const refused = await auth.authenticate("10.0.0.1", "ada", "secret");
+  assertEquals(refused.ok ? "ok" : refused.reason, "throttled");
+  assertEquals(verifications, 21);
+});
+
+Deno.test("a waiting AUTH from an address without failures is hashed before waiting guesses", async () => {
+  const order: string[] = [];
+  let release: () => void = () => {};
+  const auth = new Authenticator(await usersOf(["ada", "write", "secret"]), {
+    hashSlots: 1,
+    verify: async (password, hash) => {
+      order.push(password);
+      if (password === "first") await new Promise<void>((resolve) => release = resolve);
+      return verifyPassword(password, hash);
+    },
+  });
+  // Each guessing address has failed once already.
+  const guessers = Array.from({ length: 6 }, (_, i) => `10.0.1.${i}`);
+  for (const address of guessers) await auth.authenticate(address, "ada", "before");
+  order.length = 0;
+  const holding = auth.authenticate("10.0.9.9", "ada", "first");
+  const guesses = guessers.map((address) => auth.authenticate(address, "ada", `guess ${address}`));
+  const legitimate = auth.authenticate("10.0.0.1", "ada", "secret");
+  release();
+  assert((await legitimate).ok);
+  await Promise.all([holding, ...guesses]);
+  assertEquals(order.slice(0, 2), ["first", "secret"], "the clean address goes next");
+  assertEquals(order.length, 8);
+});
+
 Deno.test("AUTHs waiting for a slot are refused once their address hits the limit", async () => {
   let verifications = 0;
   const auth = new Authenticator(await usersOf(["ada", "write", "secret"]), {
@@ -105,7 +151,7 @@ Deno.test("at most hashSlots verifications run at once", async () => {
   let most = 0;
   const auth = new Authenticator(await usersOf(["ada", "write", "secret"]), {
     hashSlots: 2,
-    throttle: new AuthThrottle({ maxFailures: 100 }),
+    throttle: new AuthThrottle({ maxNameFailures: 100 }),
     verify: async (password, hash) => {
       most = Math.max(most, ++running);
       try {

@@ -7,6 +7,7 @@
 import { err, ok, type Reply } from "../protocol/mod.ts";
 import { throttledMessage, WRONG_CREDENTIALS } from "../security/authenticator.ts";
 import { type Command, expectArgs } from "./command.ts";
+import { quoted } from "../server/log.ts";
 
 /** What AUTH answers on a server started without `--users`: there is no one to be. */
 export const NO_USERS_MESSAGE = "this server has no users (it runs without --users)";
@@ -28,7 +29,7 @@ export const AUTH: Command = {
         session.user = result.user;
         services.logger.info("client authenticated", {
           client: session.id,
-          user: result.user.name,
+          user: quoted(result.user.name),
           role: result.user.role,
         });
         return ok(`welcome ${result.user.name} ${result.user.role}`);
@@ -36,13 +37,16 @@ export const AUTH: Command = {
       // A failed AUTH leaves an earlier successful one in force, as in Redis.
       if (result.reason === "throttled") {
         // Not checked, and a guesser may send thousands: one line each only with -v.
-        services.logger.debug("AUTH refused: too many failures", { client: session.id, name });
+        services.logger.debug("AUTH refused: too many failures", {
+          client: session.id,
+          name: quoted(name),
+        });
         return err("denied", throttledMessage(result.retryAfterS));
       }
       // The name is logged (escaped by the logger), never the password.
       services.logger.info("AUTH denied", {
         client: session.id,
-        name,
+        name: quoted(name),
         reason: "wrong name or password",
       });
       return err("denied", WRONG_CREDENTIALS);

@@ -18,6 +18,7 @@ import { FileNotFoundError } from "../stores/file_store.ts";
 import { BadFileNameError, checkFileName } from "../stores/file_names.ts";
 import { type CommandContext, expectArgs, truncate } from "./command.ts";
 import type { Command } from "./command.ts";
+import { quoted } from "../server/log.ts";
 
 type Subcommand = (args: string[], context: CommandContext) => Promise<Reply>;
 
@@ -39,7 +40,11 @@ const SUBCOMMANDS: ReadonlyMap<string, Subcommand> = new Map<string, Subcommand>
     checkFileName(name);
     try {
       const sha256 = await files.put(name, size, payload);
-      context.services.logger.info("file stored", { client: context.session.id, name, size });
+      context.services.logger.info("file stored", {
+        client: context.session.id,
+        name: quoted(name),
+        size,
+      });
       return ok(`stored ${quoteWord(name)} ${size} ${sha256}`);
     } catch (error) {
       if (error instanceof CutShortError) {

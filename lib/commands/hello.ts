@@ -2,6 +2,7 @@
 import { hasControlCharacter } from "../escape.ts";
 import { dataLines, ok, ProtocolError, quoteWord } from "../protocol/mod.ts";
 import { type Command, expectArgs, truncate } from "./command.ts";
+import { quoted } from "../server/log.ts";
 
 const HELLO_USAGE = "HELLO takes <name> <student-id> <github>";
 /** GitHub's own rule: 1–39 letters, digits or single inner hyphens. */
@@ -37,7 +38,7 @@ export const HELLO: Command = {
     session.identity = { name, studentId, github };
     services.logger.info("hello", {
       client: session.id,
-      name,
+      name: quoted(name),
       student_id: studentId,
       github,
       address: `${session.address}:${session.port}`,

@@ -8,8 +8,8 @@
  * parameters, and the answer is the same `wrong`. Otherwise the reply time
  * would tell a guesser which names exist.
  */
-import { Semaphore } from "../lock.ts";
 import { AuthThrottle } from "./auth_throttle.ts";
+import { HashQueue } from "./hash_queue.ts";
 import { type PasswordHash, unmatchableHash, verifyPassword } from "./password_hash.ts";
 import type { User, Users } from "./users_file.ts";
 
@@ -31,8 +31,9 @@ export function throttledMessage(retryAfterS: number): string {
  * Hashes that run at once. Each scrypt holds 128·N·r bytes (16 MiB at the
  * default) on a thread of its own, so without a bound `--max-running`
  * clients sending AUTH together would cost that many times 16 MiB and every
- * core. Half the cores keeps the other half serving; the rest wait in FIFO
- * order, which costs a wrong name and a wrong password the same wait.
+ * core. Half the cores keeps the other half serving; the rest wait in line
+ * (hash_queue.ts: addresses with fewer failures first), which costs a wrong
+ * name and a wrong password the same wait.
  */
 export function defaultHashSlots(): number {
   return Math.max(1, Math.floor((navigator.hardwareConcurrency || 1) / 2));
@@ -53,14 +54,18 @@ export class Authenticator {
   #users: Users;
   #dummy: PasswordHash;
   readonly #throttle: AuthThrottle;
-  readonly #slots: Semaphore;
+  readonly #slots: HashQueue;
   readonly #verify: (password: string, hash: PasswordHash) => Promise<boolean>;
 
   constructor(users: Users, options: AuthenticatorOptions = {}) {
     this.#users = users;
     this.#dummy = dummyHash(users);
     this.#throttle = options.throttle ?? new AuthThrottle();
-    this.#slots = new Semaphore(options.hashSlots ?? defaultHashSlots());
+    const throttle = this.#throttle;
+    this.#slots = new HashQueue(
+      options.hashSlots ?? defaultHashSlots(),
+      (address) => throttle.failures(address),
+    );
     this.#verify = options.verify ?? verifyPassword;
   }
 
@@ -77,24 +82,24 @@ export class Authenticator {
 
   /** Checks `name` and `password` for a client at `address`, counting a failure against it. */
   async authenticate(address: string, name: string, password: string): Promise<AuthResult> {
-    const refused = this.#throttled(address);
+    const refused = this.#throttled(address, name);
     if (refused) return refused;
-    return await this.#slots.run(async () => {
+    return await this.#slots.run(address, async () => {
       // Asked again now that a slot is ours: AUTHs that waited in line
       // behind failures from their own address are refused here, so a
       // burst of connections gets at most the slots' worth of extra tries.
-      const refusedNow = this.#throttled(address);
+      const refusedNow = this.#throttled(address, name);
       if (refusedNow) return refusedNow;
       const user = this.#users.get(name);
       const matches = await this.#verify(password, user?.hash ?? this.#dummy);
       if (user !== undefined && matches) return { ok: true, user };
-      this.#throttle.recordFailure(address);
+      this.#throttle.recordFailure(address, name);
       return { ok: false, reason: "wrong" };
     });
   }
 
-  #throttled(address: string): AuthResult | undefined {
-    const retryAfterS = this.#throttle.retryAfterS(address);
+  #throttled(address: string, name: string): AuthResult | undefined {
+    const retryAfterS = this.#throttle.retryAfterS(address, name);
     return retryAfterS === undefined ? undefined : { ok: false, reason: "throttled", retryAfterS };
   }
 }

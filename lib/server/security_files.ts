@@ -10,7 +10,12 @@ import type { AuthService } from "../commands/command.ts";
 import type { Logger } from "./log.ts";
 import { Authenticator } from "../security/authenticator.ts";
 import { loadTlsFiles, type TlsFiles } from "../security/tls_files.ts";
-import { loadUsers, looseUsersFileMode, type Users } from "../security/users_file.ts";
+import {
+  loadUsers,
+  looseUsersFileMode,
+  type Users,
+  UsersFileError,
+} from "../security/users_file.ts";
 import { StartupError } from "./startup_error.ts";
 import type { Stats } from "./observability/stats.ts";
 
@@ -90,16 +95,24 @@ export class SecurityFiles {
    * Reads both files again (SIGHUP). New users are in force for the next
    * AUTH; a certificate or key that changed is handed to `useTls` (the TLS
    * port listens again with it). Either file that fails keeps its old contents, with one
-   * error line each. Never throws.
+   * error line each. A users file that would leave no users (emptied, only
+   * comments) fails too: with it every AUTH would be refused, and under load
+   * the failures would throttle every address behind a balancer. The line of a
+   * reload that removes users names them. Never throws.
    */
   async reload(useTls: (files: TlsFiles) => void): Promise<void> {
     const { usersFile, tls } = this.#paths;
     if (usersFile !== undefined && this.authenticator !== undefined) {
-      const before = this.authenticator.users.size;
+      const old = this.authenticator.users;
+      const before = old.size;
       try {
         const users = await loadUsers(usersFile);
+        if (users.size === 0) {
+          throw new UsersFileError(usersFile, undefined, "no users (empty or only comments)");
+        }
         this.authenticator.replaceUsers(users);
-        await this.#loadedUsers(users, "reloaded");
+        const removed = [...old.keys()].filter((name) => !users.has(name));
+        await this.#loadedUsers(users, "reloaded", removed);
       } catch (error) {
         this.#logger.error(
           `reload of the users file failed; the ${before} users loaded before stay in force`,
@@ -128,9 +141,14 @@ export class SecurityFiles {
   }
 
   /** Logs what was loaded, and warns if the file's hashes are readable by others. */
-  async #loadedUsers(users: Users, verb = "loaded"): Promise<void> {
+  async #loadedUsers(users: Users, verb = "loaded", removed: string[] = []): Promise<void> {
     const path = this.#paths.usersFile!;
-    this.#logger.info(`users ${verb}`, { file: path, users: users.size });
+    this.#logger.info(`users ${verb}`, {
+      file: path,
+      users: users.size,
+      // Names are USER_NAME (no spaces or quotes), so one space separates them unambiguously.
+      removed: removed.length === 0 ? undefined : removed.join(" "),
+    });
     let mode: number | undefined;
     try {
       mode = await looseUsersFileMode(path);

@@ -7,22 +7,12 @@
  */
 import { assert, assertEquals, assertMatch } from "@std/assert";
 import { deadline } from "@std/async/deadline";
-import { eventually, TestClient, TestServer } from "../helpers.ts";
-
-/** The metrics endpoint's address, from the server's log. */
-function metricsUrl(server: TestServer): string {
-  const line = server.log.find((l) => l.includes("metrics on ")) ?? "";
-  const url = /metrics on (http:\/\/\S+)\/metrics/.exec(line)?.[1];
-  if (url === undefined) {
-    throw new Error(`no metrics address in the log:\n${server.log.join("\n")}`);
-  }
-  return url;
-}
+import { eventually, metricsBase, TestClient, TestServer } from "../helpers.ts";
 
 /** A gauge or counter from /metrics, or undefined if the scrape fails or takes over 3 s. */
 async function metric(server: TestServer, name: string): Promise<number | undefined> {
   try {
-    const response = await fetch(`${metricsUrl(server)}/metrics`, {
+    const response = await fetch(`${metricsBase(server)}/metrics`, {
       signal: AbortSignal.timeout(3000),
     });
     const text = await response.text();

@@ -18,7 +18,7 @@ import { encodeReply, type LineReply } from "../../protocol/mod.ts";
 /**
  * Longest a refused connection is kept: its line written, what it still
  * sends drained. Also the longest a handler waits for its last line to go
- * out (client_handler.ts `#sayAndClose`).
+ * out (reply_writer.ts `sayLast`).
  */
 export const LINGER_MS = 1000;
 /** Bytes drained from a refused client at most; past it, the close (and its reset) happens anyway. */

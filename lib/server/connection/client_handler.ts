@@ -2,7 +2,7 @@
  * The ClientHandler: one per connection, created but not started, handed to
  * the Manager. It owns the connection's lifecycle (queued, running, refused,
  * shut down, aborted, idle) and the serve loop: read → dispatch → reply, or
- * the raw echo loop. The reading side is its ConnReader (reader.ts), what a
+ * the raw echo loop (echo.ts). The reading side is its ConnReader (reader.ts), what a
  * request line means its Dispatcher (dispatch.ts), the writing side its
  * ReplyWriter (reply_writer.ts).
  *
@@ -11,15 +11,17 @@
  * `ERR` reply (by the Dispatcher) or a close (here), never thrown to the
  * server.
  */
-import { err, errorReply, type LineReply, ProtocolError, type Reply } from "../../protocol/mod.ts";
-import { setImmediate } from "node:timers";
+import { errorReply, type LineReply, ProtocolError, type Reply } from "../../protocol/mod.ts";
 import type { BufferPool } from "./buffer_pool.ts";
 import type { CommandContext, Services, Session } from "../../commands/command.ts";
 import { type ManagedHandler, SHUTDOWN_REPLY } from "../admission/manager.ts";
+import { echoBytes } from "./echo.ts";
 import { Dispatcher, type DispatchOptions, type PendingReply } from "./dispatch.ts";
 import { ConnReader, isDisconnect, type ReadableConn } from "./reader.ts";
-import { FLUSH_THRESHOLD, ReplyWriter } from "./reply_writer.ts";
+import { FLUSH_THRESHOLD, ReplyWriter, sayLast } from "./reply_writer.ts";
 import { LINGER_MS } from "../admission/turn_away.ts";
+import { timeoutReply } from "./timeout_sweep.ts";
+import { Turn, yieldTurn } from "./turn.ts";
 
 /** The connection as the handler uses it (a Deno.TcpConn in the server). */
 export interface PeerConn extends ReadableConn {
@@ -45,28 +47,6 @@ export interface HandlerOptions extends DispatchOptions {
   buffers?: { frames: BufferPool; replies: BufferPool } | undefined;
 }
 
-/**
- * Requests answered from one connection's buffer before the others get a
- * turn. Under 1,000 clients pipelining without reading, answering a whole
- * read's worth at once (800 PINGs) made every round of the event loop long
- * and a bystander's PING wait seconds; S6's 16 requests in flight stay
- * within one turn.
- */
-const TURN_REQUESTS = 64;
-/**
- * A turn also ends once it has taken this long, whatever the count: a
- * pipeline of costly requests (WHO over a queue of 1,024, CALC on
- * 30,000-digit numbers) made 64-request turns of 0.9 s, and a bystander's
- * PING waited for them (p99 143 ms under 640 pipelined WHOs). Date.now(),
- * a V8 builtin, is cheap enough to read once per request.
- */
-const TURN_MS = 4;
-
-/** Lets the event loop poll other connections before this one goes on (a macrotask, not a microtask). */
-function yieldTurn(): Promise<void> {
-  return new Promise((resolve) => setImmediate(resolve));
-}
-
 let nextSessionId = 1;
 
 /** One peer connection, from accept to close. */
@@ -83,6 +63,8 @@ export class ClientHandler implements ManagedHandler, Session {
   readonly #in: ConnReader;
   readonly #out: ReplyWriter;
   readonly #dispatch: Dispatcher;
+  /** This connection's turn at answering its pipelined requests (turn.ts). */
+  readonly #turn = new Turn();
   /**
    * Aborted when the connection is gone: cancels long-running work such as
    * COUNT jobs. Made on first use: most connections never need one, and
@@ -168,8 +150,9 @@ export class ClientHandler implements ManagedHandler, Session {
     try {
       // Time spent in the queue does not count as idle (docs/protocol.md#commands).
       this.#in.resetIdle();
-      if (this.#options.echo) await this.#echo();
-      else await this.#serve();
+      if (this.#options.echo) {
+        await echoBytes(this.#in, this.#out, () => this.#stopping || this.#state === "closed");
+      } else await this.#serve();
     } catch (error) {
       if (!isDisconnect(error)) {
         logger.warn("client handler failed", { client: this.id, error: String(error) });
@@ -209,7 +192,7 @@ export class ClientHandler implements ManagedHandler, Session {
   }
 
   /**
-   * The server's sweep (idle_sweep.ts), a few times a second at most:
+   * The server's sweep (timeout_sweep.ts), a few times a second at most:
    * closes a running peer that is overdue — silent for --idle-timeout
    * (`ERR timeout`), trickling a request line for longer than
    * --request-timeout (`ERR timeout`), moving a payload or a download
@@ -231,18 +214,7 @@ export class ClientHandler implements ManagedHandler, Session {
     this.#options.logger.info(`${input} timeout`, { client: this.id });
     // An echo connection has no protocol: a line of ours would be echo data to it.
     if (this.#options.echo) return this.#close();
-    const { idleTimeoutMs, requestTimeoutMs, minRate } = this.#options;
-    const reply = input === "idle"
-      ? err("timeout", `no request for ${idleTimeoutMs / 1000} s; closing`)
-      : input === "request"
-      ? err("timeout", `request line not complete within ${requestTimeoutMs / 1000} s; closing`)
-      : input === "payload-idle"
-      ? err("timeout", `upload silent for ${idleTimeoutMs / 1000} s; closing`)
-      : err(
-        "timeout",
-        `upload slower than ${minRate} bytes/s over ${requestTimeoutMs / 1000} s; closing`,
-      );
-    this.#sayAndClose(reply);
+    this.#sayAndClose(timeoutReply(input, this.#options));
   }
 
   /**
@@ -254,9 +226,8 @@ export class ClientHandler implements ManagedHandler, Session {
     const out = this.#out;
     for (;;) {
       // 1. Answer what is buffered; most commands answer synchronously.
-      let answered = 0;
       let turnOver = false;
-      const turnEnds = Date.now() + TURN_MS;
+      this.#turn.begin();
       for (;;) {
         if (this.#stopping) return await this.#sayShutdown();
         let line: Uint8Array | null;
@@ -272,7 +243,7 @@ export class ClientHandler implements ManagedHandler, Session {
         if (close instanceof Promise) close = await close;
         if (close) return await out.flush();
         if (out.pending >= FLUSH_THRESHOLD) await out.flush();
-        if (++answered === TURN_REQUESTS || Date.now() >= turnEnds) {
+        if (this.#turn.answered()) {
           turnOver = true;
           break;
         }
@@ -352,23 +323,6 @@ export class ClientHandler implements ManagedHandler, Session {
     if (this.#out.pending >= FLUSH_THRESHOLD) await this.#out.flush();
   }
 
-  /** Raw echo (SPEC `--echo`): every byte back, exactly as received. */
-  async #echo(): Promise<void> {
-    for (;;) {
-      const bytes = this.#in.frame.take(Infinity);
-      if (bytes !== null) {
-        this.#out.bytes(bytes);
-        await this.#out.flush();
-      }
-      if (this.#in.ended || this.#stopping || this.#state === "closed") return;
-      try {
-        this.#in.landed(await this.#in.read());
-      } catch (error) {
-        this.#in.failed(error);
-      }
-    }
-  }
-
   async #sayShutdown(): Promise<void> {
     await this.#reply(SHUTDOWN_REPLY);
     await this.#out.flush();
@@ -377,17 +331,12 @@ export class ClientHandler implements ManagedHandler, Session {
   /** Writes one line while the serve loop is parked in a read, then closes (which ends that read). */
   #sayAndClose(reply: LineReply): void {
     if (this.#state === "closed") return;
+    // The sweep no longer looks at a closed handler: sayLast bounds the write itself.
     this.#state = "closed";
-    // The line gets LINGER_MS to go out. A peer that takes no bytes (its
-    // window full, never reading) would otherwise hold the write, and with
-    // it this connection and its running slot, for ever: the sweep no
-    // longer looks at a closed handler. Closing ends the write.
-    const timer = setTimeout(() => this.#close(), LINGER_MS);
-    const out = new ReplyWriter(this.#conn, { stats: this.#options.stats });
-    out.addLine(reply);
-    out.flush().catch(() => {}).finally(() => {
-      clearTimeout(timer);
-      this.#close();
+    sayLast(this.#conn, reply, {
+      stats: this.#options.stats,
+      lingerMs: LINGER_MS,
+      close: () => this.#close(),
     });
   }
 

@@ -2,7 +2,8 @@
  * The reading side of one connection (Go's `net/http` keeps its `connReader`
  * apart from `conn` the same way): the frame buffer, the one read in flight,
  * reading ahead while the connection waits in the queue or while a long
- * command runs, request payloads, and noticing that the peer has gone.
+ * command runs, and noticing that the peer has gone. Request payloads are
+ * read by its PayloadReader (payload_reader.ts), with the reads it lends.
  * The handler (client_handler.ts) keeps the lifecycle and the serve loop.
  *
  * There is never more than one read on the socket: a read started in the
@@ -11,11 +12,9 @@
  * that is copied in when it completes, because the serve loop may consume
  * the frame buffer meanwhile and the frame must only change synchronously.
  */
-import { TurnBuffers } from "../../chunks.ts";
 import { LINE_HEADROOM } from "../../commands/command.ts";
-import { RateFloor } from "./rate_floor.ts";
-import { CutShortError } from "../../io.ts";
 import type { BufferPool } from "./buffer_pool.ts";
+import { PayloadReader } from "./payload_reader.ts";
 import { FrameBuffer, INITIAL_BUFFER_BYTES } from "../../protocol/mod.ts";
 import type { Logger } from "../log.ts";
 
@@ -28,8 +27,6 @@ export interface ReadableConn {
 
 /** Smallest free space a read asks for; the buffer grows toward a line's length only when needed. */
 const MIN_READ_BYTES = 2048;
-/** Read size for request payloads (uploads): large reads for throughput, two buffers per upload. */
-const PAYLOAD_READ_BYTES = 1024 * 1024;
 /**
  * What a queued connection reads ahead at most: its first buffer's worth.
  * Reading up to a whole line (--max-line, 64 KiB) let each queued client
@@ -96,10 +93,8 @@ export class ConnReader {
   #pending: Promise<number | null> | null = null;
   /** The serve loop's read in flight is the background one (its bytes are already in the frame). */
   #joined = false;
-  /** Announced payload bytes (FILE PUT) not consumed yet; never read as requests. */
-  #payloadLeft = 0;
-  /** How fast the payload in progress arrives. */
-  readonly #payloadRate: RateFloor;
+  /** Reads the request payloads (FILE PUT) that follow a request line. */
+  readonly #payload: PayloadReader;
   #ended = false;
   #waiting = false;
   #idleSince = 0;
@@ -111,7 +106,11 @@ export class ConnReader {
     this.#options = options;
     this.frame = new FrameBuffer(options.maxLine, { pool: options.pool, headroom: LINE_HEADROOM });
     this.#readAheadLimit = options.maxLine + LINE_HEADROOM + 2;
-    this.#payloadRate = new RateFloor(options.minRate, options.requestTimeoutMs);
+    this.#payload = new PayloadReader({
+      frame: this.frame,
+      inFlight: () => this.#pending,
+      readInto: (target) => this.#readInto(target),
+    }, { minRate: options.minRate, windowMs: options.requestTimeoutMs });
   }
 
   /** The peer's input has ended: a FIN, a reset, or the connection was closed. */
@@ -200,8 +199,8 @@ export class ConnReader {
       // Between requests, or half a line with no request timeout: silence is the bound.
       return silent ? "idle" : undefined;
     }
-    if (this.#payloadRate.active) return this.#payloadRate.tooSlow(now) ? "payload" : undefined;
-    return this.#payloadLeft > 0 && silent ? "payload-idle" : undefined;
+    if (this.#payload.watched) return this.#payload.tooSlow(now) ? "payload" : undefined;
+    return this.#payload.left > 0 && silent ? "payload-idle" : undefined;
   }
 
   /**
@@ -252,79 +251,14 @@ export class ConnReader {
     }
   }
 
-  /**
-   * The `size` raw bytes that follow a request line (FILE PUT): first what
-   * is already buffered, then straight from the socket in large reads. Two
-   * buffers take turns, so each chunk is valid until the one after next is
-   * asked for (the file store writes one chunk behind while the next
-   * arrives). Throws CutShortError if the peer stops sending early. The
-   * size is announced at once: what is not read is dropped by
-   * {@linkcode skipPayload}.
-   */
+  /** The `size` payload bytes that follow the request line in hand (see PayloadReader.start). */
   payload(size: number): AsyncGenerator<Uint8Array> {
-    this.#payloadLeft = size;
-    this.#payloadRate.start(Date.now());
-    return this.#payloadChunks(size);
+    return this.#payload.start(size);
   }
 
-  async *#payloadChunks(size: number): AsyncGenerator<Uint8Array> {
-    const turns = new TurnBuffers(Math.min(PAYLOAD_READ_BYTES, Math.max(size, 1)));
-    while (this.#payloadLeft > 0) {
-      const buffer = turns.next().subarray(0, Math.min(this.#payloadLeft, PAYLOAD_READ_BYTES));
-      const n = await this.#payloadRead(buffer);
-      if (n === null) throw new CutShortError(size - this.#payloadLeft, size);
-      this.#payloadLeft -= n;
-      yield buffer.subarray(0, n);
-    }
-  }
-
-  /**
-   * Reads and drops what is left of an announced payload that the command
-   * did not consume (it refused the name, or failed to store), so that the
-   * next request starts where the payload ends. False if the input ended first.
-   */
-  async skipPayload(): Promise<boolean> {
-    if (this.#payloadLeft === 0) return true;
-    const scratch = new Uint8Array(Math.min(PAYLOAD_READ_BYTES, this.#payloadLeft));
-    while (this.#payloadLeft > 0) {
-      const n = await this.#payloadRead(
-        scratch.subarray(0, Math.min(this.#payloadLeft, scratch.length)),
-      );
-      if (n === null) return false;
-      this.#payloadLeft -= n;
-    }
-    return true;
-  }
-
-  /**
-   * Fills `target` with payload bytes: from the frame buffer if it holds
-   * some, else with one read; null at the end of input. A payload is part
-   * of the request in hand, not the peer being idle: a shutdown lets it
-   * finish (docs/protocol.md#shutdown), and the rate floor, not the idle timeout, bounds it.
-   */
-  async #payloadRead(target: Uint8Array): Promise<number | null> {
-    // Bytes already in the frame buffer come first (a payload sent while the
-    // connection was queued is all there); they are copied out, since the
-    // frame may move them later.
-    let n: number | null = this.frame.takeInto(target);
-    if (n === 0 && this.#pending !== null) {
-      // A background read is in flight (read-ahead while queued, or the
-      // watch): its bytes land in the frame buffer, and only then is the
-      // socket free for a read of ours. Waiting for it before taking what
-      // was buffered deadlocked a payload that had arrived whole while queued.
-      if (await this.#pending === null) return this.#payloadEnd(null);
-      n = this.frame.takeInto(target);
-    } else if (n === 0) n = await this.#readInto(target);
-    if (n === null) return this.#payloadEnd(null);
-    this.#payloadRate.add(n);
-    if (n === this.#payloadLeft) this.#payloadEnd(n);
-    return n;
-  }
-
-  /** The payload is over (whole, or cut short): the rate floor stops watching it. */
-  #payloadEnd(n: number | null): number | null {
-    this.#payloadRate.stop();
-    return n;
+  /** Drops what the command left of its payload; false if the input ended first (see PayloadReader.skip). */
+  skipPayload(): Promise<boolean> {
+    return this.#payload.skip();
   }
 
   /**

@@ -264,3 +264,24 @@ export class ReplyWriter {
 }
 
 const LF_BYTES = new Uint8Array([10]);
+
+/**
+ * Writes one last line to `sink` (while the serve loop may be parked in a
+ * read), then calls `close`, which must end the connection. The line gets
+ * `lingerMs` to go out: a peer that takes no bytes (its window full, never
+ * reading) would otherwise hold the write, and with it its connection and
+ * running slot, for ever; closing ends the write.
+ */
+export function sayLast(
+  sink: ByteSink,
+  reply: LineReply,
+  options: { stats: { bytes_out: number }; lingerMs: number; close: () => void },
+): void {
+  const timer = setTimeout(options.close, options.lingerMs);
+  const out = new ReplyWriter(sink, { stats: options.stats });
+  out.addLine(reply);
+  out.flush().catch(() => {}).finally(() => {
+    clearTimeout(timer);
+    options.close();
+  });
+}

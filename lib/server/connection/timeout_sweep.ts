@@ -10,6 +10,8 @@
  * while it accepted 1000 connections at once (S4); with the sweep,
  * accepting a connection sets no timer at all.
  */
+import { err, type LineReply } from "../../protocol/mod.ts";
+import type { InputOverdue } from "./reader.ts";
 
 /** Fewest milliseconds between sweeps, for tiny timeouts. */
 const SWEEP_MIN_MS = 10;
@@ -46,4 +48,32 @@ export function startTimeoutSweep(
     for (const handler of running()) handler.checkTimeouts(now);
   }, sweepMs(Math.min(...on)));
   return () => clearInterval(sweep);
+}
+
+/** The limits an overdue peer is told about. */
+export interface TimeoutLimits {
+  idleTimeoutMs: number;
+  requestTimeoutMs: number;
+  minRate: number;
+}
+
+/** The `ERR timeout` line a peer gets, closing, for what it is overdue on (`why`). */
+export function timeoutReply(why: InputOverdue, limits: TimeoutLimits): LineReply {
+  const { idleTimeoutMs, requestTimeoutMs, minRate } = limits;
+  switch (why) {
+    case "idle":
+      return err("timeout", `no request for ${idleTimeoutMs / 1000} s; closing`);
+    case "request":
+      return err(
+        "timeout",
+        `request line not complete within ${requestTimeoutMs / 1000} s; closing`,
+      );
+    case "payload-idle":
+      return err("timeout", `upload silent for ${idleTimeoutMs / 1000} s; closing`);
+    case "payload":
+      return err(
+        "timeout",
+        `upload slower than ${minRate} bytes/s over ${requestTimeoutMs / 1000} s; closing`,
+      );
+  }
 }

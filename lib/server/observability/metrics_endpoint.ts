@@ -9,17 +9,23 @@
  * and its accept loop then threw an uncaught `Too many open files` that
  * ended the process; so did one scrape while the protocol port had used the
  * descriptors up. Here the accept loop is the server's own (acceptor.ts),
- * at most {@linkcode MAX_CONNECTIONS} are open at once, and one whose
- * headers are not complete in {@linkcode HEADER_TIMEOUT_MS} is closed. Two
- * paths and a few headers is all a Prometheus scraper needs.
+ * at most {@linkcode MAX_CONNECTIONS} are open at once (http_connections.ts:
+ * a newcomer replaces the oldest one still waiting for its request, so a
+ * health check always gets through), and one whose headers are not complete
+ * in {@linkcode HEADER_TIMEOUT_MS} is closed. Two paths and a few headers is
+ * all a Prometheus scraper needs.
  */
 import { deadline } from "@std/async/deadline";
 import { writeAll } from "../../io.ts";
 import type { Logger } from "../log.ts";
 import { acceptLoop } from "../door/acceptor.ts";
+import { closeQuietly, HttpConnections } from "./http_connections.ts";
 import { type MetricsSource, renderMetrics, type RequestDurations } from "./metrics.ts";
 
-/** Connections served at once; one more is closed at once (its descriptor is freed). */
+/**
+ * Connections open at once; one more replaces the oldest that has not sent a
+ * complete request, or is closed at once if every open one is being served.
+ */
 export const MAX_CONNECTIONS = 64;
 /** A request whose headers are not complete this long after accept is closed. */
 export const HEADER_TIMEOUT_MS = 10_000;
@@ -74,15 +80,11 @@ const REASONS: Record<Answer["status"], string> = {
 /** Starts the endpoint; throws (AddrInUse, NotCapable…) if it cannot bind. */
 export function serveMetrics(options: MetricsOptions): MetricsEndpoint {
   const listener = Deno.listen({ hostname: options.hostname, port: options.port });
-  const open = new Set<Deno.Conn>();
+  const open = new HttpConnections<Deno.Conn>(MAX_CONNECTIONS);
   let closed = false;
   const accepting = acceptLoop(listener, (conn) => {
-    if (open.size >= MAX_CONNECTIONS) return closeQuietly(conn);
-    open.add(conn);
-    serveOne(conn, options).finally(() => {
-      open.delete(conn);
-      closeQuietly(conn);
-    });
+    if (open.admit(conn) === "refused") return;
+    serveOne(conn, open, options).finally(() => open.release(conn));
   }, { logger: options.logger, what: "metrics scrapes", closed: () => closed });
   return {
     addr: listener.addr as Deno.NetAddr,
@@ -90,16 +92,21 @@ export function serveMetrics(options: MetricsOptions): MetricsEndpoint {
       closed = true;
       closeQuietly(listener);
       await accepting;
-      for (const conn of open) closeQuietly(conn);
+      open.closeAll();
     },
   };
 }
 
 /** Reads one request head (within the header deadline), answers it, and returns; never throws. */
-async function serveOne(conn: Deno.Conn, options: MetricsOptions): Promise<void> {
+async function serveOne(
+  conn: Deno.Conn,
+  open: HttpConnections<Deno.Conn>,
+  options: MetricsOptions,
+): Promise<void> {
   try {
     const head = await deadline(readHead(conn), options.headerTimeoutMs ?? HEADER_TIMEOUT_MS);
     if (head === undefined) return;
+    open.requested(conn);
     const answer = route(head, options);
     const headOnly = head.startsWith("HEAD ");
     const body = encoder.encode(answer.body);
@@ -153,12 +160,4 @@ function route(head: string, options: MetricsOptions): Answer {
       : { status: 503, body: `${reason.replaceAll(/[\r\n]+/g, " ")}\n` };
   }
   return { status: 404, body: "not found: try /metrics or /healthz\n" };
-}
-
-function closeQuietly(closer: { close(): void }): void {
-  try {
-    closer.close();
-  } catch {
-    // Already closed.
-  }
 }
