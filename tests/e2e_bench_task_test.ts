@@ -69,6 +69,7 @@ Deno.test("bench options: defaults, --quick, and every row when --only is not gi
     "FAULTS",
     "TLS",
     "AUTH",
+    "HAPROXY",
   ]);
   assertEquals([full.reps, full.durationS, full.fileBytes, full.loadgen], [
     3,
@@ -223,6 +224,18 @@ Deno.test("bench --only AUTH measures a bystander's PING alone and while 20 clie
     /^p99 \d+\.\d\d ms \(alone \d+\.\d\d ms\), p50 \d+\.\d\d ms \(alone \d+\.\d\d ms\); [1-9][\d,]* AUTH\/s$/,
   );
   assertMatch(auth![4]!, /^p99 [+-]\d+\.\d\d ms$/);
+});
+
+Deno.test("bench --only HAPROXY measures S1 through HAProxy to two servers against one direct", async () => {
+  const out = await benchTask(["--only", "HAPROXY", "--quick"]);
+  assertEquals(out.code, 0, out.stderr);
+  const [, row] = tableCells(out.stdout);
+  assertEquals(
+    row![0],
+    "HAPROXY: S1 (50 clients, PING) through HAProxy to 2 servers vs 1 server direct",
+  );
+  assertMatch(row![1]!, /^through HAProxy [1-9][\d,]*\/s; direct [1-9][\d,]*\/s$/);
+  assertMatch(row![4]!, /^\d+\.\d\d× direct \(HAProxy and both servers on one core\)$/);
 });
 
 Deno.test("bench --loadgen c without a C loadgen is a usage error (exit 2)", async () => {

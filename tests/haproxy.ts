@@ -7,37 +7,10 @@
  */
 import { TestClient, TestServer } from "./helpers.ts";
 import { ADA, authLine, writeUsers } from "./users_fixtures.ts";
+import { DOC_PORTS, documentedSetup, findHaproxy, withPorts } from "./haproxy_config.ts";
 
-const DOC = new URL("../docs/several-servers.md", import.meta.url);
-/** The ports the page uses: HAProxy's, the two servers', their metrics ports. */
-const DOC_PORTS = ["12000", "12001", "12002", "9101", "9102"] as const;
-/** Debian installs it in /usr/sbin, which a non-root PATH may lack. */
-const HAPROXY = (() => {
-  try {
-    Deno.statSync("/usr/sbin/haproxy");
-    return "/usr/sbin/haproxy";
-  } catch {
-    return "haproxy";
-  }
-})();
 /** Options of the page's server commands whose values are paths (made absolute in the scratch folder). */
 const PATH_OPTIONS = new Set(["--users", "--data", "--root"]);
-
-/** The page's configuration, as text: the haproxy.cfg block and the server command lines. */
-export function documentedSetup(): { haproxyConfig: string; serverArgs: string[][] } {
-  const page = Deno.readTextFileSync(DOC);
-  const section = page.slice(page.indexOf("## Behind HAProxy"));
-  const block = (language: string) => {
-    const match = new RegExp("```" + language + "\\n([\\s\\S]*?)```").exec(section);
-    if (match === null) throw new Error(`no \`\`\`${language} block under "Behind HAProxy"`);
-    return match[1]!;
-  };
-  const serverArgs = block("sh").split("\n")
-    .filter((line) => line.startsWith("deno task server --"))
-    .map((line) => line.replace(/#.*$/, "").trim().split(/\s+/).slice(3));
-  if (serverArgs.length !== 2) throw new Error("expected two `deno task server` lines");
-  return { haproxyConfig: block("haproxy"), serverArgs };
-}
 
 /** `n` distinct ports free right now on 127.0.0.1. */
 function freePorts(n: number): number[] {
@@ -127,12 +100,11 @@ export class HaproxySetup {
           }),
         );
       }
-      const config = haproxyConfig.replaceAll(
-        /\b(12000|12001|12002|9101|9102)\b/g,
-        (documented) => port(documented),
-      );
+      const config = withPorts(haproxyConfig, (documented) => Number(port(documented)));
       await Deno.writeTextFile(`${dir}/haproxy.cfg`, config);
-      const haproxy = new Deno.Command(HAPROXY, {
+      const binary = await findHaproxy();
+      if (binary === undefined) throw new Error("no haproxy: .ci/run installs Debian's haproxy");
+      const haproxy = new Deno.Command(binary, {
         args: ["-db", "-f", `${dir}/haproxy.cfg`],
         stdin: "null",
         stdout: "null",

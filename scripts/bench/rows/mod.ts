@@ -19,6 +19,7 @@ import { LIST } from "./file_list.ts";
 import { FAULTS } from "./faults.ts";
 import { TLS } from "./tls.ts";
 import { AUTH } from "./auth.ts";
+import { HAPROXY } from "./haproxy.ts";
 
 /** Every row, in table order. */
 export const ROWS: readonly BenchRow[] = [
@@ -38,4 +39,5 @@ export const ROWS: readonly BenchRow[] = [
   FAULTS,
   TLS,
   AUTH,
+  HAPROXY,
 ];
