@@ -76,7 +76,8 @@ Deno.test("SIGTERM of one server drains its clients while HAProxy sends new ones
   const draining = setup.servers[await serverOf(setup, "127.0.0.2")]!;
   const other = setup.servers[await serverOf(setup, "127.0.0.3")]!;
   assert(draining !== other);
-  await busy.send("COUNT 0 20 100"); // 2 s of work: in hand when the signal comes
+  // 5 s of work, in hand when the signal comes: the drain outlasts HAProxy's two failed checks.
+  await busy.send("COUNT 0 50 100");
   await draining.waitForLog(/COUNT|client started/);
   draining.signal("SIGTERM");
   await draining.waitForLog(/shutting down/);
@@ -92,7 +93,7 @@ Deno.test("SIGTERM of one server drains its clients while HAProxy sends new ones
     const lines = await setup.who(other);
     return lines.some((line) => line.includes(" 127.0.0.3:"));
   }, "the bystander still served by the other server");
-  assertEquals(await busy.readText(), "OK 20");
+  assertEquals(await busy.readText(), "OK 50");
   assertEquals(await busy.readText(), "ERR shutdown server is shutting down");
   assertEquals((await draining.exited()).code, 0);
   for (let i = 0; i < 4; i++) {
