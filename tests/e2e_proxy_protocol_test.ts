@@ -7,8 +7,9 @@
  */
 import { assertEquals, assertMatch } from "@std/assert";
 import { delay } from "@std/async/delay";
-import { concat, eventually, parseStats, TestClient, TestServer } from "./helpers.ts";
+import { concat, eventually, parseStats, tempDir, TestClient, TestServer } from "./helpers.ts";
 import { proxyV1, proxyV2 } from "./proxy_headers.ts";
+import { ADA, authLine, writeUsers } from "./users_fixtures.ts";
 
 const BALANCER = "127.0.0.2";
 const encoder = new TextEncoder();
@@ -86,6 +87,27 @@ Deno.test("protected mode, --deny and --max-per-ip judge the client the header n
   assertEquals(await again.ask("PING"), "ERR busy too many connections from your address");
   const counted = await stats(server);
   assertEquals([counted.denied_total, counted.rejected_total], [2, 1]);
+});
+
+Deno.test("the AUTH throttle counts failures by the client the header names", async () => {
+  await using dir = await tempDir();
+  await writeUsers(`${dir.path}/users`, [ADA]);
+  await using server = await TestServer.start([
+    "--proxy-protocol",
+    BALANCER,
+    "--users",
+    `${dir.path}/users`,
+  ]);
+  using guesser = await TestClient.connectFrom(server.port, BALANCER);
+  await guesser.write(proxyV2(client("203.0.113.66", 1)));
+  for (let i = 0; i < 5; i++) {
+    assertEquals(await guesser.ask(authLine(ADA, "wrong")), "ERR denied wrong name or password");
+  }
+  assertMatch(await guesser.ask(authLine(ADA)), /^ERR denied too many failed attempts/);
+  // Another client behind the same balancer is not throttled for the guesser's failures.
+  using ada = await TestClient.connectFrom(server.port, BALANCER);
+  await ada.write(proxyV2(client("203.0.113.67", 1)));
+  assertEquals(await ada.ask(authLine(ADA)), "OK welcome ada write");
 });
 
 Deno.test("a header in one-byte writes is read whole; what follows is served", async () => {
