@@ -38,7 +38,9 @@ Deno.test("a v2 header names the client for WHO and the log; bytes sent with it 
   await balancer.write(concat(proxyV2(client("203.0.113.7", 51000)), bytes("PING first\n")));
   assertEquals(await balancer.readText(), "OK first");
   assertMatch(await whoLine(balancer, "ada"), /^\d+ 203\.0\.113\.7:51000 running ada /);
-  await server.waitForLog(/connection opened client=\d+ address=203\.0\.113\.7:51000/);
+  await server.waitForLog(
+    /connection opened client=\d+ address=203\.0\.113\.7:51000 via=127\.0\.0\.2:\d+$/,
+  );
   assertEquals((await stats(server)).proxy_errors_total, 0);
 });
 

@@ -287,9 +287,14 @@ export class Server {
       },
       admit: (conn, remote) => {
         const handler = new ClientHandler(conn, remote, handlerOptions);
+        const own = conn.remoteAddr as Deno.NetAddr;
         this.#logger.info("connection opened", {
           client: handler.id,
           address: formatHostPort(remote),
+          // Named by a PROXY header: which balancer it came through.
+          ...(own.hostname === remote.hostname && own.port === remote.port
+            ? {}
+            : { via: formatHostPort(own) }),
         });
         this.manager.admit(handler);
       },
