@@ -11,11 +11,7 @@
  * same reads brought after it is the client's first bytes, and reaches the
  * protocol through {@linkcode PrefixedConn}.
  */
-import {
-  parseProxyHeader,
-  PROXY_MAX_HEADER_BYTES,
-  type ProxySource,
-} from "../../protocol/proxy_header.ts";
+import { parseProxyHeader, PROXY_MAX_HEADER_BYTES, type ProxySource } from "../../protocol/mod.ts";
 
 /**
  * Headers being read at once. Each holds a descriptor and a buffer of at
