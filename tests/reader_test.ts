@@ -38,3 +38,53 @@ Deno.test("a queued connection reads ahead about 4 KiB of an unfinished line, no
   assertLess(reader.frame.buffered, 8192);
   assertLess(peer.reads, 10);
 });
+
+/** A peer that stays silent: its reads never complete, and it records the buffers they pin. */
+class SilentPeer {
+  readonly sizes: number[] = [];
+
+  read(p: Uint8Array): Promise<number | null> {
+    this.sizes.push(p.length);
+    return new Promise(() => {});
+  }
+
+  write(p: Uint8Array): Promise<number> {
+    return Promise.resolve(p.length);
+  }
+}
+
+Deno.test("a silent queued connection waits with a 64-byte read, not a 2 KiB one", () => {
+  const peer = new SilentPeer();
+  const reader = new ConnReader(peer, {
+    maxLine: 65_536,
+    idleTimeoutMs: 0,
+    requestTimeoutMs: 0,
+    minRate: 0,
+    stats: { bytes_in: 0 },
+    logger: new Logger(),
+    session: 1,
+    onGone: () => {},
+  });
+  // Never settles: the peer is silent. What matters is the buffer its read pins.
+  void reader.readAhead(() => true);
+  assertEquals(peer.sizes, [64]);
+  assertEquals(reader.frame.capacity, 0);
+});
+
+Deno.test("a queued connection that starts sending reads on in 2 KiB reads", async () => {
+  const peer = new EndlessLine();
+  const reader = new ConnReader(peer, {
+    maxLine: 65_536,
+    idleTimeoutMs: 0,
+    requestTimeoutMs: 0,
+    minRate: 0,
+    stats: { bytes_in: 0 },
+    logger: new Logger(),
+    session: 1,
+    onGone: () => {},
+  });
+  await reader.readAhead(() => true);
+  // 64 bytes first, then 1,000 per read (the peer's most, so 2 KiB buffers), until 4 KiB or more.
+  assertEquals(reader.frame.buffered, 64 + 5 * 1000);
+  assertEquals(peer.reads, 6);
+});

@@ -37,6 +37,13 @@ const MIN_READ_BYTES = 2048;
  */
 const QUEUED_READ_AHEAD_BYTES = INITIAL_BUFFER_BYTES;
 /**
+ * The first read of a queued connection that has sent nothing yet: most
+ * wait in silence, and their read is there only to notice a hang-up. A
+ * small buffer keeps that wait cheap (a pending read pins its buffer);
+ * once bytes arrive, reads take MIN_READ_BYTES again.
+ */
+const QUEUED_FIRST_READ_BYTES = 64;
+/**
  * Zero-length writes tried after end of input during a command, to see a
  * reset that follows a FIN (see {@linkcode ConnReader.watch}); after the
  * last one the peer counts as half-closed and its command runs to the end.
@@ -211,7 +218,8 @@ export class ConnReader {
   async readAhead(keepGoing: () => boolean): Promise<boolean> {
     try {
       while (keepGoing() && !this.#ended && this.frame.buffered < QUEUED_READ_AHEAD_BYTES) {
-        if (await this.#background() === null) break;
+        const size = this.frame.buffered === 0 ? QUEUED_FIRST_READ_BYTES : MIN_READ_BYTES;
+        if (await this.#background(size) === null) break;
       }
     } catch {
       // Not a disconnect, but the end of this connection's input all the same.
@@ -265,9 +273,9 @@ export class ConnReader {
    * Starts (or joins) a background read: it goes into a scratch buffer that
    * is copied into the frame buffer when it completes.
    */
-  #background(): Promise<number | null> {
+  #background(size = MIN_READ_BYTES): Promise<number | null> {
     if (this.#pending !== null) return this.#pending;
-    const scratch = new Uint8Array(MIN_READ_BYTES);
+    const scratch = new Uint8Array(size);
     return this.#pending = this.#readInto(scratch)
       .then((n) => {
         if (n !== null) this.frame.push(scratch.subarray(0, n));
