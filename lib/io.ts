@@ -2,7 +2,8 @@
  * The byte-stream shapes everything here reads from and writes to (a
  * `Deno.Conn`, a `Deno.FsFile`, stdout, a test double), and the one
  * `writeAll` (with its synchronous twin): `write` may write less than asked,
- * so every caller that must send all of a buffer goes through it.
+ * so every caller that must send all of a buffer goes through it. And the
+ * one `closeQuietly`, for closing what may already be closed.
  */
 
 /** Minimal reader shape. */
@@ -43,5 +44,18 @@ export class CutShortError extends Error {
   override name = "CutShortError";
   constructor(readonly received: number, readonly expected: number) {
     super(`ended after ${received} of ${expected} bytes`);
+  }
+}
+
+/**
+ * Closes `closer` (a connection, a listener, a file), if there is one,
+ * ignoring that it may already be closed: a peer's reset, a deadline or
+ * the other side of a race may have closed it first, which is no error.
+ */
+export function closeQuietly(closer: { close(): void } | undefined): void {
+  try {
+    closer?.close();
+  } catch {
+    // Already closed.
   }
 }

@@ -73,16 +73,27 @@ export class Semaphore {
 
   /** Runs `fn` while holding a permit. */
   async run<T>(fn: () => T | Promise<T>): Promise<T> {
-    if (this.#free > 0) this.#free--;
-    else await new Promise<void>((resolve) => this.#waiters.push(resolve));
+    const release = await this.acquire();
     try {
       return await fn();
     } finally {
+      release();
+    }
+  }
+
+  /** Waits for a permit; the function returned gives it back (once, whatever calls it later). */
+  async acquire(): Promise<() => void> {
+    if (this.#free > 0) this.#free--;
+    else await new Promise<void>((resolve) => this.#waiters.push(resolve));
+    let held = true;
+    return () => {
+      if (!held) return;
+      held = false;
       // Hand the permit straight to the next waiter, as Mutex does.
       const next = this.#waiters.shift();
       if (next) next();
       else this.#free++;
-    }
+    };
   }
 }
 

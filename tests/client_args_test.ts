@@ -30,7 +30,7 @@ async function commandRefusal(words: string[]): Promise<string> {
   return (await assertRejects(() => parseCommand(words), UsageError)).message;
 }
 
-Deno.test("client args have the SPEC defaults", () => {
+Deno.test("client args have the documented defaults", () => {
   assertEquals(config([]), {
     host: "127.0.0.1",
     port: 12000,
@@ -38,6 +38,7 @@ Deno.test("client args have the SPEC defaults", () => {
     json: false,
     force: false,
     workMs: undefined,
+    interval: undefined,
     words: [],
     tls: false,
     caCert: undefined,

@@ -60,6 +60,7 @@ Deno.test("bench options: defaults, --quick, and every row when --only is not gi
     "S3",
     "FILE",
     "IDLE",
+    "HOLD",
     "COUNT",
     "HASH",
     "COUNTFAIR",
@@ -69,6 +70,9 @@ Deno.test("bench options: defaults, --quick, and every row when --only is not gi
     "FAULTS",
     "TLS",
     "AUTH",
+    "PGKV",
+    "PGFILE",
+    "LIVE",
     "HAPROXY",
   ]);
   assertEquals([full.reps, full.durationS, full.fileBytes, full.loadgen], [
@@ -215,15 +219,31 @@ Deno.test("bench --only TLS measures switchboard over TLS and plain with the Den
   assertEquals(tls![5], "≥ 0.5× plain per core");
 });
 
+/** A duration as the bench writes it: two decimals below 10 ms, none above. */
+const MS = String.raw`\d+(?:\.\d\d)? ms`;
+
 Deno.test("bench --only AUTH measures a bystander's PING alone and while 20 clients AUTH", async () => {
   const out = await benchTask(["--only", "AUTH", "--quick", "--loadgen", "deno"]);
   assertEquals(out.code, 0, out.stderr);
   const [, auth] = tableCells(out.stdout);
   assertMatch(
     auth![1]!,
-    /^p99 \d+\.\d\d ms \(alone \d+\.\d\d ms\), p50 \d+\.\d\d ms \(alone \d+\.\d\d ms\); [1-9][\d,]* AUTH\/s$/,
+    new RegExp(
+      `^p99 ${MS} \\(alone ${MS}\\), p50 ${MS} \\(alone ${MS}\\); [1-9][\\d,]* AUTH/s; ` +
+        `sprayed AUTH p50 ${MS}, max ${MS} \\(alone p50 ${MS}; [\\d,]+ guesses checked\\)$`,
+    ),
   );
-  assertMatch(auth![4]!, /^p99 [+-]\d+\.\d\d ms$/);
+  assertMatch(auth![4]!, new RegExp(`^p99 [+-]${MS}$`));
+});
+
+Deno.test("bench --only LIVE runs S1 with the live page closed and open, and reports the ratios", async () => {
+  const out = await benchTask(["--only", "LIVE", "--quick", "--loadgen", "deno"]);
+  assertEquals(out.code, 0, out.stderr);
+  const [, live] = tableCells(out.stdout);
+  // The open window read the stream: about 5 samples a second, at least one.
+  assertMatch(live![1]!, /^open [\d,]+ req\/s, PING p99 [\d.]+ ms \([1-9]\d* samples read\)$/);
+  assertMatch(live![2]!, /^closed [\d,]+ req\/s, PING p99 [\d.]+ ms$/);
+  assertMatch(live![4]!, /^throughput \d+\.\d\d×, p99 \d+\.\d\d×$/);
 });
 
 Deno.test("bench --only HAPROXY measures S1 through HAProxy to two servers against one direct", async () => {

@@ -135,8 +135,8 @@ Deno.test("client put says it is waiting while the server has not stored the fil
   await Deno.writeTextFile(`${local.path}/notes.txt`, "notes");
   const sha256 = new Uint8Array(await crypto.subtle.digest("SHA-256", encoder.encode("notes")));
   const hex = Array.from(sha256, (b) => b.toString(16).padStart(2, "0")).join("");
-  // A stand-in, since a real server queues a PUT whose payload is already sent without
-  // ever answering it (a server bug, reported separately): this one stores for 1.5 s.
+  // A stand-in that takes 1.5 s to store the file: a real server stores five bytes at once,
+  // too soon for the waiting notice this test is about.
   using server = fakeServer(async (conn) => {
     await readRequest(conn, { text: "" });
     await new Promise((resolve) => setTimeout(resolve, 1500));

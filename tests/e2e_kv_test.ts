@@ -2,7 +2,7 @@
 import { assertEquals, assertStringIncludes } from "@std/assert";
 import { assertStartsWith, repoPath, run, TestClient, TestServer } from "./helpers.ts";
 
-Deno.test("KV SET, GET, DEL, INCR and KEYS behave as SPEC says", async () => {
+Deno.test("KV SET, GET, DEL, INCR and KEYS behave as docs/protocol.md#kv says", async () => {
   await using server = await TestServer.start();
   using c = await TestClient.connect(server.port);
   assertEquals(await c.ask('KV SET greeting  hello "world" \\ x'), "OK");

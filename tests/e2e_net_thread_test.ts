@@ -1,5 +1,5 @@
 /**
- * End to end: where the server serves from (lib/net_thread.ts). With the
+ * End to end: where the server serves from (lib/server/net_thread.ts). With the
  * permission for Deno's I/O event limit it serves from a network thread that
  * has the limit; without it, from the main thread, after one warning.
  */

@@ -9,7 +9,9 @@
 import { basename } from "@std/path/basename";
 import { quoteWord } from "../protocol/mod.ts";
 import { UsageError } from "../usage_error.ts";
+import { argumentCount, expectArgs } from "../arity.ts";
 import { PROTOCOL_COMMANDS } from "./completion.ts";
+import { DEFAULT_INTERVAL_S, MIN_INTERVAL_S } from "./top.ts";
 
 /** Asks for missing input on a terminal; resolves to null when the user ends input (Ctrl-D). */
 export type Ask = (question: string) => Promise<string | null>;
@@ -18,6 +20,8 @@ export type Ask = (question: string) => Promise<string | null>;
 export interface SubcommandOptions {
   /** `count`'s work per increment given as `--work-ms`. */
   workMs?: string | undefined;
+  /** `top`'s `--interval`, as typed. */
+  interval?: string | undefined;
   /** `--force` was given: only `get` takes it. */
   force?: boolean | undefined;
   /** Asks for missing input on a terminal; undefined off a terminal. */
@@ -35,6 +39,7 @@ export interface TransferCommand {
 export type ClientCommand =
   | { kind: "request"; line: string }
   | { kind: "keys"; prefix: string | undefined }
+  | { kind: "top"; intervalMs: number }
   | TransferCommand;
 
 /** Subcommand syntax and purpose, in usage order; the first word of the syntax is the name. */
@@ -45,6 +50,7 @@ export const SUBCOMMANDS: ReadonlyArray<[string, string]> = [
   ["count <start> <increments> [<work-ms>]", "a counting job on the server's worker threads"],
   ["hello [name] [student-id] [github]", "identify yourself (asks for what is missing)"],
   ["who", "connections to the server"],
+  ["top [--interval S]", "watch the server: running, queue, connections, rates (q leaves)"],
   ["stats", "server counters"],
   ["kv set <key> <value...>", "store a value in the shared store"],
   ["kv get|del <key>", "read or delete a key"],
@@ -101,24 +107,27 @@ export async function parseCommand(
   refuseIgnoredOptions(name?.toLowerCase(), options);
   switch (name?.toLowerCase()) {
     case "put": {
-      expectArgs("put", args, 1, 2);
+      expectCommandArgs("put", args, 1, 2);
       const [local, remote] = args as [string, string | undefined];
       if (local === "") throw commandUsageError("put", "a local file name is required");
       return { kind: "put", local, name: remote ?? basename(local) };
     }
     case "get": {
-      expectArgs("get", args, 1, 2);
+      expectCommandArgs("get", args, 1, 2);
       const [remote, local] = args as [string, string | undefined];
       if (remote === "") throw commandUsageError("get", "a file name is required");
       if (local === "") throw commandUsageError("get", "a local file name is required");
       return { kind: "get", name: remote, local: local ?? remote };
     }
     case "hello":
-      expectArgs("hello", args, 0, 3);
+      expectCommandArgs("hello", args, 0, 3);
       return { kind: "request", line: line("HELLO", ...await helloFields(args, options.ask)) };
+    case "top":
+      expectCommandArgs("top", args, 0, 0);
+      return { kind: "top", intervalMs: intervalOption(options.interval) * 1000 };
     case "kv":
       if (args[0]?.toLowerCase() === "keys") {
-        expectArgs("kv keys", args.slice(1), 0, 1);
+        expectCommandArgs("kv keys", args.slice(1), 0, 1);
         return { kind: "keys", prefix: args[1] };
       }
       return { kind: "request", line: kvRequest(args) };
@@ -142,6 +151,9 @@ export function refuseIgnoredOptions(
   if (options.force && name !== "get") {
     throw new UsageError(`--force is for get only, not ${command}`);
   }
+  if (options.interval !== undefined && name !== "top") {
+    throw new UsageError(`--interval is for top only, not ${command}`);
+  }
 }
 
 /** The request line for `words` (a subcommand and its arguments, not put/get/hello asking). */
@@ -151,32 +163,32 @@ export function buildRequest(words: readonly string[], options: SubcommandOption
     case "ping":
       return args.length === 0 ? "PING" : `PING ${args.join(" ")}`;
     case "echo":
-      expectArgs("echo", args, 1, Infinity);
+      expectCommandArgs("echo", args, 1, Infinity);
       return `ECHO ${args.join(" ")}`;
     case "calc":
-      expectArgs("calc", args, 3, 3);
+      expectCommandArgs("calc", args, 3, 3);
       return line("CALC", ...args);
     case "count":
       return countRequest(args, options.workMs);
     case "hello":
-      expectArgs("hello", args, 3, 3);
+      expectCommandArgs("hello", args, 3, 3);
       return line("HELLO", ...args);
     case "who":
-      expectArgs("who", args, 0, 0);
+      expectCommandArgs("who", args, 0, 0);
       return "WHO";
     case "stats":
-      expectArgs("stats", args, 0, 0);
+      expectCommandArgs("stats", args, 0, 0);
       return "STATS";
     case "ls":
-      expectArgs("ls", args, 0, 0);
+      expectCommandArgs("ls", args, 0, 0);
       return "FILE LIST";
     case "rm":
-      expectArgs("rm", args, 1, 1);
+      expectCommandArgs("rm", args, 1, 1);
       return line("FILE", "DEL", ...args);
     case "kv":
       return kvRequest(args);
     case "raw":
-      expectArgs("raw", args, 1, Infinity);
+      expectCommandArgs("raw", args, 1, Infinity);
       if (isFilePut(args)) throw new UsageError(FILE_PUT_REFUSED);
       return args.join(" ");
     case undefined:
@@ -204,30 +216,43 @@ function protocolRequest(words: readonly string[]): string {
   return line(...words);
 }
 
+/** `top --interval S` in seconds: a number from {@linkcode MIN_INTERVAL_S}; default 1. */
+function intervalOption(value: string | undefined): number {
+  if (value === undefined) return DEFAULT_INTERVAL_S;
+  const seconds = /^\d+(\.\d+)?$/.test(value) ? Number(value) : NaN;
+  if (!(seconds >= MIN_INTERVAL_S && seconds <= 3600)) {
+    throw commandUsageError(
+      "top",
+      `--interval must be a number of seconds from ${MIN_INTERVAL_S} to 3600: received "${value}"`,
+    );
+  }
+  return seconds;
+}
+
 /** Protocol words, each quoted where it needs to be. */
 function line(...parts: string[]): string {
   return parts.map(quoteWord).join(" ");
 }
 
 /** Throws a UsageError for `name` unless it has `min` to `max` arguments. */
-function expectArgs(name: string, args: readonly unknown[], min: number, max: number): void {
-  if (args.length >= min && args.length <= max) return;
-  const plural = (n: number) => `${n} argument${n === 1 ? "" : "s"}`;
-  const wanted = max === 0
-    ? "no arguments"
-    : min === max
-    ? plural(min)
-    : max === Infinity
-    ? `at least ${plural(min)}`
-    : min === 0
-    ? `at most ${plural(max)}`
-    : `${min} to ${plural(max)}`;
-  throw commandUsageError(name, `${name} takes ${wanted}, got ${args.length}`);
+function expectCommandArgs(name: string, args: readonly unknown[], min: number, max: number): void {
+  expectArgs(args, { min, max }, (count) => {
+    const wanted = max === 0
+      ? "no arguments"
+      : min === max
+      ? argumentCount(min)
+      : max === Infinity
+      ? `at least ${argumentCount(min)}`
+      : min === 0
+      ? `at most ${argumentCount(max)}`
+      : `${min} to ${argumentCount(max)}`;
+    return commandUsageError(name, `${name} takes ${wanted}, got ${count}`);
+  });
 }
 
 /** `count <start> <increments> [<work-ms>]`, as on the wire, or with `--work-ms N`. */
 function countRequest(args: readonly string[], workMs: string | undefined): string {
-  expectArgs("count", args, 2, 3);
+  expectCommandArgs("count", args, 2, 3);
   if (args.length === 3 && workMs !== undefined) {
     throw commandUsageError("count", "count's work-ms is given twice (as a word and as --work-ms)");
   }
@@ -256,18 +281,18 @@ function kvRequest(args: readonly string[]): string {
   const [sub, ...rest] = args;
   switch (sub?.toLowerCase()) {
     case "set":
-      expectArgs("kv set", rest, 1, Infinity);
+      expectCommandArgs("kv set", rest, 1, Infinity);
       // The value is the rest of the line on the wire: joined, never quoted.
       return `KV SET ${quoteWord(rest[0]!)} ${rest.slice(1).join(" ")}`;
     case "get":
     case "del":
-      expectArgs(`kv ${sub.toLowerCase()}`, rest, 1, 1);
+      expectCommandArgs(`kv ${sub.toLowerCase()}`, rest, 1, 1);
       return line("KV", sub.toUpperCase(), rest[0]!);
     case "incr":
-      expectArgs("kv incr", rest, 1, 2);
+      expectCommandArgs("kv incr", rest, 1, 2);
       return line("KV", "INCR", ...rest);
     case "keys":
-      expectArgs("kv keys", rest, 0, 1);
+      expectCommandArgs("kv keys", rest, 0, 1);
       return rest.length === 0 ? "KV KEYS" : line("KV", "KEYS", rest[0]!);
     case undefined:
       throw commandUsageError("kv", "kv needs a subcommand");

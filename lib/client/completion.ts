@@ -4,38 +4,40 @@
  * operators. Completions follow the case the user types in: `FI` becomes
  * `FILE`, `fi` becomes `file` (commands are case-insensitive on the wire).
  *
- * The words are listed here rather than asked of the server's HELP, so that
- * completion works before a queued connection is answered, and without
- * the server's code in the client; a test checks them against the server's
- * command table.
+ * The protocol's words come from its command catalog
+ * (lib/commands/catalog.ts), which holds no server code, rather than from
+ * the server's HELP, so that completion works before a queued connection
+ * is answered.
  */
+import { CATALOG, commandNames, declared } from "../commands/catalog.ts";
 
-/** Protocol commands (docs/protocol.md#commands), with QUIT's aliases. */
-export const PROTOCOL_COMMANDS: readonly string[] = [
-  "help",
-  "ping",
-  "echo",
-  "quit",
-  "exit",
-  "stop",
-  "hello",
-  "who",
-  "stats",
-  "auth",
-  "calc",
-  "count",
-  "file",
-  "kv",
+const QUIT = declared("QUIT");
+
+/** Protocol commands (docs/protocol.md#commands), with QUIT's aliases, lower-case. */
+export const PROTOCOL_COMMANDS: readonly string[] = commandNames().map((name) =>
+  name.toLowerCase()
+);
+
+/** The shell's commands that take over a line instead of sending it (lib/client/shell.ts). */
+export const OWN_COMMANDS: readonly string[] = ["ls", "put", "get", "rm", "raw", "top"];
+
+/** The shell's own commands: those, and `reconnect`. */
+export const CLIENT_COMMANDS: readonly string[] = [...OWN_COMMANDS, "reconnect"];
+
+/** The words that leave the shell: QUIT and its aliases, lower-case. */
+export const LEAVING_WORDS: readonly string[] = [
+  QUIT.name.toLowerCase(),
+  ...(QUIT.aliases ?? []).map((alias) => alias.toLowerCase()),
 ];
 
-/** The shell's own commands (lib/client/shell.ts). */
-export const CLIENT_COMMANDS: readonly string[] = ["ls", "put", "get", "rm", "raw", "reconnect"];
-
-/** What may follow each command word. */
+/** What may follow each command word: the keywords each command declares; after HELP, any command. */
 const NEXT_WORDS: Readonly<Record<string, readonly string[]>> = {
-  file: ["list", "put", "get", "del"],
-  kv: ["set", "get", "del", "incr", "keys", "scan"],
-  calc: ["add", "subtract", "sub", "multiply", "mul", "divide", "div"],
+  ...Object.fromEntries(
+    CATALOG.filter((command) => command.keywords !== undefined).map((command) => [
+      command.name.toLowerCase(),
+      command.keywords!.map((word) => word.toLowerCase()),
+    ]),
+  ),
   help: [...PROTOCOL_COMMANDS.filter((name) => name !== "help"), ...CLIENT_COMMANDS],
 };
 

@@ -14,7 +14,7 @@
  * long as they like.
  */
 import { deadline } from "@std/async/deadline";
-import { type ByteSource, writeAll } from "../io.ts";
+import { type ByteSource, closeQuietly, writeAll } from "../io.ts";
 import {
   ConnectionClosedError,
   type ParsedReply,
@@ -276,11 +276,7 @@ export class Connection {
   /** Closes the connection; closing twice is harmless. */
   close(): void {
     this.#closed = true;
-    try {
-      this.#conn.close();
-    } catch {
-      // Already closed.
-    }
+    closeQuietly(this.#conn);
   }
 
   /** `using connection = await Connection.open(…)` closes it at the end of the block. */

@@ -1,6 +1,6 @@
 /**
- * `--json` fields for the replies whose DATA body has a known shape (SPEC
- * docs/protocol.md#commands): STATS (`key value` lines, integer values), WHO (one connection a
+ * `--json` fields for the replies whose DATA body has a known shape
+ * (docs/protocol.md#commands): STATS (`key value` lines, integer values), WHO (one connection a
  * line), FILE LIST (`size modified name`), KV KEYS and KV SCAN (one key a
  * line). The shape comes from the request the reply answers; a body that
  * does not parse as its shape, or any other DATA, keeps the plain payload.

@@ -21,6 +21,7 @@ import {
   parseCommand,
   usageOf,
 } from "./commands.ts";
+import { LEAVING_WORDS, OWN_COMMANDS } from "./completion.ts";
 import { ConnectError, type Connection, type Unasked } from "./connection.ts";
 import type { HistoryFile } from "./history.ts";
 import type { LineEditor } from "./line_editor.ts";
@@ -40,10 +41,6 @@ export const DISCONNECTED_PROMPT = "switchboard (not connected)> ";
  * line, so this only bounds a server that would not.
  */
 const CLOSE_GRACE_MS = 2000;
-/** Lines that leave the shell (QUIT and its aliases, any case). */
-const LEAVING_WORDS = ["exit", "quit", "stop"];
-/** The client's commands that take over a line instead of sending it. */
-const OWN_COMMANDS = ["ls", "put", "get", "rm", "raw"];
 
 /** The shell's own help; the server's HELP follows it. */
 const SHELL_HELP = `Type the server's commands as with nc (PING, CALC add 2 3, KV SET k v, ...)
@@ -231,6 +228,9 @@ class Shell {
           return runRequest(connection, command.line, { printer, notice: true });
         case "keys":
           return runKeys(connection, command.prefix, { printer, notice: true });
+        case "top":
+          printer.error("top takes the whole terminal: run it as switchboard-client top");
+          return Promise.resolve(false);
         default:
           return runTransfer(connection, command, { printer, force, progressSink, base });
       }

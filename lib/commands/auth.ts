@@ -4,9 +4,10 @@
  * hashing slots — is the Authenticator's (lib/security/authenticator.ts);
  * this file turns it into replies and log lines.
  */
-import { err, ok, type Reply } from "../protocol/mod.ts";
+import { ok, ProtocolError, type Reply } from "../protocol/mod.ts";
 import { throttledMessage, WRONG_CREDENTIALS } from "../security/authenticator.ts";
 import { type Command, expectArgs } from "./command.ts";
+import { declared } from "./catalog.ts";
 import { quoted } from "../server/log.ts";
 
 /** What AUTH answers on a server started without `--users`: there is no one to be. */
@@ -14,14 +15,14 @@ export const NO_USERS_MESSAGE = "this server has no users (it runs without --use
 
 /** `AUTH <name> <password>`. */
 export const AUTH: Command = {
-  name: "AUTH",
+  ...declared("AUTH"),
   usage: ["AUTH <name> <password>"],
   summary: "signs in as a user of --users; quote a password that has spaces",
   run(request, { session, services }): Reply | Promise<Reply> {
     const args = request.args();
     expectArgs(args, { min: 2 }, "AUTH takes <name> <password>");
     const auth = services.auth;
-    if (auth === undefined) return err("denied", NO_USERS_MESSAGE);
+    if (auth === undefined) throw new ProtocolError("denied", NO_USERS_MESSAGE);
     const [name, password] = args as [string, string];
     return auth.authenticate(session.address, name, password).then((result) => {
       if (result.ok) {
@@ -41,7 +42,7 @@ export const AUTH: Command = {
           client: session.id,
           name: quoted(name),
         });
-        return err("denied", throttledMessage(result.retryAfterS));
+        throw new ProtocolError("denied", throttledMessage(result.retryAfterS));
       }
       // The name is logged (escaped by the logger), never the password.
       services.logger.info("AUTH denied", {
@@ -49,7 +50,7 @@ export const AUTH: Command = {
         name: quoted(name),
         reason: "wrong name or password",
       });
-      return err("denied", WRONG_CREDENTIALS);
+      throw new ProtocolError("denied", WRONG_CREDENTIALS);
     });
   },
 };

@@ -1,13 +1,14 @@
 /** The connection basics: PING, ECHO and QUIT (with its aliases EXIT and STOP). */
 import { ok, ProtocolError, type Reply } from "../protocol/mod.ts";
 import type { Command } from "./command.ts";
+import { declared } from "./catalog.ts";
 
 const PONG: Reply = ok("PONG");
 const BYE: Reply = ok("bye", { close: true });
 
 /** `PING [text]`: liveness check. */
 export const PING: Command = {
-  name: "PING",
+  ...declared("PING"),
   usage: ["PING [text]"],
   summary: "replies PONG, or the text given, byte-exact",
   run(request) {
@@ -19,7 +20,7 @@ export const PING: Command = {
 
 /** `ECHO <text>`: the rest of the line, byte-exact. */
 export const ECHO: Command = {
-  name: "ECHO",
+  ...declared("ECHO"),
   usage: ["ECHO <text>"],
   summary: "replies with the rest of the line, byte-exact",
   run(request) {
@@ -31,8 +32,7 @@ export const ECHO: Command = {
 
 /** `QUIT`: say goodbye and close. */
 export const QUIT: Command = {
-  name: "QUIT",
-  aliases: ["EXIT", "STOP"],
+  ...declared("QUIT"),
   usage: ["QUIT (also EXIT, STOP)"],
   summary: "says bye and closes the connection",
   run() {

@@ -4,10 +4,11 @@
  * calculations run on the worker threads (lib/jobs/calc_job.ts), the rest
  * here, where they take microseconds.
  */
-import { err, keyword, ok, ProtocolError, type Reply } from "../protocol/mod.ts";
+import { keyword, ok, ProtocolError, type Reply } from "../protocol/mod.ts";
 import { evaluate, type Operator, OPERATORS } from "../jobs/arithmetic.ts";
 import { type Command, type CommandContext, expectArgs, truncate } from "./command.ts";
 import { CALC_JOB_COST } from "../jobs/calc_job.ts";
+import { declared } from "./catalog.ts";
 
 const USAGE = "CALC takes <op> <a> <b>";
 /**
@@ -15,14 +16,14 @@ const USAGE = "CALC takes <op> <a> <b>";
  * thread. Two 32,700-digit integers took 10–13 ms to multiply on the
  * serving thread (parsing and printing the decimals, most of it): 8
  * clients looping on them held a bystander's PING at p50 74 ms, p99 100 ms;
- * on the workers, 0.3 and 5.4 ms (back to back, the review's `calc2.py`).
+ * on the workers, 0.3 and 5.4 ms (each client sending them back to back).
  * 4,000 characters cost about 0.3 ms, the price of a job's round trip.
  */
 export const WORKER_OPERAND_CHARS = 4_000;
 
 /** `CALC <op> <a> <b>`. */
 export const CALC: Command = {
-  name: "CALC",
+  ...declared("CALC"),
   usage: ["CALC <op> <a> <b>"],
   summary: "op: add|+ subtract|sub|- multiply|mul|* divide|div|/; integers exact at any size",
   run(request, context) {
@@ -54,6 +55,6 @@ async function calculateOnWorkers(
 ): Promise<Reply> {
   const result = await services.workers.run({ kind: "calc", op, a, b }, { cost: CALC_JOB_COST });
   if (result.kind === "calculated") return ok(result.value);
-  if (result.kind === "refused") return err(result.code, result.message);
+  if (result.kind === "refused") throw new ProtocolError(result.code, result.message);
   throw new Error(`a calc job answered with a ${result.kind} result`);
 }

@@ -4,12 +4,12 @@
  * files and the table have no import cycle.
  */
 import type { Logger } from "../server/log.ts";
-import { ProtocolError, type Reply, type Request } from "../protocol/mod.ts";
+import type { Reply, Request } from "../protocol/mod.ts";
 import type { AuthResult } from "../security/authenticator.ts";
 import type { User } from "../security/users_file.ts";
-import type { FileStore } from "../stores/file_store.ts";
-import type { KvStore } from "../stores/kv_store.ts";
+import type { FileStorage, KeyValueStore } from "../stores/store.ts";
 import type { WorkerPool } from "../jobs/pool.ts";
+import type { CommandDeclaration } from "./catalog.ts";
 import type { Job, JobResult } from "../jobs/worker.ts";
 
 /** What a command sees of its own connection. */
@@ -41,15 +41,15 @@ export interface SessionEntry {
 
 /**
  * The server's services, shared by every connection. A command uses only
- * the ones it needs, so a test builds just those (tests/helpers.ts
+ * the ones it needs, so a test builds just those (tests/context.ts
  * `testContext`) and a new service does not touch the other commands' tests.
  */
 export interface Services {
   readonly logger: Logger;
-  /** The files under --root. */
-  readonly files: FileStore;
+  /** The files: under --root, or in the --store database. */
+  readonly files: FileStorage;
   /** The durable key-value store. */
-  readonly kv: KvStore;
+  readonly kv: KeyValueStore;
   /** The worker threads: COUNT jobs, and hashes for FILE GET (which the file store runs there). */
   readonly workers: WorkerPool<Job, JobResult>;
   /** The users of `--users`; undefined without it (every client is let in, and AUTH is refused). */
@@ -75,12 +75,12 @@ export interface CommandContext {
   payload(size: number): AsyncIterable<Uint8Array>;
 }
 
-/** One protocol command. */
-export interface Command {
-  /** Upper-case name as typed (case-insensitive on the wire). */
-  readonly name: string;
-  /** Other names that run the same command (QUIT's EXIT and STOP). */
-  readonly aliases?: readonly string[];
+/**
+ * One protocol command: its declaration in the catalog (catalog.ts: name,
+ * aliases, keywords, what writes, what is answered before AUTH), spread in
+ * with `declared(name)`, and what it does.
+ */
+export interface Command extends CommandDeclaration {
   /** Syntax lines for HELP, e.g. `CALC <op> <a> <b>`. */
   readonly usage: readonly string[];
   /** One line: what it is for. */
@@ -110,27 +110,16 @@ export interface Command {
    * The bytes `--max-line` counts for a line of this command that is longer
    * than the limit, when that is not the whole line (KV SET counts its
    * value only, so a 65,536-byte value fits the default limit). Lines may
-   * be at most {@linkcode LINE_HEADROOM} bytes over the limit in all.
+   * be at most a few hundred bytes over the limit in all (the server's
+   * `LINE_HEADROOM`, lib/server/connection/reader.ts).
    */
   measuredLength?(request: Request): number;
-  /** Runs the request; a bad request is a returned or thrown ProtocolError, never a crash. */
+  /** Runs the request; a failure is a thrown ProtocolError (its reply), never a crash. */
   run(request: Request, context: CommandContext): Reply | Promise<Reply>;
 }
 
-/** How far past `--max-line` a line may run for a command whose `measuredLength` counts less. */
-export const LINE_HEADROOM = 300;
-
-/** Throws `bad-args` unless `args` has between `min` and `max` entries. */
-export function expectArgs(
-  args: readonly string[],
-  range: { min: number; max?: number },
-  usage: string,
-): void {
-  const max = range.max ?? range.min;
-  if (args.length >= range.min && args.length <= max) return;
-  const got = `got ${args.length} argument${args.length === 1 ? "" : "s"}`;
-  throw new ProtocolError("bad-args", `${usage}, ${got}`);
-}
+/** Throws `bad-args` unless a request has the arguments its usage allows (lib/arity.ts). */
+export { expectArgs } from "../arity.ts";
 
 /** Client input as an error message quotes it (lib/escape.ts). */
 export { truncate } from "../escape.ts";

@@ -5,9 +5,10 @@
  * everyone else (docs/protocol.md#commands, "Details").
  */
 import { COUNTER_CELL, INCREMENT_COST_FLOOR_MS } from "../jobs/count_job.ts";
-import { err, INTEGER_WORD as INTEGER, ok, ProtocolError } from "../protocol/mod.ts";
+import { INTEGER_WORD as INTEGER, ok, ProtocolError } from "../protocol/mod.ts";
 import { JobFailedError, JobsCancelledError, PoolFullError } from "../jobs/pool.ts";
 import { type Command, expectArgs, truncate } from "./command.ts";
+import { declared } from "./catalog.ts";
 
 /** Most increments one request may ask for. */
 export const MAX_INCREMENTS = 1_000_000;
@@ -47,7 +48,7 @@ function boundedInt(word: string, name: string, max: number): number {
 
 /** `COUNT <start> <increments> [<work-ms>]`. */
 export const COUNT: Command = {
-  name: "COUNT",
+  ...declared("COUNT"),
   usage: ["COUNT <start> <increments> [<work-ms>]"],
   summary: "each increment a job on the worker threads: work-ms of CPU, then +1 under a lock",
   cancelOnDisconnect: true,
@@ -96,13 +97,16 @@ export const COUNT: Command = {
         // The work waiting, or the jobs' round trips where those weigh more.
         const waitingMs = Math.max(error.pendingCost, error.pendingJobs * INCREMENT_COST_FLOOR_MS);
         const seconds = Math.ceil(waitingMs / 1000);
-        return err("busy", `job queue full (${seconds} s of work waiting); try again later`);
+        throw new ProtocolError(
+          "busy",
+          `job queue full (${seconds} s of work waiting); try again later`,
+        );
       }
       if (error instanceof JobFailedError) {
-        return err("internal", `a COUNT job failed: ${error.message}`);
+        throw new ProtocolError("internal", `a COUNT job failed: ${error.message}`);
       }
       if (error instanceof JobsCancelledError) {
-        return err("internal", `COUNT was cancelled: ${error.message}`);
+        throw new ProtocolError("internal", `COUNT was cancelled: ${error.message}`);
       }
       throw error;
     }

@@ -4,20 +4,12 @@
  * turns them into replies.
  */
 import { CutShortError } from "../io.ts";
-import {
-  data,
-  err,
-  keyword,
-  type LineReply,
-  ok,
-  ProtocolError,
-  quoteWord,
-  type Reply,
-} from "../protocol/mod.ts";
-import { FileNotFoundError } from "../stores/file_store.ts";
+import { data, keyword, ok, ProtocolError, quoteWord, type Reply } from "../protocol/mod.ts";
+import { FileNotFoundError, NameIsDirectoryError } from "../stores/file_store.ts";
 import { BadFileNameError, checkFileName } from "../stores/file_names.ts";
 import { type CommandContext, expectArgs, truncate } from "./command.ts";
 import type { Command } from "./command.ts";
+import { declared } from "./catalog.ts";
 import { quoted } from "../server/log.ts";
 
 type Subcommand = (args: string[], context: CommandContext) => Promise<Reply>;
@@ -30,9 +22,7 @@ const SUBCOMMANDS: ReadonlyMap<string, Subcommand> = new Map<string, Subcommand>
   }],
   ["PUT", async (args, context) => {
     const files = context.services.files;
-    const header = putHeader(args, files.maxFileSize);
-    if (header.kind !== "header") return header;
-    const { name, size } = header;
+    const { name, size } = putHeader(args, files.maxFileSize);
     // From here on the payload is announced: whatever the store does not
     // read (a bad name, a failed write) the handler reads and drops before
     // the next request, so the connection stays in step.
@@ -49,9 +39,9 @@ const SUBCOMMANDS: ReadonlyMap<string, Subcommand> = new Map<string, Subcommand>
     } catch (error) {
       if (error instanceof CutShortError) {
         // The client went away mid-upload: nothing was stored, nobody is left to read a reply.
-        return err("bad-request", `upload ${error.message}`, { close: true });
+        throw new ProtocolError("bad-request", `upload ${error.message}`, true);
       }
-      if (error instanceof Deno.errors.IsADirectory || error instanceof Deno.errors.NotADirectory) {
+      if (error instanceof NameIsDirectoryError) {
         throw new ProtocolError("bad-name", `${quoteWord(name)} is a directory on the server`);
       }
       throw error;
@@ -66,7 +56,7 @@ const SUBCOMMANDS: ReadonlyMap<string, Subcommand> = new Map<string, Subcommand>
     } catch (error) {
       if (signal.aborted && error === signal.reason) {
         // As a cut upload: the client's own loss, nobody is left to read a reply.
-        return err("bad-request", "FILE GET stopped: the connection is gone", { close: true });
+        throw new ProtocolError("bad-request", "FILE GET stopped: the connection is gone", true);
       }
       throw error;
     }
@@ -86,43 +76,45 @@ const SUBCOMMANDS: ReadonlyMap<string, Subcommand> = new Map<string, Subcommand>
 ]);
 
 /**
- * The name and size of `FILE PUT <name> <size>`, or the reply that closes
- * the connection: after a bad size the payload's length is unknown, so the
- * stream cannot be resynchronised (SPEC "Details"). The name is checked
- * later, once the payload is announced, because a bad one only costs the
- * payload, not the connection.
+ * The name and size of `FILE PUT <name> <size>`; a bad header throws the
+ * ProtocolError that closes the connection: after a bad size the payload's
+ * length is unknown, so the stream cannot be resynchronised
+ * (docs/protocol.md#file-put). The name is checked later, once the payload
+ * is announced, because a bad one only costs the payload, not the connection.
  */
 function putHeader(
   args: readonly string[],
   maxFileSize: number,
-): { kind: "header"; name: string; size: number } | LineReply {
+): { name: string; size: number } {
   if (args.length !== 3) {
-    return err("bad-args", `FILE PUT takes <name> <size>, got ${args.length - 1} arguments`, {
-      close: true,
-    });
+    throw new ProtocolError(
+      "bad-args",
+      `FILE PUT takes <name> <size>, got ${args.length - 1} arguments`,
+      true,
+    );
   }
   const [, name, sizeWord] = args as [string, string, string];
   const size = /^\d+$/.test(sizeWord) ? Number(sizeWord) : NaN;
   if (!Number.isSafeInteger(size)) {
-    return err(
+    throw new ProtocolError(
       "bad-args",
       `size must be a non-negative integer: received "${truncate(sizeWord)}"`,
-      { close: true },
+      true,
     );
   }
   if (size > maxFileSize) {
-    return err(
+    throw new ProtocolError(
       "too-large",
       `${size} bytes is over the limit of ${maxFileSize} (--max-file-size)`,
-      { close: true },
+      true,
     );
   }
-  return { kind: "header", name, size };
+  return { name, size };
 }
 
 /** `FILE LIST|PUT|GET|DEL …`. */
 export const FILE: Command = {
-  name: "FILE",
+  ...declared("FILE"),
   usage: [
     "FILE LIST",
     "FILE PUT <name> <size>  + <size> bytes",
@@ -133,9 +125,8 @@ export const FILE: Command = {
   readsPayload: true,
   payloadSize(request, { services }) {
     const args = request.args();
-    if (keyword(args[0] ?? "") !== "PUT") return 0;
-    const header = putHeader(args, services.files.maxFileSize);
-    return header.kind === "header" ? header.size : undefined;
+    // A bad header throws, as `run` would: the refusal then closes the connection.
+    return keyword(args[0] ?? "") === "PUT" ? putHeader(args, services.files.maxFileSize).size : 0;
   },
   async run(request, context) {
     const args = request.args();

@@ -2,6 +2,7 @@
 import { hasControlCharacter } from "../escape.ts";
 import { dataLines, ok, ProtocolError, quoteWord } from "../protocol/mod.ts";
 import { type Command, expectArgs, truncate } from "./command.ts";
+import { declared } from "./catalog.ts";
 import { quoted } from "../server/log.ts";
 
 const HELLO_USAGE = "HELLO takes <name> <student-id> <github>";
@@ -12,7 +13,7 @@ const MAX_FIELD = 100;
 
 /** `HELLO <name> <student-id> <github>`: identify this connection. */
 export const HELLO: Command = {
-  name: "HELLO",
+  ...declared("HELLO"),
   usage: ["HELLO <name> <student-id> <github>"],
   summary: 'identifies this connection (quote a name with spaces: "Ada Lovelace")',
   run(request, { session, services }) {
@@ -49,7 +50,7 @@ export const HELLO: Command = {
 
 /** `WHO`: one line per connection, running first, then the queue in order. */
 export const WHO: Command = {
-  name: "WHO",
+  ...declared("WHO"),
   usage: ["WHO"],
   summary: "lists connections: id address:port running|queued name connected-since",
   run(request, { services }) {

@@ -1,6 +1,7 @@
 /** HELP: the command list, generated from the command table itself. */
 import { dataLines, keyword } from "../protocol/mod.ts";
 import { type Command, expectArgs } from "./command.ts";
+import { declared } from "./catalog.ts";
 
 /** The part of the command table HELP reads. */
 export interface CommandList {
@@ -12,7 +13,7 @@ export interface CommandList {
 /** Builds HELP over `commands` (the table HELP is itself part of). */
 export function helpCommand(commands: CommandList): Command {
   return {
-    name: "HELP",
+    ...declared("HELP"),
     usage: ["HELP [command]"],
     summary: "lists the commands, or the syntax of one",
     run(request) {

@@ -2,7 +2,6 @@
 import { hasControlCharacter } from "../escape.ts";
 import {
   DataLinesBuilder,
-  err,
   INTEGER_WORD as INTEGER,
   keyword,
   ok,
@@ -10,14 +9,15 @@ import {
   type Reply,
   type Request,
 } from "../protocol/mod.ts";
+import type { KeyValueStore } from "../stores/store.ts";
 import {
-  type KvStore,
   MAX_KEY_BYTES,
   MAX_VALUE_BYTES,
   NotAnIntegerError,
   ValueTooLargeError,
 } from "../stores/kv_store.ts";
 import { type Command, type CommandContext, expectArgs, truncate } from "./command.ts";
+import { declared } from "./catalog.ts";
 
 const encoder = new TextEncoder();
 
@@ -49,12 +49,14 @@ const SUBCOMMANDS: ReadonlyMap<string, Subcommand> = new Map<string, Subcommand>
     expectArgs(args, { min: 2 }, "KV GET takes <key>");
     const key = checkKey(args[1]!);
     const value = await services.kv.get(key);
-    return value === undefined ? err("not-found", `no key ${key}`) : ok(value);
+    if (value === undefined) throw new ProtocolError("not-found", `no key ${key}`);
+    return ok(value);
   }],
   ["DEL", async (_request, args, { services }) => {
     expectArgs(args, { min: 2 }, "KV DEL takes <key>");
     const key = checkKey(args[1]!);
-    return await services.kv.delete(key) ? ok("deleted") : err("not-found", `no key ${key}`);
+    if (!await services.kv.delete(key)) throw new ProtocolError("not-found", `no key ${key}`);
+    return ok("deleted");
   }],
   ["INCR", async (_request, args, { services }) => {
     expectArgs(args, { min: 2, max: 3 }, "KV INCR takes <key> [<by>]");
@@ -81,7 +83,7 @@ const SUBCOMMANDS: ReadonlyMap<string, Subcommand> = new Map<string, Subcommand>
     // the limit" from "too many", and a refusal then costs no memory.
     const prefix = args[1] ?? "";
     if (await services.kv.countKeys(prefix, MAX_LISTED_KEYS + 1) > MAX_LISTED_KEYS) {
-      return err(
+      throw new ProtocolError(
         "too-large",
         `more than ${MAX_LISTED_KEYS} keys match; page through them with KV SCAN [<prefix>] [AFTER <key>] [LIMIT <n>]`,
       );
@@ -96,7 +98,7 @@ const SUBCOMMANDS: ReadonlyMap<string, Subcommand> = new Map<string, Subcommand>
 
 /** A listing's DATA reply, each key encoded as it comes from the store. */
 async function listKeys(
-  kv: KvStore,
+  kv: KeyValueStore,
   prefix: string,
   options: { after?: string | undefined; limit: number },
 ): Promise<Reply> {
@@ -157,7 +159,7 @@ function parseScan(request: Request): { prefix: string; after?: string; limit: n
 
 /** `KV SET|GET|DEL|INCR|KEYS …`. */
 export const KV: Command = {
-  name: "KV",
+  ...declared("KV"),
   usage: [
     "KV SET <key> <value>",
     "KV GET <key>",
@@ -187,7 +189,7 @@ export const KV: Command = {
       return await sub(request, name === "SET" ? head : request.args(), context);
     } catch (error) {
       if (error instanceof ValueTooLargeError) {
-        return err("too-large", `values are limited to ${MAX_VALUE_BYTES} bytes`);
+        throw new ProtocolError("too-large", `values are limited to ${MAX_VALUE_BYTES} bytes`);
       }
       throw error;
     }

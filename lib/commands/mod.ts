@@ -1,7 +1,8 @@
 /**
  * The command table: every command the protocol knows, looked up by name
  * or alias, with the one unknown-command answer. Adding a command means
- * adding a file exporting `Command`s and one entry in {@linkcode COMMANDS}.
+ * one entry in catalog.ts, one file exporting its `Command`, and that
+ * export in {@linkcode COMMANDS} (docs/architecture.md#adding-a-command).
  */
 import { ProtocolError } from "../protocol/mod.ts";
 import { AUTH } from "./auth.ts";

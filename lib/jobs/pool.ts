@@ -17,19 +17,19 @@
  * like a kernel's timer tick, or Go's runtime preempting a goroutine after
  * 10 ms, a long job does not keep its worker: the worker module may do one
  * slice of it and answer with what is left (`JobReply.rest`), which goes
- * back in line. First-come-first-served let one request of sixty one-second
- * jobs hold every worker for a minute while a request of one tiny job
- * waited; now the tiny job waits one slice of each request ahead of it.
+ * back in line. So a request of one tiny job waits one slice of each
+ * request ahead of it; first-come-first-served would let one request of
+ * sixty one-second jobs hold every worker for a minute while it waits.
  *
  * Why the back and not the head: a batch only ever moves forward in the
  * queue, one place per turn taken ahead of it, and whatever joins later
  * (new requests, batches coming round again) joins behind it, so its wait
  * is bounded by the batches present when it arrived: at most one slice of
- * each, plus the slices already running. New batches used to start at the
- * head, which is last-come-first-served: under steady traffic the newest
- * requests always went first, and a waiting one could wait without bound
- * (10 clients looping `COUNT 0 1 10` for 15 s: 26 to 366 replies each,
- * worst wait 9.2 s; with 30 clients one got a single reply).
+ * each, plus the slices already running. New batches starting at the head
+ * would be last-come-first-served: under steady traffic the newest
+ * requests always go first, and a waiting one can wait without bound
+ * (measured that way, 10 clients looping `COUNT 0 1 10` for 15 s got 26 to
+ * 366 replies each, worst wait 9.2 s; with 30 clients one got a single reply).
  *
  * Bounded twice: each batch says what a job costs (for COUNT, its
  * milliseconds of work), and the pool refuses a batch that would take the

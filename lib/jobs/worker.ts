@@ -82,7 +82,7 @@ function serveOn(endpoint: JobEndpoint): void {
       endpoint.postMessage({ id, ok: true, ...outcome }, transfer ?? []);
     } catch (error) {
       // The errno name crosses with the message, so that an out-of-descriptors
-      // or permission error still becomes its own reply (commands/storage_errors.ts).
+      // or permission error still becomes its own reply (lib/server/connection/storage_errors.ts).
       const code = (error as { code?: unknown } | null)?.code;
       endpoint.postMessage({
         id,

@@ -9,7 +9,6 @@
  * the product: its limits (bounded buffering, byte-exact "rest of line") are
  * part of the contract.
  */
-import type { BufferPool } from "../server/connection/buffer_pool.ts";
 import { ProtocolError } from "./errors.ts";
 
 const LF = 10;
@@ -20,14 +19,7 @@ export const INITIAL_BUFFER_BYTES = 4096;
 /** A drained buffer larger than this is given back, so one long line does not pin memory forever. */
 const SHRINK_ABOVE_BYTES = 64 * 1024;
 
-/**
- * Incremental input buffer for one connection: bytes go in (ideally read
- * straight into {@linkcode FrameBuffer.spare}), complete lines and raw payload
- * bytes come out. A partial line longer than `maxLine` is refused as soon as
- * it is seen, so the buffer never holds more than `maxLine` + 2 bytes of one
- * line plus one read, however the bytes arrive.
- */
-/** The fatal `line-too-long` error for a request line over `maxLine` (SPEC `--max-line`). */
+/** The fatal `line-too-long` error for a request line over `maxLine` (docs/protocol.md#limits-and-bad-input, `--max-line`). */
 export function lineTooLong(maxLine: number): ProtocolError {
   return new ProtocolError(
     "line-too-long",
@@ -36,6 +28,26 @@ export function lineTooLong(maxLine: number): ProtocolError {
   );
 }
 
+/**
+ * Where a frame buffer's first buffer may come from and go back to (the
+ * server keeps such a pool, so that a new connection reuses a closed one's
+ * buffer): buffers of `size` bytes.
+ */
+export interface FramePool {
+  readonly size: number;
+  /** A buffer of `size` bytes. */
+  take(): Uint8Array<ArrayBuffer>;
+  /** Takes `buffer` back, which no one may use any more. */
+  give(buffer: Uint8Array<ArrayBuffer>): void;
+}
+
+/**
+ * Incremental input buffer for one connection: bytes go in (ideally read
+ * straight into {@linkcode FrameBuffer.spare}), complete lines and raw payload
+ * bytes come out. A partial line longer than `maxLine` is refused as soon as
+ * it is seen, so the buffer never holds more than `maxLine` + 2 bytes of one
+ * line plus one read, however the bytes arrive.
+ */
 export class FrameBuffer {
   #buf: Uint8Array<ArrayBuffer>;
   #start = 0;
@@ -46,7 +58,7 @@ export class FrameBuffer {
   /** Bytes past `maxLine` that are still framed, for the caller to judge (see the constructor). */
   readonly #headroom: number;
   readonly #initialSize: number;
-  readonly #pool: BufferPool | undefined;
+  readonly #pool: FramePool | undefined;
 
   /**
    * `maxLine` counts the bytes before the LF, a CR before it excluded (docs/protocol.md#commands).
@@ -57,7 +69,7 @@ export class FrameBuffer {
    */
   constructor(
     maxLine: number,
-    options: { initialSize?: number; pool?: BufferPool | undefined; headroom?: number } = {},
+    options: { initialSize?: number; pool?: FramePool | undefined; headroom?: number } = {},
   ) {
     if (!Number.isSafeInteger(maxLine) || maxLine < 1) {
       throw new RangeError(`maxLine must be a positive integer: received ${maxLine}`);

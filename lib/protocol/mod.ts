@@ -10,7 +10,7 @@
  * - `proxy_header.ts`: the PROXY protocol header a load balancer sends first (the server's door).
  */
 export { type ErrorCode, ProtocolError } from "./errors.ts";
-export { FrameBuffer, INITIAL_BUFFER_BYTES, lineTooLong } from "./framing.ts";
+export { FrameBuffer, type FramePool, INITIAL_BUFFER_BYTES, lineTooLong } from "./framing.ts";
 export {
   commandWordOf,
   decodeLine,

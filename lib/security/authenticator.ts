@@ -41,7 +41,7 @@ export function defaultHashSlots(): number {
 
 /** Options of {@linkcode Authenticator}. */
 export interface AuthenticatorOptions {
-  /** Default: a throttle with the SPEC limits. */
+  /** Default: a throttle with the documented limits (docs/protocol.md#auth). */
   throttle?: AuthThrottle;
   /** Verifications at once; default {@linkcode defaultHashSlots}. */
   hashSlots?: number;

@@ -1,6 +1,6 @@
 /**
- * Reading a password from the person at the keyboard or from a pipe (SPEC
- * docs/server.md#server-options `passwd`, docs/client.md `--user`): on a terminal, a prompt with echo off; from a
+ * Reading a password from the person at the keyboard or from a pipe
+ * (docs/server.md#server-options `passwd`, docs/client.md `--user`): on a terminal, a prompt with echo off; from a
  * pipe, one line. Passwords never come from the command line, where `ps`
  * and shell history would show them.
  */

@@ -1,9 +1,11 @@
 /**
  * What a connection may run (docs/security.md): the commands answered before AUTH,
- * and the role table that keeps a `read` user from changing anything. Pure
- * functions of upper-case command words; the handler asks, this module
- * never sees a connection.
+ * and the roles that keep a `read` user from changing anything. Pure
+ * functions of upper-case command words, read from what each command
+ * declares (lib/commands/catalog.ts); the handler asks, this module never
+ * sees a connection.
  */
+import { declarationOf } from "../commands/catalog.ts";
 
 /** A user's role: `read` may look, `write` may also change files and keys. */
 export type Role = "read" | "write";
@@ -16,44 +18,32 @@ export function isRole(text: string): text is Role {
   return (ROLES as readonly string[]).includes(text);
 }
 
-/**
- * Commands answered before AUTH: enough to authenticate, check the server is
- * alive, read the help and leave. Everything else reveals or changes state.
- */
-export const BEFORE_AUTH: ReadonlySet<string> = new Set([
-  "AUTH",
-  "PING",
-  "HELP",
-  "QUIT",
-  "EXIT",
-  "STOP",
-]);
-
-/** The message of the `noauth` error a command outside {@linkcode BEFORE_AUTH} gets. */
+/** The message of the `noauth` error a command not {@linkcode allowedBeforeAuth} gets. */
 export const NOAUTH_MESSAGE = "authentication required: AUTH <name> <password>";
 
-/** True if `command` (upper-case) is answered before AUTH. */
+/**
+ * True if `command` (upper-case, or an alias) is answered before AUTH: enough
+ * to authenticate, check the server is alive, read the help and leave, as
+ * each command declares (lib/commands/catalog.ts `beforeAuth`). Everything
+ * else reveals or changes state.
+ */
 export function allowedBeforeAuth(command: string): boolean {
-  return BEFORE_AUTH.has(command);
+  return declarationOf(command)?.beforeAuth === true;
 }
 
 /**
- * The requests that change state, as `COMMAND SUBCOMMAND`. A table of what
- * `read` may NOT do, rather than what it may, so a new read-only command
- * (KV SCAN, say) needs no entry here; a new writing one must add its line.
+ * True if `role` may run `command subcommand` (both upper-case; subcommand
+ * absent for plain commands): `read` may do anything that its command does
+ * not declare as writing (lib/commands/catalog.ts `writes`), so a new
+ * read-only command (KV SCAN, say) needs nothing here, and a writing one
+ * says so in its own declaration.
  */
-const WRITES: ReadonlySet<string> = new Set([
-  "FILE PUT",
-  "FILE DEL",
-  "KV SET",
-  "KV DEL",
-  "KV INCR",
-]);
-
-/** True if `role` may run `command subcommand` (both upper-case; subcommand absent for plain commands). */
 export function roleAllows(role: Role, command: string, subcommand?: string): boolean {
   if (role === "write") return true;
-  return subcommand === undefined || !WRITES.has(`${command} ${subcommand}`);
+  const writes = declarationOf(command)?.writes;
+  if (writes === undefined) return true;
+  if (writes === true) return false;
+  return subcommand === undefined || !writes.includes(subcommand);
 }
 
 /** The `denied` message for a request the role does not allow: `ada (read) may not KV SET`. */

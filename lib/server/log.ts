@@ -43,9 +43,9 @@ export const MAX_QUEUED_LINES = 10_000;
  */
 export const MAX_FIELD_CHARS = 512;
 /**
- * Most characters joined into one write. The drain once joined the whole
- * queue: 10,000 lines of 65 KB passed V8's longest string (2^29 characters),
- * the join threw, and the queue was dropped without a count.
+ * Most characters joined into one write. Joining the whole queue instead,
+ * 10,000 lines of 65 KB pass V8's longest string (2^29 characters): the
+ * join throws, and the queue would be dropped without a count.
  */
 export const MAX_BATCH_CHARS = 64 * 1024;
 

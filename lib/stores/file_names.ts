@@ -46,8 +46,8 @@ export function isValidName(name: string): boolean {
  * point order. JavaScript compares strings by UTF-16 code unit, which
  * agrees except where a surrogate (a character past U+FFFF) meets
  * U+E000–U+FFFF, so the native sort serves unless a name has one.
- * Encoding both names in every comparison, as FILE LIST once did, took
- * 2.3 s for 50,000 names; the native sort takes 70 ms.
+ * Encoding both names in every comparison takes 2.3 s for 50,000 names;
+ * the native sort takes 70 ms.
  */
 export function sortByUtf8(names: string[]): void {
   if (!names.some((name) => SURROGATE.test(name))) names.sort();

@@ -17,10 +17,11 @@
  */
 import { createHash } from "node:crypto";
 import { readAhead, WriteBehind } from "../chunks.ts";
-import { CutShortError } from "../io.ts";
+import { closeQuietly, CutShortError } from "../io.ts";
 import type { FileHashes } from "./file_hashes.ts";
 import { identityOf } from "./file_identity.ts";
 import { checkFileName } from "./file_names.ts";
+import type { FileStorage, OpenedFile } from "./store.ts";
 
 /** Temporary upload files start with this: hidden, so never listed nor addressable. */
 const TEMP_PREFIX = ".upload-";
@@ -47,12 +48,12 @@ export class FileNotFoundError extends Error {
   }
 }
 
-/** A file opened for GET: size and hash of exactly the bytes `chunks()` will yield. */
-export interface OpenedFile {
-  size: number;
-  sha256: string;
-  chunks(): AsyncGenerator<Uint8Array>;
-  close(): void;
+/** PUT's name is a directory under the root, which an upload never replaces (`ERR bad-name`). */
+export class NameIsDirectoryError extends Error {
+  override name = "NameIsDirectoryError";
+  constructor(readonly fileName: string) {
+    super(`${fileName} is a directory on the server`);
+  }
 }
 
 /** Options of {@linkcode FileStore}. */
@@ -65,8 +66,8 @@ export interface FileStoreOptions {
   list: (root: string) => Promise<Uint8Array>;
 }
 
-/** The files under one root directory. */
-export class FileStore {
+/** The files under one root directory: the embedded {@linkcode FileStorage}. */
+export class FileStore implements FileStorage {
   readonly root: string;
   readonly maxFileSize: number;
   readonly #hashes: FileHashes;
@@ -123,8 +124,8 @@ export class FileStore {
 
   /**
    * Stores `size` bytes from `source` as `name`, atomically. Returns the
-   * sha256. Throws CutShortError if the source ends early; nothing is left
-   * behind then.
+   * sha256. Throws CutShortError if the source ends early, NameIsDirectoryError
+   * if `name` is a directory; nothing is left behind then.
    */
   async put(name: string, size: number, source: AsyncIterable<Uint8Array>): Promise<string> {
     checkFileName(name);
@@ -149,14 +150,21 @@ export class FileStore {
       await file.syncData();
       // This upload's own version, taken from its descriptor before the
       // rename: once renamed, the name may already hold the file of another
-      // PUT of the same name, and looking it up by name (as this once did)
-      // filed this hash under that other version, which every later GET
-      // then announced (found racing four PUTs of one name: 232 in 4,164).
+      // PUT of the same name, and looking it up by name would file this hash
+      // under that other version, which every later GET would then announce
+      // (racing four PUTs of one name did so 232 times in 4,164).
       const identity = identityOf(await file.stat());
       file.close();
       open = false;
       // rename(2) replaces the directory entry: a symlink named `name` is replaced, never followed.
-      await Deno.rename(temp, this.#path(name));
+      await Deno.rename(temp, this.#path(name)).catch((error) => {
+        if (
+          error instanceof Deno.errors.IsADirectory || error instanceof Deno.errors.NotADirectory
+        ) {
+          throw new NameIsDirectoryError(name);
+        }
+        throw error;
+      });
       renamed = true;
       const sha256 = hash.digest("hex");
       this.#hashes.remember(this.#path(name), identity, sha256);
@@ -183,10 +191,14 @@ export class FileStore {
     // between: a link swapped in, or just an overwrite renamed into place;
     // look again, a few times, before giving up. The same when the worker
     // that hashes the file found another version at the path.
+    // Only a path that is gone is "not found": running out of descriptors
+    // (EMFILE) or permission is thrown as it is, for the command to answer
+    // `ERR unavailable` (storage_errors.ts), not a false `ERR not-found`
+    // that a client would act on (and did: it deleted the file).
     for (let attempt = 0; attempt < OPEN_ATTEMPTS; attempt++) {
-      const seen = await Deno.lstat(path).catch(() => undefined);
+      const seen = await Deno.lstat(path).catch(undefinedIfGone);
       if (!seen?.isFile) throw notFound();
-      const file = await Deno.open(path, { read: true }).catch(() => undefined);
+      const file = await Deno.open(path, { read: true }).catch(undefinedIfGone);
       if (file === undefined) continue;
       try {
         const info = await file.stat();
@@ -239,10 +251,10 @@ export class FileStore {
   }
 }
 
-function closeQuietly(file: Deno.FsFile): void {
-  try {
-    file.close();
-  } catch {
-    // Already closed.
+/** For `.catch`: undefined if the path does not exist (or a part of it is not a directory); otherwise rethrows. */
+function undefinedIfGone(error: unknown): undefined {
+  if (error instanceof Deno.errors.NotFound || error instanceof Deno.errors.NotADirectory) {
+    return undefined;
   }
+  throw error;
 }

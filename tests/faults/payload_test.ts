@@ -46,8 +46,8 @@ Deno.test("fıle and ﬁle are no FILE command whether or not the line parses, s
   await using server = await TestServer.start();
   using c = await TestClient.connect(server.port);
   for (const word of ["f\u0131le", "\ufb01le"]) {
-    // Unicode upper-casing once made this a FILE PUT that took the PING as its 5 bytes, while
-    // the same word on a line with a bad byte was not FILE and the PING ran: now both agree.
+    // Unicode upper-casing would make this a FILE PUT that takes the PING as its 5 bytes,
+    // while the same word on a line with a bad byte is not FILE: command words are ASCII-cased.
     await c.write(`${word} PUT a 5\nPING\n`);
     assertEquals(
       await c.readText(),

@@ -38,7 +38,7 @@ export interface ManagedHandler {
 
 /** Options of {@linkcode Manager}. */
 export interface ManagerOptions {
-  /** Clients running at once (SPEC `--max-running`). */
+  /** Clients running at once (`--max-running`). */
   maxRunning: number;
   /** Clients allowed to wait; the next one is refused with `ERR busy`. Default: no limit. */
   queueLimit?: number;

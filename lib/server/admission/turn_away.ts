@@ -12,7 +12,7 @@
  * closes: Apache's "lingering close". Lingering connections are capped, so
  * a flood of refused clients cannot hold more descriptors than that.
  */
-import { writeAll } from "../../io.ts";
+import { closeQuietly, writeAll } from "../../io.ts";
 import { encodeReply, type LineReply } from "../../protocol/mod.ts";
 
 /**
@@ -87,12 +87,4 @@ export interface RefusedConn {
   write(p: Uint8Array): Promise<number>;
   closeWrite(): Promise<void>;
   close(): void;
-}
-
-function closeQuietly(conn: RefusedConn): void {
-  try {
-    conn.close();
-  } catch {
-    // Already closed.
-  }
 }

@@ -16,12 +16,19 @@ import type { BufferPool } from "./buffer_pool.ts";
 import type { CommandContext, Services, Session } from "../../commands/command.ts";
 import { type ManagedHandler, SHUTDOWN_REPLY } from "../admission/manager.ts";
 import { echoBytes } from "./echo.ts";
-import { Dispatcher, type DispatchOptions, type PendingReply } from "./dispatch.ts";
-import { ConnReader, isDisconnect, type ReadableConn } from "./reader.ts";
+import {
+  type CommandActivity,
+  Dispatcher,
+  type DispatchOptions,
+  type PendingReply,
+} from "./dispatch.ts";
+import { ConnReader, type ReadableConn } from "./reader.ts";
+import { isDisconnect } from "../peer_errors.ts";
 import { FLUSH_THRESHOLD, ReplyWriter, sayLast } from "./reply_writer.ts";
 import { LINGER_MS } from "../admission/turn_away.ts";
 import { timeoutReply } from "./timeout_sweep.ts";
 import { Turn, yieldTurn } from "./turn.ts";
+import { closeQuietly } from "../../io.ts";
 
 /** The connection as the handler uses it (a Deno.TcpConn in the server). */
 export interface PeerConn extends ReadableConn {
@@ -38,9 +45,9 @@ export interface HandlerOptions extends DispatchOptions {
    * write must make progress within it; 0 disables all three.
    */
   requestTimeoutMs: number;
-  /** SPEC `--min-rate`: bytes a second an upload or download must keep up; 0 disables. */
+  /** `--min-rate`: bytes a second an upload or download must keep up; 0 disables. */
   minRate: number;
-  /** Raw byte echo instead of the protocol (SPEC `--echo`). */
+  /** Raw byte echo instead of the protocol (`--echo`). */
   echo: boolean;
   services: Services;
   /** Where each connection's first read and reply buffers come from and go back to (lib/server/connection/buffer_pool.ts). */
@@ -57,6 +64,8 @@ export class ClientHandler implements ManagedHandler, Session {
   readonly connectedAt = new Date();
   identity: Session["identity"] = undefined;
   user: Session["user"] = undefined;
+  /** `performance.now()` when the connection was queued or started: the live page's time in state. */
+  stateSince = performance.now();
 
   readonly #conn: PeerConn;
   readonly #options: HandlerOptions;
@@ -126,9 +135,15 @@ export class ClientHandler implements ManagedHandler, Session {
     return this.#state;
   }
 
+  /** What the connection is answering now, and what it answered last. */
+  get activity(): CommandActivity {
+    return this.#dispatch;
+  }
+
   /** Manager: we wait for a slot. Keep reading so a hang-up is seen and no byte is lost. */
   enqueued(leave: () => void): void {
     this.#state = "queued";
+    this.stateSince = performance.now();
     this.#options.logger.info("client queued", { client: this.id });
     this.#in.readAhead(() => this.#state === "queued").then((ended) => {
       // EOF while waiting. With requests pending this may be a half-close
@@ -145,6 +160,7 @@ export class ClientHandler implements ManagedHandler, Session {
   async run(): Promise<void> {
     if (this.#state === "closed") return;
     this.#state = "running";
+    this.stateSince = performance.now();
     const logger = this.#options.logger;
     logger.info("client started", { client: this.id });
     try {
@@ -331,7 +347,7 @@ export class ClientHandler implements ManagedHandler, Session {
   /** Writes one line while the serve loop is parked in a read, then closes (which ends that read). */
   #sayAndClose(reply: LineReply): void {
     if (this.#state === "closed") return;
-    // The sweep no longer looks at a closed handler: sayLast bounds the write itself.
+    // The sweep skips a closed handler: sayLast bounds the write itself.
     this.#state = "closed";
     sayLast(this.#conn, reply, {
       stats: this.#options.stats,
@@ -370,10 +386,6 @@ export class ClientHandler implements ManagedHandler, Session {
   #close(): void {
     this.#markGone();
     this.#state = "closed";
-    try {
-      this.#conn.close();
-    } catch {
-      // Already closed.
-    }
+    closeQuietly(this.#conn);
   }
 }

@@ -5,7 +5,7 @@
  * would cut a slow but honest 1 GiB upload; a check on every byte would let
  * a peer hold its slot by trickling one byte at a time. A floor per window
  * does neither. The reader keeps one for payloads, the reply writer one for
- * streamed DATA bodies; the server's sweep asks them (idle_sweep.ts).
+ * streamed DATA bodies; the server's sweep asks them (timeout_sweep.ts).
  */
 export class RateFloor {
   readonly #minBytes: number;

@@ -12,11 +12,11 @@
  * that is copied in when it completes, because the serve loop may consume
  * the frame buffer meanwhile and the frame must only change synchronously.
  */
-import { LINE_HEADROOM } from "../../commands/command.ts";
 import type { BufferPool } from "./buffer_pool.ts";
 import { PayloadReader } from "./payload_reader.ts";
 import { FrameBuffer, INITIAL_BUFFER_BYTES } from "../../protocol/mod.ts";
 import type { Logger } from "../log.ts";
+import { isDisconnect } from "../peer_errors.ts";
 
 /** The connection as the reader uses it (a Deno.TcpConn in the server). */
 export interface ReadableConn {
@@ -25,6 +25,12 @@ export interface ReadableConn {
   write(p: Uint8Array): Promise<number>;
 }
 
+/**
+ * How far past `--max-line` a request line is still framed, for a command
+ * whose `measuredLength` counts less than the whole line (KV SET counts its
+ * value only): its `KV SET <key> ` (a key is at most 250 bytes) fits in it.
+ */
+export const LINE_HEADROOM = 300;
 /** Smallest free space a read asks for; the buffer grows toward a line's length only when needed. */
 const MIN_READ_BYTES = 2048;
 /**
@@ -69,13 +75,13 @@ export type InputOverdue =
 
 /** Options of {@linkcode ConnReader}. */
 export interface ReaderOptions {
-  /** SPEC `--max-line`. */
+  /** `--max-line`. */
   maxLine: number;
-  /** SPEC `--idle-timeout` in ms; 0: never. */
+  /** `--idle-timeout` in ms; 0: never. */
   idleTimeoutMs: number;
-  /** SPEC `--request-timeout` in ms; 0: never (and no rate floor). */
+  /** `--request-timeout` in ms; 0: never (and no rate floor). */
   requestTimeoutMs: number;
-  /** SPEC `--min-rate`, bytes a second; 0: no floor. */
+  /** `--min-rate`, bytes a second; 0: no floor. */
   minRate: number;
   /** Counts every byte received (STATS `bytes_in`). */
   stats: { bytes_in: number };
@@ -147,8 +153,8 @@ export class ConnReader {
 
   /**
    * The serve loop's read, straight into the frame buffer; the socket
-   * read's own promise, so a request costs no promise of ours (measured in
-   * the previous round: 0.6–1.6 % of S1). Hand its result to
+   * read's own promise, so a request costs no promise of ours (one per read
+   * cost 0.6–1.6 % of S1). Hand its result to
    * {@linkcode landed}, or its rejection to {@linkcode failed}. If a
    * background read is in flight, this joins it.
    */
@@ -341,14 +347,4 @@ export class ConnReader {
     this.#ended = true;
     this.#options.onGone();
   }
-}
-
-/** Errors that only mean the peer went away (or the connection was closed under a read). */
-export function isDisconnect(error: unknown): boolean {
-  return error instanceof Deno.errors.ConnectionReset ||
-    error instanceof Deno.errors.BrokenPipe ||
-    error instanceof Deno.errors.ConnectionAborted ||
-    error instanceof Deno.errors.BadResource ||
-    error instanceof Deno.errors.NotConnected ||
-    error instanceof Deno.errors.Interrupted;
 }

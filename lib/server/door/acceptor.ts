@@ -18,6 +18,7 @@
  */
 import { delay } from "@std/async/delay";
 import type { Logger } from "../log.ts";
+import { isPerConnectionError } from "../peer_errors.ts";
 
 /** First pause after running out of descriptors; doubles up to the max. */
 const BACKOFF_MIN_MS = 5;
@@ -26,19 +27,6 @@ const BACKOFF_MAX_MS = 1000;
 
 /** errno names that mean "this process or the system is out of something": pause. */
 const EXHAUSTION = new Set(["EMFILE", "ENFILE", "ENOBUFS", "ENOMEM"]);
-
-/** True for an accept error that only concerns the one connection being accepted. */
-export function isPerConnectionError(error: unknown): boolean {
-  return error instanceof Deno.errors.NotConnected ||
-    error instanceof Deno.errors.ConnectionReset ||
-    error instanceof Deno.errors.ConnectionAborted ||
-    error instanceof Deno.errors.ConnectionRefused ||
-    error instanceof Deno.errors.TimedOut ||
-    error instanceof Deno.errors.NetworkUnreachable ||
-    (error instanceof Error && ["EPROTO", "EHOSTUNREACH", "ENETDOWN", "EPERM"].includes(
-      (error as { code?: string }).code ?? "",
-    ));
-}
 
 /** Options of {@linkcode acceptLoop}. */
 export interface AcceptOptions {

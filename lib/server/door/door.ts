@@ -1,15 +1,16 @@
 /**
  * The door (docs/security.md, docs/protocol.md#admission-the-queue-and-its-limits): what every accepted connection passes before the
- * Manager. From a `--proxy-protocol` address, its PROXY header first, bounded
- * and capped (proxy_headers.ts), which names the client the rest of the way
- * sees (docs/server.md#behind-a-load-balancer); on the TLS port its handshake,
- * bounded and capped (tls_port.ts `Handshakes`); then the address lists and
- * protected mode (gate.ts), on the client's address. A connection refused here gets its `ERR denied` line and is
- * closed (turn_away.ts) without ever taking a queue place; one let in is
- * handed on, to become a ClientHandler.
+ * Manager. From a `--proxy-protocol` address, its PROXY header first,
+ * bounded and capped (proxy_headers.ts), which names the client the rest of
+ * the way sees (docs/server.md#behind-a-load-balancer); on the TLS port its
+ * handshake, bounded and capped (tls_port.ts), after the header; then the
+ * address lists and protected mode (gate.ts), on the client's address. A
+ * connection refused here gets its `ERR denied` line and is closed
+ * (turn_away.ts) without ever taking a queue place; one let in is handed
+ * on, to become a ClientHandler.
  *
- * The accept loop never waits here: a handshake runs on its own while the
- * loop accepts the next connection.
+ * The accept loop never waits here: a header or a handshake runs on its own
+ * while the loop accepts the next connection.
  */
 import type { Logger } from "../log.ts";
 import { formatHostPort } from "../../security/address.ts";
@@ -17,17 +18,19 @@ import { type AddressList, listMatches } from "../../security/address_list.ts";
 import { type DoorConn, type ProxyFailure, ProxyHeaders } from "./proxy_headers.ts";
 import { type GatePolicy, refusal } from "./gate.ts";
 import type { Stats } from "../observability/stats.ts";
-import { type HandshakeFailure, Handshakes } from "./tls_port.ts";
+import type { TlsFiles } from "../../security/tls_files.ts";
+import { type HandshakeFailure, TlsPort } from "./tls_port.ts";
 import { TurnAway } from "../admission/turn_away.ts";
+import { closeQuietly } from "../../io.ts";
 
 /** Options of {@linkcode Door}. */
 export interface DoorOptions {
   policy: GatePolicy;
-  /** On a TLS port: the handshake deadline in ms (SPEC `--request-timeout`, 0 never). */
-  tls: { timeoutMs: number } | undefined;
+  /** On the TLS port: the certificate and key, and the handshake deadline in ms (`--request-timeout`, 0 never). */
+  tls: { files: TlsFiles; timeoutMs: number } | undefined;
   /**
-   * SPEC `--proxy-protocol`: connections from these addresses begin with a
-   * PROXY header, read within `timeoutMs` (SPEC `--request-timeout`, 0 never).
+   * `--proxy-protocol`: connections from these addresses begin with a PROXY
+   * header, read within `timeoutMs` (`--request-timeout`, 0 never).
    */
   proxy?: { from: AddressList; timeoutMs: number } | undefined;
   /** Counts `denied_total`, `tls_failures_total` and `proxy_errors_total`. */
@@ -44,61 +47,55 @@ export interface DoorOptions {
 /** Every accepted connection's way to the Manager. */
 export class Door {
   readonly #options: DoorOptions;
-  readonly #handshakes: Handshakes | undefined;
+  readonly #tls: TlsPort | undefined;
   readonly #proxyHeaders: ProxyHeaders | undefined;
   readonly #turnAway = new TurnAway();
 
   constructor(options: DoorOptions) {
     this.#options = options;
-    this.#proxyHeaders = options.proxy === undefined ? undefined : new ProxyHeaders({
+    this.#proxyHeaders = options.proxy && new ProxyHeaders({
       timeoutMs: options.proxy.timeoutMs,
       onFailure: (why, detail, conn) => this.#proxyFailed(why, detail, conn),
     });
-    this.#handshakes = options.tls === undefined ? undefined : new Handshakes({
+    this.#tls = options.tls && new TlsPort(options.tls.files, {
       timeoutMs: options.tls.timeoutMs,
-      onFailure: (why, error, conn) => this.#handshakeFailed(why, error, conn),
+      onFailure: (why, error, remote) => this.#handshakeFailed(why, error, remote),
+      onSecure: (conn) => this.#check(conn, conn.remoteAddr),
     });
   }
 
   /** Takes one accepted connection through the door. Returns at once; never throws. */
-  pass(conn: Deno.Conn): void {
-    const own = conn.remoteAddr as Deno.NetAddr;
+  pass(conn: Deno.TcpConn): void {
+    const own = conn.remoteAddr;
     const proxy = this.#options.proxy;
-    if (proxy !== undefined && listMatches(proxy.from, own.hostname)) {
-      return this.#guard(
-        conn,
-        this.#proxyHeaders!.read(conn).then((proxied) =>
-          proxied && this.#check(proxied.conn, proxied.remote)
-        ),
-      );
+    if (proxy === undefined || !listMatches(proxy.from, own.hostname)) {
+      return this.#afterHeader(conn, own);
     }
-    if (this.#handshakes === undefined) return this.#check(conn, own);
-    this.#guard(
-      conn,
-      this.#handshakes.run(conn as Deno.TlsConn).then((done) => done && this.#check(conn, own)),
-    );
+    this.#proxyHeaders!.read(conn).then((proxied) => {
+      if (proxied !== undefined) this.#afterHeader(proxied.conn, proxied.remote);
+    }).catch((error) => {
+      // A bug of ours after the header must not become an unhandled rejection,
+      // which would end the process: this connection is lost, the server goes on.
+      this.#options.logger.warn("connection failed at the door", { error: String(error) });
+      closeQuietly(conn);
+    });
   }
 
-  /** Closes the handshakes and headers in progress (the server is stopping). */
+  /** Serves a new certificate and key from the next TLS handshake on (SIGHUP). */
+  replaceCertificate(files: TlsFiles): void {
+    this.#tls?.replace(files);
+  }
+
+  /** Closes the headers and handshakes in progress (the server is stopping). */
   close(): void {
-    this.#handshakes?.closeAll();
     this.#proxyHeaders?.closeAll();
+    this.#tls?.closeAll();
   }
 
-  /** Waits on a step that runs on its own while the accept loop goes on. */
-  #guard(conn: Deno.Conn, step: Promise<unknown>): void {
-    step.catch(
-      (error) => {
-        // A bug of ours after the handshake must not become an unhandled rejection,
-        // which would end the process: this connection is lost, the server goes on.
-        this.#options.logger.warn("connection failed at the door", { error: String(error) });
-        try {
-          conn.close();
-        } catch {
-          // Already closed.
-        }
-      },
-    );
+  /** The TLS handshake on the TLS port (the header, if any, was before it); then the check. */
+  #afterHeader(conn: DoorConn, remote: Deno.NetAddr): void {
+    if (this.#tls === undefined) this.#check(conn, remote);
+    else this.#tls.handshake(conn, { remote });
   }
 
   /** The address lists, then protected mode, on the client's address; then in, or the line and the close. */
@@ -125,12 +122,12 @@ export class Door {
   }
 
   /** Counted; logged at debug level only, since port scanners and plain-text clients make these all day. */
-  #handshakeFailed(why: HandshakeFailure, error: unknown, conn: Deno.Conn): void {
+  #handshakeFailed(why: HandshakeFailure, error: unknown, remote: Deno.NetAddr): void {
     this.#options.stats.tls_failures_total++;
     const logger = this.#options.logger;
     if (!logger.debugEnabled) return;
     logger.debug(`TLS handshake ${why}`, {
-      address: formatHostPort(conn.remoteAddr as Deno.NetAddr),
+      address: formatHostPort(remote),
       error: error instanceof Error ? error.message : String(error),
     });
   }

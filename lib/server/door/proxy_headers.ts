@@ -12,6 +12,7 @@
  * protocol through {@linkcode PrefixedConn}.
  */
 import { parseProxyHeader, PROXY_MAX_HEADER_BYTES, type ProxySource } from "../../protocol/mod.ts";
+import { closeQuietly } from "../../io.ts";
 
 /**
  * Headers being read at once. Each holds a descriptor and a buffer of at
@@ -190,13 +191,5 @@ export class PrefixedConn implements DoorConn {
   close(): void {
     this.#prefix = undefined;
     this.#conn.close();
-  }
-}
-
-function closeQuietly(conn: Deno.Conn): void {
-  try {
-    conn.close();
-  } catch {
-    // Already closed.
   }
 }

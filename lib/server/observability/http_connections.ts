@@ -10,6 +10,7 @@
  * has (a scrape being written, a live page's event stream) is real work.
  * Routing lives in metrics_endpoint.ts; this file knows only connections.
  */
+import { closeQuietly } from "../../io.ts";
 
 /** One open connection and whether its request head arrived whole. */
 interface Slot {
@@ -76,14 +77,5 @@ export class HttpConnections<C extends { close(): void }> {
   closeAll(): void {
     for (const conn of this.#open.keys()) closeQuietly(conn);
     this.#open.clear();
-  }
-}
-
-/** Closes a connection or listener that may already be closed. */
-export function closeQuietly(closer: { close(): void }): void {
-  try {
-    closer.close();
-  } catch {
-    // Already closed.
   }
 }

@@ -1,6 +1,7 @@
 /**
- * The HTTP endpoint of `--metrics-port` (docs/observability.md): `GET /metrics` and
- * `GET /healthz`, one request per connection.
+ * The HTTP endpoint of `--metrics-port` (docs/observability.md): `GET /metrics`,
+ * `GET /healthz`, and the live page (`GET /`, with its event stream `GET /events`:
+ * live_page.ts, live_stream.ts), one request per connection.
  *
  * Why by hand and not `Deno.serve`: the endpoint must obey the same limits
  * as the protocol port (docs/protocol.md#limits-and-bad-input), and `Deno.serve` gives no handle on them.
@@ -16,11 +17,13 @@
  * all a Prometheus scraper needs.
  */
 import { deadline } from "@std/async/deadline";
-import { writeAll } from "../../io.ts";
+import { closeQuietly, writeAll } from "../../io.ts";
 import type { Logger } from "../log.ts";
 import { acceptLoop } from "../door/acceptor.ts";
-import { closeQuietly, HttpConnections } from "./http_connections.ts";
+import { HttpConnections } from "./http_connections.ts";
 import { type MetricsSource, renderMetrics, type RequestDurations } from "./metrics.ts";
+import { LIVE_PAGE, LIVE_PAGE_HEADERS } from "./live_page.ts";
+import type { LiveStream } from "./live_stream.ts";
 
 /**
  * Connections open at once; one more replaces the oldest that has not sent a
@@ -52,6 +55,8 @@ export interface MetricsOptions extends MetricsAddress {
    */
   unhealthy: () => string | undefined;
   logger: Logger;
+  /** The live page's event stream; without it, `/` and `/events` are not found. */
+  live?: LiveStream | undefined;
   /** Default {@linkcode HEADER_TIMEOUT_MS} (docs/protocol.md#limits-and-bad-input); tests use less. */
   headerTimeoutMs?: number;
 }
@@ -67,6 +72,7 @@ interface Answer {
   status: 200 | 400 | 404 | 405 | 503;
   body: string;
   type?: string;
+  headers?: readonly string[];
 }
 
 const REASONS: Record<Answer["status"], string> = {
@@ -91,6 +97,7 @@ export function serveMetrics(options: MetricsOptions): MetricsEndpoint {
     async close() {
       closed = true;
       closeQuietly(listener);
+      options.live?.close();
       await accepting;
       open.closeAll();
     },
@@ -107,6 +114,10 @@ async function serveOne(
     const head = await deadline(readHead(conn), options.headerTimeoutMs ?? HEADER_TIMEOUT_MS);
     if (head === undefined) return;
     open.requested(conn);
+    // The event stream keeps the connection (and its place among the 64) while the page is open.
+    if (options.live !== undefined && /^GET \/events[ ?]/.test(head)) {
+      return await options.live.serve(conn);
+    }
     const answer = route(head, options);
     const headOnly = head.startsWith("HEAD ");
     const body = encoder.encode(answer.body);
@@ -115,6 +126,7 @@ async function serveOne(
       `content-type: ${answer.type ?? "text/plain; charset=utf-8"}`,
       `content-length: ${body.length}`,
       ...(answer.status === 405 ? ["allow: GET, HEAD"] : []),
+      ...(answer.headers ?? []),
       "connection: close",
       "",
       "",
@@ -159,5 +171,13 @@ function route(head: string, options: MetricsOptions): Answer {
       ? { status: 200, body: "ok\n" }
       : { status: 503, body: `${reason.replaceAll(/[\r\n]+/g, " ")}\n` };
   }
-  return { status: 404, body: "not found: try /metrics or /healthz\n" };
+  if (path === "/" && options.live !== undefined) {
+    return {
+      status: 200,
+      body: LIVE_PAGE,
+      type: "text/html; charset=utf-8",
+      headers: LIVE_PAGE_HEADERS,
+    };
+  }
+  return { status: 404, body: "not found: try /, /metrics or /healthz\n" };
 }

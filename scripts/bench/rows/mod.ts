@@ -10,6 +10,7 @@ import { GAP } from "./admission_gap.ts";
 import { S3 } from "./churn.ts";
 import { FILE } from "./file.ts";
 import { IDLE } from "./idle.ts";
+import { HOLD } from "./hold.ts";
 import { COUNT } from "./count.ts";
 import { HASH } from "./hash.ts";
 import { COUNTFAIR } from "./count_fairness.ts";
@@ -19,6 +20,8 @@ import { LIST } from "./file_list.ts";
 import { FAULTS } from "./faults.ts";
 import { TLS } from "./tls.ts";
 import { AUTH } from "./auth.ts";
+import { PGFILE, PGKV } from "./postgres.ts";
+import { LIVE } from "./live_view.ts";
 import { HAPROXY } from "./haproxy.ts";
 
 /** Every row, in table order. */
@@ -30,6 +33,7 @@ export const ROWS: readonly BenchRow[] = [
   S3,
   FILE,
   IDLE,
+  HOLD,
   COUNT,
   HASH,
   COUNTFAIR,
@@ -39,5 +43,8 @@ export const ROWS: readonly BenchRow[] = [
   FAULTS,
   TLS,
   AUTH,
+  PGKV,
+  PGFILE,
+  LIVE,
   HAPROXY,
 ];
