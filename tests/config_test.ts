@@ -40,6 +40,7 @@ Deno.test("server args have the documented defaults", () => {
     tls: undefined,
     backlog: 4096,
     proxyProtocol: undefined,
+    store: undefined,
     logLevel: "info",
     logFormat: "text",
   });
@@ -126,6 +127,7 @@ Deno.test("server args read every option", () => {
     tls: { certFile: "cert.pem", keyFile: "key.pem" },
     backlog: 128,
     proxyProtocol: [{ network: new Uint8Array([10, 1, 2, 3]), prefix: 32 }],
+    store: undefined,
     logLevel: "debug",
     logFormat: "json",
   });
