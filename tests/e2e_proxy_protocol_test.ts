@@ -5,11 +5,12 @@
  * client the server must see everywhere: WHO, the logs, the address lists,
  * protected mode, --max-per-ip.
  */
-import { assertEquals, assertMatch } from "@std/assert";
+import { assertEquals, assertMatch, assertRejects } from "@std/assert";
 import { delay } from "@std/async/delay";
 import { concat, eventually, parseStats, tempDir, TestClient, TestServer } from "./helpers.ts";
 import { proxyV1, proxyV2 } from "./proxy_headers.ts";
 import { ADA, authLine, writeUsers } from "./users_fixtures.ts";
+import { makeTlsFixture, tlsServerArgs } from "./tls_fixtures.ts";
 
 const BALANCER = "127.0.0.2";
 const encoder = new TextEncoder();
@@ -191,4 +192,59 @@ Deno.test("a header from an address not in --proxy-protocol is not trusted: v1 i
   assertEquals(await v2.readText(), "OK bye");
   await v2.closedByServer();
   assertEquals((await stats(server)).proxy_errors_total, 0);
+});
+
+Deno.test("on a TLS port the PROXY header comes first, then the handshake", async () => {
+  await using fixture = await makeTlsFixture();
+  // 127.0.0.1 is the balancer here: Deno's TLS client cannot bind another source address.
+  await using server = await TestServer.start([
+    ...tlsServerArgs(fixture),
+    "--proxy-protocol",
+    "127.0.0.1",
+    "--insecure",
+  ]);
+  const header = proxyV2(client("203.0.113.70", 7070));
+  using proxied = await TestClient.connectTlsAfter(server.port, header, fixture.caCertPem);
+  assertMatch(await whoLine(proxied, "tls"), /^\d+ 203\.0\.113\.70:7070 running tls /);
+  // Without the header, the ClientHello is a malformed header: closed, counted, no handshake.
+  await assertRejects(() => TestClient.connectTls(server.port, fixture.caCertPem));
+  using again = await TestClient.connectTlsAfter(server.port, header, fixture.caCertPem);
+  const stats = parseStats(await again.ask("STATS"));
+  assertEquals([stats.proxy_errors_total, stats.tls_failures_total], [1, 0]);
+});
+
+/**
+ * A one-connection balancer on loopback: it waits for the client's first
+ * bytes and sends them to the server in one write with `header`, then
+ * relays both ways. Closing the listener ends it.
+ */
+function coalescingBalancer(serverPort: number, header: Uint8Array): Deno.Listener {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  (async () => {
+    for await (const from of listener) {
+      const to = await Deno.connect({ hostname: "127.0.0.1", port: serverPort });
+      const first = new Uint8Array(16 * 1024);
+      const n = await from.read(first);
+      await to.write(concat(header, first.subarray(0, n ?? 0)));
+      from.readable.pipeTo(to.writable).catch(() => {});
+      to.readable.pipeTo(from.writable).catch(() => {});
+    }
+  })().catch(() => {});
+  return listener;
+}
+
+Deno.test("a ClientHello in the same segment as the PROXY header reaches the TLS handshake", async () => {
+  await using fixture = await makeTlsFixture();
+  await using server = await TestServer.start([
+    ...tlsServerArgs(fixture),
+    "--proxy-protocol",
+    "127.0.0.1",
+    "--insecure",
+  ]);
+  using balancer = coalescingBalancer(server.port, proxyV2(client("203.0.113.71", 7171)));
+  using proxied = await TestClient.connectTls(
+    (balancer.addr as Deno.NetAddr).port,
+    fixture.caCertPem,
+  );
+  assertMatch(await whoLine(proxied, "hello"), /^\d+ 203\.0\.113\.71:7171 running hello /);
 });
