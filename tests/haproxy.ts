@@ -25,6 +25,8 @@ function freePorts(n: number): number[] {
 
 /** Options of {@linkcode HaproxySetup.start}. */
 export interface SetupOptions {
+  /** The `--store` URL that replaces the page's (a test cluster's database, tests/postgres.ts). */
+  store: string;
   /** Added to both servers' command lines (e.g. `--max-per-ip 1`). */
   serverArgs?: string[];
 }
@@ -36,6 +38,8 @@ export class HaproxySetup {
   /** HAProxy's port: where clients connect. */
   readonly port: number;
   readonly servers: TestServer[];
+  /** The servers' metrics ports (their `/healthz`), in the order of {@linkcode servers}. */
+  readonly metricsPorts: number[] = [];
   readonly #haproxy: Deno.ChildProcess;
   /** HAProxy's stderr lines so far (it reports servers going DOWN and UP there). */
   readonly haproxyLog: string[] = [];
@@ -79,7 +83,7 @@ export class HaproxySetup {
   }
 
   /** Writes the users file, starts both servers, then HAProxy, and waits until it accepts. */
-  static async start(options: SetupOptions = {}): Promise<HaproxySetup> {
+  static async start(options: SetupOptions): Promise<HaproxySetup> {
     const { haproxyConfig, serverArgs } = documentedSetup();
     const free = freePorts(DOC_PORTS.length);
     const ports = new Map(DOC_PORTS.map((documented, i) => [documented, free[i]!]));
@@ -91,6 +95,7 @@ export class HaproxySetup {
       for (const args of serverArgs) {
         const local = args.map((word, i) => {
           if (ports.has(word as typeof DOC_PORTS[number])) return port(word);
+          if (word.startsWith("postgres://")) return options.store;
           return PATH_OPTIONS.has(args[i - 1] ?? "") ? `${dir}/${word}` : word;
         });
         servers.push(
@@ -111,6 +116,7 @@ export class HaproxySetup {
         stderr: "piped",
       }).spawn();
       const setup = new HaproxySetup(Number(port("12000")), servers, haproxy, dir);
+      setup.metricsPorts.push(Number(port("9101")), Number(port("9102")));
       await setup.#waitForHaproxy();
       return setup;
     } catch (error) {
@@ -141,6 +147,12 @@ export class HaproxySetup {
         }
       }
     }
+  }
+
+  /** `/healthz` of server `index`: status and body. */
+  async health(index: number): Promise<[number, string]> {
+    const response = await fetch(`http://127.0.0.1:${this.metricsPorts[index]}/healthz`);
+    return [response.status, await response.text()];
   }
 
   /** A client through HAProxy from `from` (127.0.0.2 etc.: a distinct client), signed in as ada. */

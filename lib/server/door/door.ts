@@ -60,7 +60,7 @@ export class Door {
     this.#tls = options.tls && new TlsPort(options.tls.files, {
       timeoutMs: options.tls.timeoutMs,
       onFailure: (why, error, remote) => this.#handshakeFailed(why, error, remote),
-      onSecure: (conn) => this.#check(conn, conn.remoteAddr),
+      onSecure: (conn, remote) => this.#check(conn, remote),
     });
   }
 

@@ -156,8 +156,11 @@ export class Handshakes {
 
 /** Options of {@linkcode TlsPort}. */
 export interface TlsPortOptions extends HandshakeOptions {
-  /** Takes each connection whose handshake finished. */
-  onSecure: (conn: TlsConn) => void;
+  /**
+   * Takes each connection whose handshake finished, with its client's
+   * address (a PROXY header's, or the connection's own).
+   */
+  onSecure: (conn: TlsConn, remote: Deno.NetAddr) => void;
 }
 
 /**
@@ -166,7 +169,7 @@ export interface TlsPortOptions extends HandshakeOptions {
  */
 export class TlsPort {
   readonly #handshakes: Handshakes;
-  readonly #onSecure: (conn: TlsConn) => void;
+  readonly #onSecure: (conn: TlsConn, remote: Deno.NetAddr) => void;
   #context: SecureContext;
 
   constructor(files: TlsFiles, options: TlsPortOptions) {
@@ -228,7 +231,8 @@ export class TlsPort {
       tls.off("error", failed);
       stream.held = false;
       if (handshake.finished()) {
-        this.#onSecure(new TlsConn(tls, remote, conn.localAddr as Deno.NetAddr));
+        const peer = conn.remoteAddr as Deno.NetAddr;
+        this.#onSecure(new TlsConn(tls, peer, conn.localAddr as Deno.NetAddr), remote);
       }
     });
   }
