@@ -73,15 +73,20 @@ export class Semaphore {
 
   /** Runs `fn` while holding a permit. */
   async run<T>(fn: () => T | Promise<T>): Promise<T> {
-    const release = await this.acquire();
+    if (this.#free > 0) this.#free--;
+    else await new Promise<void>((resolve) => this.#waiters.push(resolve));
     try {
       return await fn();
     } finally {
-      release();
+      this.#release();
     }
   }
 
-  /** Waits for a permit; the function returned gives it back (once, whatever calls it later). */
+  /**
+   * Waits for a permit; the function returned gives it back (once, whatever
+   * calls it later). For a holder whose end is not one function's end (a
+   * connection held across calls).
+   */
   async acquire(): Promise<() => void> {
     if (this.#free > 0) this.#free--;
     else await new Promise<void>((resolve) => this.#waiters.push(resolve));
@@ -89,11 +94,15 @@ export class Semaphore {
     return () => {
       if (!held) return;
       held = false;
-      // Hand the permit straight to the next waiter, as Mutex does.
-      const next = this.#waiters.shift();
-      if (next) next();
-      else this.#free++;
+      this.#release();
     };
+  }
+
+  #release(): void {
+    // Hand the permit straight to the next waiter, as Mutex does.
+    const next = this.#waiters.shift();
+    if (next) next();
+    else this.#free++;
   }
 }
 

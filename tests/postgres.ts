@@ -7,6 +7,7 @@
  * check that it is never shown. `.ci/run` installs Debian's postgresql
  * where initdb is missing.
  */
+import { childrenOf, isAlive } from "./procfs.ts";
 import postgres from "postgres";
 
 /** The superuser's password in every test cluster. */
@@ -187,31 +188,6 @@ export class PostgresCluster {
   async #run(tool: string, args: string[]): Promise<void> {
     const path = `${this.#bin}/${tool}`;
     await (this.#asRoot ? exec("runuser", ["-u", USER, "--", path, ...args]) : exec(path, args));
-  }
-}
-
-/** The processes whose parent is `pid` (from /proc). */
-function childrenOf(pid: number): number[] {
-  const children: number[] = [];
-  for (const entry of Deno.readDirSync("/proc")) {
-    if (!/^\d+$/.test(entry.name)) continue;
-    try {
-      const stat = Deno.readTextFileSync(`/proc/${entry.name}/stat`);
-      // pid (comm) state ppid …: comm may hold spaces, so read after its last ")".
-      const ppid = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]);
-      if (ppid === pid) children.push(Number(entry.name));
-    } catch { /* exited meanwhile */ }
-  }
-  return children;
-}
-
-/** Whether `pid` still runs (a zombie, waiting for its parent to reap it, does not). */
-function isAlive(pid: number): boolean {
-  try {
-    const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
-    return stat.slice(stat.lastIndexOf(")") + 2, stat.lastIndexOf(")") + 3) !== "Z";
-  } catch {
-    return false;
   }
 }
 
