@@ -41,7 +41,6 @@ Deno.test("server args have the documented defaults", () => {
     tls: undefined,
     backlog: 4096,
     proxyProtocol: undefined,
-    store: undefined,
     logLevel: "info",
     logFormat: "text",
   });
@@ -129,7 +128,6 @@ Deno.test("server args read every option", () => {
     tls: { certFile: "cert.pem", keyFile: "key.pem" },
     backlog: 128,
     proxyProtocol: [{ network: new Uint8Array([10, 1, 2, 3]), prefix: 32 }],
-    store: undefined,
     logLevel: "debug",
     logFormat: "json",
   });
