@@ -40,6 +40,7 @@ Deno.test("server args have the documented defaults", () => {
     insecure: false,
     tls: undefined,
     backlog: 4096,
+    proxyProtocol: undefined,
     logLevel: "info",
     logFormat: "text",
   });
@@ -95,6 +96,8 @@ Deno.test("server args read every option", () => {
     "128",
     "--store",
     "postgres://sb:p%40ss@[::1]:6543/switch%20board",
+    "--proxy-protocol",
+    "10.1.2.3",
   ]);
   assertEquals(c, {
     host: "::",
@@ -126,6 +129,7 @@ Deno.test("server args read every option", () => {
     insecure: true,
     tls: { certFile: "cert.pem", keyFile: "key.pem" },
     backlog: 128,
+    proxyProtocol: [{ network: new Uint8Array([10, 1, 2, 3]), prefix: 32 }],
     logLevel: "debug",
     logFormat: "json",
   });
@@ -196,6 +200,7 @@ Deno.test("server args name the bad value and the allowed range", () => {
     [["--backlog", "0"], '--backlog must be an integer from 1 to 65535: received "0"'],
     [["--backlog", "65536"], '--backlog must be an integer from 1 to 65535: received "65536"'],
     [["--backlog", "many"], '--backlog must be an integer from 1 to 65535: received "many"'],
+    [["--proxy-protocol", "haproxy"], '--proxy-protocol entry "haproxy" is not an address'],
   ];
   for (const [args, message] of cases) {
     assertThrows(() => parseServerArgs(args), UsageError, message);

@@ -65,6 +65,22 @@ export class TestClient {
   }
 
   /**
+   * Connects with TLS after sending `preface` in clear on the TCP connection
+   * (a PROXY header, as a balancer in front of a TLS port sends it).
+   */
+  static async connectTlsAfter(
+    port: number,
+    preface: Uint8Array,
+    caCert: string,
+  ): Promise<TestClient> {
+    const tcp = await Deno.connect({ hostname: "127.0.0.1", port });
+    await writeAll(tcp, preface);
+    const conn = await Deno.startTls(tcp, { hostname: "localhost", caCerts: [caCert] });
+    await conn.handshake();
+    return new TestClient(conn);
+  }
+
+  /**
    * Connects to 127.0.0.1 from `localAddress` (e.g. 127.0.0.2, which the
    * server must treat as a remote peer). Deno.connect cannot choose its
    * source address; node:net can.
