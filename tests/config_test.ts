@@ -157,6 +157,11 @@ Deno.test("server args refuse unknown, repeated and conflicting options", () => 
   const cases: Array<[string[], string]> = [
     [["--bogus"], "unknown option --bogus"],
     [["-x"], "unknown option -x"],
+    [["-p", "13130"], "unknown option -p (did you mean --port?)"],
+    [["--prot", "1"], "unknown option --prot (did you mean --port?)"],
+    [["--max-runing=3"], "unknown option --max-runing (did you mean --max-running?)"],
+    [["--quite"], "unknown option --quite (did you mean --quiet?)"],
+    [["--port"], "--port needs a value"],
     [["--port", "1", "--port", "2"], "--port is given twice"],
     [["--echo", "--echo"], "--echo is given twice"],
     [["12000", "--port", "1"], "port is given twice (as 12000 and --port)"],
@@ -184,7 +189,11 @@ Deno.test("server args name the bad value and the allowed range", () => {
     ],
     [["--max-running", "0"], '--max-running must be an integer from 1 to 1000000: received "0"'],
     [["70000"], '--port must be an integer from 0 to 65535: received "70000"'],
-    [["--idle-timeout", "-1"], "unknown option -1"],
+    [
+      ["--idle-timeout", "-1"],
+      '--idle-timeout must be a number of seconds from 0 to 31536000: received "-1"',
+    ],
+    [["--max-running", "-1"], '--max-running must be an integer from 1 to 1000000: received "-1"'],
     [
       ["--queue-timeout", "soon"],
       '--queue-timeout must be a number of seconds from 0 to 31536000: received "soon"',

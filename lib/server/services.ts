@@ -26,6 +26,7 @@ import { localWorkers, type SpawnWorker } from "../worker_thread.ts";
 import type { ServerConfig } from "./config.ts";
 import { SecurityFiles } from "./security_files.ts";
 import { StartupError } from "./startup_error.ts";
+import { checkWritableDirectory } from "./path_checks.ts";
 import type { Stats } from "./observability/stats.ts";
 
 /** Options of {@linkcode ServerServices}. */
@@ -118,11 +119,13 @@ export class ServerServices {
       }
     } else {
       try {
+        await checkWritableDirectory("--root", this.#config.rootDir);
         await this.#localFiles?.prepare();
       } catch (error) {
         throw new StartupError("files", error);
       }
       try {
+        await checkWritableDirectory("--data", this.#config.dataDir);
         this.#kv = await KvStore.open(this.#config.dataDir);
       } catch (error) {
         throw new StartupError("kv", error);
