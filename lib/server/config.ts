@@ -25,7 +25,11 @@ import {
   LIMITS,
 } from "../defaults.ts";
 import type { LogFormat, LogLevel } from "./log.ts";
-import { type AddressPolicy, parseAddressList } from "../security/address_list.ts";
+import {
+  type AddressList,
+  type AddressPolicy,
+  parseAddressList,
+} from "../security/address_list.ts";
 import { UsageError } from "../usage_error.ts";
 import { meantOption } from "../suggest.ts";
 import { parseStoreUrl, type PostgresUrl } from "../stores/postgres/url.ts";
@@ -69,6 +73,8 @@ options:
                         not on this machine too
   --tls-cert FILE       PEM certificate chain: with --tls-key, the port speaks TLS only
   --tls-key FILE        PEM private key of --tls-cert
+  --proxy-protocol CIDRS  connections from these balancers begin with a PROXY header
+                        (v1 or v2, as HAProxy's send-proxy-v2) naming the real client
   --backlog N           connections the kernel keeps waiting for accept (default ${DEFAULT_BACKLOG};
                         capped by the OS, on Linux at net.core.somaxconn)
   --drain-timeout S     on shutdown, seconds running clients get to finish (default ${DEFAULT_DRAIN_TIMEOUT_S})
@@ -117,6 +123,8 @@ export interface ServerConfig {
   insecure: boolean;
   /** `--tls-cert` and `--tls-key`: the port speaks TLS only; undefined for plain TCP. */
   tls: { certFile: string; keyFile: string } | undefined;
+  /** `--proxy-protocol`: the balancers' addresses, whose connections begin with a PROXY header; undefined: off. */
+  proxyProtocol: AddressList | undefined;
   /** SPEC `--backlog`: the kernel's listen queue for connections not yet accepted. */
   backlog: number;
   logLevel: LogLevel;
@@ -153,6 +161,7 @@ const VALUE_OPTIONS = [
   "deny",
   "tls-cert",
   "tls-key",
+  "proxy-protocol",
   "backlog",
 ] as const;
 const FLAG_OPTIONS = ["echo", "insecure", "verbose", "quiet", "help", "version"] as const;
@@ -224,7 +233,7 @@ export function parseServerArgs(args: readonly string[]): ServerArgs {
   if (usersFile !== undefined && flags.has("echo")) {
     throw new UsageError("--users cannot be combined with --echo: echo mode has no AUTH");
   }
-  const addressList = (name: "allow" | "deny") => {
+  const addressList = (name: "allow" | "deny" | "proxy-protocol") => {
     const value = values.get(name);
     return value === undefined ? [] : parseAddressList(value, `--${name}`);
   };
@@ -257,6 +266,7 @@ export function parseServerArgs(args: readonly string[]): ServerArgs {
         fileOption("tls-cert", values.get("tls-cert")),
         fileOption("tls-key", values.get("tls-key")),
       ),
+      proxyProtocol: values.has("proxy-protocol") ? addressList("proxy-protocol") : undefined,
       backlog: int("backlog", DEFAULT_BACKLOG, 1, LIMITS.backlog),
       logLevel: flags.has("verbose") ? "debug" : flags.has("quiet") ? "quiet" : "info",
       logFormat,

@@ -151,7 +151,16 @@ export class ServerServices {
    * database cannot be reached (for /healthz); the embedded stores always can.
    */
   storeReachable(): boolean {
-    return this.#database?.reachable() ?? true;
+    return this.storeUnreachable() === undefined;
+  }
+
+  /**
+   * Why KV and FILE cannot be served now, one line (`/healthz` answers 503
+   * with it, docs/observability.md#health); undefined while they can.
+   */
+  storeUnreachable(): string | undefined {
+    const database = this.#database;
+    return database === undefined || database.reachable() ? undefined : database.unreachableReason;
   }
 
   /** What the commands may use: one object, shared by every connection. */
