@@ -5,7 +5,12 @@
  * each network thread and each job worker runs (see the end). Everything
  * else is in lib/.
  */
-import { parseServerArgs, SERVER_USAGE, type ServerConfig } from "./lib/server/config.ts";
+import {
+  parseServerArgs,
+  SERVER_USAGE,
+  SERVER_USAGE_HINT,
+  type ServerConfig,
+} from "./lib/server/config.ts";
 import { VERSION } from "./lib/defaults.ts";
 import { Logger } from "./lib/server/log.ts";
 import { Server } from "./lib/server/server.ts";
@@ -24,6 +29,8 @@ import {
 } from "./lib/server/net_thread.ts";
 import { UsageError } from "./lib/usage_error.ts";
 import type { ThreadStart } from "./lib/server/thread_messages.ts";
+import { initialDirectory, pathsFrom } from "./lib/server/environment.ts";
+import { localPath } from "./lib/paths.ts";
 import { parsePasswdArgs, passwd, PASSWD_USAGE } from "./lib/security/passwd.ts";
 import {
   PasswordAbortedError,
@@ -66,7 +73,7 @@ export async function main(
   } catch (error) {
     if (!(error instanceof UsageError)) throw error;
     printError(error.message);
-    Deno.stderr.writeSync(encoder.encode(SERVER_USAGE + "\n"));
+    Deno.stderr.writeSync(encoder.encode(SERVER_USAGE_HINT + "\n"));
     return 2;
   }
   if (parsed.kind === "help") {
@@ -77,7 +84,7 @@ export async function main(
     console.log(`switchboard-server ${VERSION}`);
     return 0;
   }
-  const config = parsed.config;
+  const config = pathsFrom(parsed.config, initialDirectory());
   const scheduling = scheduleNetwork();
   const printLock = new SharedPrintLock();
   const logger = new Logger({
@@ -87,18 +94,15 @@ export async function main(
     lock: printLock,
   });
   // Signals count from now: one that arrives while the server starts drains it once it listens.
-  let running: RunningServer | number | undefined;
-  let shutDownAsked = false;
+  const signalled: { server?: RunningServer; shutDown: boolean } = { shutDown: false };
   onSignals({
     shutDown: () => {
-      if (typeof running === "object") running.shutDown();
-      else shutDownAsked = true;
+      if (signalled.server) signalled.server.shutDown();
+      else signalled.shutDown = true;
     },
-    reload: () => {
-      if (typeof running === "object") running.reload();
-    },
+    reload: () => signalled.server?.reload(),
   });
-  running = await startHub(config, {
+  const running = await startHub(config, {
     logger,
     printLock,
     netModule: options.netModule ?? new URL(import.meta.url),
@@ -118,14 +122,17 @@ export async function main(
       thread: "network",
     });
   }
-  if (shutDownAsked) running.shutDown();
+  signalled.server = running;
+  if (signalled.shutDown) running.shutDown();
   return await running.exited;
 }
 
 /** `switchboard-server passwd FILE NAME ROLE` (docs/server.md#server-options): silent on success; Ctrl-C at the prompt exits 130. */
 async function passwdMain(args: readonly string[]): Promise<number> {
   try {
-    await passwd(parsePasswdArgs(args), () => readNewPassword());
+    const request = parsePasswdArgs(args);
+    const file = localPath(request.file, { cwd: initialDirectory() }).resolved;
+    await passwd({ ...request, file }, () => readNewPassword());
     return 0;
   } catch (error) {
     if (error instanceof PasswordAbortedError) return 130;

@@ -24,6 +24,7 @@ import { MAX_LINGERING } from "./admission/turn_away.ts";
 import type { ServerConfig } from "./config.ts";
 import { exposureWarning, isLoopback } from "./door/gate.ts";
 import { MAX_HANDSHAKES } from "./door/tls_port.ts";
+import { MAX_PROXY_HEADERS } from "./door/proxy_headers.ts";
 import { backlogCapNote, readSomaxconn } from "./door/listen.ts";
 import { answerThread } from "./hub_services.ts";
 import type { Logger } from "./log.ts";
@@ -178,7 +179,12 @@ export async function startHub(
 
   const closeMetrics = startMetrics(config, {
     logger,
-    healthy: () => !stopping,
+    // Why `/healthz` should turn clients away now (docs/observability.md#health), or undefined.
+    unhealthy: () => {
+      if (stopping) return "shutting down";
+      const store = services.storeUnreachable();
+      return store === undefined ? undefined : `store unreachable: ${store}`;
+    },
     gather: () => gathering.metrics(),
     live: new LiveStream(() => gathering.liveSample()),
   });
@@ -279,7 +285,9 @@ function announce(
  */
 function fitQueueLimit(config: ServerConfig, logger: Logger): number {
   const c = config;
-  const perThread = 1 + (c.tls ? MAX_HANDSHAKES : 0) + MAX_LINGERING;
+  // Each thread's listener, and what its door may hold: TLS handshakes, PROXY headers, refusals lingering.
+  const perThread = 1 + (c.tls ? MAX_HANDSHAKES : 0) +
+    (c.proxyProtocol ? MAX_PROXY_HEADERS : 0) + MAX_LINGERING;
   const settings = {
     maxRunning: c.maxRunning,
     queueLimit: c.queueLimit,

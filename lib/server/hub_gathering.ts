@@ -76,6 +76,7 @@ export class Gathering {
       ["denied_total", s.denied_total],
       ["auth_failures_total", s.auth_failures_total],
       ["tls_failures_total", s.tls_failures_total],
+      ["proxy_errors_total", s.proxy_errors_total],
     ];
   }
 

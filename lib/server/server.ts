@@ -269,12 +269,20 @@ export class Server {
       tls: tls && { files: tls, timeoutMs: this.config.requestTimeoutS * 1000 },
       stats: this.stats,
       logger: this.#logger,
-      admit: (conn) => {
-        const remote = conn.remoteAddr as Deno.NetAddr;
+      proxy: this.config.proxyProtocol === undefined ? undefined : {
+        from: this.config.proxyProtocol,
+        timeoutMs: this.config.requestTimeoutS * 1000,
+      },
+      admit: (conn, remote) => {
         const handler = new ClientHandler(conn, remote, handlerOptions);
+        const own = conn.remoteAddr as Deno.NetAddr;
         this.#logger.info("connection opened", {
           client: handler.id,
           address: formatHostPort(remote),
+          // Named by a PROXY header: which balancer it came through.
+          ...(own.hostname === remote.hostname && own.port === remote.port
+            ? {}
+            : { via: formatHostPort(own) }),
           thread,
         });
         this.manager.admit(handler);

@@ -16,6 +16,7 @@ export const COUNTER_NAMES = [
   "denied_total",
   "auth_failures_total",
   "tls_failures_total",
+  "proxy_errors_total",
 ] as const;
 
 /**
@@ -43,6 +44,8 @@ export class Stats {
   auth_failures_total = 0;
   /** TLS handshakes that failed, timed out (--request-timeout) or were dropped for newer ones. */
   tls_failures_total = 0;
+  /** Connections from a --proxy-protocol address whose PROXY header was missing, malformed or late. */
+  proxy_errors_total = 0;
 
   /** The counters as they cross threads. */
   snapshot(): Record<string, number> {

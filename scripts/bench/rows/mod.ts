@@ -19,9 +19,11 @@ import { KVKEYS } from "./kv_keys.ts";
 import { LIST } from "./file_list.ts";
 import { FAULTS } from "./faults.ts";
 import { TLS } from "./tls.ts";
+import { TLSPEERS } from "./tls_peers.ts";
 import { AUTH } from "./auth.ts";
 import { PGFILE, PGKV } from "./postgres.ts";
 import { LIVE } from "./live_view.ts";
+import { HAPROXY } from "./haproxy.ts";
 import { IDLET, S1T, S6T } from "./threads.ts";
 
 /** Every row, in table order. */
@@ -42,10 +44,12 @@ export const ROWS: readonly BenchRow[] = [
   LIST,
   FAULTS,
   TLS,
+  TLSPEERS,
   AUTH,
   PGKV,
   PGFILE,
   LIVE,
+  HAPROXY,
   S1T,
   S6T,
   GAPT,
