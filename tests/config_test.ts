@@ -209,7 +209,7 @@ Deno.test("server args name the bad value and the allowed range", () => {
     [["--threads", "two"], '--threads must be an integer from 1 to 256: received "two"'],
     [["--threads", "1.5"], '--threads must be an integer from 1 to 256: received "1.5"'],
     [["--threads", "257"], '--threads must be an integer from 1 to 256: received "257"'],
-    [["--threads", "-2"], "unknown option -2"],
+    [["--threads", "-2"], '--threads must be an integer from 1 to 256: received "-2"'],
     [["--max-line", "1.5"], '--max-line must be an integer from 1 to 67108864: received "1.5"'],
     [
       ["--allow", "10.0.0.1/8"],

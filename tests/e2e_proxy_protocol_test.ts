@@ -40,7 +40,7 @@ Deno.test("a v2 header names the client for WHO and the log; bytes sent with it 
   assertEquals(await balancer.readText(), "OK first");
   assertMatch(await whoLine(balancer, "ada"), /^\d+ 203\.0\.113\.7:51000 running ada /);
   await server.waitForLog(
-    /connection opened client=\d+ address=203\.0\.113\.7:51000 via=127\.0\.0\.2:\d+$/,
+    /connection opened client=\d+ address=203\.0\.113\.7:51000 via=127\.0\.0\.2:\d+( thread=\d+)?$/,
   );
   assertEquals((await stats(server)).proxy_errors_total, 0);
 });

@@ -25,6 +25,7 @@ import type { ServerConfig } from "./config.ts";
 import { exposureWarning, isLoopback } from "./door/gate.ts";
 import { MAX_HANDSHAKES } from "./door/tls_port.ts";
 import { MAX_PROXY_HEADERS } from "./door/proxy_headers.ts";
+import { doorShare } from "./door/door.ts";
 import { backlogCapNote, readSomaxconn } from "./door/listen.ts";
 import { answerThread } from "./hub_services.ts";
 import type { Logger } from "./log.ts";
@@ -285,9 +286,11 @@ function announce(
  */
 function fitQueueLimit(config: ServerConfig, logger: Logger): number {
   const c = config;
-  // Each thread's listener, and what its door may hold: TLS handshakes, PROXY headers, refusals lingering.
-  const perThread = 1 + (c.tls ? MAX_HANDSHAKES : 0) +
-    (c.proxyProtocol ? MAX_PROXY_HEADERS : 0) + MAX_LINGERING;
+  // Each thread's listener, and its door's share of the TLS handshakes, PROXY headers and
+  // refusals lingering that the server holds at once (door.ts `doorShare`).
+  const share = (cap: number) => doorShare(cap, c.threads);
+  const perThread = 1 + (c.tls ? share(MAX_HANDSHAKES) : 0) +
+    (c.proxyProtocol ? share(MAX_PROXY_HEADERS) : 0) + share(MAX_LINGERING);
   const settings = {
     maxRunning: c.maxRunning,
     queueLimit: c.queueLimit,

@@ -267,6 +267,7 @@ export class Server {
     return new Door({
       policy: gatePolicy(this.config),
       tls: tls && { files: tls, timeoutMs: this.config.requestTimeoutS * 1000 },
+      threads: this.config.threads,
       stats: this.stats,
       logger: this.#logger,
       proxy: this.config.proxyProtocol === undefined ? undefined : {

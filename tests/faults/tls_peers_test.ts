@@ -113,7 +113,7 @@ Deno.test("the handshake cap closes the oldest handshakes it drops: their peers 
     // Far beyond the test: every close seen here is the cap's, not the deadline's.
     "--request-timeout",
     "600",
-    // The cap, and which handshakes are the oldest, are each network thread's own:
+    // The cap is split between the network threads, each dropping its own oldest:
     // with one thread the oldest of the wave are the ones it must drop.
     "--threads",
     "1",

@@ -15,12 +15,17 @@
 import type { Logger } from "../log.ts";
 import { formatHostPort } from "../../security/address.ts";
 import { type AddressList, listMatches } from "../../security/address_list.ts";
-import { type DoorConn, type ProxyFailure, ProxyHeaders } from "./proxy_headers.ts";
+import {
+  type DoorConn,
+  MAX_PROXY_HEADERS,
+  type ProxyFailure,
+  ProxyHeaders,
+} from "./proxy_headers.ts";
 import { type GatePolicy, refusal } from "./gate.ts";
 import type { Stats } from "../observability/stats.ts";
 import type { TlsFiles } from "../../security/tls_files.ts";
-import { type HandshakeFailure, TlsPort } from "./tls_port.ts";
-import { TurnAway } from "../admission/turn_away.ts";
+import { type HandshakeFailure, MAX_HANDSHAKES, TlsPort } from "./tls_port.ts";
+import { MAX_LINGERING, TurnAway } from "../admission/turn_away.ts";
 import { closeQuietly } from "../../io.ts";
 
 /** Options of {@linkcode Door}. */
@@ -33,6 +38,13 @@ export interface DoorOptions {
    * header, read within `timeoutMs` (`--request-timeout`, 0 never).
    */
   proxy?: { from: AddressList; timeoutMs: number } | undefined;
+  /**
+   * Network threads whose doors share the server's caps (`--threads`,
+   * default 1): each door takes its {@linkcode doorShare} of the TLS
+   * handshakes, PROXY headers and lingering refusals it holds at once, so
+   * that the server holds as many descriptors for them as with one thread.
+   */
+  threads?: number;
   /** Counts `denied_total`, `tls_failures_total` and `proxy_errors_total`. */
   stats: Stats;
   logger: Logger;
@@ -49,15 +61,19 @@ export class Door {
   readonly #options: DoorOptions;
   readonly #tls: TlsPort | undefined;
   readonly #proxyHeaders: ProxyHeaders | undefined;
-  readonly #turnAway = new TurnAway();
+  readonly #turnAway: TurnAway;
 
   constructor(options: DoorOptions) {
     this.#options = options;
+    const threads = options.threads ?? 1;
+    this.#turnAway = new TurnAway({ maxLingering: doorShare(MAX_LINGERING, threads) });
     this.#proxyHeaders = options.proxy && new ProxyHeaders({
+      max: doorShare(MAX_PROXY_HEADERS, threads),
       timeoutMs: options.proxy.timeoutMs,
       onFailure: (why, detail, conn) => this.#proxyFailed(why, detail, conn),
     });
     this.#tls = options.tls && new TlsPort(options.tls.files, {
+      max: doorShare(MAX_HANDSHAKES, threads),
       timeoutMs: options.tls.timeoutMs,
       onFailure: (why, error, remote) => this.#handshakeFailed(why, error, remote),
       onSecure: (conn, remote) => this.#check(conn, remote),
@@ -131,4 +147,9 @@ export class Door {
       error: error instanceof Error ? error.message : String(error),
     });
   }
+}
+
+/** One door's share of a server-wide cap when `threads` doors split it (at least 1). */
+export function doorShare(cap: number, threads: number): number {
+  return Math.max(1, Math.ceil(cap / threads));
 }
