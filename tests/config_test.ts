@@ -40,6 +40,7 @@ Deno.test("server args have the documented defaults", () => {
     insecure: false,
     tls: undefined,
     backlog: 4096,
+    proxyProtocol: undefined,
     logLevel: "info",
     logFormat: "text",
   });
@@ -95,6 +96,8 @@ Deno.test("server args read every option", () => {
     "128",
     "--store",
     "postgres://sb:p%40ss@[::1]:6543/switch%20board",
+    "--proxy-protocol",
+    "10.1.2.3",
   ]);
   assertEquals(c, {
     host: "::",
@@ -126,6 +129,7 @@ Deno.test("server args read every option", () => {
     insecure: true,
     tls: { certFile: "cert.pem", keyFile: "key.pem" },
     backlog: 128,
+    proxyProtocol: [{ network: new Uint8Array([10, 1, 2, 3]), prefix: 32 }],
     logLevel: "debug",
     logFormat: "json",
   });
@@ -153,6 +157,11 @@ Deno.test("server args refuse unknown, repeated and conflicting options", () => 
   const cases: Array<[string[], string]> = [
     [["--bogus"], "unknown option --bogus"],
     [["-x"], "unknown option -x"],
+    [["-p", "13130"], "unknown option -p (did you mean --port?)"],
+    [["--prot", "1"], "unknown option --prot (did you mean --port?)"],
+    [["--max-runing=3"], "unknown option --max-runing (did you mean --max-running?)"],
+    [["--quite"], "unknown option --quite (did you mean --quiet?)"],
+    [["--port"], "--port needs a value"],
     [["--port", "1", "--port", "2"], "--port is given twice"],
     [["--echo", "--echo"], "--echo is given twice"],
     [["12000", "--port", "1"], "port is given twice (as 12000 and --port)"],
@@ -180,7 +189,11 @@ Deno.test("server args name the bad value and the allowed range", () => {
     ],
     [["--max-running", "0"], '--max-running must be an integer from 1 to 1000000: received "0"'],
     [["70000"], '--port must be an integer from 0 to 65535: received "70000"'],
-    [["--idle-timeout", "-1"], "unknown option -1"],
+    [
+      ["--idle-timeout", "-1"],
+      '--idle-timeout must be a number of seconds from 0 to 31536000: received "-1"',
+    ],
+    [["--max-running", "-1"], '--max-running must be an integer from 1 to 1000000: received "-1"'],
     [
       ["--queue-timeout", "soon"],
       '--queue-timeout must be a number of seconds from 0 to 31536000: received "soon"',
@@ -196,6 +209,7 @@ Deno.test("server args name the bad value and the allowed range", () => {
     [["--backlog", "0"], '--backlog must be an integer from 1 to 65535: received "0"'],
     [["--backlog", "65536"], '--backlog must be an integer from 1 to 65535: received "65536"'],
     [["--backlog", "many"], '--backlog must be an integer from 1 to 65535: received "many"'],
+    [["--proxy-protocol", "haproxy"], '--proxy-protocol entry "haproxy" is not an address'],
   ];
   for (const [args, message] of cases) {
     assertThrows(() => parseServerArgs(args), UsageError, message);

@@ -4,6 +4,7 @@
  * buffer and then its connection; streams count against the metrics
  * endpoint's 64 connections, and at most 48 of them are streams.
  */
+import { readProc } from "./procfs.ts";
 import { assert, assertEquals, assertMatch } from "@std/assert";
 import { deadline } from "@std/async/deadline";
 import { eventually, TestClient, TestServer } from "./helpers.ts";
@@ -66,7 +67,7 @@ async function receivesAfter(conn: Deno.Conn, since: number, what: string): Prom
 /** The kernel's state of the TCP socket from local port `local` to `remote` (Linux /proc/net/tcp). */
 async function tcpState(local: number, remote: number): Promise<string | undefined> {
   const hex = (port: number) => `0100007F:${port.toString(16).toUpperCase().padStart(4, "0")}`;
-  for (const line of (await Deno.readTextFile("/proc/net/tcp")).split("\n")) {
+  for (const line of readProc("/proc/net/tcp").split("\n")) {
     const fields = line.trim().split(/\s+/);
     if (fields[1] === hex(local) && fields[2] === hex(remote)) return fields[3];
   }
@@ -74,7 +75,7 @@ async function tcpState(local: number, remote: number): Promise<string | undefin
 }
 
 async function maxBufferBytes(name: "tcp_wmem" | "tcp_rmem"): Promise<number> {
-  const text = await Deno.readTextFile(`/proc/sys/net/ipv4/${name}`);
+  const text = readProc(`/proc/sys/net/ipv4/${name}`);
   return Number(text.trim().split(/\s+/)[2]);
 }
 

@@ -174,6 +174,14 @@ export class SecurityFiles {
           "clients will refuse it",
       );
     }
+    if (files.isCa) {
+      this.#logger.warn(
+        `the TLS certificate ${this.#paths.tls!.certFile} is a CA certificate (as a plain ` +
+          "openssl req -x509 makes), which clients refuse as a server's own (CaUsedAsEndEntity): " +
+          "make a CA and a server certificate signed by it, " +
+          "docs/security.md#a-certificate-for-a-private-network",
+      );
+    }
   }
 }
 

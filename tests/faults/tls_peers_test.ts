@@ -8,6 +8,7 @@
  * /proc/PID/fd of the server process (`prlimit` execs the server, so the
  * PID is the server's).
  */
+import { openDescriptors } from "../procfs.ts";
 import { assert, assertEquals } from "@std/assert";
 import { deadline } from "@std/async/deadline";
 import { eventually, parseStats, randomBytes, TestClient, TestServer } from "../helpers.ts";
@@ -33,11 +34,6 @@ const HALF_CLIENT_HELLO = new Uint8Array([
   ...new Array(49).fill(0x2a), // part of the random
 ]);
 assertEquals(HALF_CLIENT_HELLO.length, 60);
-
-/** Descriptors the process holds now. */
-function openDescriptors(pid: number): number {
-  return [...Deno.readDirSync(`/proc/${pid}/fd`)].length;
-}
 
 /** A peer that connected: `closed` resolves when it sees the server's close (end of input or a reset). */
 interface Peer {

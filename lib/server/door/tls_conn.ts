@@ -146,6 +146,9 @@ export class TlsConn {
   }
 }
 
+/** What {@linkcode TcpStream} uses of a connection: a `Deno.TcpConn`, or one after its PROXY header. */
+export type StreamConn = Pick<Deno.Conn, "read" | "write" | "closeWrite" | "close">;
+
 /**
  * A `Deno.TcpConn` as the `node:stream` Duplex that `node:tls` reads
  * records from and writes them to. Destroying it closes the connection and
@@ -153,7 +156,7 @@ export class TlsConn {
  * handshake the TLS port decides how the connection ends.
  */
 export class TcpStream extends Duplex {
-  readonly conn: Deno.TcpConn;
+  readonly conn: StreamConn;
   /**
    * True while the handshake runs. `node:tls` destroys its stream before it
    * reports a failed handshake, and without a word to the peer; the port
@@ -161,7 +164,7 @@ export class TcpStream extends Duplex {
    */
   held = true;
 
-  constructor(conn: Deno.TcpConn) {
+  constructor(conn: StreamConn) {
     super({ allowHalfOpen: true });
     this.conn = conn;
   }

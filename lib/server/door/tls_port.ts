@@ -40,6 +40,7 @@ import { createSecureContext, type SecureContext, TLSSocket } from "node:tls";
 import type { TlsFiles } from "../../security/tls_files.ts";
 import { TcpStream, TlsConn } from "./tls_conn.ts";
 import { closeQuietly } from "../../io.ts";
+import type { DoorConn } from "./proxy_headers.ts";
 
 /**
  * Handshakes in progress at once. Each holds a descriptor and a few KiB
@@ -155,8 +156,11 @@ export class Handshakes {
 
 /** Options of {@linkcode TlsPort}. */
 export interface TlsPortOptions extends HandshakeOptions {
-  /** Takes each connection whose handshake finished. */
-  onSecure: (conn: TlsConn) => void;
+  /**
+   * Takes each connection whose handshake finished, with its client's
+   * address (a PROXY header's, or the connection's own).
+   */
+  onSecure: (conn: TlsConn, remote: Deno.NetAddr) => void;
 }
 
 /**
@@ -165,7 +169,7 @@ export interface TlsPortOptions extends HandshakeOptions {
  */
 export class TlsPort {
   readonly #handshakes: Handshakes;
-  readonly #onSecure: (conn: TlsConn) => void;
+  readonly #onSecure: (conn: TlsConn, remote: Deno.NetAddr) => void;
   #context: SecureContext;
 
   constructor(files: TlsFiles, options: TlsPortOptions) {
@@ -190,11 +194,13 @@ export class TlsPort {
   }
 
   /**
-   * Runs the handshake of `conn`, an accepted TCP connection; hands it on
-   * if it finishes in time. Returns at once.
+   * Runs the handshake of `conn`, an accepted TCP connection (or one whose
+   * PROXY header was read: the bytes after it are the handshake's first);
+   * hands it on if it finishes in time. Returns at once. `remote` is the
+   * client (a PROXY header's); default the connection's own address.
    */
-  handshake(conn: Deno.TcpConn): void {
-    const remote = conn.remoteAddr;
+  handshake(conn: DoorConn, options: { remote?: Deno.NetAddr } = {}): void {
+    const remote = options.remote ?? conn.remoteAddr as Deno.NetAddr;
     const stream = new TcpStream(conn);
     // An error event without a listener would end the process.
     stream.on("error", () => {});
@@ -224,13 +230,16 @@ export class TlsPort {
     tls.once("secure", () => {
       tls.off("error", failed);
       stream.held = false;
-      if (handshake.finished()) this.#onSecure(new TlsConn(tls, remote, conn.localAddr));
+      if (handshake.finished()) {
+        const peer = conn.remoteAddr as Deno.NetAddr;
+        this.#onSecure(new TlsConn(tls, peer, conn.localAddr as Deno.NetAddr), remote);
+      }
     });
   }
 }
 
 /** Sends the alert, then closes `conn`: within {@linkcode ALERT_LINGER_MS} whatever the peer does. */
-async function sendAlert(conn: Deno.TcpConn): Promise<void> {
+async function sendAlert(conn: DoorConn): Promise<void> {
   const timer = setTimeout(() => closeQuietly(conn), ALERT_LINGER_MS);
   try {
     await conn.write(HANDSHAKE_FAILURE_ALERT);

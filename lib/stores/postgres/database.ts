@@ -144,6 +144,11 @@ export class PostgresDatabase {
     return this.#ready && this.#reachable;
   }
 
+  /** Why the store could not be reached the last time it was not (for /healthz, with {@linkcode reachable}). */
+  get unreachableReason(): string {
+    return this.#reason;
+  }
+
   /** Runs `work` with the pool, within the deadline; a lost database becomes StoreUnreachableError. */
   call<T>(work: (sql: postgres.Sql) => Promise<T>): Promise<T> {
     if (!this.#ready) return Promise.reject(new StoreUnreachableError(this.#reason));
