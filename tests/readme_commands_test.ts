@@ -16,6 +16,7 @@ const README = "README.md";
 const WALKTHROUGH = "The lab walkthrough, with nc";
 const CLIENT = "The client";
 const USERS_AND_TLS = "Users and TLS";
+const WATCH = "Watch it work";
 
 /** The README's port, replaced by the test server's in every command and output. */
 const README_PORT = "12000";
@@ -160,6 +161,25 @@ Deno.test("the README's users and TLS commands work from an empty folder", async
   await runUsersAndTls(commandsOf(block!.lines), dir.path);
 });
 
+Deno.test("the README's live-page command serves the page on the metrics port it names", async () => {
+  await using dir = await tempDir();
+  const [block] = codeBlocks(README, "sh").filter((b) => b.heading === WATCH);
+  const [command] = commandsOf(block!.lines);
+  const { port: metricsPort } = (() => {
+    using probe = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+    return probe.addr;
+  })();
+  // The README's ports, 12000 and 9464, become free ones.
+  const args = command!.split(" ").slice(3)
+    .map((word) => word === README_PORT ? "0" : word === "9464" ? String(metricsPort) : word);
+  await using server = new TaskServer(args, dir.path);
+  await server.port;
+  const page = await fetch(`http://127.0.0.1:${metricsPort}/`);
+  assertEquals(page.status, 200);
+  const html = await page.text();
+  assertEquals(html.includes("<title>switchboard live"), true, html.slice(0, 300));
+});
+
 Deno.test("the README shows no command that these tests do not run", () => {
   const runHere: Array<[string, RegExp]> = [
     [
@@ -168,6 +188,7 @@ Deno.test("the README shows no command that these tests do not run", () => {
     ],
     [CLIENT, /^deno task client\b/],
     [USERS_AND_TLS, /^deno task (server|client)\b/],
+    [WATCH, /^deno task server 12000 1 --metrics-port 9464$/],
     // `deno task server` starts the client test's server; `deno task test` is this suite.
     ["Two commands", /^deno task (server|test)$/],
   ];

@@ -7,7 +7,7 @@
 import { createPrivateKey, X509Certificate } from "node:crypto";
 import { reasonOf } from "../paths.ts";
 
-/** What `Deno.listenTls` needs, and what the server may want to log about it. */
+/** What the TLS port's handshakes need (lib/server/door/tls_port.ts), and what the server may want to log about it. */
 export interface TlsFiles {
   /** PEM certificate chain, leaf first. */
   readonly cert: string;

@@ -163,6 +163,8 @@ export class TcpStream extends Duplex {
    * then sends the alert itself and closes (tls_port.ts).
    */
   held = true;
+  /** Where each read lands; `node:tls` gets a copy of what arrived. */
+  readonly #scratch = new Uint8Array(RECORD_READ_BYTES);
 
   constructor(conn: StreamConn) {
     super({ allowHalfOpen: true });
@@ -170,10 +172,12 @@ export class TcpStream extends Duplex {
   }
 
   override _read(): void {
-    // A fresh buffer each time: it is pushed as it is, never copied.
-    const buffer = new Uint8Array(RECORD_READ_BYTES);
+    // One buffer for every read, and a copy of what came: a fresh 16 KiB buffer
+    // per read, pushed as it was, cost a quarter of the requests per core in a
+    // PING echo (27k against 33-38k per server core, interleaved runs).
+    const buffer = this.#scratch;
     this.conn.read(buffer).then(
-      (n) => this.push(n === null ? null : buffer.subarray(0, n)),
+      (n) => this.push(n === null ? null : buffer.slice(0, n)),
       (error) => this.destroy(error),
     );
   }

@@ -22,17 +22,19 @@
  * until the peers left; here every peer saw the close at 2.2 s and the
  * count was back to its baseline.
  *
- * Why not `node:tls`'s own listener (`node:net`), whose sockets are native
- * and faster: in Deno 2.9.6 a `node:net` server that once fails an accept
+ * Why not `node:tls`'s own listener (`node:net`), whose sockets are native:
+ * in Deno 2.9.6 a `node:net` server that once fails an accept
  * for want of descriptors never accepts again (300 connections against a
  * server limited to 128 descriptors: the rest, and every later one, were
  * never accepted). The plain listener keeps the accept loop of
  * acceptor.ts, which pauses and resumes, and `--backlog` the same on both ports.
  *
- * What it costs: every byte of the TLS port goes through Node streams. An
- * echo of `PING` with 50 clients, server on one core of the shared 2-core
- * machine, served about 33k requests per server core against 72k for
- * `Deno.listenTls` in the same run; docs/performance.md has the TLS row.
+ * What it costs: every byte of the TLS port goes through Node streams and
+ * Deno's `node:tls`. The bench's TLS row (S1 over TLS, 50 clients, PING)
+ * served 25k requests per server core, 0.34× plain, against 62k (0.75×)
+ * for `Deno.listenTls` in a run right after, on the shared 2-core machine
+ * (load average 10-15); a PING echo alone, 31k against 64-73k.
+ * `node:net`'s listener with its native TLS sockets did no better (34-37k).
  * What it gives besides: a new certificate (SIGHUP) serves the next
  * handshake without listening again, so a reload refuses no connection.
  */
