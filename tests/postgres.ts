@@ -7,7 +7,6 @@
  * check that it is never shown. `.ci/run` installs Debian's postgresql
  * where initdb is missing.
  */
-import { childrenOf, isAlive } from "./procfs.ts";
 import postgres from "postgres";
 
 /** The superuser's password in every test cluster. */
