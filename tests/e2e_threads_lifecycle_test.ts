@@ -6,14 +6,14 @@
  */
 import { assertEquals, assertMatch } from "@std/assert";
 import { repoPath, run, SERVER_PERMISSIONS, tempDir, TestServer } from "./helpers.ts";
-import { connectOnThread } from "./threads_helpers.ts";
+import { connectOnThread, TWO_THREADS } from "./threads_helpers.ts";
 import { ADA, authLine, BOB, writeUsers } from "./users_fixtures.ts";
 import { CRASH_FILE } from "./fixtures/crashing_server.ts";
 
 const SHUTDOWN = "ERR shutdown server is shutting down";
 
 Deno.test("--threads 2: SIGTERM finishes the running requests and refuses the queue on both threads, then exits 0", async () => {
-  const server = await TestServer.start(["--threads", "2", "--max-running", "2", "-v"]);
+  const server = await TestServer.start([...TWO_THREADS, "--max-running", "2"]);
   await using _server = server;
   const running = [await connectOnThread(server, 0), await connectOnThread(server, 1)];
   const queued = [await connectOnThread(server, 0), await connectOnThread(server, 1)];
@@ -41,7 +41,7 @@ Deno.test("--threads 2: SIGHUP's new users are in force on every thread", async 
   await using dir = await tempDir();
   const usersFile = `${dir.path}/users`;
   await writeUsers(usersFile, [ADA]);
-  await using server = await TestServer.start(["--threads", "2", "--users", usersFile]);
+  await using server = await TestServer.start([...TWO_THREADS, "--users", usersFile]);
   const clients = [await connectOnThread(server, 0), await connectOnThread(server, 1)];
   try {
     for (const { client } of clients) {
@@ -103,7 +103,7 @@ Deno.test("--threads 2 where listeners cannot share the port is a usage error th
 });
 
 Deno.test("a network thread that crashes stops the server with one line and exit code 1", async () => {
-  const server = await TestServer.start(["--threads", "2"], {
+  const server = await TestServer.start([...TWO_THREADS], {
     entry: repoPath("tests/fixtures/crashing_server.ts"),
   });
   await using _server = server;

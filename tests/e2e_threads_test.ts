@@ -9,7 +9,12 @@
 import { assertEquals, assertMatch } from "@std/assert";
 import { deadline } from "@std/async/deadline";
 import { parseStats, TestClient, TestServer } from "./helpers.ts";
-import { connectOnThread, connectPlaced, type PlacedClient } from "./threads_helpers.ts";
+import {
+  connectOnThread,
+  connectPlaced,
+  type PlacedClient,
+  TWO_THREADS,
+} from "./threads_helpers.ts";
 import { readProc } from "./procfs.ts";
 
 /** LISTEN sockets on `port` in /proc/net/tcp (local address `0100007F:PORT`, state 0A). */
@@ -30,7 +35,7 @@ function replyOf(client: TestClient, what: string): Promise<string> {
 }
 
 Deno.test("--threads 2: two listeners on the port, and each thread accepts connections", async () => {
-  await using server = await TestServer.start(["--threads", "2"]);
+  await using server = await TestServer.start([...TWO_THREADS]);
   server.assertLogged(/listening on 127\.0\.0\.1:\d+, max 64 running, queue 1024, 2 threads$/);
   if (Deno.build.os === "linux") assertEquals(listenersOn(server.port), 2);
   const zero = await connectOnThread(server, 0);
@@ -42,7 +47,7 @@ Deno.test("--threads 2: two listeners on the port, and each thread accepts conne
 });
 
 Deno.test("--threads 2: WHO lists both threads' connections, ids rise in accept order, STATS adds up", async () => {
-  await using server = await TestServer.start(["--threads", "2"]);
+  await using server = await TestServer.start([...TWO_THREADS]);
   const placed: PlacedClient[] = [];
   for (const thread of [0, 1, 0, 1]) placed.push(await connectOnThread(server, thread));
   try {
@@ -64,7 +69,7 @@ Deno.test("--threads 2: WHO lists both threads' connections, ids rise in accept 
 });
 
 Deno.test("--threads 2: 12 clients behind --max-running 2 are served strictly in connect order across threads", async () => {
-  await using server = await TestServer.start(["--threads", "2", "--max-running", "2"]);
+  await using server = await TestServer.start([...TWO_THREADS, "--max-running", "2"]);
   const running = [await connectOnThread(server, 0), await connectOnThread(server, 1)];
   const queued: PlacedClient[] = [];
   try {
@@ -96,8 +101,7 @@ Deno.test("--threads 2: 12 clients behind --max-running 2 are served strictly in
 
 Deno.test("--threads 2: --max-per-ip counts the address's connections on every thread", async () => {
   await using server = await TestServer.start([
-    "--threads",
-    "2",
+    ...TWO_THREADS,
     "--max-per-ip",
     "1",
     "--insecure",
@@ -123,7 +127,7 @@ Deno.test("--threads 2: --max-per-ip counts the address's connections on every t
 });
 
 Deno.test("--threads 2: KV INCR from 40 connections on both threads is exact", async () => {
-  await using server = await TestServer.start(["--threads", "2"]);
+  await using server = await TestServer.start([...TWO_THREADS]);
   const clients: PlacedClient[] = [];
   for (let i = 0; i < 40; i++) clients.push(await connectPlaced(server));
   try {
@@ -143,7 +147,7 @@ Deno.test("--threads 2: KV INCR from 40 connections on both threads is exact", a
 });
 
 Deno.test("--threads 2 --echo: every thread echoes bytes back exactly", async () => {
-  await using server = await TestServer.start(["--threads", "2", "--echo"]);
+  await using server = await TestServer.start([...TWO_THREADS, "--echo"]);
   for (const thread of [0, 1]) {
     const { client } = await connectOnThread(server, thread);
     using _client = client;

@@ -1,11 +1,14 @@
 /**
  * Test helpers for `--threads`: which network thread a connection landed on
- * (the server logs `thread=N` with each connection it opens), and a client
- * placed on the thread a test wants. The kernel spreads connections between
+ * (with `-v` the server logs `thread=N` with each connection it opens), and
+ * a client placed on the thread a test wants. The kernel spreads connections between
  * the threads' listeners by a hash of the addresses and ports, so a test
  * connects until one lands where it must, closing the others first.
  */
 import { TestClient, type TestServer } from "./helpers.ts";
+
+/** Two network threads, and `-v`, so that the log says which thread took each connection. */
+export const TWO_THREADS: readonly string[] = ["--threads", "2", "-v"];
 
 /** A client and what the server logged when it opened the connection. */
 export interface PlacedClient {

@@ -262,7 +262,10 @@ export class Server {
         replies: new BufferPool(INITIAL_REPLY_BYTES, POOLED_BUFFERS),
       },
     };
-    const thread = this.config.threads > 1 ? this.#start.thread : undefined;
+    // Which thread took a connection is for debugging (-v): the kernel decides it, not the client.
+    const thread = this.config.threads > 1 && this.#logger.debugEnabled
+      ? this.#start.thread
+      : undefined;
     const tls = this.#start.tls;
     return new Door({
       policy: gatePolicy(this.config),
