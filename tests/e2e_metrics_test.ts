@@ -198,6 +198,8 @@ Deno.test("healthz answers 200 while every slot and queue place is taken", async
   assertEquals(await running.ask("PING"), "OK PONG");
   using queued = await TestClient.connect(server.port);
   await queued.send("PING");
+  // Queued before the next one connects: on two network threads the later one could be admitted first.
+  await server.waitForLog(/client queued/);
   using turnedAway = await TestClient.connect(server.port);
   assertMatch(await turnedAway.ask("PING"), /^ERR busy server full/);
   const health = await fetch(`${base}/healthz`);
