@@ -6,7 +6,7 @@
  * Buffers take turns, so a chunk stays valid until the one after next is
  * requested, and the two compose.
  */
-import { type ByteSink, type ByteSource, CutShortError, writeAll } from "./io.ts";
+import { type ByteSink, type ByteSource, closeQuietly, CutShortError, writeAll } from "./io.ts";
 
 /**
  * Size of each transfer chunk (file reads and socket writes of FILE GET,
@@ -21,6 +21,14 @@ import { type ByteSink, type ByteSource, CutShortError, writeAll } from "./io.ts
  * clients takes the fairness.
  */
 export const CHUNK_BYTES = 64 * 1024;
+
+/**
+ * Chunk size of a transfer that has nobody to be fair to: the client's own
+ * upload, and the server's download while it is the only one. 1 MiB moves
+ * a file in 16× fewer reads, writes and promises than {@linkcode CHUNK_BYTES}
+ * (docs/performance.md#file: the measurement).
+ */
+export const SOLO_CHUNK_BYTES = 1024 * 1024;
 
 /**
  * Buffers that take turns for streamed bytes (a DATA body, an upload, a
@@ -44,19 +52,31 @@ export class TurnBuffers {
 
 /**
  * Yields exactly `size` bytes from `source`'s current position; the next
- * chunk is being read while the caller works on this one. Throws if the
- * CutShortError if the source ends early. Each chunk is valid until the one after next is asked for.
+ * chunk is being read while the caller works on this one. Throws
+ * CutShortError if the source ends early. Each chunk is valid until the one
+ * after next is asked for. `chunkBytes` may be a function, asked before each
+ * read: the size may change along the way (a download that is alone, then
+ * is not).
  */
 export async function* readAhead(
   source: ByteSource,
   size: number,
-  chunkBytes = CHUNK_BYTES,
+  chunkBytes: number | (() => number) = CHUNK_BYTES,
 ): AsyncGenerator<Uint8Array> {
+  const chunkSize = () =>
+    Math.min(typeof chunkBytes === "number" ? chunkBytes : chunkBytes(), Math.max(size, 1));
   // Three buffers: the one read ahead, the one yielded, and the one before
-  // it, which a write-behind consumer may still be writing.
-  const turns = new TurnBuffers(Math.min(chunkBytes, Math.max(size, 1)), 3);
+  // it, which a write-behind consumer may still be writing. Another size
+  // takes three new ones: the old are never handed out again, so the
+  // chunks in them stay valid.
+  let turns = new TurnBuffers(chunkSize(), 3);
   let buffer = turns.next();
   let left = size;
+  const nextBuffer = () => {
+    const length = chunkSize();
+    if (length !== turns.length) turns = new TurnBuffers(length, 3);
+    return turns.next();
+  };
   const start = (buffer: Uint8Array) => {
     const reading = source.read(buffer.subarray(0, Math.min(left, buffer.length)));
     reading.catch(() => {}); // awaited below; never an unhandled rejection meanwhile
@@ -70,7 +90,7 @@ export async function* readAhead(
       if (n === null) throw new CutShortError(size - left, size);
       const chunk = buffer.subarray(0, n);
       left -= n;
-      buffer = turns.next();
+      buffer = nextBuffer();
       if (left > 0) next = start(buffer);
       yield chunk;
     }
@@ -81,17 +101,46 @@ export async function* readAhead(
 }
 
 /**
+ * How often a file being written is flushed to disk behind the writes: the
+ * fdatasync at the end of a transfer then has at most this much left to
+ * write, instead of the whole file. It was 100–200 ms of a 256–512 MiB
+ * PUT or GET (0.5–1.3 s), spent with nothing else to do; with a flush every
+ * 32 MiB the last one took 11–15 ms (docs/performance.md#file).
+ */
+export const SYNC_BEHIND_BYTES = 32 * 1024 * 1024;
+
+/** Options of {@linkcode WriteBehind}. */
+export interface WriteBehindOptions {
+  /**
+   * Flushes what was written so far to disk (a second descriptor's
+   * `syncData`, see {@linkcode syncBehind}), started in the background
+   * every `syncEvery` bytes, one at a time. Default: none.
+   */
+  sync?: (() => Promise<void>) | undefined;
+  /** Bytes between two background syncs (default {@linkcode SYNC_BEHIND_BYTES}). */
+  syncEvery?: number;
+}
+
+/**
  * Writes chunks in order without waiting for each: `write` returns once the
  * previous write is done and this one has started. The chunk must stay
  * valid until the next `write` returns (readAhead's and the payload's
- * turn-taking buffers guarantee that). `flush` waits for the last one.
+ * turn-taking buffers guarantee that). `flush` waits for the last one, and
+ * for the background sync in flight, if any, whose failure it throws.
  */
 export class WriteBehind {
   readonly #sink: ByteSink;
+  readonly #sync: (() => Promise<void>) | undefined;
+  readonly #syncEvery: number;
   #pending: Promise<void> | undefined;
+  #syncing: Promise<void> | undefined;
+  /** Bytes written since the last background sync started. */
+  #unsynced = 0;
 
-  constructor(sink: ByteSink) {
+  constructor(sink: ByteSink, options: WriteBehindOptions = {}) {
     this.#sink = sink;
+    this.#sync = options.sync;
+    this.#syncEvery = options.syncEvery ?? SYNC_BEHIND_BYTES;
   }
 
   async write(chunk: Uint8Array): Promise<void> {
@@ -99,11 +148,47 @@ export class WriteBehind {
     const writing = writeAll(this.#sink, chunk);
     writing.catch(() => {}); // awaited by the next write or flush
     this.#pending = writing;
+    this.#unsynced += chunk.length;
+    if (this.#unsynced >= this.#syncEvery) this.#syncBehind();
   }
 
   async flush(): Promise<void> {
     const pending = this.#pending;
     this.#pending = undefined;
     await pending;
+    await this.#syncing;
   }
+
+  /** Starts a background sync of what is written so far, unless one runs. */
+  #syncBehind(): void {
+    if (this.#sync === undefined || this.#syncing !== undefined) return;
+    this.#unsynced = 0;
+    const syncing: Promise<void> = this.#sync().then(() => {
+      // Done: the next one may start. A failure stays, for flush to throw.
+      if (this.#syncing === syncing) this.#syncing = undefined;
+    });
+    syncing.catch(() => {}); // thrown by flush
+    this.#syncing = syncing;
+  }
+}
+
+/** A background flush of one file to disk, for {@linkcode WriteBehindOptions.sync}. */
+export interface SyncBehind extends Disposable {
+  /** Undefined if the second descriptor could not be opened: the writes then go unflushed until the end. */
+  sync: (() => Promise<void>) | undefined;
+}
+
+/**
+ * Opens `path` (a file being written through another descriptor) a second
+ * time, read-only, to flush it to disk from there: Deno runs one operation
+ * at a time per descriptor, so a sync on the writing descriptor would hold
+ * up the writes queued behind it. Nothing depends on it: the writer's own
+ * `syncData` at the end is what makes the file durable.
+ */
+export async function syncBehind(path: string): Promise<SyncBehind> {
+  const file = await Deno.open(path, { read: true }).catch(() => undefined);
+  return {
+    sync: file === undefined ? undefined : () => file.syncData(),
+    [Symbol.dispose]: () => closeQuietly(file),
+  };
 }

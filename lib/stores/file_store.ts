@@ -16,7 +16,7 @@
  *   and PUT's rename replaces the link itself.
  */
 import { createHash } from "node:crypto";
-import { readAhead, WriteBehind } from "../chunks.ts";
+import { CHUNK_BYTES, readAhead, SOLO_CHUNK_BYTES, syncBehind, WriteBehind } from "../chunks.ts";
 import { closeQuietly, CutShortError } from "../io.ts";
 import type { FileHashes } from "./file_hashes.ts";
 import { identityOf } from "./file_identity.ts";
@@ -83,6 +83,8 @@ export class FileStore {
     { resolve: (bytes: Uint8Array) => void; reject: (error: unknown) => void }
   > = [];
   #listingsBuilding = 0;
+  /** GETs streaming now: one alone reads in larger chunks (see {@linkcode #download}). */
+  #downloads = 0;
   readonly #list: (root: string) => Promise<Uint8Array>;
 
   constructor(root: string, options: FileStoreOptions) {
@@ -143,8 +145,10 @@ export class FileStore {
     let open = true;
     let renamed = false;
     try {
-      // Hash and receive the next chunk while the previous one goes to disk.
-      const disk = new WriteBehind(file);
+      // Hash and receive the next chunk while the previous one goes to disk,
+      // and flush to disk behind the writes, so the final sync is short.
+      using synced = await syncBehind(temp);
+      const disk = new WriteBehind(file, { sync: synced.sync });
       for await (const chunk of source) {
         hash.update(chunk);
         await disk.write(chunk);
@@ -217,7 +221,7 @@ export class FileStore {
         return {
           size: info.size,
           sha256,
-          chunks: () => readAhead(file, info.size),
+          chunks: () => this.#download(file, info.size),
           close: () => closeQuietly(file),
         };
       } catch (error) {
@@ -226,6 +230,21 @@ export class FileStore {
       }
     }
     throw notFound();
+  }
+
+  /**
+   * The chunks of one GET. A download alone reads (and so writes to its
+   * socket) in {@linkcode SOLO_CHUNK_BYTES}; as soon as another one runs,
+   * every download goes back to {@linkcode CHUNK_BYTES}, the size whose
+   * fairness lib/chunks.ts measured.
+   */
+  async *#download(file: Deno.FsFile, size: number): AsyncGenerator<Uint8Array> {
+    this.#downloads++;
+    try {
+      yield* readAhead(file, size, () => this.#downloads === 1 ? SOLO_CHUNK_BYTES : CHUNK_BYTES);
+    } finally {
+      this.#downloads--;
+    }
   }
 
   /** Deletes `name`; throws FileNotFoundError if there is no such regular file. */
