@@ -25,6 +25,7 @@ import { PasswordAbortedError, PasswordInputError } from "./lib/security/passwor
 import { OutputError, Printer, writeOutput } from "./lib/client/output.ts";
 import { runPiped } from "./lib/client/piped.ts";
 import { runShell } from "./lib/client/shell.ts";
+import { runTop, TopRefusedError } from "./lib/client/top.ts";
 import { IntegrityError } from "./lib/client/transfer.ts";
 import { VERSION } from "./lib/defaults.ts";
 import type { SyncByteSink } from "./lib/io.ts";
@@ -137,6 +138,7 @@ async function runClient(args: readonly string[]): Promise<number> {
     else {
       command = await parseCommand(config.words, {
         workMs: config.workMs,
+        interval: config.interval,
         force: config.force,
         // Deno's prompt() adds a space after the question.
         ask: interactive ? (question) => Promise.resolve(prompt(question.trimEnd())) : undefined,
@@ -230,6 +232,8 @@ async function runMode(
       return await runRequest(connection, command.line, { printer, notice });
     case "keys":
       return await runKeys(connection, command.prefix, { printer, notice });
+    case "top":
+      return await top(connection, command.intervalMs, { json: config.json, printer });
     case "put":
     case "get": {
       // Ctrl-C closes the connection instead of killing the program at once, so the
@@ -257,6 +261,36 @@ async function runMode(
   if (!interactive) return await runPiped(connection, Deno.stdin.readable, printer);
   await shell(connection, { connectOptions, printer, base, progressSink });
   return false;
+}
+
+/** `top` on this process's terminal; resolves to true if the server answered ERR. */
+async function top(
+  connection: Connection,
+  intervalMs: number,
+  options: { json: boolean; printer: Printer },
+): Promise<boolean> {
+  try {
+    await runTop(connection, {
+      intervalMs,
+      json: options.json,
+      terminal: { output: Deno.stdout, input: Deno.stdin, size: terminalSize },
+    });
+    return false;
+  } catch (error) {
+    if (!(error instanceof TopRefusedError)) throw error;
+    options.printer.print(error.reply);
+    return true;
+  }
+}
+
+/** The terminal's size; 80 × 24 when stdout is not one, or says 0 (a pseudo-terminal never sized). */
+function terminalSize(): { columns: number; rows: number } {
+  try {
+    const { columns, rows } = Deno.consoleSize();
+    return { columns: columns || 80, rows: rows || 24 };
+  } catch {
+    return { columns: 80, rows: 24 };
+  }
 }
 
 /** The interactive shell on the terminal, with the history file in the home directory. */

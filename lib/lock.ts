@@ -78,11 +78,31 @@ export class Semaphore {
     try {
       return await fn();
     } finally {
-      // Hand the permit straight to the next waiter, as Mutex does.
-      const next = this.#waiters.shift();
-      if (next) next();
-      else this.#free++;
+      this.#release();
     }
+  }
+
+  /**
+   * Waits for a permit; the function returned gives it back (once, whatever
+   * calls it later). For a holder whose end is not one function's end (a
+   * connection held across calls).
+   */
+  async acquire(): Promise<() => void> {
+    if (this.#free > 0) this.#free--;
+    else await new Promise<void>((resolve) => this.#waiters.push(resolve));
+    let held = true;
+    return () => {
+      if (!held) return;
+      held = false;
+      this.#release();
+    };
+  }
+
+  #release(): void {
+    // Hand the permit straight to the next waiter, as Mutex does.
+    const next = this.#waiters.shift();
+    if (next) next();
+    else this.#free++;
   }
 }
 

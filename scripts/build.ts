@@ -13,7 +13,7 @@
  */
 import project from "../deno.json" with { type: "json" };
 import { CLIENT_ENV_PERMISSION } from "../lib/client/environment.ts";
-import { NET_THREAD_PERMISSION } from "../lib/server/net_thread.ts";
+import { SERVER_ENV_PERMISSION } from "../lib/server/environment.ts";
 
 const ROOT = new URL("..", import.meta.url);
 
@@ -36,7 +36,7 @@ export const EXECUTABLES = [
       "--allow-net",
       "--allow-read",
       "--allow-write",
-      NET_THREAD_PERMISSION,
+      SERVER_ENV_PERMISSION,
     ],
   },
   {

@@ -38,6 +38,7 @@ Deno.test("client args have the documented defaults", () => {
     json: false,
     force: false,
     workMs: undefined,
+    interval: undefined,
     words: [],
     tls: false,
     caCert: undefined,

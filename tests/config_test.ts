@@ -2,6 +2,7 @@
 import { assertEquals, assertThrows } from "@std/assert";
 import { parseServerArgs, type ServerConfig } from "../lib/server/config.ts";
 import { UsageError } from "../lib/usage_error.ts";
+import { backlogCapNote } from "../lib/server/door/listen.ts";
 
 function config(args: string[]): ServerConfig {
   const parsed = parseServerArgs(args);
@@ -30,6 +31,7 @@ Deno.test("server args have the documented defaults", () => {
     workers: navigator.hardwareConcurrency,
     dataDir: "./data",
     rootDir: "./files",
+    store: undefined,
     maxFileSize: 1073741824,
     echo: false,
     metrics: undefined,
@@ -37,6 +39,7 @@ Deno.test("server args have the documented defaults", () => {
     addresses: { allow: [], deny: [] },
     insecure: false,
     tls: undefined,
+    backlog: 4096,
     logLevel: "info",
     logFormat: "text",
   });
@@ -88,6 +91,8 @@ Deno.test("server args read every option", () => {
     "cert.pem",
     "--tls-key",
     "key.pem",
+    "--backlog",
+    "128",
   ]);
   assertEquals(c, {
     host: "::",
@@ -104,6 +109,7 @@ Deno.test("server args read every option", () => {
     workers: 3,
     dataDir: "/var/lib/sb",
     rootDir: "/srv/files",
+    store: undefined,
     maxFileSize: 0,
     echo: true,
     metrics: { hostname: "127.0.0.1", port: 9464 },
@@ -117,6 +123,7 @@ Deno.test("server args read every option", () => {
     },
     insecure: true,
     tls: { certFile: "cert.pem", keyFile: "key.pem" },
+    backlog: 128,
     logLevel: "debug",
     logFormat: "json",
   });
@@ -138,6 +145,7 @@ Deno.test("server args refuse unknown, repeated and conflicting options", () => 
     [["--tls-cert", "c.pem"], "--tls-cert needs --tls-key (its private key)"],
     [["--tls-key", "k.pem"], "--tls-key needs --tls-cert (its certificate chain)"],
     [["--users="], '--users must be a file path: received ""'],
+    [["--backlog", "1", "--backlog", "2"], "--backlog is given twice"],
   ];
   for (const [args, message] of cases) {
     assertThrows(() => parseServerArgs(args), UsageError, message);
@@ -165,6 +173,9 @@ Deno.test("server args name the bad value and the allowed range", () => {
       '--allow entry "10.0.0.1/8" has bits set after its /8 prefix (did you mean 10.0.0.0/8?)',
     ],
     [["--deny", "10.0.0.0/8,nope"], '--deny entry "nope" is not an address'],
+    [["--backlog", "0"], '--backlog must be an integer from 1 to 65535: received "0"'],
+    [["--backlog", "65536"], '--backlog must be an integer from 1 to 65535: received "65536"'],
+    [["--backlog", "many"], '--backlog must be an integer from 1 to 65535: received "many"'],
   ];
   for (const [args, message] of cases) {
     assertThrows(() => parseServerArgs(args), UsageError, message);
@@ -195,4 +206,15 @@ Deno.test("server args answer --help and --version before anything else", () => 
   assertEquals(parseServerArgs(["--help"]).kind, "help");
   assertEquals(parseServerArgs(["-h", "--port", "x"]).kind, "help");
   assertEquals(parseServerArgs(["--version"]).kind, "version");
+});
+
+Deno.test("backlogCapNote names the kernel's cap when it is below --backlog, and nothing otherwise", () => {
+  assertEquals(
+    backlogCapNote(4096, 511),
+    "--backlog 4096 is capped by the kernel at 511 (net.core.somaxconn): a burst of more " +
+      "connections than that may wait a second each; raise it with sysctl -w net.core.somaxconn=4096",
+  );
+  assertEquals(backlogCapNote(4096, 4096), undefined);
+  assertEquals(backlogCapNote(128, 4096), undefined);
+  assertEquals(backlogCapNote(4096, undefined), undefined);
 });

@@ -60,6 +60,7 @@ Deno.test("bench options: defaults, --quick, and every row when --only is not gi
     "S3",
     "FILE",
     "IDLE",
+    "HOLD",
     "COUNT",
     "HASH",
     "COUNTFAIR",
@@ -69,6 +70,9 @@ Deno.test("bench options: defaults, --quick, and every row when --only is not gi
     "FAULTS",
     "TLS",
     "AUTH",
+    "PGKV",
+    "PGFILE",
+    "LIVE",
   ]);
   assertEquals([full.reps, full.durationS, full.fileBytes, full.loadgen], [
     3,
@@ -229,6 +233,16 @@ Deno.test("bench --only AUTH measures a bystander's PING alone and while 20 clie
     ),
   );
   assertMatch(auth![4]!, new RegExp(`^p99 [+-]${MS}$`));
+});
+
+Deno.test("bench --only LIVE runs S1 with the live page closed and open, and reports the ratios", async () => {
+  const out = await benchTask(["--only", "LIVE", "--quick", "--loadgen", "deno"]);
+  assertEquals(out.code, 0, out.stderr);
+  const [, live] = tableCells(out.stdout);
+  // The open window read the stream: about 5 samples a second, at least one.
+  assertMatch(live![1]!, /^open [\d,]+ req\/s, PING p99 [\d.]+ ms \([1-9]\d* samples read\)$/);
+  assertMatch(live![2]!, /^closed [\d,]+ req\/s, PING p99 [\d.]+ ms$/);
+  assertMatch(live![4]!, /^throughput \d+\.\d\d×, p99 \d+\.\d\d×$/);
 });
 
 Deno.test("bench --loadgen c without a C loadgen is a usage error (exit 2)", async () => {

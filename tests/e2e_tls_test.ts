@@ -6,7 +6,15 @@
  * tests/tls_fixtures.ts (a throwaway CA made with openssl).
  */
 import { assert, assertEquals, assertRejects } from "@std/assert";
-import { eventually, parseStats, runServerToExit, TestClient, TestServer } from "./helpers.ts";
+import {
+  eventually,
+  parseStats,
+  randomBytes,
+  runServerToExit,
+  sha256,
+  TestClient,
+  TestServer,
+} from "./helpers.ts";
 import { makeTlsFixture, type TlsFixture, tlsServerArgs } from "./tls_fixtures.ts";
 
 /** STATS over TLS. */
@@ -76,11 +84,11 @@ Deno.test("a silent connection on the TLS port costs no queue place and is dropp
     "--queue-limit",
     "0",
   ]);
-  // The silent peer itself sees no close: Deno keeps a socket whose handshake never
-  // started until the peer sends or hangs up (lib/server/door/tls_port.ts). What matters
-  // here is that it holds no handshake slot, no queue place and no running slot.
-  using _silent = await TestClient.connect(server.port);
+  // It holds no handshake slot, no queue place and no running slot, and it sees the
+  // close (waves of them under a low descriptor limit: tests/faults/tls_peers_test.ts).
+  using silent = await TestClient.connect(server.port);
   await server.waitForLog(/DEBUG TLS handshake timed out address=127\.0\.0\.1:\d+/);
+  await silent.closedByServer();
   // The one slot was free all along: a real client gets it, not ERR busy.
   using client = await TestClient.connectTls(server.port, fixture.caCertPem);
   assertEquals(await client.ask("PING"), "OK PONG");
@@ -114,4 +122,44 @@ Deno.test("an unusable --tls-key stops the server with one line naming it, exit 
       JSON.stringify(other.keyPath)
     }: is not the key of the certificate in ${fixture.certPath}\n`,
   );
+});
+
+Deno.test("a TLS client that leaves without close_notify is an ordinary close: logged as closed, no warning", async () => {
+  await using fixture = await makeTlsFixture();
+  await using server = await TestServer.start(tlsServerArgs(fixture));
+  // A process that exits sends no close_notify: its TLS session ends with the TCP close.
+  const script = `
+    const conn = await Deno.connectTls({ hostname: "localhost", port: ${server.port}, caCerts: [${
+    JSON.stringify(fixture.caCertPem)
+  }] });
+    await conn.write(new TextEncoder().encode("PING\\n"));
+    const reply = new Uint8Array(64);
+    const n = await conn.read(reply);
+    console.log(new TextDecoder().decode(reply.subarray(0, n ?? 0)).trim());
+    Deno.exit(0);`;
+  const { code, stdout } = await new Deno.Command(Deno.execPath(), {
+    args: ["eval", script],
+    stdout: "piped",
+    stderr: "inherit",
+  }).output();
+  assertEquals([code, new TextDecoder().decode(stdout).trim()], [0, "OK PONG"]);
+  await server.waitForLog(/INFO {2}client closed client=1 commands=1 /);
+  server.assertLogged(/WARN/, false);
+});
+
+Deno.test("FILE PUT and GET of 10 MB over TLS arrive byte for byte, the payload pipelined with its line", async () => {
+  await using fixture = await makeTlsFixture();
+  await using server = await TestServer.start(tlsServerArgs(fixture));
+  using client = await TestClient.connectTls(server.port, fixture.caCertPem);
+  const bytes = randomBytes(10_000_000);
+  assertEquals(
+    await client.put("big.bin", bytes),
+    `OK stored big.bin ${bytes.length} ${sha256(bytes)}`,
+  );
+  await client.send("FILE GET big.bin");
+  const reply = await client.read({ timeoutMs: 30_000 });
+  if (reply.kind !== "data") throw new Error(`expected a DATA reply, got ${reply.kind}`);
+  assertEquals([reply.body.length, reply.sha256], [bytes.length, sha256(bytes)]);
+  assertEquals(reply.body, bytes);
+  assertEquals(await client.ask("PING"), "OK PONG");
 });

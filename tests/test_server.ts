@@ -4,7 +4,7 @@
  * refuse to start. Every wait on the process has a deadline.
  */
 import { AssertionError } from "@std/assert";
-import { NET_THREAD_PERMISSION } from "../lib/server/net_thread.ts";
+import { SERVER_ENV_PERMISSION } from "../lib/server/environment.ts";
 import { within } from "./deadlines.ts";
 import { repoPath, run } from "./processes.ts";
 
@@ -22,7 +22,7 @@ export const SERVER_PERMISSIONS = [
   "--allow-net",
   "--allow-read",
   "--allow-write",
-  NET_THREAD_PERMISSION,
+  SERVER_ENV_PERMISSION,
 ];
 
 /** A server subprocess; `await using` sends SIGTERM and waits for it. */

@@ -37,6 +37,7 @@ options (anywhere on the line; -- ends them, for a word that starts with a dash)
                  or, on a terminal, a prompt (never from the command line)
   --work-ms N    count: milliseconds of CPU work per increment (or count's third word)
   --force        get: replace an existing local file
+  --interval S   top: seconds between samples (default 1)
   -h, --help     show this help
   --version      show the version
 
@@ -55,6 +56,8 @@ export interface ClientConfig {
   force: boolean;
   /** `count`'s milliseconds of work per increment, as typed (the server checks the range). */
   workMs: string | undefined;
+  /** `top`'s seconds between samples, as typed (commands.ts checks it). */
+  interval: string | undefined;
   /** The command and its arguments; empty for the shell or piped mode. */
   words: string[];
   /** Connect with TLS, verifying the certificate and name (docs/client.md `--tls`). */
@@ -77,7 +80,7 @@ export type ClientArgs =
  */
 export const MAX_TIMEOUT_S = Math.floor((2 ** 31 - 1) / 1000);
 
-const VALUE_OPTIONS = ["host", "port", "timeout", "work-ms", "cacert", "user"] as const;
+const VALUE_OPTIONS = ["host", "port", "timeout", "work-ms", "cacert", "user", "interval"] as const;
 const FLAG_OPTIONS = ["json", "force", "tls", "version"] as const;
 /** `-h` is the one short option: any other argument that starts with one dash is a word. */
 const ALIASES = { h: "help" } as const;
@@ -135,6 +138,7 @@ export function parseClientArgs(
     json: flags.has("json"),
     force: flags.has("force"),
     workMs: values.get("work-ms"),
+    interval: values.get("interval"),
     words: [...parsed._.map((arg) => word(String(arg))), ...after],
     tls: flags.has("tls"),
     caCert: values.get("cacert"),

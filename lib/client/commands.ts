@@ -11,6 +11,7 @@ import { quoteWord } from "../protocol/mod.ts";
 import { UsageError } from "../usage_error.ts";
 import { argumentCount, expectArgs } from "../arity.ts";
 import { PROTOCOL_COMMANDS } from "./completion.ts";
+import { DEFAULT_INTERVAL_S, MIN_INTERVAL_S } from "./top.ts";
 
 /** Asks for missing input on a terminal; resolves to null when the user ends input (Ctrl-D). */
 export type Ask = (question: string) => Promise<string | null>;
@@ -19,6 +20,8 @@ export type Ask = (question: string) => Promise<string | null>;
 export interface SubcommandOptions {
   /** `count`'s work per increment given as `--work-ms`. */
   workMs?: string | undefined;
+  /** `top`'s `--interval`, as typed. */
+  interval?: string | undefined;
   /** `--force` was given: only `get` takes it. */
   force?: boolean | undefined;
   /** Asks for missing input on a terminal; undefined off a terminal. */
@@ -36,6 +39,7 @@ export interface TransferCommand {
 export type ClientCommand =
   | { kind: "request"; line: string }
   | { kind: "keys"; prefix: string | undefined }
+  | { kind: "top"; intervalMs: number }
   | TransferCommand;
 
 /** Subcommand syntax and purpose, in usage order; the first word of the syntax is the name. */
@@ -46,6 +50,7 @@ export const SUBCOMMANDS: ReadonlyArray<[string, string]> = [
   ["count <start> <increments> [<work-ms>]", "a counting job on the server's worker threads"],
   ["hello [name] [student-id] [github]", "identify yourself (asks for what is missing)"],
   ["who", "connections to the server"],
+  ["top [--interval S]", "watch the server: running, queue, connections, rates (q leaves)"],
   ["stats", "server counters"],
   ["kv set <key> <value...>", "store a value in the shared store"],
   ["kv get|del <key>", "read or delete a key"],
@@ -117,6 +122,9 @@ export async function parseCommand(
     case "hello":
       expectCommandArgs("hello", args, 0, 3);
       return { kind: "request", line: line("HELLO", ...await helloFields(args, options.ask)) };
+    case "top":
+      expectCommandArgs("top", args, 0, 0);
+      return { kind: "top", intervalMs: intervalOption(options.interval) * 1000 };
     case "kv":
       if (args[0]?.toLowerCase() === "keys") {
         expectCommandArgs("kv keys", args.slice(1), 0, 1);
@@ -142,6 +150,9 @@ export function refuseIgnoredOptions(
   }
   if (options.force && name !== "get") {
     throw new UsageError(`--force is for get only, not ${command}`);
+  }
+  if (options.interval !== undefined && name !== "top") {
+    throw new UsageError(`--interval is for top only, not ${command}`);
   }
 }
 
@@ -203,6 +214,19 @@ function protocolRequest(words: readonly string[]): string {
   }
   if (isFilePut(words)) throw new UsageError(FILE_PUT_REFUSED);
   return line(...words);
+}
+
+/** `top --interval S` in seconds: a number from {@linkcode MIN_INTERVAL_S}; default 1. */
+function intervalOption(value: string | undefined): number {
+  if (value === undefined) return DEFAULT_INTERVAL_S;
+  const seconds = /^\d+(\.\d+)?$/.test(value) ? Number(value) : NaN;
+  if (!(seconds >= MIN_INTERVAL_S && seconds <= 3600)) {
+    throw commandUsageError(
+      "top",
+      `--interval must be a number of seconds from ${MIN_INTERVAL_S} to 3600: received "${value}"`,
+    );
+  }
+  return seconds;
 }
 
 /** Protocol words, each quoted where it needs to be. */

@@ -19,7 +19,7 @@ export const PROTOCOL_COMMANDS: readonly string[] = commandNames().map((name) =>
 );
 
 /** The shell's commands that take over a line instead of sending it (lib/client/shell.ts). */
-export const OWN_COMMANDS: readonly string[] = ["ls", "put", "get", "rm", "raw"];
+export const OWN_COMMANDS: readonly string[] = ["ls", "put", "get", "rm", "raw", "top"];
 
 /** The shell's own commands: those, and `reconnect`. */
 export const CLIENT_COMMANDS: readonly string[] = [...OWN_COMMANDS, "reconnect"];

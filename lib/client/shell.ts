@@ -228,6 +228,9 @@ class Shell {
           return runRequest(connection, command.line, { printer, notice: true });
         case "keys":
           return runKeys(connection, command.prefix, { printer, notice: true });
+        case "top":
+          printer.error("top takes the whole terminal: run it as switchboard-client top");
+          return Promise.resolve(false);
         default:
           return runTransfer(connection, command, { printer, force, progressSink, base });
       }

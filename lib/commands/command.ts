@@ -7,8 +7,7 @@ import type { Logger } from "../server/log.ts";
 import type { Reply, Request } from "../protocol/mod.ts";
 import type { AuthResult } from "../security/authenticator.ts";
 import type { User } from "../security/users_file.ts";
-import type { FileStore } from "../stores/file_store.ts";
-import type { KvStore } from "../stores/kv_store.ts";
+import type { FileStorage, KeyValueStore } from "../stores/store.ts";
 import type { WorkerPool } from "../jobs/pool.ts";
 import type { CommandDeclaration } from "./catalog.ts";
 import type { Job, JobResult } from "../jobs/worker.ts";
@@ -47,10 +46,10 @@ export interface SessionEntry {
  */
 export interface Services {
   readonly logger: Logger;
-  /** The files under --root. */
-  readonly files: FileStore;
+  /** The files: under --root, or in the --store database. */
+  readonly files: FileStorage;
   /** The durable key-value store. */
-  readonly kv: KvStore;
+  readonly kv: KeyValueStore;
   /** The worker threads: COUNT jobs, and hashes for FILE GET (which the file store runs there). */
   readonly workers: WorkerPool<Job, JobResult>;
   /** The users of `--users`; undefined without it (every client is let in, and AUTH is refused). */

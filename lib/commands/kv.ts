@@ -9,8 +9,8 @@ import {
   type Reply,
   type Request,
 } from "../protocol/mod.ts";
+import type { KeyValueStore } from "../stores/store.ts";
 import {
-  type KvStore,
   MAX_KEY_BYTES,
   MAX_VALUE_BYTES,
   NotAnIntegerError,
@@ -98,7 +98,7 @@ const SUBCOMMANDS: ReadonlyMap<string, Subcommand> = new Map<string, Subcommand>
 
 /** A listing's DATA reply, each key encoded as it comes from the store. */
 async function listKeys(
-  kv: KvStore,
+  kv: KeyValueStore,
   prefix: string,
   options: { after?: string | undefined; limit: number },
 ): Promise<Reply> {

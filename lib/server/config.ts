@@ -6,6 +6,7 @@
  */
 import { parseArgs } from "@std/cli/parse-args";
 import {
+  DEFAULT_BACKLOG,
   DEFAULT_DATA_DIR,
   DEFAULT_DRAIN_TIMEOUT_S,
   DEFAULT_HOST,
@@ -26,6 +27,7 @@ import {
 import type { LogFormat, LogLevel } from "./log.ts";
 import { type AddressPolicy, parseAddressList } from "../security/address_list.ts";
 import { UsageError } from "../usage_error.ts";
+import { parseStoreUrl, type PostgresUrl } from "../stores/postgres/url.ts";
 
 /** The server's usage text (`--help`, and after a usage error). */
 export const SERVER_USAGE = `usage: switchboard-server [PORT [MAX_RUNNING]] [options]
@@ -49,6 +51,8 @@ options:
   --root DIR            directory served by the FILE commands (default ${DEFAULT_ROOT_DIR})
   --max-file-size BYTES largest FILE PUT (default ${DEFAULT_MAX_FILE_SIZE})
   --data DIR            where the KV store keeps its database (default ${DEFAULT_DATA_DIR})
+  --store URL           postgres://[USER[:PASSWORD]@]HOST[:PORT]/DATABASE: KV and FILE in that
+                        database, shared by every server given it (password also from PGPASSWORD)
   --workers N           worker threads for COUNT jobs and file hashes (default: CPU count, here ${defaultWorkers()})
   --echo                raw mode: every admitted connection is a byte-for-byte echo
   --metrics-port P      serve Prometheus /metrics and /healthz over HTTP on ${DEFAULT_HOST}:P
@@ -60,6 +64,8 @@ options:
                         not on this machine too
   --tls-cert FILE       PEM certificate chain: with --tls-key, the port speaks TLS only
   --tls-key FILE        PEM private key of --tls-cert
+  --backlog N           connections the kernel keeps waiting for accept (default ${DEFAULT_BACKLOG};
+                        capped by the OS, on Linux at net.core.somaxconn)
   --drain-timeout S     on shutdown, seconds running clients get to finish (default ${DEFAULT_DRAIN_TIMEOUT_S})
   -v, --verbose         log every request
   -q, --quiet           log nothing
@@ -91,6 +97,8 @@ export interface ServerConfig {
   maxFileSize: number;
   /** Directory of the KV store's database. */
   dataDir: string;
+  /** `--store`: KV and FILE in this PostgreSQL database instead of `dataDir` and `rootDir`; undefined: embedded. */
+  store: PostgresUrl | undefined;
   /** Worker threads for CPU-heavy jobs (COUNT). */
   workers: number;
   echo: boolean;
@@ -104,6 +112,8 @@ export interface ServerConfig {
   insecure: boolean;
   /** `--tls-cert` and `--tls-key`: the port speaks TLS only; undefined for plain TCP. */
   tls: { certFile: string; keyFile: string } | undefined;
+  /** SPEC `--backlog`: the kernel's listen queue for connections not yet accepted. */
+  backlog: number;
   logLevel: LogLevel;
   logFormat: LogFormat;
 }
@@ -129,6 +139,7 @@ const VALUE_OPTIONS = [
   "workers",
   "data",
   "root",
+  "store",
   "max-file-size",
   "log-format",
   "metrics-port",
@@ -137,6 +148,7 @@ const VALUE_OPTIONS = [
   "deny",
   "tls-cert",
   "tls-key",
+  "backlog",
 ] as const;
 const FLAG_OPTIONS = ["echo", "insecure", "verbose", "quiet", "help", "version"] as const;
 const ALIASES = { v: "verbose", q: "quiet", h: "help" } as const;
@@ -225,6 +237,7 @@ export function parseServerArgs(args: readonly string[]): ServerArgs {
       workers: int("workers", defaultWorkers(), 1, LIMITS.workers),
       dataDir: directoryOption("data", values.get("data"), DEFAULT_DATA_DIR),
       rootDir: directoryOption("root", values.get("root"), DEFAULT_ROOT_DIR),
+      store: values.has("store") ? parseStoreUrl(values.get("store")!) : undefined,
       maxFileSize: int("max-file-size", DEFAULT_MAX_FILE_SIZE, 0, Number.MAX_SAFE_INTEGER),
       echo: flags.has("echo"),
       metrics: metricsOption(values.get("metrics-port")),
@@ -235,6 +248,7 @@ export function parseServerArgs(args: readonly string[]): ServerArgs {
         fileOption("tls-cert", values.get("tls-cert")),
         fileOption("tls-key", values.get("tls-key")),
       ),
+      backlog: int("backlog", DEFAULT_BACKLOG, 1, LIMITS.backlog),
       logLevel: flags.has("verbose") ? "debug" : flags.has("quiet") ? "quiet" : "info",
       logFormat,
     },

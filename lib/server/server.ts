@@ -13,7 +13,7 @@ import type { Job, JobResult } from "../jobs/worker.ts";
 import type { Logger } from "./log.ts";
 import { INITIAL_BUFFER_BYTES } from "../protocol/mod.ts";
 import type { FileHashes } from "../stores/file_hashes.ts";
-import type { FileStore } from "../stores/file_store.ts";
+import type { FileStorage } from "../stores/store.ts";
 import type { WorkerPool } from "../jobs/pool.ts";
 import { ClientHandler, type HandlerOptions } from "./connection/client_handler.ts";
 import type { ServerConfig } from "./config.ts";
@@ -26,6 +26,8 @@ import {
 import { startTimeoutSweep } from "./connection/timeout_sweep.ts";
 import { Manager } from "./admission/manager.ts";
 import { RequestDurations } from "./observability/metrics.ts";
+import { LiveStream } from "./observability/live_stream.ts";
+import { sampleServer } from "./observability/live_sample.ts";
 import { INITIAL_REPLY_BYTES } from "./connection/reply_writer.ts";
 import { StartupError } from "./startup_error.ts";
 import { Stats } from "./observability/stats.ts";
@@ -33,7 +35,8 @@ import { formatHostPort } from "../security/address.ts";
 import { exposureWarning, gatePolicy, isLoopback } from "./door/gate.ts";
 import { Door } from "./door/door.ts";
 import { ServerServices, type ServicesOptions } from "./services.ts";
-import { MAX_HANDSHAKES, TlsPort } from "./door/tls_port.ts";
+import { MAX_HANDSHAKES } from "./door/tls_port.ts";
+import { backlogCapNote, listenClients, readSomaxconn } from "./door/listen.ts";
 import { MAX_LINGERING } from "./admission/turn_away.ts";
 import { closeQuietly } from "../io.ts";
 
@@ -56,7 +59,7 @@ export class Server {
   readonly workers: WorkerPool<Job, JobResult>;
   /** GET's sha256: cached, and computed once per file version on the worker threads. */
   readonly hashes: FileHashes;
-  readonly files: FileStore;
+  readonly files: FileStorage;
   /** Request durations by command; only kept when --metrics-port is on. */
   readonly durations: RequestDurations | undefined;
   readonly #logger: Logger;
@@ -65,7 +68,7 @@ export class Server {
   readonly #closeHooks: Array<() => Promise<void> | void> = [];
   /** What accepted connections pass before the Manager (after {@linkcode listen}). */
   #door: Door | undefined;
-  #listener: Deno.TcpListener | TlsPort | undefined;
+  #listener: Deno.TcpListener | undefined;
   #accepting: Promise<void> | undefined;
   #stopping: Promise<void> | undefined;
 
@@ -88,6 +91,11 @@ export class Server {
     // then what listen adds: the metrics endpoint, the timeout sweep.
     this.#closeHooks.push(() => services.close());
     this.durations = config.metrics ? new RequestDurations() : undefined;
+  }
+
+  /** Whether KV and FILE can be served now (false while the `--store` database is unreachable): for /healthz. */
+  storeReachable(): boolean {
+    return this.#services.storeReachable();
   }
 
   /** Handlers running now. */
@@ -159,19 +167,19 @@ export class Server {
           durations: this.durations,
           healthy: () => this.#stopping === undefined,
           logger: this.#logger,
+          live: this.#liveStream(),
         });
         // Kept open through the drain so that it can be watched; closed last.
         this.#closeHooks.push(() => endpoint.close());
         this.#logger.info(`metrics on http://${formatHostPort(endpoint.addr)}/metrics`);
+        this.#logger.info(`live page on http://${formatHostPort(endpoint.addr)}/`);
       } catch (error) {
         throw new StartupError("metrics", error);
       }
     }
     const tls = this.#services.tls;
     try {
-      this.#listener = tls === undefined
-        ? Deno.listen({ hostname: c.host, port: c.port })
-        : TlsPort.listen({ hostname: c.host, port: c.port }, tls);
+      this.#listener = listenClients({ hostname: c.host, port: c.port, backlog: c.backlog });
     } catch (error) {
       throw new StartupError("listen", error);
     }
@@ -180,6 +188,8 @@ export class Server {
       `listening on ${formatHostPort(addr)}, max ${c.maxRunning} running, ` +
         `queue ${this.manager.queueLimit}` + (tls ? ", TLS" : "") + (c.echo ? ", echo mode" : ""),
     );
+    const capped = backlogCapNote(c.backlog, readSomaxconn());
+    if (capped !== undefined) this.#logger.info(capped);
     if (!isLoopback(addr.hostname)) {
       const warning = exposureWarning(formatHostPort(addr), { ...c, tls: tls !== undefined });
       if (warning !== undefined) this.#logger.warn(warning);
@@ -192,8 +202,19 @@ export class Server {
       }
     }, [c.idleTimeoutS * 1000, c.requestTimeoutS * 1000]);
     this.#closeHooks.push(stopSweep);
-    this.#accepting = this.#accept(this.#listener);
+    this.#accepting = this.#accept(this.#listener, this.#door = this.#makeDoor());
     return addr;
+  }
+
+  /** The live page's stream (docs/observability.md#live-view): samples of this server. */
+  #liveStream(): LiveStream {
+    const source = {
+      maxRunning: this.config.maxRunning,
+      connections: () => this.manager.handlers(),
+      counters: () => this.counters(),
+      durations: this.durations,
+    };
+    return new LiveStream(() => sampleServer(source, this.stats.startedAt));
   }
 
   /**
@@ -236,16 +257,16 @@ export class Server {
   async reload(): Promise<void> {
     if (this.#stopping !== undefined) return;
     await this.#services.reload((files) => {
-      if (this.#listener instanceof TlsPort) this.#listener.replace(files);
+      this.#door?.replaceCertificate(files);
     });
   }
 
   /**
-   * Accepts until shutdown: every connection passes the door (door.ts: its
-   * TLS handshake, the address lists, protected mode) and becomes a
-   * ClientHandler handed to the Manager.
+   * The door every accepted connection passes (door.ts: the address lists,
+   * protected mode), which makes a ClientHandler of each one let in and
+   * hands it to the Manager.
    */
-  #accept(listener: Deno.TcpListener | TlsPort): Promise<void> {
+  #makeDoor(): Door {
     const handlerOptions: HandlerOptions = {
       maxLine: this.config.maxLine,
       idleTimeoutMs: this.config.idleTimeoutS * 1000,
@@ -266,11 +287,10 @@ export class Server {
         replies: new BufferPool(INITIAL_REPLY_BYTES, POOLED_BUFFERS),
       },
     };
-    const door = this.#door = new Door({
+    const tls = this.#services.tls;
+    return new Door({
       policy: gatePolicy(this.config),
-      tls: listener instanceof TlsPort
-        ? { timeoutMs: this.config.requestTimeoutS * 1000 }
-        : undefined,
+      tls: tls && { files: tls, timeoutMs: this.config.requestTimeoutS * 1000 },
       stats: this.stats,
       logger: this.#logger,
       admit: (conn) => {
@@ -283,13 +303,15 @@ export class Server {
         this.manager.admit(handler);
       },
     });
-    return acceptLoop<Deno.Conn>(listener, (conn) => {
-      if ("setNoDelay" in conn) {
-        try {
-          (conn as Deno.TcpConn).setNoDelay(true);
-        } catch {
-          // The peer may already be gone; the handler will find out.
-        }
+  }
+
+  /** Accepts until shutdown: every connection passes the door. */
+  #accept(listener: Deno.TcpListener, door: Door): Promise<void> {
+    return acceptLoop(listener, (conn) => {
+      try {
+        conn.setNoDelay(true);
+      } catch {
+        // The peer may already be gone; the handler will find out.
       }
       door.pass(conn);
     }, { logger: this.#logger, what: "clients", closed: () => this.#stopping !== undefined });

@@ -1,7 +1,9 @@
 /**
  * The services the commands use — the files, the KV store, the worker
  * threads, the users (and the TLS certificate read with them) — and the
- * order in which they open, reload on SIGHUP and close.
+ * order in which they open, reload on SIGHUP and close. The one place that
+ * picks the stores' backend: embedded (`--root`, `--data`) or the shared
+ * PostgreSQL database of `--store` (docs/several-servers.md#the-shared-store).
  */
 import type { Services, SessionEntry } from "../commands/command.ts";
 import { MAX_JOBS_WAITING, MAX_TOTAL_WORK_MS } from "../commands/count.ts";
@@ -14,6 +16,11 @@ import { FileHashes } from "../stores/file_hashes.ts";
 import type { FileIdentity } from "../stores/file_identity.ts";
 import { FileStore } from "../stores/file_store.ts";
 import { KvStore } from "../stores/kv_store.ts";
+import type { FileStorage, KeyValueStore } from "../stores/store.ts";
+import { PostgresDatabase } from "../stores/postgres/database.ts";
+import { PostgresFileStore } from "../stores/postgres/files.ts";
+import { PostgresKvStore } from "../stores/postgres/kv.ts";
+import { DEFAULT_REQUEST_TIMEOUT_S } from "../defaults.ts";
 import { WorkerPool } from "../jobs/pool.ts";
 import { localWorkers, type SpawnWorker } from "../worker_thread.ts";
 import type { ServerConfig } from "./config.ts";
@@ -47,12 +54,16 @@ export class ServerServices {
   readonly workers: WorkerPool<Job, JobResult>;
   /** GET's sha256: cached, and computed once per file version on the worker threads. */
   readonly hashes: FileHashes;
-  readonly files: FileStore;
+  readonly files: FileStorage;
+  /** The embedded file store (without `--store`): its root is prepared at open. */
+  readonly #localFiles: FileStore | undefined;
+  /** The `--store` database; undefined for the embedded stores. */
+  readonly #database: PostgresDatabase | undefined;
   readonly #config: ServerConfig;
   readonly #logger: Logger;
   /** The users and the certificate (after {@linkcode open}). */
   #security: SecurityFiles | undefined;
-  #kv: KvStore | undefined;
+  #kv: KeyValueStore | undefined;
 
   constructor(config: ServerConfig, options: ServicesOptions) {
     this.#config = config;
@@ -66,7 +77,20 @@ export class ServerServices {
       maxPendingJobs: MAX_JOBS_WAITING,
     });
     this.hashes = new FileHashes((path, identity) => hashOnWorkers(workers, path, identity));
-    this.files = new FileStore(config.rootDir, {
+    if (config.store !== undefined) {
+      // Each call to the database answers within --request-timeout (docs/several-servers.md).
+      const timeoutS = config.requestTimeoutS > 0
+        ? config.requestTimeoutS
+        : DEFAULT_REQUEST_TIMEOUT_S;
+      const database = this.#database = PostgresDatabase.connect(config.store, {
+        logger,
+        callTimeoutMs: timeoutS * 1000,
+      });
+      this.files = new PostgresFileStore(database, { maxFileSize: config.maxFileSize });
+      this.#kv = new PostgresKvStore(database);
+      return;
+    }
+    this.files = this.#localFiles = new FileStore(config.rootDir, {
       maxFileSize: config.maxFileSize,
       hashes: this.hashes,
       list: (root) => listOnWorkers(workers, root),
@@ -84,15 +108,25 @@ export class ServerServices {
     // First: a malformed users file should stop the server before anything opens.
     this.#security = await SecurityFiles.load(this.#config, this.#logger);
     if (this.#config.echo) return;
-    try {
-      await this.files.prepare();
-    } catch (error) {
-      throw new StartupError("files", error);
-    }
-    try {
-      this.#kv = await KvStore.open(this.#config.dataDir);
-    } catch (error) {
-      throw new StartupError("kv", error);
+    if (this.#database !== undefined) {
+      this.#logger.info(`store: KV and FILE in ${this.#database.shown}`);
+      try {
+        // A database that is down is a warning, not a failure: it keeps trying.
+        await this.#database.open();
+      } catch (error) {
+        throw new StartupError("store", error);
+      }
+    } else {
+      try {
+        await this.#localFiles?.prepare();
+      } catch (error) {
+        throw new StartupError("files", error);
+      }
+      try {
+        this.#kv = await KvStore.open(this.#config.dataDir);
+      } catch (error) {
+        throw new StartupError("kv", error);
+      }
     }
     // The worker threads start now, with the server, not on the first job
     // (see WorkerPool.start): never while clients may have used up the
@@ -109,6 +143,14 @@ export class ServerServices {
     return this.#security?.tls;
   }
 
+  /**
+   * Whether KV and FILE can be served now: false while the `--store`
+   * database cannot be reached (for /healthz); the embedded stores always can.
+   */
+  storeReachable(): boolean {
+    return this.#database?.reachable() ?? true;
+  }
+
   /** What the commands may use: one object, shared by every connection. */
   forCommands(stats: Stats, server: ServerViews): Services {
     const kv = () => {
@@ -118,7 +160,7 @@ export class ServerServices {
     return {
       logger: this.#logger,
       files: this.files,
-      get kv(): KvStore {
+      get kv(): KeyValueStore {
         return kv();
       },
       workers: this.workers,
@@ -155,6 +197,8 @@ export class ServerServices {
     await this.#closeOne(() => this.workers.close());
     const kv = this.#kv;
     if (kv !== undefined) await this.#closeOne(() => kv.close());
+    const database = this.#database;
+    if (database !== undefined) await this.#closeOne(() => database.close());
   }
 
   async #closeOne(close: () => Promise<void> | void): Promise<void> {

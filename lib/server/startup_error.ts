@@ -8,7 +8,15 @@ import { StoreInUseError } from "../stores/kv_store.ts";
 import type { ServerConfig } from "./config.ts";
 
 /** The stage of startup that failed. */
-export type StartupStage = "users" | "tls" | "files" | "kv" | "workers" | "metrics" | "listen";
+export type StartupStage =
+  | "users"
+  | "tls"
+  | "files"
+  | "kv"
+  | "store"
+  | "workers"
+  | "metrics"
+  | "listen";
 
 /** The server could not start: `stage` says what failed, `cause` is Deno's error. */
 export class StartupError extends Error {
@@ -46,6 +54,9 @@ export function describeStartupError(error: StartupError, config: ServerConfig):
         return `file access to ${config.dataDir} is not granted: run with --allow-read --allow-write`;
       }
       return `cannot open the KV store in ${config.dataDir}: ${reason}`;
+    case "store":
+      // IncompatibleSchemaError: one line naming the database (never its password) and both versions.
+      return `cannot use --store ${reason}`;
     case "workers":
       return `cannot start the worker threads: ${reason}`;
     case "metrics": {

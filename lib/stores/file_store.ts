@@ -21,6 +21,7 @@ import { closeQuietly, CutShortError } from "../io.ts";
 import type { FileHashes } from "./file_hashes.ts";
 import { identityOf } from "./file_identity.ts";
 import { checkFileName } from "./file_names.ts";
+import type { FileStorage, OpenedFile } from "./store.ts";
 
 /** Temporary upload files start with this: hidden, so never listed nor addressable. */
 const TEMP_PREFIX = ".upload-";
@@ -55,14 +56,6 @@ export class NameIsDirectoryError extends Error {
   }
 }
 
-/** A file opened for GET: size and hash of exactly the bytes `chunks()` will yield. */
-export interface OpenedFile {
-  size: number;
-  sha256: string;
-  chunks(): AsyncGenerator<Uint8Array>;
-  close(): void;
-}
-
 /** Options of {@linkcode FileStore}. */
 export interface FileStoreOptions {
   /** The largest PUT, in bytes. */
@@ -73,8 +66,8 @@ export interface FileStoreOptions {
   list: (root: string) => Promise<Uint8Array>;
 }
 
-/** The files under one root directory. */
-export class FileStore {
+/** The files under one root directory: the embedded {@linkcode FileStorage}. */
+export class FileStore implements FileStorage {
   readonly root: string;
   readonly maxFileSize: number;
   readonly #hashes: FileHashes;
@@ -202,10 +195,14 @@ export class FileStore {
     // between: a link swapped in, or just an overwrite renamed into place;
     // look again, a few times, before giving up. The same when the worker
     // that hashes the file found another version at the path.
+    // Only a path that is gone is "not found": running out of descriptors
+    // (EMFILE) or permission is thrown as it is, for the command to answer
+    // `ERR unavailable` (storage_errors.ts), not a false `ERR not-found`
+    // that a client would act on (and did: it deleted the file).
     for (let attempt = 0; attempt < OPEN_ATTEMPTS; attempt++) {
-      const seen = await Deno.lstat(path).catch(() => undefined);
+      const seen = await Deno.lstat(path).catch(undefinedIfGone);
       if (!seen?.isFile) throw notFound();
-      const file = await Deno.open(path, { read: true }).catch(() => undefined);
+      const file = await Deno.open(path, { read: true }).catch(undefinedIfGone);
       if (file === undefined) continue;
       try {
         const info = await file.stat();
@@ -271,4 +268,12 @@ export class FileStore {
   #path(name: string): string {
     return `${this.root}/${name}`;
   }
+}
+
+/** For `.catch`: undefined if the path does not exist (or a part of it is not a directory); otherwise rethrows. */
+function undefinedIfGone(error: unknown): undefined {
+  if (error instanceof Deno.errors.NotFound || error instanceof Deno.errors.NotADirectory) {
+    return undefined;
+  }
+  throw error;
 }

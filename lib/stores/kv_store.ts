@@ -20,6 +20,7 @@
 import { deadline } from "@std/async/deadline";
 import { Semaphore } from "../lock.ts";
 import { INTEGER_WORD as INTEGER } from "../protocol/mod.ts";
+import type { KeyValueStore } from "./store.ts";
 
 /** Longest key in UTF-8 bytes (docs/protocol.md#commands "KV"). */
 export const MAX_KEY_BYTES = 250;
@@ -81,8 +82,8 @@ export class NotAnIntegerError extends Error {
   override name = "NotAnIntegerError";
 }
 
-/** The KV store; one per server. */
-export class KvStore {
+/** The embedded {@linkcode KeyValueStore}; one per server. */
+export class KvStore implements KeyValueStore {
   readonly #kv: Deno.Kv;
   readonly #lock: Deno.FsFile;
   readonly #listings = new Semaphore(CONCURRENT_LISTINGS);

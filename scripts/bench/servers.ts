@@ -5,7 +5,7 @@
  * Each measurement gets a fresh process on its own port and scratch
  * directory, pinned to CPU 0 where the machine pins.
  */
-import { NET_THREAD_PERMISSION } from "../../lib/server/net_thread.ts";
+import { SERVER_ENV_PERMISSION } from "../../lib/server/environment.ts";
 import {
   type Cpu,
   DENO,
@@ -34,7 +34,7 @@ const SERVER_FLAGS = [
   "--allow-net",
   "--allow-read",
   "--allow-write",
-  NET_THREAD_PERMISSION,
+  SERVER_ENV_PERMISSION,
 ];
 /** The CPU servers run on where the machine pins; loads take the other one. */
 export const SERVER_CPU = 0;

@@ -99,3 +99,29 @@ Deno.test("out of descriptors: accepting pauses and resumes, metrics and COUNT w
   assert(running !== undefined && running >= 2, `running ${running}`);
   assertEquals(await early.ask("PING"), "OK PONG", "the server process is still up");
 });
+
+Deno.test("out of descriptors, FILE GET of a file that exists is ERR unavailable, not not-found; it is served once descriptors are back", async () => {
+  await using server = await TestServer.start(
+    ["--max-running", "400", "--queue-limit", "0"],
+    { wrap: ["prlimit", "--nofile=128:128"] },
+  );
+  using c = await TestClient.connect(server.port);
+  assertMatch(await c.put("kept.txt", "still here"), /^OK stored kept.txt 10 /);
+  const flood: Deno.TcpConn[] = [];
+  try {
+    for (let i = 0; i < 200; i++) {
+      flood.push(await Deno.connect({ hostname: "127.0.0.1", port: server.port }));
+    }
+    await server.waitForLog(/accepting clients paused: out of descriptors/);
+    assertMatch(await c.ask("FILE GET kept.txt"), /^ERR unavailable /);
+    assertMatch(await c.ask("FILE LIST"), /^ERR unavailable /);
+    assertMatch(await c.ask("FILE GET missing.txt"), /^ERR not-found /, "a missing file still is");
+  } finally {
+    for (const conn of flood) conn.close();
+  }
+  await eventually(
+    async () => await c.ask("FILE GET kept.txt") === "DATA 10\nstill here",
+    "FILE GET to succeed again",
+  );
+  assertEquals(await c.ask("PING"), "OK PONG");
+});

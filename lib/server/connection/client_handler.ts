@@ -16,7 +16,12 @@ import type { BufferPool } from "./buffer_pool.ts";
 import type { CommandContext, Services, Session } from "../../commands/command.ts";
 import { type ManagedHandler, SHUTDOWN_REPLY } from "../admission/manager.ts";
 import { echoBytes } from "./echo.ts";
-import { Dispatcher, type DispatchOptions, type PendingReply } from "./dispatch.ts";
+import {
+  type CommandActivity,
+  Dispatcher,
+  type DispatchOptions,
+  type PendingReply,
+} from "./dispatch.ts";
 import { ConnReader, type ReadableConn } from "./reader.ts";
 import { isDisconnect } from "../peer_errors.ts";
 import { FLUSH_THRESHOLD, ReplyWriter, sayLast } from "./reply_writer.ts";
@@ -59,6 +64,8 @@ export class ClientHandler implements ManagedHandler, Session {
   readonly connectedAt = new Date();
   identity: Session["identity"] = undefined;
   user: Session["user"] = undefined;
+  /** `performance.now()` when the connection was queued or started: the live page's time in state. */
+  stateSince = performance.now();
 
   readonly #conn: PeerConn;
   readonly #options: HandlerOptions;
@@ -128,9 +135,15 @@ export class ClientHandler implements ManagedHandler, Session {
     return this.#state;
   }
 
+  /** What the connection is answering now, and what it answered last. */
+  get activity(): CommandActivity {
+    return this.#dispatch;
+  }
+
   /** Manager: we wait for a slot. Keep reading so a hang-up is seen and no byte is lost. */
   enqueued(leave: () => void): void {
     this.#state = "queued";
+    this.stateSince = performance.now();
     this.#options.logger.info("client queued", { client: this.id });
     this.#in.readAhead(() => this.#state === "queued").then((ended) => {
       // EOF while waiting. With requests pending this may be a half-close
@@ -147,6 +160,7 @@ export class ClientHandler implements ManagedHandler, Session {
   async run(): Promise<void> {
     if (this.#state === "closed") return;
     this.#state = "running";
+    this.stateSince = performance.now();
     const logger = this.#options.logger;
     logger.info("client started", { client: this.id });
     try {

@@ -22,6 +22,7 @@ import { accessRefusal } from "../../commands/access.ts";
 import type { Command, CommandContext } from "../../commands/command.ts";
 import type { CommandTable } from "../../commands/mod.ts";
 import { storageReply } from "./storage_errors.ts";
+import { StoreUnreachableError } from "../../stores/store.ts";
 import type { Logger } from "../log.ts";
 import type { RequestDurations } from "../observability/metrics.ts";
 import type { Stats } from "../observability/stats.ts";
@@ -51,10 +52,26 @@ export interface PendingReply {
   readonly started: number;
 }
 
+/** The command a connection is answering, and the last one it answered (for the live page). */
+export interface CommandActivity {
+  readonly current: string | undefined;
+  readonly currentSince: number;
+  readonly last: string | undefined;
+}
+
 /** One connection's request dispatch: request lines in, replies out, never a throw. */
-export class Dispatcher {
+export class Dispatcher implements CommandActivity {
   readonly #options: DispatchOptions;
   readonly #context: CommandContext;
+  /**
+   * What the live page shows of this connection (docs/observability.md#live-view): the
+   * command being answered now (one that answers later: COUNT, FILE, KV), since when
+   * (`performance.now()`, 0 without --metrics-port), and the last one answered. Names
+   * come from the command table, so setting them per request allocates nothing.
+   */
+  current: string | undefined;
+  currentSince = 0;
+  last: string | undefined;
 
   constructor(context: CommandContext, options: DispatchOptions) {
     this.#context = context;
@@ -104,8 +121,14 @@ export class Dispatcher {
       const failure = withinLimit ? error : lineTooLong(options.maxLine);
       reply = this.#failure(failure, command ?? options.commands.find(commandWordOf(bytes)));
     }
-    if (reply instanceof Promise) return { kind: "pending", reply, command: command!, started };
-    options.durations?.observe(command?.name ?? "unknown", (performance.now() - started) / 1000);
+    const name = command?.name ?? "unknown";
+    this.last = name;
+    if (reply instanceof Promise) {
+      this.current = name;
+      this.currentSince = started;
+      return { kind: "pending", reply, command: command!, started };
+    }
+    options.durations?.observe(name, (performance.now() - started) / 1000);
     return reply;
   }
 
@@ -117,6 +140,7 @@ export class Dispatcher {
     } catch (error) {
       reply = this.#failure(error, pending.command);
     }
+    this.current = undefined;
     this.#options.durations?.observe(
       pending.command.name,
       (performance.now() - pending.started) / 1000,
@@ -145,7 +169,10 @@ export class Dispatcher {
     const client = this.#context.session.id;
     const storage = storageReply(error);
     if (storage !== undefined) {
-      this.#options.logger.warn("storage failed", { client, error: String(error) });
+      // The store logs its own unreachable episodes once; not once per request.
+      if (!(error instanceof StoreUnreachableError)) {
+        this.#options.logger.warn("storage failed", { client, error: String(error) });
+      }
       return storage;
     }
     this.#options.logger.warn("command failed", { client, error: String(error) });

@@ -1,151 +1,94 @@
 /**
- * The TLS port (docs/security.md, `--tls-cert`/`--tls-key`): a TLS listener whose
- * certificate can be replaced while the server runs (SIGHUP), and the
- * handshakes of new connections, bounded in time and in number, before any
- * of them reaches the Manager.
+ * The TLS port (docs/security.md#running-it-on-a-network, `--tls-cert`/`--tls-key`): each
+ * accepted TCP connection's handshake, bounded in time and in number, and
+ * only connections whose handshake finished go on to the address lists
+ * and the Manager, so that a silent or plain-text peer never holds a queue
+ * place.
  *
- * Why close and listen again to replace the certificate: `Deno.listenTls`
- * takes its certificate once and has no call to change it, and
- * `Deno.startTls`, which could upgrade a plain accepted connection with
- * whatever certificate is current, is client-side only in Deno 2.9.6.
- * `node:tls` can upgrade a `node:net` socket with a per-connection
- * context, but measured on the shared 2-core machine (echo of `PING`, 50
- * connections, server on one core) it served about 22k requests per server
- * core against 38k for `Deno.listenTls` and 55k for plain TCP, and it
- * would put every byte of the TLS port through Node streams. Closing and
- * listening again takes about 0.2 ms; a connection that arrives in that
- * window is refused, and one already in the old listener's backlog is
- * reset. Measured: 8 clients connecting back to back over TLS (about 90
- * connections a second) through 50 reloads 40 ms apart lost 7 and 12 of
- * about 230 connections (refused or reset), some 0.2 per reload; so the
- * server listens again only when the certificate or key really changed
- * (security_files.ts), and a SIGHUP for the users file costs nothing here.
+ * Why `Deno.listen` and `node:tls` and not `Deno.listenTls`: a
+ * `Deno.TlsConn` closed before its handshake finished does not close its
+ * socket. Deno's TLS stream (rustls-tokio-stream 0.8, `impl Drop for
+ * TlsStream`, the `Handshaking` branch) hands the handshake to a task that
+ * holds the TCP socket and waits, with no deadline, until the peer sends
+ * or hangs up; a peer that does neither kept its descriptor for as long as
+ * it stayed: 4,200 silent connections held all 4,096 descriptors of a
+ * server under `prlimit --nofile=4096` for a minute (issue 22).
+ * `Deno.startTls`, which would upgrade a plain connection, is client-side
+ * only. So the port accepts plain TCP, and `node:tls` runs the protocol
+ * over the `Deno.TcpConn` (tls_conn.ts): at the deadline, or when the cap
+ * drops a handshake, closing that connection closes the descriptor at
+ * once and the peer sees the close. Measured (200 silent peers, 2 s
+ * deadline): with `Deno.listenTls` the server held 200 extra descriptors
+ * until the peers left; here every peer saw the close at 2.2 s and the
+ * count was back to its baseline.
  *
- * Accepting is lazy in Deno: `accept()` returns as soon as TCP is
- * connected and the handshake runs on the first read or write, or on
- * `handshake()`. So {@linkcode Handshakes} runs it explicitly, with the
- * `--request-timeout` deadline and a cap on how many run at once, and a
- * connection reaches the address lists and the Manager only once it is
- * done: a silent or plain-text peer never holds a queue place.
+ * Why not `node:tls`'s own listener (`node:net`), whose sockets are native
+ * and faster: in Deno 2.9.6 a `node:net` server that once fails an accept
+ * for want of descriptors never accepts again (300 connections against a
+ * server limited to 128 descriptors: the rest, and every later one, were
+ * never accepted). The plain listener keeps the accept loop of
+ * acceptor.ts, which pauses and resumes, and `--backlog` the same on both ports.
  *
- * A limit of Deno 2.9.6 that no code of ours can lift: a TLS connection
- * closed before its handshake finished keeps its socket open inside Deno
- * (rustls-tokio-stream finishes the handshake in a background task, with
- * no deadline) until the peer sends something or hangs up. The peer then
- * gets the TLS alert and the close; a peer that never does either keeps
- * one descriptor of the server's, though no handshake slot, no queue place
- * and no memory of ours. Measured: a silent peer saw no FIN for as long as
- * it stayed silent, and its close at once freed the socket.
+ * What it costs: every byte of the TLS port goes through Node streams. An
+ * echo of `PING` with 50 clients, server on one core of the shared 2-core
+ * machine, served about 33k requests per server core against 72k for
+ * `Deno.listenTls` in the same run; docs/performance.md has the TLS row.
+ * What it gives besides: a new certificate (SIGHUP) serves the next
+ * handshake without listening again, so a reload refuses no connection.
  */
+import { createSecureContext, type SecureContext, TLSSocket } from "node:tls";
 import type { TlsFiles } from "../../security/tls_files.ts";
+import { TcpStream, TlsConn } from "./tls_conn.ts";
 import { closeQuietly } from "../../io.ts";
 
 /**
  * Handshakes in progress at once. Each holds a descriptor and a few KiB
  * until it finishes or its deadline passes. When the cap is reached the
- * oldest one is dropped, not the newcomer: a flood of silent connections
- * then has to outpace real handshakes, which take milliseconds, instead of
- * merely filling the cap once.
+ * oldest one is dropped (its socket closed), not the newcomer: a flood of
+ * silent connections then has to outpace real handshakes, which take
+ * milliseconds, instead of merely filling the cap once.
  */
 export const MAX_HANDSHAKES = 1024;
 
-/** Where the TLS port listens. */
-export interface TlsAddress {
-  hostname: string;
-  port: number;
-}
+/**
+ * What stands for "no deadline" (`--request-timeout 0`): Node's TLS socket
+ * has a handshake timer of its own, 120 s unless told otherwise, and the
+ * longest a timer can wait is 2^31 - 1 ms (24.8 days).
+ */
+const NO_DEADLINE_MS = 2 ** 31 - 1;
 
 /**
- * A TLS listener whose certificate and key can be replaced
- * ({@linkcode replace}) while an accept loop runs on it: the loop's pending
- * accept moves to the new listener instead of ending.
+ * How long a failed handshake's connection may take to send the peer our
+ * TLS alert before it is closed anyway.
  */
-export class TlsPort {
-  #files: TlsFiles;
-  #listener: Deno.TlsListener | undefined;
-  readonly #hostname: string;
-  readonly #port: number;
-  #closed = false;
+const ALERT_LINGER_MS = 1000;
 
-  private constructor(listener: Deno.TlsListener, hostname: string, files: TlsFiles) {
-    this.#listener = listener;
-    this.#hostname = hostname;
-    // Port 0 picked a port: listening again must take the same one.
-    this.#port = listener.addr.port;
-    this.#files = files;
-  }
-
-  /** Listens on `address` with `files`; throws Deno's error (address in use, permission). */
-  static listen(address: TlsAddress, files: TlsFiles): TlsPort {
-    return new TlsPort(listenTls(address.hostname, address.port, files), address.hostname, files);
-  }
-
-  /** The bound address. */
-  get addr(): Deno.NetAddr {
-    return { transport: "tcp", hostname: this.#hostname, port: this.#port };
-  }
-
-  /**
-   * The next connection, its handshake not yet run. A listener replaced
-   * while this waits hands the wait on to the new one. If listening again
-   * failed, each call tries once more and throws Deno's error, so the
-   * accept loop (acceptor.ts) pauses, warns once, and retries.
-   */
-  async accept(): Promise<Deno.TlsConn> {
-    for (;;) {
-      if (this.#closed) throw new Deno.errors.BadResource("the TLS port is closed");
-      const listener = this.#listener ??= listenTls(this.#hostname, this.#port, this.#files);
-      try {
-        return await listener.accept();
-      } catch (error) {
-        // The listener was replaced under this accept: wait on the new one.
-        if (!this.#closed && listener !== this.#listener) continue;
-        throw error;
-      }
-    }
-  }
-
-  /**
-   * Serves `files` from now on: closes the listener and listens again on the
-   * same address. Connections already accepted keep their session. If the
-   * address cannot be taken again (another process took it in between),
-   * {@linkcode accept} keeps trying.
-   */
-  replace(files: TlsFiles): void {
-    if (this.#closed) return;
-    this.#files = files;
-    const old = this.#listener;
-    this.#listener = undefined;
-    old?.close();
-    try {
-      this.#listener = listenTls(this.#hostname, this.#port, files);
-    } catch {
-      // accept() tries again and reports the error through the accept loop.
-    }
-  }
-
-  /** Stops listening for good. */
-  close(): void {
-    this.#closed = true;
-    closeQuietly(this.#listener);
-  }
-}
-
-function listenTls(hostname: string, port: number, files: TlsFiles): Deno.TlsListener {
-  return Deno.listenTls({ hostname, port, cert: files.cert, key: files.key });
-}
+/**
+ * The record a failed handshake ends with: a fatal `handshake_failure`
+ * alert (RFC 8446 §6), in the clear as every alert before the handshake
+ * is. A plain-text client reading it sees that it spoke to a TLS port.
+ */
+const HANDSHAKE_FAILURE_ALERT = new Uint8Array([0x15, 0x03, 0x03, 0x00, 0x02, 0x02, 0x28]);
 
 /** Why a handshake did not finish. */
 export type HandshakeFailure = "failed" | "timed out" | "dropped";
 
-/** Options of {@linkcode Handshakes}. */
+/** Options of {@linkcode Handshakes} and of {@linkcode TlsPort.listen}. */
 export interface HandshakeOptions {
   /** `--request-timeout` in ms: a handshake not done by then is closed; 0 never. */
   timeoutMs: number;
   /** Handshakes at once; default {@linkcode MAX_HANDSHAKES}. */
   max?: number;
-  /** Called once per handshake that did not finish (counted and logged by the server). */
-  onFailure: (why: HandshakeFailure, error: unknown, conn: Deno.TlsConn) => void;
+  /** Called once per handshake that did not finish (counted and logged by the door). */
+  onFailure: (why: HandshakeFailure, error: unknown, remote: Deno.NetAddr) => void;
+}
+
+/** One handshake in progress, as {@linkcode Handshakes.start} returns it. */
+export interface Handshake {
+  /** The handshake finished: true if it still counts (not timed out or dropped meanwhile). */
+  finished(): boolean;
+  /** The handshake failed with `error` (reported once, whatever comes after). */
+  failed(error: unknown): void;
 }
 
 /** The handshakes in progress, each with its deadline, at most `max` at once. */
@@ -153,7 +96,7 @@ export class Handshakes {
   readonly #options: HandshakeOptions;
   readonly #max: number;
   /** In start order (a Map keeps it), so the oldest is the first key; the value drops it. */
-  readonly #pending = new Map<Deno.TlsConn, () => void>();
+  readonly #pending = new Map<Handshake, () => void>();
 
   constructor(options: HandshakeOptions) {
     this.#options = options;
@@ -166,36 +109,139 @@ export class Handshakes {
   }
 
   /**
-   * Runs `conn`'s handshake. Resolves true when it finished; false when it
-   * failed (a plain-text client, a client that rejects our certificate),
-   * timed out, or was dropped for a newer one, and then `conn` is closed.
-   * Never rejects.
+   * Starts the clock of one handshake. `abort` closes its socket (called
+   * with the reason: at the deadline, when the cap drops it, on
+   * {@linkcode closeAll}, or when it failed); the caller reports how the
+   * handshake ended through the returned object.
    */
-  async run(conn: Deno.TlsConn): Promise<boolean> {
+  start(remote: Deno.NetAddr, abort: (why: HandshakeFailure) => void): Handshake {
     if (this.#pending.size >= this.#max) this.#pending.values().next().value?.();
-    let why: HandshakeFailure = "failed";
-    const stop = (reason: HandshakeFailure) => {
-      why = reason;
-      closeQuietly(conn);
+    let settled = false;
+    const settle = (): boolean => {
+      if (settled) return false;
+      settled = true;
+      clearTimeout(timer);
+      this.#pending.delete(handshake);
+      return true;
+    };
+    const fail = (why: HandshakeFailure, error: unknown) => {
+      if (!settle()) return;
+      abort(why);
+      this.#options.onFailure(why, error, remote);
+    };
+    const handshake: Handshake = {
+      finished: settle,
+      failed: (error) => fail("failed", error),
     };
     const timeoutMs = this.#options.timeoutMs;
-    const timer = timeoutMs > 0 ? setTimeout(() => stop("timed out"), timeoutMs) : undefined;
-    this.#pending.set(conn, () => stop("dropped"));
-    try {
-      await conn.handshake();
-      return true;
-    } catch (error) {
-      closeQuietly(conn);
-      this.#options.onFailure(why, error, conn);
-      return false;
-    } finally {
-      clearTimeout(timer);
-      this.#pending.delete(conn);
-    }
+    const timer = timeoutMs > 0
+      ? setTimeout(
+        () => fail("timed out", new Deno.errors.TimedOut(`no handshake in ${timeoutMs} ms`)),
+        timeoutMs,
+      )
+      : undefined;
+    this.#pending.set(
+      handshake,
+      () => fail("dropped", new Error(`more than ${this.#max} handshakes at once`)),
+    );
+    return handshake;
   }
 
   /** Closes every handshake in progress (the server is stopping). */
   closeAll(): void {
     for (const drop of [...this.#pending.values()]) drop();
   }
+}
+
+/** Options of {@linkcode TlsPort}. */
+export interface TlsPortOptions extends HandshakeOptions {
+  /** Takes each connection whose handshake finished. */
+  onSecure: (conn: TlsConn) => void;
+}
+
+/**
+ * The handshakes of the TLS port's connections, with a certificate and key
+ * that can be replaced ({@linkcode replace}) while the server runs.
+ */
+export class TlsPort {
+  readonly #handshakes: Handshakes;
+  readonly #onSecure: (conn: TlsConn) => void;
+  #context: SecureContext;
+
+  constructor(files: TlsFiles, options: TlsPortOptions) {
+    this.#context = secureContext(files);
+    this.#handshakes = new Handshakes(options);
+    this.#onSecure = options.onSecure;
+  }
+
+  /** Handshakes in progress now. */
+  get handshaking(): number {
+    return this.#handshakes.size;
+  }
+
+  /** Serves `files` from the next handshake on; connections already made keep their session. */
+  replace(files: TlsFiles): void {
+    this.#context = secureContext(files);
+  }
+
+  /** Closes the handshakes in progress (the server is stopping). */
+  closeAll(): void {
+    this.#handshakes.closeAll();
+  }
+
+  /**
+   * Runs the handshake of `conn`, an accepted TCP connection; hands it on
+   * if it finishes in time. Returns at once.
+   */
+  handshake(conn: Deno.TcpConn): void {
+    const remote = conn.remoteAddr;
+    const stream = new TcpStream(conn);
+    // An error event without a listener would end the process.
+    stream.on("error", () => {});
+    const tls = new TLSSocket(
+      stream,
+      {
+        isServer: true,
+        secureContext: this.#context,
+        // Our deadline is the Handshakes one; Node's own timer must not fire first.
+        handshakeTimeout: NO_DEADLINE_MS,
+      } as ConstructorParameters<typeof TLSSocket>[1],
+    );
+    const handshake = this.#handshakes.start(remote, (why) => {
+      tls.destroy();
+      stream.destroy();
+      if (why === "failed") void sendAlert(conn);
+      else closeQuietly(conn);
+    });
+    const failed = (error: unknown) => handshake.failed(error);
+    tls.on("error", failed);
+    tls.once("close", () => failed(new Deno.errors.UnexpectedEof("closed during the handshake")));
+    // The TLS socket does not notice a peer that hangs up mid-handshake. The
+    // check waits a turn: a handshake whose last bytes came with the close finishes first.
+    stream.once("end", () => {
+      setTimeout(() => failed(new Deno.errors.UnexpectedEof("the peer left during the handshake")));
+    });
+    tls.once("secure", () => {
+      tls.off("error", failed);
+      stream.held = false;
+      if (handshake.finished()) this.#onSecure(new TlsConn(tls, remote, conn.localAddr));
+    });
+  }
+}
+
+/** Sends the alert, then closes `conn`: within {@linkcode ALERT_LINGER_MS} whatever the peer does. */
+async function sendAlert(conn: Deno.TcpConn): Promise<void> {
+  const timer = setTimeout(() => closeQuietly(conn), ALERT_LINGER_MS);
+  try {
+    await conn.write(HANDSHAKE_FAILURE_ALERT);
+  } catch {
+    // The peer is gone, or the linger closed it.
+  } finally {
+    clearTimeout(timer);
+    closeQuietly(conn);
+  }
+}
+
+function secureContext(files: TlsFiles): SecureContext {
+  return createSecureContext({ cert: files.cert, key: files.key });
 }

@@ -40,8 +40,15 @@ export const DURATION_BUCKETS_S = [
   10,
 ] as const;
 
+/** One command's histogram as read: counts[i] for bucket i ({@linkcode DURATION_BUCKETS_S}, then +Inf). */
+export interface DurationSeries {
+  readonly counts: Float64Array;
+  readonly sum: number;
+  readonly count: number;
+}
+
 /** Cumulative-on-render histogram of one command: per-bucket counts, sum and count. */
-class Series {
+class Series implements DurationSeries {
   /** counts[i] is observations in (bound[i-1], bound[i]]; the last slot is +Inf. */
   readonly counts = new Float64Array(DURATION_BUCKETS_S.length + 1);
   sum = 0;
@@ -65,6 +72,13 @@ export class RequestDurations {
     series.counts[bucket]!++;
     series.sum += seconds;
     series.count++;
+  }
+
+  /** Each command's series as recorded (per-bucket counts, not cumulative), commands in name order. */
+  *series(): Generator<[command: string, series: DurationSeries]> {
+    for (const command of [...this.#series.keys()].sort()) {
+      yield [command, this.#series.get(command)!];
+    }
   }
 
   /** The histogram in the text exposition format, commands in name order. */

@@ -1,6 +1,7 @@
 /**
- * The HTTP endpoint of `--metrics-port` (docs/observability.md): `GET /metrics` and
- * `GET /healthz`, one request per connection.
+ * The HTTP endpoint of `--metrics-port` (docs/observability.md): `GET /metrics`,
+ * `GET /healthz`, and the live page (`GET /`, with its event stream `GET /events`:
+ * live_page.ts, live_stream.ts), one request per connection.
  *
  * Why by hand and not `Deno.serve`: the endpoint must obey the same limits
  * as the protocol port (docs/protocol.md#limits-and-bad-input), and `Deno.serve` gives no handle on them.
@@ -21,6 +22,8 @@ import type { Logger } from "../log.ts";
 import { acceptLoop } from "../door/acceptor.ts";
 import { HttpConnections } from "./http_connections.ts";
 import { type MetricsSource, renderMetrics, type RequestDurations } from "./metrics.ts";
+import { LIVE_PAGE, LIVE_PAGE_HEADERS } from "./live_page.ts";
+import type { LiveStream } from "./live_stream.ts";
 
 /**
  * Connections open at once; one more replaces the oldest that has not sent a
@@ -48,6 +51,8 @@ export interface MetricsOptions extends MetricsAddress {
   /** False once shutdown began: `/healthz` then answers 503 so balancers stop sending clients. */
   healthy: () => boolean;
   logger: Logger;
+  /** The live page's event stream; without it, `/` and `/events` are not found. */
+  live?: LiveStream | undefined;
   /** Default {@linkcode HEADER_TIMEOUT_MS} (docs/protocol.md#limits-and-bad-input); tests use less. */
   headerTimeoutMs?: number;
 }
@@ -63,6 +68,7 @@ interface Answer {
   status: 200 | 400 | 404 | 405 | 503;
   body: string;
   type?: string;
+  headers?: readonly string[];
 }
 
 const REASONS: Record<Answer["status"], string> = {
@@ -87,6 +93,7 @@ export function serveMetrics(options: MetricsOptions): MetricsEndpoint {
     async close() {
       closed = true;
       closeQuietly(listener);
+      options.live?.close();
       await accepting;
       open.closeAll();
     },
@@ -103,6 +110,10 @@ async function serveOne(
     const head = await deadline(readHead(conn), options.headerTimeoutMs ?? HEADER_TIMEOUT_MS);
     if (head === undefined) return;
     open.requested(conn);
+    // The event stream keeps the connection (and its place among the 64) while the page is open.
+    if (options.live !== undefined && /^GET \/events[ ?]/.test(head)) {
+      return await options.live.serve(conn);
+    }
     const answer = route(head, options);
     const headOnly = head.startsWith("HEAD ");
     const body = encoder.encode(answer.body);
@@ -111,6 +122,7 @@ async function serveOne(
       `content-type: ${answer.type ?? "text/plain; charset=utf-8"}`,
       `content-length: ${body.length}`,
       ...(answer.status === 405 ? ["allow: GET, HEAD"] : []),
+      ...(answer.headers ?? []),
       "connection: close",
       "",
       "",
@@ -154,5 +166,13 @@ function route(head: string, options: MetricsOptions): Answer {
       ? { status: 200, body: "ok\n" }
       : { status: 503, body: "shutting down\n" };
   }
-  return { status: 404, body: "not found: try /metrics or /healthz\n" };
+  if (path === "/" && options.live !== undefined) {
+    return {
+      status: 200,
+      body: LIVE_PAGE,
+      type: "text/html; charset=utf-8",
+      headers: LIVE_PAGE_HEADERS,
+    };
+  }
+  return { status: 404, body: "not found: try /, /metrics or /healthz\n" };
 }

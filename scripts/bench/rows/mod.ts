@@ -20,6 +20,8 @@ import { LIST } from "./file_list.ts";
 import { FAULTS } from "./faults.ts";
 import { TLS } from "./tls.ts";
 import { AUTH } from "./auth.ts";
+import { PGFILE, PGKV } from "./postgres.ts";
+import { LIVE } from "./live_view.ts";
 
 /** Every row, in table order. */
 export const ROWS: readonly BenchRow[] = [
@@ -40,4 +42,7 @@ export const ROWS: readonly BenchRow[] = [
   FAULTS,
   TLS,
   AUTH,
+  PGKV,
+  PGFILE,
+  LIVE,
 ];
