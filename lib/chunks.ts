@@ -6,7 +6,7 @@
  * Buffers take turns, so a chunk stays valid until the one after next is
  * requested, and the two compose.
  */
-import { type ByteSink, type ByteSource, closeQuietly, CutShortError, writeAll } from "./io.ts";
+import { type ByteSink, type ByteSource, CutShortError, writeAll } from "./io.ts";
 
 /**
  * Size of each transfer chunk (file reads and socket writes of FILE GET,
@@ -24,9 +24,11 @@ export const CHUNK_BYTES = 64 * 1024;
 
 /**
  * Chunk size of a transfer that has nobody to be fair to: the client's own
- * upload, and the server's download while it is the only one. 1 MiB moves
- * a file in 16× fewer reads, writes and promises than {@linkcode CHUNK_BYTES}
- * (docs/performance.md#file: the measurement).
+ * upload, the server's download while it is the only one, and a hash on a
+ * worker thread. 1 MiB moves a file in 16× fewer reads, writes and promises
+ * than {@linkcode CHUNK_BYTES}: the client's CPU for a PUT went from 1.64 to
+ * 1.40 s per GiB, the server's for a lone GET from 0.92–0.96 to 0.68–0.74 s
+ * (docs/performance.md#file-where-the-time-goes).
  */
 export const SOLO_CHUNK_BYTES = 1024 * 1024;
 
@@ -101,46 +103,17 @@ export async function* readAhead(
 }
 
 /**
- * How often a file being written is flushed to disk behind the writes: the
- * fdatasync at the end of a transfer then has at most this much left to
- * write, instead of the whole file. It was 100–200 ms of a 256–512 MiB
- * PUT or GET (0.5–1.3 s), spent with nothing else to do; with a flush every
- * 32 MiB the last one took 11–15 ms (docs/performance.md#file).
- */
-export const SYNC_BEHIND_BYTES = 32 * 1024 * 1024;
-
-/** Options of {@linkcode WriteBehind}. */
-export interface WriteBehindOptions {
-  /**
-   * Flushes what was written so far to disk (a second descriptor's
-   * `syncData`, see {@linkcode syncBehind}), started in the background
-   * every `syncEvery` bytes, one at a time. Default: none.
-   */
-  sync?: (() => Promise<void>) | undefined;
-  /** Bytes between two background syncs (default {@linkcode SYNC_BEHIND_BYTES}). */
-  syncEvery?: number;
-}
-
-/**
  * Writes chunks in order without waiting for each: `write` returns once the
  * previous write is done and this one has started. The chunk must stay
  * valid until the next `write` returns (readAhead's and the payload's
- * turn-taking buffers guarantee that). `flush` waits for the last one, and
- * for the background sync in flight, if any, whose failure it throws.
+ * turn-taking buffers guarantee that). `flush` waits for the last one.
  */
 export class WriteBehind {
   readonly #sink: ByteSink;
-  readonly #sync: (() => Promise<void>) | undefined;
-  readonly #syncEvery: number;
   #pending: Promise<void> | undefined;
-  #syncing: Promise<void> | undefined;
-  /** Bytes written since the last background sync started. */
-  #unsynced = 0;
 
-  constructor(sink: ByteSink, options: WriteBehindOptions = {}) {
+  constructor(sink: ByteSink) {
     this.#sink = sink;
-    this.#sync = options.sync;
-    this.#syncEvery = options.syncEvery ?? SYNC_BEHIND_BYTES;
   }
 
   async write(chunk: Uint8Array): Promise<void> {
@@ -148,47 +121,11 @@ export class WriteBehind {
     const writing = writeAll(this.#sink, chunk);
     writing.catch(() => {}); // awaited by the next write or flush
     this.#pending = writing;
-    this.#unsynced += chunk.length;
-    if (this.#unsynced >= this.#syncEvery) this.#syncBehind();
   }
 
   async flush(): Promise<void> {
     const pending = this.#pending;
     this.#pending = undefined;
     await pending;
-    await this.#syncing;
   }
-
-  /** Starts a background sync of what is written so far, unless one runs. */
-  #syncBehind(): void {
-    if (this.#sync === undefined || this.#syncing !== undefined) return;
-    this.#unsynced = 0;
-    const syncing: Promise<void> = this.#sync().then(() => {
-      // Done: the next one may start. A failure stays, for flush to throw.
-      if (this.#syncing === syncing) this.#syncing = undefined;
-    });
-    syncing.catch(() => {}); // thrown by flush
-    this.#syncing = syncing;
-  }
-}
-
-/** A background flush of one file to disk, for {@linkcode WriteBehindOptions.sync}. */
-export interface SyncBehind extends Disposable {
-  /** Undefined if the second descriptor could not be opened: the writes then go unflushed until the end. */
-  sync: (() => Promise<void>) | undefined;
-}
-
-/**
- * Opens `path` (a file being written through another descriptor) a second
- * time, read-only, to flush it to disk from there: Deno runs one operation
- * at a time per descriptor, so a sync on the writing descriptor would hold
- * up the writes queued behind it. Nothing depends on it: the writer's own
- * `syncData` at the end is what makes the file durable.
- */
-export async function syncBehind(path: string): Promise<SyncBehind> {
-  const file = await Deno.open(path, { read: true }).catch(() => undefined);
-  return {
-    sync: file === undefined ? undefined : () => file.syncData(),
-    [Symbol.dispose]: () => closeQuietly(file),
-  };
 }

@@ -64,44 +64,6 @@ Deno.test("a failed write-behind surfaces at the next write or flush", async () 
   await assertRejects(() => behind.flush(), Error, "disk full");
 });
 
-Deno.test("WriteBehind starts a background sync every syncEvery bytes, one at a time, and flush waits for it", async () => {
-  const events: string[] = [];
-  let finishSync: () => void = () => {};
-  const sink = { write: (p: Uint8Array) => Promise.resolve(p.length) };
-  const behind = new WriteBehind(sink, {
-    syncEvery: 100,
-    sync: () => {
-      events.push("sync");
-      return new Promise<void>((resolve) => finishSync = () => (events.push("synced"), resolve()));
-    },
-  });
-  await behind.write(new Uint8Array(60));
-  assertEquals(events, []);
-  await behind.write(new Uint8Array(60)); // 120 bytes: the first sync starts
-  await behind.write(new Uint8Array(200)); // over again, but one runs: none starts
-  assertEquals(events, ["sync"]);
-  const flushed = behind.flush().then(() => events.push("flushed"));
-  await new Promise((resolve) => setTimeout(resolve, 10));
-  assertEquals(events, ["sync"]);
-  finishSync();
-  await flushed;
-  assertEquals(events, ["sync", "synced", "flushed"]);
-  await behind.write(new Uint8Array(100)); // the next one may start now
-  assertEquals(events, ["sync", "synced", "flushed", "sync"]);
-  finishSync();
-  await behind.flush();
-});
-
-Deno.test("a failed background sync surfaces at flush", async () => {
-  const behind = new WriteBehind({ write: (p) => Promise.resolve(p.length) }, {
-    syncEvery: 1,
-    sync: () => Promise.reject(new Error("EIO on fdatasync")),
-  });
-  await behind.write(new Uint8Array(2));
-  await behind.write(new Uint8Array(2));
-  await assertRejects(() => behind.flush(), Error, "EIO on fdatasync");
-});
-
 Deno.test("readAhead asks its chunk size before each read, and a chunk stays valid after the size changes", async () => {
   const data = randomBytes(10_000);
   let size = 1000;

@@ -17,7 +17,7 @@ import { dirname } from "@std/path/dirname";
 import { join } from "@std/path/join";
 import { ConnectError, type Connection } from "./connection.ts";
 import { parseDataHeader, type ParsedReply, parseReplyLine, quoteWord } from "../protocol/mod.ts";
-import { readAhead, SOLO_CHUNK_BYTES, syncBehind, WriteBehind } from "../chunks.ts";
+import { readAhead, SOLO_CHUNK_BYTES, WriteBehind } from "../chunks.ts";
 import { CutShortError } from "../io.ts";
 import { inside, LocalFileError, localFileError, type LocalPath } from "./local_files.ts";
 
@@ -170,7 +170,7 @@ export async function get(
     const line = await (options.awaitReply?.(reading) ?? reading);
     if (!line.startsWith("DATA ")) return { ok: false, reply: parseReplyLine(line) };
     const header = parseDataHeader(line);
-    const sha256 = await receive(connection, file, { size: header.size, target, onProgress, temp });
+    const sha256 = await receive(connection, file, { size: header.size, target, onProgress });
     file.close();
     open = false;
     if (header.sha256 !== undefined && header.sha256 !== sha256) {
@@ -195,23 +195,21 @@ export async function get(
 }
 
 /**
- * Receives `size` body bytes into `file` (opened at `temp`), flushed to disk; returns their
+ * Receives `size` body bytes into `file`, flushed to disk; returns their
  * sha256. A disk error closes the connection (the rest of the body is not
  * read) and is a LocalFileError naming the target.
  */
 async function receive(
   connection: Connection,
   file: Deno.FsFile,
-  options: { size: number; target: LocalPath; onProgress: Progress; temp: string },
+  options: { size: number; target: LocalPath; onProgress: Progress },
 ): Promise<string> {
   const { size, target, onProgress } = options;
   const hash = createHash("sha256");
   let received = 0;
   onProgress(0, size);
-  // Hash and receive the next chunk while the previous one goes to disk,
-  // and flush to disk behind the writes, so the final sync is short.
-  using synced = await syncBehind(options.temp);
-  const disk = new WriteBehind(file, { sync: synced.sync });
+  // Hash and receive the next chunk while the previous one goes to disk.
+  const disk = new WriteBehind(file);
   const onDisk = async (work: Promise<void>) => {
     try {
       await work;

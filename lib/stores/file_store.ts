@@ -16,7 +16,7 @@
  *   and PUT's rename replaces the link itself.
  */
 import { createHash } from "node:crypto";
-import { CHUNK_BYTES, readAhead, SOLO_CHUNK_BYTES, syncBehind, WriteBehind } from "../chunks.ts";
+import { CHUNK_BYTES, readAhead, SOLO_CHUNK_BYTES, WriteBehind } from "../chunks.ts";
 import { closeQuietly, CutShortError } from "../io.ts";
 import type { FileHashes } from "./file_hashes.ts";
 import { identityOf } from "./file_identity.ts";
@@ -138,10 +138,8 @@ export class FileStore implements FileStorage {
     let open = true;
     let renamed = false;
     try {
-      // Hash and receive the next chunk while the previous one goes to disk,
-      // and flush to disk behind the writes, so the final sync is short.
-      using synced = await syncBehind(temp);
-      const disk = new WriteBehind(file, { sync: synced.sync });
+      // Hash and receive the next chunk while the previous one goes to disk.
+      const disk = new WriteBehind(file);
       for await (const chunk of source) {
         hash.update(chunk);
         await disk.write(chunk);
