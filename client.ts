@@ -19,12 +19,14 @@ import { type Credentials, loadCaCert, passwordFor } from "./lib/client/credenti
 import { CLIENT_ENV_VARIABLES, type ClientEnvironment } from "./lib/client/environment.ts";
 import { HISTORY_LIMIT, HistoryFile, historyPath, isSecret } from "./lib/client/history.ts";
 import { LineEditor } from "./lib/client/line_editor.ts";
-import { LocalFileError, type PathBase } from "./lib/client/local_files.ts";
+import { LocalFileError } from "./lib/client/local_files.ts";
+import type { PathBase } from "./lib/paths.ts";
 import { runKeys, runRequest, runTransfer } from "./lib/client/one_shot.ts";
 import { PasswordAbortedError, PasswordInputError } from "./lib/security/password_input.ts";
 import { OutputError, Printer, writeOutput } from "./lib/client/output.ts";
 import { runPiped } from "./lib/client/piped.ts";
 import { runShell } from "./lib/client/shell.ts";
+import { hintFor } from "./lib/client/hints.ts";
 import { runTop, TopRefusedError } from "./lib/client/top.ts";
 import { IntegrityError } from "./lib/client/transfer.ts";
 import { VERSION } from "./lib/defaults.ts";
@@ -149,12 +151,15 @@ async function runClient(args: readonly string[]): Promise<number> {
     writeErr(`error: ${error.message}\n`);
     return EXIT.usage;
   }
+  const shellMode = interactive && command === undefined;
   const printer = new Printer({
     stdout: Deno.stdout,
     stderr: Deno.stderr,
     json: config.json,
     color,
-    bareOk: interactive && command === undefined,
+    bareOk: shellMode,
+    // Piped mode's output is for programs: no hints there.
+    ...(shellMode || command !== undefined ? { hint: hintFor } : {}),
   });
   let security;
   try {
@@ -167,21 +172,53 @@ async function runClient(args: readonly string[]): Promise<number> {
     return EXIT.usage;
   }
   const connectOptions: ConnectOptions = { ...config, ...security };
+  if (shellMode) return await openShell(connectOptions, { printer, base });
   try {
     using connection = await Connection.open(connectOptions);
-    const answeredErr = await runMode(connection, command, {
-      config,
-      connectOptions,
-      printer,
-      interactive,
-      base,
-    });
+    const answeredErr = await runMode(connection, command, { config, printer, base });
     return answeredErr ? EXIT.serverError : EXIT.ok;
   } catch (error) {
     if (!(error instanceof AuthRefusedError)) return exitCodeOf(error);
     printer.print(error.reply);
     return EXIT.serverError;
   }
+}
+
+/**
+ * The interactive shell, connected if a server answers, else not connected
+ * (the first command connects): as redis-cli opens before its server is up.
+ * A refused AUTH ends it (exit 1): every command would be refused the same.
+ */
+async function openShell(
+  connectOptions: ConnectOptions,
+  options: { printer: Printer; base: PathBase },
+): Promise<number> {
+  const { printer, base } = options;
+  let connection: Connection | undefined;
+  try {
+    connection = await Connection.open(connectOptions);
+  } catch (error) {
+    if (error instanceof AuthRefusedError) {
+      printer.print(error.reply);
+      return EXIT.serverError;
+    }
+    if (!(error instanceof ConnectError)) throw error;
+    printer.error(error.message);
+  }
+  const progressSink = Deno.stderr.isTerminal() ? Deno.stderr : undefined;
+  try {
+    await shell(connection, { connectOptions, printer, base, progressSink });
+  } finally {
+    connection?.close();
+  }
+  return EXIT.ok;
+}
+
+/** The server as the shell's prompt names it: `ada@127.0.0.1:12000 tls`. */
+function promptName(options: ConnectOptions): string {
+  const user = options.credentials === undefined ? "" : `${options.credentials.name}@`;
+  const host = options.host.includes(":") ? `[${options.host}]` : options.host;
+  return `${user}${host}:${options.port}${options.tls === undefined ? "" : " tls"}`;
 }
 
 /**
@@ -208,22 +245,15 @@ async function securityOf(
 
 /**
  * The mode for `command`: one request, a key listing, a transfer, or with
- * no command the shell (stdin a terminal) or piped mode; resolves to true
- * if the server answered ERR.
+ * no command piped mode (the shell is {@linkcode openShell}); resolves to
+ * true if the server answered ERR.
  */
 async function runMode(
   connection: Connection,
   command: ClientCommand | undefined,
-  options: {
-    config: ClientConfig;
-    /** How to connect again (the shell reconnects): TLS and AUTH included. */
-    connectOptions: ConnectOptions;
-    printer: Printer;
-    interactive: boolean;
-    base: PathBase;
-  },
+  options: { config: ClientConfig; printer: Printer; base: PathBase },
 ): Promise<boolean> {
-  const { config, connectOptions, printer, interactive, base } = options;
+  const { config, printer, base } = options;
   const progressSink = Deno.stderr.isTerminal() ? Deno.stderr : undefined;
   // The wait notice redraws its line: only where a person watches a terminal.
   const notice = progressSink !== undefined;
@@ -258,9 +288,7 @@ async function runMode(
       }
     }
   }
-  if (!interactive) return await runPiped(connection, Deno.stdin.readable, printer);
-  await shell(connection, { connectOptions, printer, base, progressSink });
-  return false;
+  return await runPiped(connection, Deno.stdin.readable, printer);
 }
 
 /** `top` on this process's terminal; resolves to true if the server answered ERR. */
@@ -295,7 +323,7 @@ function terminalSize(): { columns: number; rows: number } {
 
 /** The interactive shell on the terminal, with the history file in the home directory. */
 async function shell(
-  connection: Connection,
+  connection: Connection | undefined,
   options: {
     connectOptions: ConnectOptions;
     printer: Printer;
@@ -319,6 +347,7 @@ async function shell(
       editor,
       printer: options.printer,
       connect: () => Connection.open(options.connectOptions),
+      server: promptName(options.connectOptions),
       history,
       base: options.base,
       progressSink: options.progressSink,

@@ -3,7 +3,12 @@
  * in the network thread when it may (lib/server/net_thread.ts says why), and
  * turns signals into a graceful shutdown (docs/protocol.md#shutdown). Everything else is in lib/.
  */
-import { parseServerArgs, SERVER_USAGE, type ServerConfig } from "./lib/server/config.ts";
+import {
+  parseServerArgs,
+  SERVER_USAGE,
+  SERVER_USAGE_HINT,
+  type ServerConfig,
+} from "./lib/server/config.ts";
 import { VERSION } from "./lib/defaults.ts";
 import { Logger } from "./lib/server/log.ts";
 import { Server } from "./lib/server/server.ts";
@@ -22,6 +27,8 @@ import {
   startNetThread,
 } from "./lib/server/net_thread.ts";
 import { UsageError } from "./lib/usage_error.ts";
+import { initialDirectory, pathsFrom } from "./lib/server/environment.ts";
+import { localPath } from "./lib/paths.ts";
 import { parsePasswdArgs, passwd, PASSWD_USAGE } from "./lib/security/passwd.ts";
 import {
   PasswordAbortedError,
@@ -57,7 +64,7 @@ export async function main(args: readonly string[]): Promise<number> {
   } catch (error) {
     if (!(error instanceof UsageError)) throw error;
     printError(error.message);
-    Deno.stderr.writeSync(encoder.encode(SERVER_USAGE + "\n"));
+    Deno.stderr.writeSync(encoder.encode(SERVER_USAGE_HINT + "\n"));
     return 2;
   }
   if (parsed.kind === "help") {
@@ -68,10 +75,11 @@ export async function main(args: readonly string[]): Promise<number> {
     console.log(`switchboard-server ${VERSION}`);
     return 0;
   }
+  const config = pathsFrom(parsed.config, initialDirectory());
   const placement = placeNetwork();
   const running = placement === "worker"
-    ? startNetThread(new URL(import.meta.url), parsed.config, JOBS_MODULE)
-    : await serve(parsed.config, placement);
+    ? startNetThread(new URL(import.meta.url), config, JOBS_MODULE)
+    : await serve(config, placement);
   onSignals(running);
   return await running.exited;
 }
@@ -79,7 +87,9 @@ export async function main(args: readonly string[]): Promise<number> {
 /** `switchboard-server passwd FILE NAME ROLE` (docs/server.md#server-options): silent on success; Ctrl-C at the prompt exits 130. */
 async function passwdMain(args: readonly string[]): Promise<number> {
   try {
-    await passwd(parsePasswdArgs(args), () => readNewPassword());
+    const request = parsePasswdArgs(args);
+    const file = localPath(request.file, { cwd: initialDirectory() }).resolved;
+    await passwd({ ...request, file }, () => readNewPassword());
     return 0;
   } catch (error) {
     if (error instanceof PasswordAbortedError) return 130;

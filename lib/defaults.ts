@@ -1,7 +1,7 @@
 /**
  * The one source of defaults shared by the server and the client (the lab's
  * `constCS.py`, mini-redis's `DEFAULT_PORT`). Change a default here and both
- * executables, the usage texts and the README table agree.
+ * executables, the usage texts and the docs/server.md table agree.
  */
 
 import project from "../deno.json" with { type: "json" };

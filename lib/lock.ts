@@ -73,6 +73,7 @@ export class Semaphore {
 
   /** Runs `fn` while holding a permit. */
   async run<T>(fn: () => T | Promise<T>): Promise<T> {
+    // Not through acquire(): that would start `fn` a few microtasks later.
     if (this.#free > 0) this.#free--;
     else await new Promise<void>((resolve) => this.#waiters.push(resolve));
     try {
@@ -82,19 +83,14 @@ export class Semaphore {
     }
   }
 
-  /**
-   * Waits for a permit; the function returned gives it back (once, whatever
-   * calls it later). For a holder whose end is not one function's end (a
-   * connection held across calls).
-   */
+  /** Waits for a permit; the function returned gives it back (once, however often it is called). */
   async acquire(): Promise<() => void> {
     if (this.#free > 0) this.#free--;
     else await new Promise<void>((resolve) => this.#waiters.push(resolve));
     let held = true;
     return () => {
-      if (!held) return;
+      if (held) this.#release();
       held = false;
-      this.#release();
     };
   }
 

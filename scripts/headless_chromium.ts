@@ -60,6 +60,11 @@ export class Chromium implements AsyncDisposable {
 
   /** Starts the browser and connects to it. */
   static async launch(): Promise<Chromium> {
+    try {
+      await Deno.stat(CHROMIUM);
+    } catch {
+      throw new Error(`no browser at ${CHROMIUM}: apt-get install chromium (.ci/run does)`);
+    }
     const profile = await Deno.makeTempDir({ prefix: "switchboard-chromium-" });
     const process = new Deno.Command(CHROMIUM, {
       args: [...ARGS, `--user-data-dir=${profile}`, "about:blank"],

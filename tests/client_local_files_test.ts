@@ -1,6 +1,7 @@
 /** Local paths (from INIT_CWD, `~`) and the one-line local file errors of docs/client.md. */
 import { assertEquals } from "@std/assert";
-import { inside, localFileError, localPath } from "../lib/client/local_files.ts";
+import { inside, localFileError } from "../lib/client/local_files.ts";
+import { localPath } from "../lib/paths.ts";
 import { tempDir } from "./helpers.ts";
 
 Deno.test("local paths start where the user ran the command (INIT_CWD), ~ at home", () => {

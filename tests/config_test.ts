@@ -40,6 +40,7 @@ Deno.test("server args have the documented defaults", () => {
     insecure: false,
     tls: undefined,
     backlog: 4096,
+    proxyProtocol: undefined,
     logLevel: "info",
     logFormat: "text",
   });
@@ -93,6 +94,10 @@ Deno.test("server args read every option", () => {
     "key.pem",
     "--backlog",
     "128",
+    "--store",
+    "postgres://sb:p%40ss@[::1]:6543/switch%20board",
+    "--proxy-protocol",
+    "10.1.2.3",
   ]);
   assertEquals(c, {
     host: "::",
@@ -109,7 +114,7 @@ Deno.test("server args read every option", () => {
     workers: 3,
     dataDir: "/var/lib/sb",
     rootDir: "/srv/files",
-    store: undefined,
+    store: { user: "sb", password: "p@ss", host: "::1", port: 6543, database: "switch board" },
     maxFileSize: 0,
     echo: true,
     metrics: { hostname: "127.0.0.1", port: 9464 },
@@ -124,22 +129,46 @@ Deno.test("server args read every option", () => {
     insecure: true,
     tls: { certFile: "cert.pem", keyFile: "key.pem" },
     backlog: 128,
+    proxyProtocol: [{ network: new Uint8Array([10, 1, 2, 3]), prefix: 32 }],
     logLevel: "debug",
     logFormat: "json",
   });
   assertEquals(config(["-q"]).logLevel, "quiet");
 });
 
+Deno.test("--store takes postgres://[USER[:PASSWORD]@]HOST[:PORT]/DATABASE and defaults the rest", () => {
+  assertEquals(config(["--store", "postgresql://db.internal/switchboard"]).store, {
+    user: undefined,
+    password: undefined,
+    host: "db.internal",
+    port: 5432,
+    database: "switchboard",
+  });
+  assertEquals(config(["--store", "postgres://me@10.0.0.5:5433/kv"]).store, {
+    user: "me",
+    password: undefined,
+    host: "10.0.0.5",
+    port: 5433,
+    database: "kv",
+  });
+});
+
 Deno.test("server args refuse unknown, repeated and conflicting options", () => {
   const cases: Array<[string[], string]> = [
     [["--bogus"], "unknown option --bogus"],
     [["-x"], "unknown option -x"],
+    [["-p", "13130"], "unknown option -p (did you mean --port?)"],
+    [["--prot", "1"], "unknown option --prot (did you mean --port?)"],
+    [["--max-runing=3"], "unknown option --max-runing (did you mean --max-running?)"],
+    [["--quite"], "unknown option --quite (did you mean --quiet?)"],
+    [["--port"], "--port needs a value"],
     [["--port", "1", "--port", "2"], "--port is given twice"],
     [["--echo", "--echo"], "--echo is given twice"],
     [["12000", "--port", "1"], "port is given twice (as 12000 and --port)"],
     [["1", "2", "3"], "too many arguments: 3"],
     [["-v", "-q"], "--verbose and --quiet cannot be combined"],
     [["--insecure", "--insecure"], "--insecure is given twice"],
+    [["--store", "postgres://h/a", "--store", "postgres://h/b"], "--store is given twice"],
     [["--users", "a", "--users", "b"], "--users is given twice"],
     [["--users", "u", "--echo"], "--users cannot be combined with --echo: echo mode has no AUTH"],
     [["--tls-cert", "c.pem"], "--tls-cert needs --tls-key (its private key)"],
@@ -160,7 +189,11 @@ Deno.test("server args name the bad value and the allowed range", () => {
     ],
     [["--max-running", "0"], '--max-running must be an integer from 1 to 1000000: received "0"'],
     [["70000"], '--port must be an integer from 0 to 65535: received "70000"'],
-    [["--idle-timeout", "-1"], "unknown option -1"],
+    [
+      ["--idle-timeout", "-1"],
+      '--idle-timeout must be a number of seconds from 0 to 31536000: received "-1"',
+    ],
+    [["--max-running", "-1"], '--max-running must be an integer from 1 to 1000000: received "-1"'],
     [
       ["--queue-timeout", "soon"],
       '--queue-timeout must be a number of seconds from 0 to 31536000: received "soon"',
@@ -176,6 +209,7 @@ Deno.test("server args name the bad value and the allowed range", () => {
     [["--backlog", "0"], '--backlog must be an integer from 1 to 65535: received "0"'],
     [["--backlog", "65536"], '--backlog must be an integer from 1 to 65535: received "65536"'],
     [["--backlog", "many"], '--backlog must be an integer from 1 to 65535: received "many"'],
+    [["--proxy-protocol", "haproxy"], '--proxy-protocol entry "haproxy" is not an address'],
   ];
   for (const [args, message] of cases) {
     assertThrows(() => parseServerArgs(args), UsageError, message);

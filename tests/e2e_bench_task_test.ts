@@ -73,6 +73,7 @@ Deno.test("bench options: defaults, --quick, and every row when --only is not gi
     "PGKV",
     "PGFILE",
     "LIVE",
+    "HAPROXY",
   ]);
   assertEquals([full.reps, full.durationS, full.fileBytes, full.loadgen], [
     3,
@@ -243,6 +244,18 @@ Deno.test("bench --only LIVE runs S1 with the live page closed and open, and rep
   assertMatch(live![1]!, /^open [\d,]+ req\/s, PING p99 [\d.]+ ms \([1-9]\d* samples read\)$/);
   assertMatch(live![2]!, /^closed [\d,]+ req\/s, PING p99 [\d.]+ ms$/);
   assertMatch(live![4]!, /^throughput \d+\.\d\d×, p99 \d+\.\d\d×$/);
+});
+
+Deno.test("bench --only HAPROXY measures S1 through HAProxy to two servers against one direct", async () => {
+  const out = await benchTask(["--only", "HAPROXY", "--quick"]);
+  assertEquals(out.code, 0, out.stderr);
+  const [, row] = tableCells(out.stdout);
+  assertEquals(
+    row![0],
+    "HAPROXY: S1 (50 clients, PING) through HAProxy to 2 servers vs 1 server direct",
+  );
+  assertMatch(row![1]!, /^through HAProxy [1-9][\d,]*\/s; direct [1-9][\d,]*\/s$/);
+  assertMatch(row![4]!, /^\d+\.\d\d× direct \(HAProxy and both servers on one core\)$/);
 });
 
 Deno.test("bench --loadgen c without a C loadgen is a usage error (exit 2)", async () => {

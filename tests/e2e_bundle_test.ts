@@ -34,7 +34,7 @@ Deno.test("bundled server and client: start, PING, CALC, COUNT, QUIT, SIGTERM", 
   {
     using client = await TestClient.connect(server.port);
     assertEquals(await client.ask("PING"), "OK PONG");
-    assertEquals(await client.ask("CALC div 1 3"), "OK 0.3333333333333333");
+    assertEquals(await client.ask("CALC div 1 3.0"), "OK 0.3333333333333333");
     // COUNT runs on worker threads, which re-enter the bundle file itself.
     assertEquals(await client.ask("COUNT 5 20 1"), "OK 25");
     assertEquals(await client.ask("QUIT"), "OK bye");

@@ -54,11 +54,12 @@ Deno.test("client --user signs in first for a one-shot command, with the passwor
       stderr: "error: denied: bob (read) may not KV DEL\n",
     },
   );
-  // Without --user the server asks for AUTH.
+  // Without --user the server asks for AUTH, and the client says how to give it.
   assertEquals(await client(port, ["kv", "get", "k"]), {
     code: 1,
     stdout: "",
-    stderr: "error: noauth: authentication required: AUTH <name> <password>\n",
+    stderr: "error: noauth: authentication required: AUTH <name> <password>\n" +
+      "hint: this server has users: start the client with --user NAME (it asks for the password)\n",
   });
 });
 
@@ -123,7 +124,7 @@ Deno.test("client --user on a terminal prompts for the password without echo, th
   const term = new Terminal(command);
   await term.waitFor("password for ada: ");
   await term.type(ADA.password);
-  await term.waitFor("switchboard>");
+  await term.waitFor(/switchboard ada@127\.0\.0\.1:\d+> /);
   await term.type("KV SET k written-by-ada");
   await term.type("KV GET k");
   // The reply on a line of its own (or after the prompt that was drawn while it came back).
@@ -164,7 +165,7 @@ Deno.test("client --tls verifies the certificate against --cacert and its name, 
     code: 3,
     stdout: "",
     stderr:
-      `error: 127.0.0.1:${port} closed the connection before replying (if it is a TLS port, add --tls)\n`,
+      `error: 127.0.0.1:${port} closed the connection before replying (it answered in TLS: add --tls)\n`,
   });
   const cacertAlone = await client(port, ["--cacert", fixture.caCertPath, "ping"]);
   assertEquals(cacertAlone.code, 2);

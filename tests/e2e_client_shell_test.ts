@@ -23,7 +23,7 @@ Deno.test("shell history survives a restart of the shell, and never holds an AUT
   await using home = await tempDir();
   {
     await using term = await shell(server.port, home.path);
-    await term.waitFor("switchboard> ");
+    await term.waitFor(`switchboard 127.0.0.1:${server.port}> `);
     await term.type("CALC add 2 3");
     await term.waitFor("5\r\n");
     await term.type("AUTH ada s3cret");
@@ -37,7 +37,7 @@ Deno.test("shell history survives a restart of the shell, and never holds an AUT
   assertEquals(await Deno.readTextFile(file), "CALC add 2 3\nECHO last\n");
   assertEquals((await Deno.stat(file)).mode! & 0o777, 0o600);
   await using again = await shell(server.port, home.path);
-  await again.waitFor("switchboard> ");
+  await again.waitFor(`switchboard 127.0.0.1:${server.port}> `);
   // Up twice: past ECHO last to CALC add 2 3 (the AUTH line was never kept).
   await again.press("\x1b[A", "\x1b[A", "\r");
   await again.waitFor(/CALC add 2 3\r+\n5\r\n/);
@@ -53,9 +53,9 @@ Deno.test("shell Tab completes FI to FILE", async () => {
   assertEquals((await client.readText()).startsWith("OK stored hello.txt 5"), true);
   await using home = await tempDir();
   await using term = await shell(server.port, home.path);
-  await term.waitFor("switchboard> ");
+  await term.waitFor(`switchboard 127.0.0.1:${server.port}> `);
   await term.press("FI", "\t");
-  await term.waitFor("switchboard> FILE");
+  await term.waitFor(`switchboard 127.0.0.1:${server.port}> FILE`);
   await term.press(" L", "\t");
   await term.waitFor("FILE LIST");
   await term.keys("\r");
@@ -68,7 +68,7 @@ Deno.test("shell Ctrl-C clears the line being typed and keeps the shell", async 
   await using server = await TestServer.start();
   await using home = await tempDir();
   await using term = await shell(server.port, home.path);
-  await term.waitFor("switchboard> ");
+  await term.waitFor(`switchboard 127.0.0.1:${server.port}> `);
   await term.press("NOT A COMMAND", "\x03");
   await term.waitFor("^C");
   await term.type("PING");
@@ -83,19 +83,22 @@ Deno.test("shell announces a server shutdown at once, and reconnect reports what
   await using server = await TestServer.start();
   await using home = await tempDir();
   await using term = await shell(server.port, home.path);
-  await term.waitFor("switchboard> ");
+  await term.waitFor(`switchboard 127.0.0.1:${server.port}> `);
   await term.type("PING");
   await term.waitFor("PONG");
   await term.keys("half typed");
-  await term.waitFor("switchboard> half typed");
+  await term.waitFor(`switchboard 127.0.0.1:${server.port}> half typed`);
   server.signal("SIGTERM");
-  await term.waitFor("server closed the connection: shutting down");
+  await term.waitFor(
+    "server closed the connection: shutting down (the next command connects again)",
+  );
   // The prompt says so, and what was being typed is still there.
   await term.waitFor(/switchboard \(not connected\)> half typed/);
   await server.exited();
   await term.keys("\x03");
+  // A command typed while not connected connects first: here, nobody answers.
   await term.type("PING");
-  await term.waitFor("error: not connected; type reconnect to connect again, or exit");
+  await term.waitFor(`error: cannot connect to 127.0.0.1:${server.port}: connection refused`);
   await term.type("reconnect");
   await term.waitFor(`error: cannot connect to 127.0.0.1:${server.port}: connection refused`);
   await term.type("exit");
@@ -107,7 +110,7 @@ Deno.test("shell runs the client's commands and raw protocol lines side by side"
   await using home = await tempDir();
   await Deno.writeTextFile(`${home.path}/notes.txt`, "hello");
   await using term = await shell(server.port, home.path, { cwd: home.path });
-  await term.waitFor("switchboard> ");
+  await term.waitFor(`switchboard 127.0.0.1:${server.port}> `);
   await term.type("put notes.txt");
   await term.waitFor(/stored notes\.txt 5 [0-9a-f]{64}/);
   await term.type("ls");
@@ -154,7 +157,7 @@ Deno.test("shell says what it knows while a reply is late, and Ctrl-C abandons t
   await using home = await tempDir();
   using slot = await holdSlot(server.port);
   await using term = await shell(server.port, home.path);
-  await term.waitFor("switchboard> ");
+  await term.waitFor(`switchboard 127.0.0.1:${server.port}> `);
   await term.type("PING first");
   // Nothing answered on this connection yet: queued or slow, it cannot tell which.
   await term.waitFor(
@@ -185,7 +188,7 @@ Deno.test("shell exit while the connection waits in the queue leaves at once", a
   await using home = await tempDir();
   using _slot = await holdSlot(server.port);
   await using term = await shell(server.port, home.path);
-  await term.waitFor("switchboard> ");
+  await term.waitFor(`switchboard 127.0.0.1:${server.port}> `);
   await term.type("exit");
   // The shell's own bye, as after a QUIT: no QUIT waited for a slot.
   await term.waitFor("bye\r\n");
@@ -198,10 +201,14 @@ Deno.test("shell Ctrl-D leaves on a fresh line", async () => {
   await using server = await TestServer.start();
   await using home = await tempDir();
   await using term = await shell(server.port, home.path);
-  await term.waitFor("switchboard> ");
+  await term.waitFor(`switchboard 127.0.0.1:${server.port}> `);
   await term.keys("\x04");
   assertEquals(await term.exit(), 0);
-  assertEquals(term.text.endsWith("switchboard> \r\n"), true, JSON.stringify(term.text));
+  assertEquals(
+    term.text.endsWith(`switchboard 127.0.0.1:${server.port}> \r\n`),
+    true,
+    JSON.stringify(term.text),
+  );
 });
 
 Deno.test("shell says in one line that the history cannot be kept, once", async () => {
@@ -210,7 +217,7 @@ Deno.test("shell says in one line that the history cannot be kept, once", async 
   // A directory where the history file should be: neither read nor written.
   await Deno.mkdir(`${home.path}/.switchboard_history`);
   await using term = await shell(server.port, home.path);
-  await term.waitFor("switchboard> ");
+  await term.waitFor(`switchboard 127.0.0.1:${server.port}> `);
   await term.type("PING one");
   await term.waitFor("one\r\n");
   await term.type("PING two");

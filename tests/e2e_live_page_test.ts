@@ -14,6 +14,8 @@ interface Drawn {
   rows: string[];
   /** The command column of each row. */
   commands: string[];
+  /** The latency table: command, per second, p50, p90, p99, all requests. */
+  latency: string[][];
   status: string;
 }
 
@@ -27,6 +29,8 @@ const READ_PAGE = `(() => {
     rows: [...document.querySelectorAll("#connections tr")].map((tr) => tr.dataset.id),
     commands: [...document.querySelectorAll("#connections tr td:nth-child(5)")]
       .map((td) => td.textContent),
+    latency: [...document.querySelectorAll("#latency tr")]
+      .map((tr) => [...tr.children].map((cell) => cell.textContent)),
     status: document.getElementById("status").textContent,
   };
 })()`;
@@ -132,11 +136,15 @@ Deno.test("live page: a command in progress is shown with its time, then the con
     (d) => /^COUNT for \d+\.\d s$/.test(d.commands[0] ?? ""),
   );
   assertEquals(await counter.readText(), "OK 20");
-  await pageShows(
+  const idle = await pageShows(
     page,
     "the connection idle after COUNT",
     (d) => d.commands[0] === "idle, last COUNT",
   );
+  // COUNT of 20 jobs of 100 ms on the workers took about a second: within the last 10 s.
+  const count = idle.latency.find((row) => row[0] === "COUNT");
+  assertEquals(count?.[5], "1", "one COUNT in all");
+  assertMatch(count![4]!, /^≤ \d+(\.\d+)? (ms|s)$/, "its p99 over the last 10 s");
   await page.close();
 });
 

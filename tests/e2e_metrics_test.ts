@@ -91,6 +91,7 @@ Deno.test("metrics: every line parses, with the documented names and types", asy
     switchboard_denied_total: "counter",
     switchboard_auth_failures_total: "counter",
     switchboard_tls_failures_total: "counter",
+    switchboard_proxy_errors_total: "counter",
     switchboard_request_duration_seconds: "histogram",
   };
   for (const [name, type] of Object.entries(expected)) {
@@ -183,8 +184,22 @@ Deno.test("healthz answers 200 while serving and 503 once shutdown begins", asyn
   await server.waitForLog(/shutting down/);
   const draining = await fetch(`${base}/healthz`);
   assertEquals([draining.status, await draining.text()], [503, "shutting down\n"]);
-  assertEquals(await busy.readText(), "OK 40");
+  // Two seconds of work on one worker thread: give it room on a loaded machine.
+  assertEquals(await busy.readText({ timeoutMs: 60_000 }), "OK 40");
   assertEquals((await server.exited()).code, 0);
+});
+
+Deno.test("healthz answers 200 while every slot and queue place is taken", async () => {
+  const { server, base } = await startWithMetrics(["--max-running", "1", "--queue-limit", "1"]);
+  await using _ = server;
+  using running = await TestClient.connect(server.port);
+  assertEquals(await running.ask("PING"), "OK PONG");
+  using queued = await TestClient.connect(server.port);
+  await queued.send("PING");
+  using turnedAway = await TestClient.connect(server.port);
+  assertMatch(await turnedAway.ask("PING"), /^ERR busy server full/);
+  const health = await fetch(`${base}/healthz`);
+  assertEquals([health.status, await health.text()], [200, "ok\n"]);
 });
 
 Deno.test("a metrics port already in use is one clear line and exit 1", async () => {

@@ -1,8 +1,7 @@
 /** End to end with `nc`, the way a person drives the server (the README walkthrough). */
 import { assertEquals } from "@std/assert";
 import { assertStartsWith, run, TestServer } from "./helpers.ts";
-
-const encoder = new TextEncoder();
+import { NcSession } from "./nc_session.ts";
 
 Deno.test("nc -N gets one reply per line and the server closes after QUIT", async () => {
   await using server = await TestServer.start();
@@ -14,50 +13,6 @@ Deno.test("nc -N gets one reply per line and the server closes after QUIT", asyn
   assertEquals(code, 0);
   assertEquals(stdout, "OK PONG\nOK 5\nOK hello, nc\nOK bye\n");
 });
-
-/** An interactive nc session: type lines, read what comes back. */
-class NcSession {
-  readonly #child: Deno.ChildProcess;
-  readonly #writer: WritableStreamDefaultWriter<Uint8Array>;
-  readonly #reader: ReadableStreamDefaultReader<string>;
-  #buffer = "";
-
-  constructor(port: number) {
-    this.#child = new Deno.Command("nc", {
-      args: ["127.0.0.1", String(port)],
-      stdin: "piped",
-      stdout: "piped",
-      stderr: "null",
-    }).spawn();
-    this.#writer = this.#child.stdin.getWriter();
-    this.#reader = this.#child.stdout.pipeThrough(new TextDecoderStream()).getReader();
-  }
-
-  async type(line: string): Promise<void> {
-    await this.#writer.write(encoder.encode(line + "\n"));
-  }
-
-  async line(): Promise<string> {
-    while (!this.#buffer.includes("\n")) {
-      const { value, done } = await this.#reader.read();
-      if (done) throw new Error(`nc output ended: ${JSON.stringify(this.#buffer)}`);
-      this.#buffer += value;
-    }
-    const i = this.#buffer.indexOf("\n");
-    const line = this.#buffer.slice(0, i);
-    this.#buffer = this.#buffer.slice(i + 1);
-    return line;
-  }
-
-  async [Symbol.asyncDispose](): Promise<void> {
-    await this.#writer.close().catch(() => {});
-    try {
-      this.#child.kill("SIGTERM");
-    } catch { /* exited */ }
-    await this.#reader.cancel().catch(() => {});
-    await this.#child.status;
-  }
-}
 
 Deno.test("two nc sessions with max-running 1: the second starts the moment the first quits", async () => {
   // The lab's positional form, `switchboard-server PORT 1`, with port 0 for a free one.

@@ -109,6 +109,9 @@ Deno.test("the shared store through faults", async (t) => {
         using client = await TestClient.connect(server.port);
         assertMatch(await client.ask("KV SET k v"), UNREACHABLE);
         assertMatch(await client.ask("FILE LIST"), UNREACHABLE);
+        // The payload is read and dropped: the connection stays in step.
+        assertMatch(await client.put("early.txt", "x".repeat(100_000)), UNREACHABLE);
+        assertMatch(await client.ask("FILE GET early.txt"), UNREACHABLE);
         assertEquals(await client.ask("CALC add 2 3"), "OK 5");
         await cluster.startServer();
         started = true;
@@ -130,7 +133,8 @@ Deno.test("the shared store through faults", async (t) => {
   );
 
   const database = await cluster.createDatabase();
-  const store = ["--store", cluster.url(database), "--request-timeout", "2"];
+  // A deadline well above what a loaded machine takes to answer (a refused connection is at once).
+  const store = ["--store", cluster.url(database), "--request-timeout", "10"];
 
   await t.step(
     "the database stopped and started under load: ERR unavailable, then service without a restart",
@@ -141,6 +145,7 @@ Deno.test("the shared store through faults", async (t) => {
       let failures = 0;
       let running = true;
       let stopped = false;
+      using bystander = await TestClient.connect(server.port);
       const load = (async () => {
         using client = await TestClient.connect(server.port);
         while (running) {
@@ -154,17 +159,20 @@ Deno.test("the shared store through faults", async (t) => {
           }
         }
       })();
-      await eventually(() => acknowledged >= 50, "50 INCRs before the stop");
-      stopped = true;
-      await cluster.stopServer();
-      await eventually(() => failures >= 3, "INCRs to fail while the database is down");
-      using bystander = await TestClient.connect(server.port);
-      assertEquals(await bystander.ask("PING"), "OK PONG");
-      const before = acknowledged;
-      await cluster.startServer();
-      await eventually(() => acknowledged > before, "INCRs to succeed again without a restart");
-      running = false;
-      await load;
+      load.catch(() => {}); // awaited in finally, with its own error if it failed
+      try {
+        await eventually(() => acknowledged >= 50, "50 INCRs before the stop");
+        stopped = true;
+        await cluster.stopServer();
+        await eventually(() => failures >= 3, "INCRs to fail while the database is down");
+        assertEquals(await bystander.ask("PING"), "OK PONG");
+        const before = acknowledged;
+        await cluster.startServer();
+        await eventually(() => acknowledged > before, "INCRs to succeed again without a restart");
+      } finally {
+        running = false;
+        await load;
+      }
       const value = BigInt((await bystander.ask("KV GET load")).replace(/^OK /, ""));
       assert(
         value >= BigInt(acknowledged) && value <= BigInt(sent),
@@ -191,10 +199,14 @@ Deno.test("the shared store through faults", async (t) => {
         else assertMatch(reply, UNREACHABLE);
       }
     })();
-    await eventually(() => acknowledged.size >= 100, "100 acknowledged SETs");
-    await cluster.kill9();
-    killed = true;
-    await writer;
+    writer.catch(() => {}); // awaited in finally, with its own error if it failed
+    try {
+      await eventually(() => acknowledged.size >= 100, "100 acknowledged SETs");
+      await cluster.kill9();
+    } finally {
+      killed = true;
+      await writer;
+    }
     await cluster.startServer();
     using client = await TestClient.connect(server.port);
     await eventually(

@@ -59,6 +59,10 @@ Deno.test("live sample: running first then the queue in order, with names, comma
   assertEquals(sample.connections[2]!.last, null);
   assertEquals(sample.counters, { commands_total: 7 });
   assertEquals(sample.latency.map((row) => [row.command, row.count, row.p50]), [["PING", 1, 0.25]]);
+  // The bucket counts, for the page's window: 0.2 ms falls in the second bucket (≤ 0.25 ms).
+  assertEquals(sample.latency[0]!.counts.slice(0, 4), [0, 1, 0, 0]);
+  assertEquals(sample.latency[0]!.counts.length, sample.bucketsMs.length + 1);
+  assertEquals(sample.bucketsMs[1], 0.25);
 });
 
 Deno.test("live sample: at most MAX_ROWS rows, while the totals count every connection", () => {

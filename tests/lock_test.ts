@@ -125,3 +125,25 @@ Deno.test("Semaphore frees the permit of a task that throws", async () => {
   assertEquals(await semaphore.run(() => 42), 42);
   assertThrows(() => new Semaphore(0), RangeError);
 });
+
+Deno.test("Semaphore.acquire holds a permit until its release, which counts once", async () => {
+  const semaphore = new Semaphore(1);
+  const release = await semaphore.acquire();
+  let second = false;
+  const next = semaphore.acquire().then((r) => {
+    second = true;
+    return r;
+  });
+  await Promise.resolve();
+  assertEquals([second, semaphore.waiting], [false, 1]);
+  release();
+  release(); // a second call must not free a permit nobody holds
+  const releaseNext = await next;
+  assertEquals(second, true);
+  let third = false;
+  const last = semaphore.acquire().then(() => third = true);
+  await new Promise((r) => setTimeout(r, 10));
+  assertEquals(third, false);
+  releaseNext();
+  await last;
+});

@@ -40,7 +40,7 @@ Deno.test("the metrics endpoint holds 64 connections: a newcomer replaces the ol
     port: 0,
     server: source,
     durations: new RequestDurations(),
-    healthy: () => true,
+    unhealthy: () => undefined,
     logger: new Logger(),
     headerTimeoutMs: 1_500,
   });
@@ -76,6 +76,31 @@ Deno.test("the metrics endpoint holds 64 connections: a newcomer replaces the ol
         conn.close();
       } catch { /* closed by the server */ }
     }
+    await endpoint.close();
+  }
+});
+
+Deno.test("/healthz answers 200 ok, or 503 with the one-line reason the server gives", async () => {
+  let reason: string | undefined;
+  const endpoint = serveMetrics({
+    hostname: "127.0.0.1",
+    port: 0,
+    server: source,
+    durations: new RequestDurations(),
+    unhealthy: () => reason,
+    logger: new Logger(),
+  });
+  try {
+    const health = async () => {
+      const response = await fetch(`http://127.0.0.1:${endpoint.addr.port}/healthz`);
+      return [response.status, await response.text()];
+    };
+    assertEquals(await health(), [200, "ok\n"]);
+    reason = "store unreachable: connection refused\r\nat 10.0.0.5:5432";
+    assertEquals(await health(), [503, "store unreachable: connection refused at 10.0.0.5:5432\n"]);
+    reason = undefined;
+    assertEquals(await health(), [200, "ok\n"]);
+  } finally {
     await endpoint.close();
   }
 });

@@ -21,6 +21,7 @@ export const STAT_KEYS = [
   "denied_total",
   "auth_failures_total",
   "tls_failures_total",
+  "proxy_errors_total",
 ] as const;
 
 /** Parsed STATS: every known key is present (or parseStats throws). */

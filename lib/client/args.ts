@@ -11,6 +11,7 @@ import { parseArgs } from "@std/cli/parse-args";
 import { DEFAULT_CLIENT_TIMEOUT_S, DEFAULT_HOST, DEFAULT_PORT } from "../defaults.ts";
 import { USER_NAME, USER_NAME_RULE } from "../security/users_file.ts";
 import { UsageError } from "../usage_error.ts";
+import { meantOption } from "../suggest.ts";
 import { SUBCOMMANDS } from "./commands.ts";
 import { PASSWORD_VARIABLE } from "./credentials.ts";
 import type { ClientEnvironment } from "./environment.ts";
@@ -108,9 +109,7 @@ export function parseClientArgs(
       return key === undefined;
     },
   });
-  if (unknown.length > 0) {
-    throw new UsageError(`unknown option --${unknown[0]} (--help lists the options)`);
-  }
+  if (unknown.length > 0) throw unknownOption(`--${unknown[0]}`);
 
   const values = new Map<string, string>();
   for (const name of VALUE_OPTIONS) {
@@ -188,7 +187,7 @@ function shieldWords(
     const previous = args[index - 1];
     // The value of `--host -x` is a value, not an option.
     const isValue = (VALUE_OPTIONS as readonly string[]).includes(previous?.slice(2) ?? "");
-    if (/^-[A-Za-z]/.test(arg) && arg !== "-h" && !isValue) throw unknownShortOption(arg);
+    if (/^-[A-Za-z]/.test(arg) && arg !== "-h" && !isValue) throw unknownOption(arg);
     if (arg === "-h" || (arg.startsWith("--") && arg.length > 2)) {
       const name = arg.slice(2).split("=", 1)[0]!;
       const isFlag = (FLAG_OPTIONS as readonly string[]).includes(name) || name === "help";
@@ -208,14 +207,13 @@ function userOption(value: string | undefined): string | undefined {
 }
 
 /**
- * `-p 12000` and the like: the client's options are long (`--port`), and a
- * dash with a letter is never a word of a command, so it is named as an
- * option, with the long one it probably meant.
+ * An option the client does not have, with the long one it probably meant:
+ * `-p 12000` (the client's options are long, and a dash with a letter is
+ * never a word of a command) or `--prot`.
  */
-function unknownShortOption(arg: string): UsageError {
-  const letter = arg[1]!.toLowerCase();
-  const meant = [...VALUE_OPTIONS, ...FLAG_OPTIONS].find((name) => name.startsWith(letter));
-  const hint = meant === undefined ? "--help lists the options" : `did you mean --${meant}?`;
+function unknownOption(arg: string): UsageError {
+  const meant = meantOption(arg, [...VALUE_OPTIONS, ...FLAG_OPTIONS]);
+  const hint = meant === undefined ? "--help lists the options" : `did you mean ${meant}?`;
   return new UsageError(`unknown option ${arg} (${hint})`);
 }
 

@@ -6,6 +6,7 @@
  * wrong command is a {@linkcode UsageError} of one line: the problem, then
  * that command's own usage.
  */
+import { closest } from "../suggest.ts";
 import { basename } from "@std/path/basename";
 import { quoteWord } from "../protocol/mod.ts";
 import { UsageError } from "../usage_error.ts";
@@ -46,7 +47,7 @@ export type ClientCommand =
 export const SUBCOMMANDS: ReadonlyArray<[string, string]> = [
   ["ping [text]", "liveness check"],
   ["echo <text...>", "the text back"],
-  ["calc <op> <a> <b>", "add|sub|mul|div (+ - * /), exact integers"],
+  ["calc <op> <a> <b>", "add|sub|mul|div (+ - * /); exact; 1/3 is 50 digits..."],
   ["count <start> <increments> [<work-ms>]", "a counting job on the server's worker threads"],
   ["hello [name] [student-id] [github]", "identify yourself (asks for what is missing)"],
   ["who", "connections to the server"],
@@ -207,7 +208,9 @@ export function buildRequest(words: readonly string[], options: SubcommandOption
 function protocolRequest(words: readonly string[]): string {
   const name = words[0]!;
   if (!PROTOCOL_COMMANDS.includes(name.toLowerCase())) {
-    throw new UsageError(`unknown command "${name}" (--help lists the commands)`);
+    const meant = closest(name, SUBCOMMANDS.map(([syntax]) => syntax.split(" ", 1)[0]!));
+    const hint = meant === undefined ? "--help lists the commands" : `did you mean ${meant}?`;
+    throw new UsageError(`unknown command "${name}" (${hint})`);
   }
   if (name.toLowerCase() === "auth") {
     throw new UsageError("AUTH on the command line would expose the password: use --user NAME");

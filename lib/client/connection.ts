@@ -79,6 +79,8 @@ export class Connection {
   /** Socket reads started while true have no deadline: nobody is waiting for a reply. */
   #idle = false;
   #answered = false;
+  /** The first bytes the server sent (up to 2), to tell a TLS alert from a reply line. */
+  #firstBytes: Uint8Array | undefined;
   #closed = false;
   /** `performance.now()` of the last byte received; -Infinity until one is. */
   #lastByteAt = -Infinity;
@@ -252,10 +254,12 @@ export class Connection {
     } catch (error) {
       if (error instanceof ConnectError) throw error;
       if (error instanceof ConnectionClosedError) {
-        // A TLS port answers a plain client's first line with an alert (bytes, but never a
-        // line) and the close; a connection that has had a reply line is not a TLS port.
-        const hint = when === "before replying" && !this.#tls && !this.#answered
-          ? " (if it is a TLS port, add --tls)"
+        // A TLS port answers a plain client's first line with an alert record (never a
+        // line) and the close. Only that is a reason to suggest --tls: a server that died
+        // mid-request, or one that has answered before, is no TLS port.
+        const hint = when === "before replying" && !this.#tls && !this.#answered &&
+            looksLikeTls(this.#firstBytes)
+          ? " (it answered in TLS: add --tls)"
           : "";
         throw new ConnectError(`${this.#where} closed the connection ${when}${hint}`);
       }
@@ -290,7 +294,10 @@ export class Connection {
     return {
       read: async (buffer) => {
         const n = await source.read(buffer);
-        if (n !== null && n > 0) this.#lastByteAt = performance.now();
+        if (n !== null && n > 0) {
+          this.#lastByteAt = performance.now();
+          this.#firstBytes ??= buffer.slice(0, Math.min(n, 2));
+        }
         return n;
       },
     };
@@ -337,6 +344,26 @@ async function connect(options: ConnectOptions): Promise<Deno.TcpConn | Deno.Tls
   return conn;
 }
 
+/**
+ * A TLS record's first two bytes: its type (0x15 alert, 0x16 handshake)
+ * and the major version 3, which no reply line starts with.
+ */
+function looksLikeTls(bytes: Uint8Array | undefined): boolean {
+  return bytes !== undefined && (bytes[0] === 0x15 || bytes[0] === 0x16) && bytes[1] === 0x03;
+}
+
+/**
+ * What the TLS library said, in plain words where a newcomer is likely to
+ * meet it: a certificate that is its own CA (`openssl req -x509`), which
+ * TLS clients refuse as a server's certificate.
+ */
+function tlsReason(message: string): string {
+  if (!/CaUsedAsEndEntity/.test(message)) return message;
+  return "the server's certificate is a CA certificate, which clients refuse as a server's own " +
+    "(a plain openssl req -x509 makes one); give the server a certificate signed by a CA and " +
+    "pass that CA with --cacert (docs/security.md#a-certificate-for-a-private-network)";
+}
+
 /** The TLS handshake failed: a certificate that does not verify, or a server that is not TLS. */
 class TlsError extends Error {
   override name = "TlsError";
@@ -348,7 +375,7 @@ function isTimeout(error: unknown): boolean {
 }
 
 function describeNetError(error: unknown): string {
-  if (error instanceof TlsError) return `TLS: ${error.message}`;
+  if (error instanceof TlsError) return `TLS: ${tlsReason(error.message)}`;
   if (error instanceof Deno.errors.ConnectionRefused) return "connection refused";
   if (error instanceof Deno.errors.ConnectionReset) return "connection reset";
   if (error instanceof Deno.errors.NotCapable) return "network access is not granted (--allow-net)";

@@ -7,7 +7,8 @@
 import type { ByteSink } from "../io.ts";
 import { type PasswordSource, readPassword } from "../security/password_input.ts";
 import { UsageError } from "../usage_error.ts";
-import { LocalFileError, localFileError, localPath, type PathBase } from "./local_files.ts";
+import { LocalFileError, localFileError } from "./local_files.ts";
+import { localPath, type PathBase } from "../paths.ts";
 
 /** The environment variable `--user` takes its password from (lib/client/environment.ts lists it). */
 export const PASSWORD_VARIABLE = "SWITCHBOARD_PASSWORD";
@@ -37,6 +38,7 @@ export interface PasswordSources {
 export async function passwordFor(user: string, sources: PasswordSources): Promise<string> {
   if (sources.fromEnv !== undefined && sources.fromEnv !== "") return sources.fromEnv;
   if (!sources.stdin.isTerminal()) {
+    // ssh and psql would ask on /dev/tty; Deno opens it only with --allow-all (denoland/deno#27980).
     throw new UsageError(
       `--user ${user} needs its password in ${PASSWORD_VARIABLE}: stdin is not a terminal to ask on`,
     );

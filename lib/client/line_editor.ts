@@ -9,6 +9,8 @@
  * - Ctrl-C clears the line being typed (as in bash and redis-cli), ends a
  *   question, and while a reply is awaited goes to `onInterrupt`;
  * - `announce` prints above the line being typed, which stays as it was;
+ * - Tab completion may take a moment (the server's file names), and Ctrl-L
+ *   clears the screen (readline's own key);
  * - answers to questions, and lines `keep` refuses (passwords), never enter
  *   the history the up arrow recalls.
  *
@@ -31,8 +33,11 @@ export interface LineEditorOptions {
   /** Whether a typed line may be recalled (false for a line with a password). */
   keep: (line: string) => boolean;
   /** Tab completion: the candidates for the word being typed, and that word. */
-  complete: (line: string) => [string[], string];
+  complete: Completer;
 }
+
+/** Tab completion: the candidates for the word being typed, and that word (or a promise of them). */
+export type Completer = (line: string) => [string[], string] | Promise<[string[], string]>;
 
 /** Lines from a person at a terminal, with history, completion and Ctrl-C that clears. */
 export class LineEditor {
@@ -47,9 +52,11 @@ export class LineEditor {
   /** The line being typed answers a question: it stays out of the history. */
   #asking = false;
   #onInterrupt: (() => void) | undefined;
+  #complete: Completer;
 
   constructor(options: LineEditorOptions) {
     this.#output = options.output;
+    this.#complete = options.complete;
     this.#rl = createInterface({
       input: options.input,
       output: options.output,
@@ -57,7 +64,16 @@ export class LineEditor {
       // Node's history is newest first.
       history: [...options.history].reverse(),
       historySize: options.historyLimit,
-      completer: options.complete,
+      // Two parameters: readline then waits for the callback (a completion may ask the server).
+      completer: (
+        line: string,
+        done: (error: null | Error, result: [string[], string]) => void,
+      ) => {
+        Promise.resolve().then(() => this.#complete(line)).then(
+          (result) => done(null, result),
+          () => done(null, [[], line]),
+        );
+      },
     });
     this.#rl.on("history", (history: string[]) => {
       // Node has just put the new line first; an answer or a secret does not stay.
@@ -105,6 +121,11 @@ export class LineEditor {
         if (this.#onInterrupt === handler) this.#onInterrupt = undefined;
       },
     };
+  }
+
+  /** Replaces Tab completion (the shell adds paths and the server's file names to it). */
+  setCompletion(complete: Completer): void {
+    this.#complete = complete;
   }
 
   /** Gives the terminal back (its normal mode, no raw keys). */

@@ -9,7 +9,7 @@ import type { SyncByteSink } from "../io.ts";
 import type { TransferCommand } from "./commands.ts";
 import type { Connection } from "./connection.ts";
 import { listKeys } from "./keys.ts";
-import { localPath, type PathBase } from "./local_files.ts";
+import { localPath, type PathBase } from "../paths.ts";
 import { type Printer, progressBar } from "./output.ts";
 import { get, put, type TransferResult } from "./transfer.ts";
 import { type Awaited, withWaitNotice } from "./waiting.ts";

@@ -14,7 +14,7 @@ import { format as formatBytes } from "@std/fmt/bytes";
 import { red, yellow } from "@std/fmt/colors";
 import { type SyncByteSink, writeAllSync } from "../io.ts";
 import type { ParsedReply } from "../protocol/mod.ts";
-import { reasonOf } from "./local_files.ts";
+import { reasonOf } from "../paths.ts";
 import { shapeOf, structuredFields } from "./reply_shapes.ts";
 import type { Progress } from "./transfer.ts";
 
@@ -65,6 +65,8 @@ export interface PrinterOptions {
    * the payload, and there is none.
    */
   bareOk?: boolean;
+  /** A line to add under an ERR (lib/client/hints.ts); none with --json. */
+  hint?: (reply: ParsedReply, request: string | undefined) => string | undefined;
 }
 
 /** A verified transfer, as {@linkcode Printer.printTransfer} reports it. */
@@ -107,6 +109,8 @@ export class Printer {
       case "err": {
         const line = `error: ${reply.code}: ${reply.message}`;
         this.#write(this.#options.stderr, (color ? red(line) : line) + "\n");
+        const hint = this.#options.hint?.(reply, request);
+        if (hint !== undefined) this.#write(this.#options.stderr, `hint: ${hint}\n`);
         return true;
       }
     }

@@ -8,7 +8,8 @@
  *
  * While the prompt waits, the connection is watched, so a server that shuts
  * down or drops the connection is announced at once, above the line being
- * typed; `reconnect` opens a new connection. Ctrl-C while a reply is awaited
+ * typed; the next command connects again (so does `reconnect`), and the
+ * shell opens even when no server answers yet. Ctrl-C while a reply is awaited
  * abandons it: the connection is closed (a late reply could otherwise be
  * taken for the next one's) and a new one opened.
  */
@@ -22,19 +23,26 @@ import {
   usageOf,
 } from "./commands.ts";
 import { LEAVING_WORDS, OWN_COMMANDS } from "./completion.ts";
-import { ConnectError, type Connection, type Unasked } from "./connection.ts";
+import { AuthRefusedError, ConnectError, type Connection, type Unasked } from "./connection.ts";
 import type { HistoryFile } from "./history.ts";
 import type { LineEditor } from "./line_editor.ts";
-import { LocalFileError, localFileError, type PathBase } from "./local_files.ts";
+import { LocalFileError, localFileError } from "./local_files.ts";
+import type { PathBase } from "../paths.ts";
 import { runKeys, runRequest, runTransfer } from "./one_shot.ts";
 import type { Printer } from "./output.ts";
 import type { SyncByteSink } from "../io.ts";
 import { IntegrityError } from "./transfer.ts";
+import { complete as completeCommand } from "./completion.ts";
+import { completePath } from "./path_completion.ts";
 
-/** What the shell shows before each line while connected (docs/client.md). */
-export const SHELL_PROMPT = "switchboard> ";
-/** The prompt once the connection is gone, until `reconnect`. */
+/** What the shell shows before each line while connected to `server` (docs/client.md#the-shell). */
+export function shellPrompt(server: string): string {
+  return `switchboard ${server}> `;
+}
+/** The prompt while there is no connection; the next command connects first. */
 export const DISCONNECTED_PROMPT = "switchboard (not connected)> ";
+/** The hint after a lost connection: nothing to type but the next command. */
+const RECONNECT_HINT = " (the next command connects again)";
 /**
  * How long, after an unasked line (`ERR shutdown …`), the shell waits to see
  * the server close before saying so: the server closes right after that
@@ -52,14 +60,19 @@ or the client's own:
   hello [name] [id] [github]      identify yourself (asks for what is missing)
   kv keys [prefix]                every key, however many
   raw <line>                      send the rest of the line exactly as typed
-  reconnect                       open a new connection
+  reconnect                       open a new connection (a command typed while not
+                                  connected connects first)
   exit, quit, Ctrl-D              leave
-Tab completes, the arrows recall history (~/.switchboard_history), Ctrl-C clears the line
-or abandons a reply that is taking too long.
+Tab completes commands, local paths after put and the server's files after get and rm;
+the arrows recall history (~/.switchboard_history); Ctrl-L clears the screen; Ctrl-C clears
+the line or abandons a reply that is taking too long.
 The server's commands:`;
 
 /** What the shell needs of the line editor (lib/client/line_editor.ts). */
-export type ShellEditor = Pick<LineEditor, "readLine" | "ask" | "announce" | "onInterrupt">;
+export type ShellEditor = Pick<
+  LineEditor,
+  "readLine" | "ask" | "announce" | "onInterrupt" | "setCompletion"
+>;
 
 /** Options of {@linkcode runShell}. */
 export interface ShellOptions {
@@ -67,6 +80,8 @@ export interface ShellOptions {
   printer: Printer;
   /** Opens a new connection (`reconnect`, and after a reply was abandoned); throws ConnectError. */
   connect: () => Promise<Connection>;
+  /** The server as the prompt names it: `127.0.0.1:12000`, with the user and `tls` when used. */
+  server: string;
   /** Where typed lines are kept across sessions; undefined keeps none. */
   history?: HistoryFile | undefined;
   /** Where relative local paths start (INIT_CWD) and `~` points. */
@@ -75,8 +90,15 @@ export interface ShellOptions {
   progressSink: SyncByteSink | undefined;
 }
 
-/** Reads lines, runs each, shows each reply, until Ctrl-D or a QUIT the server accepts. */
-export async function runShell(connection: Connection, options: ShellOptions): Promise<void> {
+/**
+ * Reads lines, runs each, shows each reply, until Ctrl-D or a QUIT the
+ * server accepts. With no `connection` (no server answered yet), the
+ * first command connects.
+ */
+export async function runShell(
+  connection: Connection | undefined,
+  options: ShellOptions,
+): Promise<void> {
   await new Shell(connection, options).run();
 }
 
@@ -84,10 +106,18 @@ class Shell {
   readonly #options: ShellOptions;
   #connection: Connection | undefined;
   #historyFailed = false;
+  /** A FILE LIST that Tab completion has in flight on the connection. */
+  #completing: Promise<string[]> | undefined;
+  /** The server's file names as Tab last fetched them, until the next line runs. */
+  #remoteNames: string[] | undefined;
 
-  constructor(connection: Connection, options: ShellOptions) {
+  constructor(connection: Connection | undefined, options: ShellOptions) {
     this.#connection = connection;
     this.#options = options;
+    options.editor.setCompletion((line) =>
+      completePath(line, { base: options.base, remoteNames: () => this.#fetchRemoteNames() }) ??
+        completeCommand(line)
+    );
   }
 
   async run(): Promise<void> {
@@ -109,7 +139,9 @@ class Shell {
   /** The next typed line; meanwhile, a connection the server ends is announced at once. */
   async #nextLine(): Promise<string | null> {
     const { editor } = this.#options;
-    const typing = editor.readLine(this.#connection ? SHELL_PROMPT : DISCONNECTED_PROMPT);
+    const typing = editor.readLine(
+      this.#connection ? shellPrompt(this.#options.server) : DISCONNECTED_PROMPT,
+    );
     for (;;) {
       const connection = this.#connection;
       if (connection === undefined) return await typing;
@@ -118,6 +150,12 @@ class Shell {
         connection.watch().then(() => undefined),
       ]);
       if (typed !== undefined) return typed.line;
+      const completing = this.#completing;
+      if (completing !== undefined) {
+        // The line that arrived was Tab's FILE LIST reply, taken by the completion.
+        await completing;
+        continue;
+      }
       const unasked = await connection.unasked(CLOSE_GRACE_MS);
       this.#connection = undefined;
       editor.announce(endMessage(unasked), DISCONNECTED_PROMPT);
@@ -134,8 +172,37 @@ class Shell {
     });
   }
 
+  /**
+   * The server's file names for Tab after `get` or `rm`: one FILE LIST on
+   * the shell's connection while the prompt waits, kept until the next line
+   * runs. None while not connected or still queued (the reply would wait
+   * for a slot), and none if the listing fails.
+   */
+  #fetchRemoteNames(): Promise<string[]> {
+    if (this.#remoteNames !== undefined) return Promise.resolve(this.#remoteNames);
+    if (this.#completing !== undefined) return this.#completing;
+    const connection = this.#connection;
+    if (connection === undefined || !connection.answered) return Promise.resolve([]);
+    const listing = (async () => {
+      await connection.send("FILE LIST");
+      const reply = await connection.read();
+      if (reply.kind !== "data") return [];
+      // `<size> <modified> <name>` lines; a name may have spaces.
+      return new TextDecoder().decode(reply.body).split("\n").filter((line) => line !== "")
+        .map((line) => line.split(" ").slice(2).join(" "));
+    })().catch(() => []);
+    this.#completing = listing;
+    return listing.then((names) => {
+      this.#completing = undefined;
+      return this.#remoteNames = names;
+    });
+  }
+
   /** Runs one line; resolves to true when the shell should end. */
   async #runLine(line: string): Promise<boolean> {
+    // A FILE LIST of Tab's still in flight answers first; its names are stale after this line.
+    await this.#completing;
+    this.#remoteNames = undefined;
     let words: string[] | undefined;
     try {
       words = tokenize(line);
@@ -246,11 +313,9 @@ class Shell {
    */
   async #withConnection(work: (connection: Connection) => Promise<unknown>): Promise<void> {
     const { printer, editor } = this.#options;
+    if (this.#connection === undefined) await this.#reconnect();
     const connection = this.#connection;
-    if (connection === undefined) {
-      printer.error("not connected; type reconnect to connect again, or exit");
-      return;
-    }
+    if (connection === undefined) return;
     let interrupted = false;
     using _interrupt = editor.onInterrupt(() => {
       interrupted = true;
@@ -289,8 +354,10 @@ class Shell {
       this.#connection = await connect();
       printer.info(`connected to ${this.#connection.where}`);
     } catch (error) {
-      if (!(error instanceof ConnectError)) throw error;
-      printer.error(error.message);
+      // A server restarted with other users may refuse the AUTH: said, and still not connected.
+      if (error instanceof AuthRefusedError) printer.print(error.reply);
+      else if (error instanceof ConnectError) printer.error(error.message);
+      else throw error;
     }
   }
 }
@@ -302,7 +369,7 @@ class Shell {
  * unasked line).
  */
 function endMessage(unasked: Unasked): string {
-  const hint = " (type reconnect to connect again)";
+  const hint = RECONNECT_HINT;
   if (unasked.line === undefined) return `server closed the connection${hint}`;
   let reason = unasked.line;
   try {

@@ -19,7 +19,8 @@ import { ConnectError, type Connection } from "./connection.ts";
 import { parseDataHeader, type ParsedReply, parseReplyLine, quoteWord } from "../protocol/mod.ts";
 import { readAhead, SOLO_CHUNK_BYTES, WriteBehind } from "../chunks.ts";
 import { CutShortError } from "../io.ts";
-import { inside, LocalFileError, localFileError, type LocalPath } from "./local_files.ts";
+import { inside, LocalFileError, localFileError } from "./local_files.ts";
+import type { LocalPath } from "../paths.ts";
 
 /** The server's sha256 differs from the bytes we sent or received (client exit code 4). */
 export class IntegrityError extends Error {

@@ -5,7 +5,7 @@
  * here, where they take microseconds.
  */
 import { keyword, ok, ProtocolError, type Reply } from "../protocol/mod.ts";
-import { evaluate, type Operator, OPERATORS } from "../jobs/arithmetic.ts";
+import { evaluate, type Operator, OPERATORS, QUOTIENT_DIGITS } from "../jobs/arithmetic.ts";
 import { type Command, type CommandContext, expectArgs, truncate } from "./command.ts";
 import { CALC_JOB_COST } from "../jobs/calc_job.ts";
 import { declared } from "./catalog.ts";
@@ -25,7 +25,8 @@ export const WORKER_OPERAND_CHARS = 4_000;
 export const CALC: Command = {
   ...declared("CALC"),
   usage: ["CALC <op> <a> <b>"],
-  summary: "op: add|+ subtract|sub|- multiply|mul|* divide|div|/; integers exact at any size",
+  summary: "op: add|+ subtract|sub|- multiply|mul|* divide|div|/; integers exact, " +
+    `a quotient that does not end cut after ${QUOTIENT_DIGITS} digits and ...`,
   run(request, context) {
     const args = request.args();
     expectArgs(args, { min: 3 }, USAGE);

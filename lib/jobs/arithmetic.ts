@@ -1,8 +1,9 @@
 /**
  * CALC's arithmetic, made exact: integers of any length are BigInts, so
- * add, subtract, multiply and a divide that comes out whole are exact;
- * anything else is a double printed in JavaScript's shortest round-trip
- * form (docs/protocol.md#commands "Numbers"). Pure, so that it runs the same on the serving
+ * add, subtract and multiply are exact, and so is a quotient of integers
+ * (cut after {@linkcode QUOTIENT_DIGITS} fraction digits, marked `...`,
+ * when it does not terminate); anything with a decimal operand is a double
+ * printed in JavaScript's shortest round-trip form (docs/protocol.md#commands "Numbers"). Pure, so that it runs the same on the serving
  * thread (small operands) and on a worker thread (lib/jobs/calc_job.ts).
  */
 import { INTEGER_WORD as INTEGER, ProtocolError } from "../protocol/mod.ts";
@@ -52,9 +53,58 @@ function exactResult(op: Operator, a: bigint, b: bigint): string {
       return String(a * b);
     case "divide":
       if (b === 0n) throw new ProtocolError("div-by-zero", "cannot divide by zero");
-      if (a % b === 0n) return String(a / b);
-      return formatDouble(divideBigInts(a, b));
+      return exactQuotient(a, b);
   }
+}
+
+/**
+ * Fraction digits a quotient of integers that does not terminate is cut
+ * after (then `...` marks the cut): enough to show any repeating block a
+ * person would check by hand, and a bound on the reply however small the
+ * divisor's factors make the digits.
+ */
+export const QUOTIENT_DIGITS = 50;
+
+/**
+ * a / b (b not 0) in decimal, exact when it terminates (the reduced divisor
+ * has no prime factor but 2 and 5); otherwise the first
+ * {@linkcode QUOTIENT_DIGITS} fraction digits, truncated, then `...`.
+ */
+function exactQuotient(a: bigint, b: bigint): string {
+  const negative = (a < 0n) !== (b < 0n);
+  let numerator = a < 0n ? -a : a;
+  let divisor = b < 0n ? -b : b;
+  const common = gcd(numerator, divisor);
+  numerator /= common;
+  divisor /= common;
+  // The digits of n/d end after max(twos, fives) places exactly when d = 2^twos × 5^fives.
+  const [odd, twos] = withoutFactor(divisor, 2n);
+  const [rest, fives] = withoutFactor(odd, 5n);
+  const terminates = rest === 1n;
+  const places = terminates ? Math.max(twos, fives) : QUOTIENT_DIGITS;
+  const scaled = String(numerator * 10n ** BigInt(places) / divisor).padStart(places + 1, "0");
+  const whole = scaled.slice(0, scaled.length - places);
+  const fraction = scaled.slice(scaled.length - places);
+  const digits = places === 0 ? whole : `${whole}.${fraction}`;
+  const sign = negative && numerator !== 0n ? "-" : "";
+  return `${sign}${digits}${terminates ? "" : "..."}`;
+}
+
+/**
+ * `n` without its factors `p`, and how many there were. Dividing by p, p²,
+ * p⁴ … on the way down and back takes log(count) divisions, where one
+ * division per factor would take 93,000 for a divisor of 5^93,000 (65,000
+ * digits, a whole request line).
+ */
+function withoutFactor(n: bigint, p: bigint): [bigint, number] {
+  if (n % p !== 0n) return [n, 0];
+  const [rest, pairs] = withoutFactor(n, p * p);
+  return rest % p === 0n ? [rest / p, 2 * pairs + 1] : [rest, 2 * pairs];
+}
+
+function gcd(a: bigint, b: bigint): bigint {
+  while (b !== 0n) [a, b] = [b, a % b];
+  return a;
 }
 
 function applyDouble(op: Operator, a: number, b: number): number {
@@ -93,31 +143,6 @@ function toNumber(operand: Operand): number {
   return value;
 }
 
-/**
- * a / b as a correctly rounded double for integers of any size. Converting
- * each side to a double first would overflow past 1e308 and round twice;
- * instead the BigInt quotient is scaled to ~66 significant bits, with a
- * sticky low bit standing for any remainder, so Number() rounds exactly once.
- */
-function divideBigInts(a: bigint, b: bigint): number {
-  const negative = (a < 0n) !== (b < 0n);
-  let x = a < 0n ? -a : a;
-  let y = b < 0n ? -b : b;
-  const shift = 66 - (bitLength(x) - bitLength(y));
-  if (shift > 0) x <<= BigInt(shift);
-  else y <<= BigInt(-shift);
-  let quotient = x / y;
-  if (quotient * y !== x) quotient |= 1n;
-  // Scale back in two steps: 2 ** -shift alone may overflow where the product does not.
-  const half = Math.trunc(shift / 2);
-  const value = Number(quotient) * 2 ** -half * 2 ** -(shift - half);
-  return negative ? -value : value;
-}
-
-function bitLength(n: bigint): number {
-  return (n < 0n ? -n : n).toString(2).length;
-}
-
 function formatDouble(value: number): string {
   if (!Number.isFinite(value)) {
     throw new ProtocolError("bad-args", "result is out of the range of a double (about ±1.8e308)");
@@ -130,6 +155,6 @@ function outOfRange(word: string): ProtocolError {
     "bad-args",
     `"${
       truncate(word)
-    }" is out of the range of a double (about ±1.8e308); only integers are exact at any size`,
+    }" is out of the range of a double (about ±1.8e308); integers are exact at any size`,
   );
 }

@@ -6,7 +6,8 @@
  * - `framing.ts`: bytes → lines and payload (`FrameBuffer`), bounded;
  * - `request.ts`: decoding a line, the tokenizer, `Request`;
  * - `reply.ts`: the three reply shapes and their encoding;
- * - `reply_reader.ts`: reading replies back (the client's side).
+ * - `reply_reader.ts`: reading replies back (the client's side);
+ * - `proxy_header.ts`: the PROXY protocol header a load balancer sends first (the server's door).
  */
 export { type ErrorCode, ProtocolError } from "./errors.ts";
 export { FrameBuffer, type FramePool, INITIAL_BUFFER_BYTES, lineTooLong } from "./framing.ts";
@@ -45,3 +46,9 @@ export {
   parseReplyLine,
   ReplyReader,
 } from "./reply_reader.ts";
+export {
+  parseProxyHeader,
+  PROXY_MAX_HEADER_BYTES,
+  type ProxyHeaderResult,
+  type ProxySource,
+} from "./proxy_header.ts";

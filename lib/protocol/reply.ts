@@ -5,6 +5,7 @@
  * `replyLine`; `encodeReply` is the whole reply in one piece.
  */
 import type { ErrorCode, ProtocolError } from "./errors.ts";
+import { growable } from "../growable_buffer.ts";
 
 const LF = 10;
 const encoder = new TextEncoder();
@@ -65,9 +66,19 @@ export function dataLines(lines: readonly string[]): LineReply {
 }
 
 /**
+ * Address range a DATA lines body reserves to grow in place: a listing of
+ * 10,000 keys of up to 250 bytes (2.5 MB), with the 3-bytes-per-character
+ * room that encoding asks for. A larger body grows by copying.
+ */
+const LINES_RESERVED_BYTES = 8 * 1024 * 1024;
+
+/**
  * A DATA body of text lines built one line at a time, encoded as it goes:
  * for a long listing, one copy of the bytes instead of an array of strings,
- * their join and its encoding.
+ * their join and its encoding. The body grows in place in pages of its own
+ * (growable_buffer.ts) and is handed out without a copy, so a listing's
+ * bytes go back to the system when the reply is dropped instead of staying
+ * with the C allocator.
  */
 export class DataLinesBuilder {
   #buf = new Uint8Array(1024);
@@ -80,17 +91,26 @@ export class DataLinesBuilder {
     if (this.#buf.length - this.#len < room) {
       let size = this.#buf.length * 2;
       while (size - this.#len < room) size *= 2;
-      const next = new Uint8Array(size);
-      next.set(this.#buf.subarray(0, this.#len));
-      this.#buf = next;
+      this.#buf = this.#grow(size);
     }
     this.#len += encoder.encodeInto(text, this.#buf.subarray(this.#len)).written;
     this.#buf[this.#len++] = LF;
   }
 
-  /** The lines so far, as a DATA reply's body. */
+  /** The lines so far, as a DATA reply's body: a view, valid until the next line. */
   bytes(): Uint8Array {
-    return this.#buf.slice(0, this.#len);
+    return this.#buf.subarray(0, this.#len);
+  }
+
+  #grow(size: number): Uint8Array<ArrayBuffer> {
+    const current = this.#buf.buffer;
+    if (current.resizable && size <= current.maxByteLength) {
+      current.resize(size);
+      return new Uint8Array(current, 0, size);
+    }
+    const next = new Uint8Array(growable(size, LINES_RESERVED_BYTES), 0, size);
+    next.set(this.#buf.subarray(0, this.#len));
+    return next;
   }
 
   /** The DATA reply of the lines so far. */

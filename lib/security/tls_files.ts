@@ -5,8 +5,9 @@
  * clear line before the port opens, not a failed handshake per client later.
  */
 import { createPrivateKey, X509Certificate } from "node:crypto";
+import { reasonOf } from "../paths.ts";
 
-/** What `Deno.listenTls` needs, and what the server may want to log about it. */
+/** What the TLS port's handshakes need (lib/server/door/tls_port.ts), and what the server may want to log about it. */
 export interface TlsFiles {
   /** PEM certificate chain, leaf first. */
   readonly cert: string;
@@ -16,6 +17,12 @@ export interface TlsFiles {
   readonly subject: string;
   /** When the leaf expires; the server warns if that has passed. */
   readonly notAfter: Date;
+  /**
+   * The leaf says it is a CA (basicConstraints CA:TRUE, what a plain
+   * `openssl req -x509` writes): TLS clients refuse it as a server's own
+   * certificate, so the server warns.
+   */
+  readonly isCa: boolean;
 }
 
 /** A certificate or key that cannot be used; the message is one line naming the option and file. */
@@ -66,6 +73,7 @@ export async function loadTlsFiles(certPath: string, keyPath: string): Promise<T
     key,
     subject: leaf.subject.replace(/\n/g, ", "),
     notAfter: new Date(leaf.validTo),
+    isCa: leaf.ca,
   };
 }
 
@@ -73,7 +81,7 @@ async function readPem(option: string, path: string): Promise<string> {
   try {
     return await Deno.readTextFile(path);
   } catch (error) {
-    const why = error instanceof Deno.errors.NotFound ? "no such file" : reason(error);
+    const why = error instanceof Deno.errors.NotFound ? "no such file" : reasonOf(error);
     throw new TlsFilesError(`${option} ${JSON.stringify(path)}: ${why}`);
   }
 }

@@ -5,6 +5,7 @@
  * in: any malformed line stops the load with one line naming the file, the
  * line number and what is wrong.
  */
+import { reasonOf } from "../paths.ts";
 import { isRole, type Role, ROLES } from "./roles.ts";
 import { parsePasswordHash, type PasswordHash, PasswordHashError } from "./password_hash.ts";
 
@@ -104,11 +105,7 @@ export async function readUsersText(path: string): Promise<string | undefined> {
     bytes = await Deno.readFile(path);
   } catch (error) {
     if (error instanceof Deno.errors.NotFound) return undefined;
-    throw new UsersFileError(
-      path,
-      undefined,
-      error instanceof Error ? error.message : String(error),
-    );
+    throw new UsersFileError(path, undefined, reasonOf(error));
   }
   try {
     return new TextDecoder("utf-8", { fatal: true }).decode(bytes);

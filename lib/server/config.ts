@@ -25,11 +25,20 @@ import {
   LIMITS,
 } from "../defaults.ts";
 import type { LogFormat, LogLevel } from "./log.ts";
-import { type AddressPolicy, parseAddressList } from "../security/address_list.ts";
+import {
+  type AddressList,
+  type AddressPolicy,
+  parseAddressList,
+} from "../security/address_list.ts";
 import { UsageError } from "../usage_error.ts";
+import { meantOption } from "../suggest.ts";
 import { parseStoreUrl, type PostgresUrl } from "../stores/postgres/url.ts";
 
-/** The server's usage text (`--help`, and after a usage error). */
+/** The line after a usage error's own (the whole help would bury the one line that matters). */
+export const SERVER_USAGE_HINT =
+  "usage: switchboard-server [PORT [MAX_RUNNING]] [options] (--help lists the options)";
+
+/** The server's usage text (`--help`). */
 export const SERVER_USAGE = `usage: switchboard-server [PORT [MAX_RUNNING]] [options]
        switchboard-server passwd FILE NAME ROLE   add or change a user of --users FILE (ROLE read or write)
 
@@ -64,6 +73,8 @@ options:
                         not on this machine too
   --tls-cert FILE       PEM certificate chain: with --tls-key, the port speaks TLS only
   --tls-key FILE        PEM private key of --tls-cert
+  --proxy-protocol CIDRS  connections from these balancers begin with a PROXY header
+                        (v1 or v2, as HAProxy's send-proxy-v2) naming the real client
   --backlog N           connections the kernel keeps waiting for accept (default ${DEFAULT_BACKLOG};
                         capped by the OS, on Linux at net.core.somaxconn)
   --drain-timeout S     on shutdown, seconds running clients get to finish (default ${DEFAULT_DRAIN_TIMEOUT_S})
@@ -112,6 +123,8 @@ export interface ServerConfig {
   insecure: boolean;
   /** `--tls-cert` and `--tls-key`: the port speaks TLS only; undefined for plain TCP. */
   tls: { certFile: string; keyFile: string } | undefined;
+  /** `--proxy-protocol`: the balancers' addresses, whose connections begin with a PROXY header; undefined: off. */
+  proxyProtocol: AddressList | undefined;
   /** SPEC `--backlog`: the kernel's listen queue for connections not yet accepted. */
   backlog: number;
   logLevel: LogLevel;
@@ -148,6 +161,7 @@ const VALUE_OPTIONS = [
   "deny",
   "tls-cert",
   "tls-key",
+  "proxy-protocol",
   "backlog",
 ] as const;
 const FLAG_OPTIONS = ["echo", "insecure", "verbose", "quiet", "help", "version"] as const;
@@ -156,22 +170,26 @@ const ALIASES = { v: "verbose", q: "quiet", h: "help" } as const;
 /** Parses `switchboard-server [PORT [MAX_RUNNING]] [options]`. */
 export function parseServerArgs(args: readonly string[]): ServerArgs {
   const unknown: string[] = [];
-  const parsed: Record<string, unknown> & { _: Array<string | number> } = parseArgs([...args], {
-    string: [...VALUE_OPTIONS],
-    boolean: [...FLAG_OPTIONS],
-    collect: [...VALUE_OPTIONS, ...FLAG_OPTIONS],
-    alias: ALIASES,
-    unknown: (arg: string) => {
-      if (arg.startsWith("-")) unknown.push(arg);
-      return !arg.startsWith("-");
+  const parsed: Record<string, unknown> & { _: Array<string | number> } = parseArgs(
+    joinValues(args),
+    {
+      string: [...VALUE_OPTIONS],
+      boolean: [...FLAG_OPTIONS],
+      collect: [...VALUE_OPTIONS, ...FLAG_OPTIONS],
+      alias: ALIASES,
+      unknown: (arg: string) => {
+        if (arg.startsWith("-")) unknown.push(arg);
+        return !arg.startsWith("-");
+      },
     },
-  });
-  if (unknown.length > 0) throw new UsageError(`unknown option ${unknown[0]}`);
+  );
+  if (unknown.length > 0) throw unknownOption(unknown[0]!);
 
   const values = new Map<string, string>();
   for (const name of VALUE_OPTIONS) {
     const given = parsed[name] as string[] | undefined ?? [];
     if (given.length > 1) throw new UsageError(`--${name} is given twice`);
+    if (given[0] === NO_VALUE) throw new UsageError(`--${name} needs a value`);
     if (given.length === 1) values.set(name, given[0]!);
   }
   const flags = new Set<string>();
@@ -215,7 +233,7 @@ export function parseServerArgs(args: readonly string[]): ServerArgs {
   if (usersFile !== undefined && flags.has("echo")) {
     throw new UsageError("--users cannot be combined with --echo: echo mode has no AUTH");
   }
-  const addressList = (name: "allow" | "deny") => {
+  const addressList = (name: "allow" | "deny" | "proxy-protocol") => {
     const value = values.get(name);
     return value === undefined ? [] : parseAddressList(value, `--${name}`);
   };
@@ -248,11 +266,47 @@ export function parseServerArgs(args: readonly string[]): ServerArgs {
         fileOption("tls-cert", values.get("tls-cert")),
         fileOption("tls-key", values.get("tls-key")),
       ),
+      proxyProtocol: values.has("proxy-protocol") ? addressList("proxy-protocol") : undefined,
       backlog: int("backlog", DEFAULT_BACKLOG, 1, LIMITS.backlog),
       logLevel: flags.has("verbose") ? "debug" : flags.has("quiet") ? "quiet" : "info",
       logFormat,
     },
   };
+}
+
+/** Stands for the value of a value option that ends the command line (`--port` and nothing). */
+const NO_VALUE = "\0";
+
+/**
+ * `--max-running -1` is the option and its (bad) value, not two options:
+ * std's parser would read `-1` as a short option. So a value option takes
+ * the next argument whatever it looks like, joined as `--name=value`, and
+ * the range check then names the bad value.
+ */
+function joinValues(args: readonly string[]): string[] {
+  const joined: string[] = [];
+  for (let i = 0; i < args.length; i++) {
+    const arg = args[i]!;
+    if (arg === "--") {
+      joined.push(...args.slice(i));
+      break;
+    }
+    const isValueOption = (VALUE_OPTIONS as readonly string[]).includes(arg.slice(2));
+    if (arg.startsWith("--") && isValueOption) {
+      joined.push(`${arg}=${args[i + 1] ?? NO_VALUE}`);
+      i++;
+    } else joined.push(arg);
+  }
+  return joined;
+}
+
+/** An option the server does not have, with the one it probably meant (`-p` → `--port`). */
+function unknownOption(arg: string): UsageError {
+  const meant = meantOption(arg, [...VALUE_OPTIONS, ...FLAG_OPTIONS]);
+  const name = arg.split("=", 1)[0]!;
+  return new UsageError(
+    `unknown option ${name}${meant === undefined ? "" : ` (did you mean ${meant}?)`}`,
+  );
 }
 
 function integerOption(

@@ -1,17 +1,50 @@
 /**
  * The environment variables the server may read, as one `--allow-env` flag
  * (docs/build.md: environment access only to the variables named in the
- * docs): the network thread's scheduling settings (net_thread.ts), and what
- * the PostgreSQL driver of `--store` reads (lib/stores/postgres/database.ts).
+ * docs): the network thread's scheduling settings (net_thread.ts), what the
+ * PostgreSQL driver of `--store` reads (lib/stores/postgres/database.ts),
+ * and `INIT_CWD`, where the server's relative paths start
+ * (docs/server.md#paths).
  */
 import { SCHEDULING } from "./net_thread.ts";
 import { POSTGRES_VARIABLES } from "../stores/postgres/database.ts";
+import { localPath } from "../paths.ts";
+import type { ServerConfig } from "./config.ts";
 
 /** Every variable the server reads. */
 export const SERVER_ENV_VARIABLES: readonly string[] = [
   ...Object.keys(SCHEDULING),
   ...POSTGRES_VARIABLES,
+  // The directory `deno task server` was run from: where relative paths start.
+  "INIT_CWD",
 ];
 
 /** The permission flag that grants exactly those. */
 export const SERVER_ENV_PERMISSION = `--allow-env=${SERVER_ENV_VARIABLES.join(",")}`;
+
+/**
+ * The directory the user ran the command from, when the process runs
+ * elsewhere: `deno task` runs in the project folder and says where it was
+ * started in `INIT_CWD`. Undefined (paths stay as typed) without the
+ * permission to read it, or when it is not set.
+ */
+export function initialDirectory(): string | undefined {
+  const variable = "INIT_CWD";
+  if (Deno.permissions.querySync({ name: "env", variable }).state !== "granted") return undefined;
+  const value = Deno.env.get(variable);
+  return value === "" ? undefined : value;
+}
+
+/** `config` with `--root`, `--data`, `--users` and `--tls-*` starting at `cwd` when relative. */
+export function pathsFrom(config: ServerConfig, cwd: string | undefined): ServerConfig {
+  const at = (path: string) => localPath(path, { cwd }).resolved;
+  return {
+    ...config,
+    rootDir: at(config.rootDir),
+    dataDir: at(config.dataDir),
+    usersFile: config.usersFile === undefined ? undefined : at(config.usersFile),
+    tls: config.tls === undefined
+      ? undefined
+      : { certFile: at(config.tls.certFile), keyFile: at(config.tls.keyFile) },
+  };
+}

@@ -94,7 +94,7 @@ export class SecurityFiles {
   /**
    * Reads both files again (SIGHUP). New users are in force for the next
    * AUTH; a certificate or key that changed is handed to `useTls` (the TLS
-   * port listens again with it). Either file that fails keeps its old contents, with one
+   * port's next handshakes use it). Either file that fails keeps its old contents, with one
    * error line each. A users file that would leave no users (emptied, only
    * comments) fails too: with it every AUTH would be refused, and under load
    * the failures would throttle every address behind a balancer. The line of a
@@ -124,7 +124,7 @@ export class SecurityFiles {
       try {
         const files = await loadTlsFiles(tls.certFile, tls.keyFile);
         if (files.cert === this.#tls?.cert && files.key === this.#tls?.key) {
-          // Listening again costs clients that connect in that instant (tls_port.ts): only for a change.
+          // Nothing to swap: the log says so, and the port's handshakes go on as they were.
           this.#logger.info("TLS certificate unchanged", { subject: files.subject });
         } else {
           useTls(files);
@@ -172,6 +172,14 @@ export class SecurityFiles {
           this.#paths.tls!.certFile
         } expired on ${files.notAfter.toISOString()}: ` +
           "clients will refuse it",
+      );
+    }
+    if (files.isCa) {
+      this.#logger.warn(
+        `the TLS certificate ${this.#paths.tls!.certFile} is a CA certificate (as a plain ` +
+          "openssl req -x509 makes), which clients refuse as a server's own (CaUsedAsEndEntity): " +
+          "make a CA and a server certificate signed by it, " +
+          "docs/security.md#a-certificate-for-a-private-network",
       );
     }
   }

@@ -38,6 +38,7 @@ import { ServerServices, type ServicesOptions } from "./services.ts";
 import { MAX_HANDSHAKES } from "./door/tls_port.ts";
 import { backlogCapNote, listenClients, readSomaxconn } from "./door/listen.ts";
 import { MAX_LINGERING } from "./admission/turn_away.ts";
+import { MAX_PROXY_HEADERS } from "./door/proxy_headers.ts";
 import { closeQuietly } from "../io.ts";
 
 /** After the drain timeout, how long aborted handlers get to unwind before we stop waiting. */
@@ -132,6 +133,7 @@ export class Server {
     yield ["denied_total", s.denied_total];
     yield ["auth_failures_total", s.auth_failures_total];
     yield ["tls_failures_total", s.tls_failures_total];
+    yield ["proxy_errors_total", s.proxy_errors_total];
   }
 
   /** Every connection for WHO: running ones, then the queue in order. */
@@ -165,7 +167,7 @@ export class Server {
           ...c.metrics,
           server: this,
           durations: this.durations,
-          healthy: () => this.#stopping === undefined,
+          unhealthy: () => this.#unhealthy(),
           logger: this.#logger,
           live: this.#liveStream(),
         });
@@ -227,9 +229,9 @@ export class Server {
     const settings = {
       maxRunning: c.maxRunning,
       queueLimit: c.queueLimit,
-      // What the door may hold besides: TLS handshakes, and refused clients lingering.
+      // What the door may hold besides: TLS handshakes, PROXY headers, refused clients lingering.
       extra: (c.metrics ? METRICS_CONNECTIONS + 1 : 0) + (c.tls ? MAX_HANDSHAKES : 0) +
-        MAX_LINGERING,
+        (c.proxyProtocol ? MAX_PROXY_HEADERS : 0) + MAX_LINGERING,
     };
     const free = freeDescriptors(descriptorsWanted(settings));
     if (free === undefined) return;
@@ -241,6 +243,13 @@ export class Server {
         `${c.maxRunning} and --queue-limit ${c.queueLimit} may need; the queue limit is ` +
         `lowered to ${budget.queueLimit} (raise the limit with ulimit -n)`,
     );
+  }
+
+  /** Why `/healthz` should turn clients away now (docs/observability.md#health), or undefined. */
+  #unhealthy(): string | undefined {
+    if (this.#stopping !== undefined) return "shutting down";
+    const store = this.#services.storeUnreachable();
+    return store === undefined ? undefined : `store unreachable: ${store}`;
   }
 
   /** Resolves when the accept loop ends (after shutdown). */
@@ -293,12 +302,20 @@ export class Server {
       tls: tls && { files: tls, timeoutMs: this.config.requestTimeoutS * 1000 },
       stats: this.stats,
       logger: this.#logger,
-      admit: (conn) => {
-        const remote = conn.remoteAddr as Deno.NetAddr;
+      proxy: this.config.proxyProtocol === undefined ? undefined : {
+        from: this.config.proxyProtocol,
+        timeoutMs: this.config.requestTimeoutS * 1000,
+      },
+      admit: (conn, remote) => {
         const handler = new ClientHandler(conn, remote, handlerOptions);
+        const own = conn.remoteAddr as Deno.NetAddr;
         this.#logger.info("connection opened", {
           client: handler.id,
           address: formatHostPort(remote),
+          // Named by a PROXY header: which balancer it came through.
+          ...(own.hostname === remote.hostname && own.port === remote.port
+            ? {}
+            : { via: formatHostPort(own) }),
         });
         this.manager.admit(handler);
       },

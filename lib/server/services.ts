@@ -26,6 +26,7 @@ import { localWorkers, type SpawnWorker } from "../worker_thread.ts";
 import type { ServerConfig } from "./config.ts";
 import { SecurityFiles } from "./security_files.ts";
 import { StartupError } from "./startup_error.ts";
+import { checkWritableDirectory } from "./path_checks.ts";
 import type { Stats } from "./observability/stats.ts";
 
 /** Options of {@linkcode ServerServices}. */
@@ -118,11 +119,13 @@ export class ServerServices {
       }
     } else {
       try {
+        await checkWritableDirectory("--root", this.#config.rootDir);
         await this.#localFiles?.prepare();
       } catch (error) {
         throw new StartupError("files", error);
       }
       try {
+        await checkWritableDirectory("--data", this.#config.dataDir);
         this.#kv = await KvStore.open(this.#config.dataDir);
       } catch (error) {
         throw new StartupError("kv", error);
@@ -148,7 +151,16 @@ export class ServerServices {
    * database cannot be reached (for /healthz); the embedded stores always can.
    */
   storeReachable(): boolean {
-    return this.#database?.reachable() ?? true;
+    return this.storeUnreachable() === undefined;
+  }
+
+  /**
+   * Why KV and FILE cannot be served now, one line (`/healthz` answers 503
+   * with it, docs/observability.md#health); undefined while they can.
+   */
+  storeUnreachable(): string | undefined {
+    const database = this.#database;
+    return database === undefined || database.reachable() ? undefined : database.unreachableReason;
   }
 
   /** What the commands may use: one object, shared by every connection. */

@@ -6,6 +6,8 @@ import { TlsFilesError } from "../security/tls_files.ts";
 import { UsersFileError } from "../security/users_file.ts";
 import { StoreInUseError } from "../stores/kv_store.ts";
 import type { ServerConfig } from "./config.ts";
+import { PathError } from "./path_checks.ts";
+import { reasonOf } from "../paths.ts";
 
 /** The stage of startup that failed. */
 export type StartupStage =
@@ -30,13 +32,14 @@ export class StartupError extends Error {
 export function describeStartupError(error: StartupError, config: ServerConfig): string {
   const cause = error.cause;
   const reason = cause instanceof Error ? cause.message : String(cause);
-  const denied = cause instanceof Deno.errors.NotCapable ||
-    cause instanceof Deno.errors.PermissionDenied;
+  // Deno's own permission (a missing --allow flag); the OS's refusal is PermissionDenied.
+  const denied = cause instanceof Deno.errors.NotCapable;
+  if (cause instanceof PathError) return cause.message;
   switch (error.stage) {
     case "users":
       // Already one line naming the file, and the line of a malformed one.
       if (cause instanceof UsersFileError) return cause.message;
-      return `cannot read the users file ${config.usersFile}: ${reason}`;
+      return `users file ${JSON.stringify(config.usersFile)}: ${reasonOf(cause)}`;
     case "tls":
       if (cause instanceof TlsFilesError) return cause.message;
       return `cannot use --tls-cert ${config.tls?.certFile}: ${reason}`;
@@ -44,7 +47,7 @@ export function describeStartupError(error: StartupError, config: ServerConfig):
       if (denied) {
         return `file access to ${config.rootDir} is not granted: run with --allow-read --allow-write`;
       }
-      return `cannot use --root ${config.rootDir}: ${reason}`;
+      return `--root ${JSON.stringify(config.rootDir)}: ${reasonOf(cause)}`;
     case "kv":
       if (cause instanceof StoreInUseError) return cause.message;
       if (cause instanceof TypeError && /openKv is not a function/.test(cause.message)) {
@@ -53,7 +56,7 @@ export function describeStartupError(error: StartupError, config: ServerConfig):
       if (denied) {
         return `file access to ${config.dataDir} is not granted: run with --allow-read --allow-write`;
       }
-      return `cannot open the KV store in ${config.dataDir}: ${reason}`;
+      return `cannot open the KV store in ${JSON.stringify(config.dataDir)}: ${reasonOf(cause)}`;
     case "store":
       // IncompatibleSchemaError: one line naming the database (never its password) and both versions.
       return `cannot use --store ${reason}`;

@@ -5,8 +5,13 @@
  * (git-ignored), or given already built. It reads the server's CPU itself
  * (--server-pid) and prints one `RESULT key=value …` line.
  */
-import type { BenchServer } from "./servers.ts";
-import { type LoadGenerator, type LoadResult, type PlannedLoad, windowArgs } from "./load.ts";
+import {
+  type LoadGenerator,
+  type LoadResult,
+  type LoadTarget,
+  type PlannedLoad,
+  windowArgs,
+} from "./load.ts";
 import { type Machine, output, pinned, REPO_ROOT } from "./system.ts";
 
 const BUILD_DIR = `${REPO_ROOT}/scripts/bench/build`;
@@ -30,7 +35,7 @@ export class CLoadgen implements LoadGenerator {
   ) {}
 
   /** Runs `load` against `server` and parses the RESULT line. */
-  async run(server: BenchServer, load: PlannedLoad): Promise<LoadResult> {
+  async run(server: LoadTarget, load: PlannedLoad): Promise<LoadResult> {
     if (load.tls) {
       throw new TypeError("the C loadgen does not speak TLS: use switchboard-client bench");
     }

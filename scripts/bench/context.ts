@@ -6,7 +6,13 @@
  */
 import type { BenchOptions } from "./suite_options.ts";
 import type { Machine } from "./system.ts";
-import { type Load, type LoadGenerator, type LoadResult, planLoad } from "./load.ts";
+import {
+  type Load,
+  type LoadGenerator,
+  type LoadResult,
+  type LoadTarget,
+  planLoad,
+} from "./load.ts";
 import { BenchServer, type ServerKind, type StartOptions } from "./servers.ts";
 
 /** One run's settings, shared by its rows; nothing in it changes while the rows run. */
@@ -32,7 +38,7 @@ export function startServer(
 /** Runs `load` against `server` with the run's generator and window. */
 export function runLoad(
   context: BenchContext,
-  server: BenchServer,
+  server: LoadTarget,
   load: Load,
 ): Promise<LoadResult> {
   return context.loadgen.run(server, planLoad(load, context.options.durationS));

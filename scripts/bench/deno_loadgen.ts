@@ -4,8 +4,13 @@
  * server's CPU can be read over exactly its measured window.
  */
 import { delay } from "@std/async/delay";
-import type { BenchServer } from "./servers.ts";
-import { type LoadGenerator, type LoadResult, type PlannedLoad, windowArgs } from "./load.ts";
+import {
+  type LoadGenerator,
+  type LoadResult,
+  type LoadTarget,
+  type PlannedLoad,
+  windowArgs,
+} from "./load.ts";
 import {
   cpuSeconds,
   DENO,
@@ -28,7 +33,7 @@ export class DenoLoadgen implements LoadGenerator {
   constructor(readonly machine: Machine) {}
 
   /** Runs `load` against `server`; the server's CPU is read around the generator's window. */
-  async run(server: BenchServer, load: PlannedLoad): Promise<LoadResult> {
+  async run(server: LoadTarget, load: PlannedLoad): Promise<LoadResult> {
     const startAt = Date.now() + START_AHEAD_MS;
     // A pinned generator has one CPU: more threads than that only take turns.
     const threads = this.machine.pinned && load.cpu !== "unpinned" ? 1 : this.machine.cpus;

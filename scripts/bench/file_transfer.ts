@@ -13,7 +13,7 @@
  */
 import { cpuUsage } from "node:process";
 import { Connection } from "../../lib/client/connection.ts";
-import { localPath } from "../../lib/client/local_files.ts";
+import { localPath } from "../../lib/paths.ts";
 import { get, put } from "../../lib/client/transfer.ts";
 
 if (Deno.args[0] === "copy") {

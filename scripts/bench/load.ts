@@ -53,12 +53,19 @@ export interface LoadResult {
   serverCpu: number;
 }
 
+/**
+ * Where a load goes: the port it connects to, and the process whose CPU
+ * time is read over the window (a BenchServer, or a balancer in front of
+ * servers).
+ */
+export type LoadTarget = Pick<BenchServer, "port" | "pid">;
+
 /** A program that puts a load on a server and reports what it measured. */
 export interface LoadGenerator {
   /** How the table's header names it. */
   readonly label: string;
   /** Runs `load` against `server`. */
-  run(server: BenchServer, load: PlannedLoad): Promise<LoadResult>;
+  run(server: LoadTarget, load: PlannedLoad): Promise<LoadResult>;
 }
 
 /** `-c N -d S -w S`: both generators spell connections, duration and warmup the same way. */

@@ -28,7 +28,7 @@ export const PING: Record<ServerKind, { request: string; expect: string }> = {
 };
 
 /** The permissions of `deno task server`; a compare checkout runs with the same. */
-const SERVER_FLAGS = [
+export const SERVER_FLAGS = [
   "--no-prompt",
   "--unstable-kv",
   "--allow-net",

@@ -9,6 +9,7 @@ import type { BufferPool } from "./buffer_pool.ts";
 import { type ByteSink, writeAll } from "../../io.ts";
 import { type LineReply, type Reply, replyLine } from "../../protocol/mod.ts";
 import { RateFloor } from "./rate_floor.ts";
+import { decommit, growable } from "../../growable_buffer.ts";
 
 /** Options of {@linkcode ReplyWriter}. */
 export interface ReplyWriterOptions {
@@ -35,6 +36,12 @@ export const INITIAL_REPLY_BYTES = 1024;
 export const FLUSH_THRESHOLD = 64 * 1024;
 /** A buffer grown past this by a large reply is given back after the flush. */
 const SHRINK_ABOVE_BYTES = 256 * 1024;
+/**
+ * The address range a grown buffer reserves (growable_buffer.ts): room for
+ * replies a turn buffers before flushing, with a large reply on top. A reply
+ * larger than this grows by copying into plain buffers.
+ */
+const RESERVED_BYTES = 4 * 1024 * 1024;
 /** DATA bodies larger than this are written directly instead of being copied into the buffer. */
 const COPY_BODY_BELOW = 16 * 1024;
 
@@ -89,6 +96,7 @@ export class ReplyWriter {
   /** Drops what is pending and gives the buffer back to the pool. Only when no write is in flight. */
   release(): void {
     this.#pool?.give(this.#buf);
+    decommit(this.#buf);
     this.#buf = EMPTY;
     this.#len = 0;
   }
@@ -212,7 +220,7 @@ export class ReplyWriter {
       return false;
     }
     this.#len = 0;
-    if (this.#buf.length > SHRINK_ABOVE_BYTES) this.#buf = new Uint8Array(INITIAL_REPLY_BYTES);
+    if (this.#buf.length > SHRINK_ABOVE_BYTES) this.#shrink();
     return true;
   }
 
@@ -228,9 +236,13 @@ export class ReplyWriter {
    */
   async #writeAll(bytes: Uint8Array, ownBuffer = false): Promise<void> {
     await writeAll(this.#accounted, bytes);
-    if (ownBuffer && this.#buf.length > SHRINK_ABOVE_BYTES) {
-      this.#buf = new Uint8Array(INITIAL_REPLY_BYTES);
-    }
+    if (ownBuffer && this.#buf.length > SHRINK_ABOVE_BYTES) this.#shrink();
+  }
+
+  /** After a large reply is written (nothing in flight reads the buffer): a small buffer again. */
+  #shrink(): void {
+    decommit(this.#buf);
+    this.#buf = new Uint8Array(INITIAL_REPLY_BYTES);
   }
 
   /** The sink, with each write timed (a stalled reader shows in `writingSince`) and counted. */
@@ -257,7 +269,16 @@ export class ReplyWriter {
     if (this.#buf.length - this.#len >= n) return;
     let size = Math.max(this.#buf.length * 2, INITIAL_REPLY_BYTES);
     while (size - this.#len < n) size *= 2;
-    const next = size === this.#pool?.size ? this.#pool.take() : new Uint8Array(size);
+    const current = this.#buf.buffer;
+    if (current.resizable && size <= current.maxByteLength) {
+      current.resize(size);
+      this.#buf = new Uint8Array(current, 0, size);
+      return;
+    }
+    // The old buffer is left to the collector, not decommitted: a write may still be reading it.
+    const next = size === this.#pool?.size
+      ? this.#pool.take()
+      : new Uint8Array(growable(size, RESERVED_BYTES), 0, size);
     next.set(this.#buf.subarray(0, this.#len));
     this.#buf = next;
   }

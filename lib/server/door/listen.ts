@@ -37,7 +37,12 @@ export function backlogCapNote(backlog: number, somaxconn: number | undefined): 
     `sysctl -w net.core.somaxconn=${backlog}`;
 }
 
-/** Linux's `net.core.somaxconn`; undefined elsewhere or when it cannot be read. */
+/**
+ * Linux's `net.core.somaxconn`; undefined elsewhere or when it cannot be
+ * read. Deno 2.9.6 lets only `--allow-all` read /proc, which the server
+ * must never need: with its usual permissions the cap goes unlogged
+ * (docs/server.md says how to check it).
+ */
 export function readSomaxconn(): number | undefined {
   if (Deno.build.os !== "linux") return undefined;
   try {

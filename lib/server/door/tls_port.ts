@@ -22,17 +22,19 @@
  * until the peers left; here every peer saw the close at 2.2 s and the
  * count was back to its baseline.
  *
- * Why not `node:tls`'s own listener (`node:net`), whose sockets are native
- * and faster: in Deno 2.9.6 a `node:net` server that once fails an accept
+ * Why not `node:tls`'s own listener (`node:net`), whose sockets are native:
+ * in Deno 2.9.6 a `node:net` server that once fails an accept
  * for want of descriptors never accepts again (300 connections against a
  * server limited to 128 descriptors: the rest, and every later one, were
  * never accepted). The plain listener keeps the accept loop of
  * acceptor.ts, which pauses and resumes, and `--backlog` the same on both ports.
  *
- * What it costs: every byte of the TLS port goes through Node streams. An
- * echo of `PING` with 50 clients, server on one core of the shared 2-core
- * machine, served about 33k requests per server core against 72k for
- * `Deno.listenTls` in the same run; docs/performance.md has the TLS row.
+ * What it costs: every byte of the TLS port goes through Node streams and
+ * Deno's `node:tls`. The bench's TLS row (S1 over TLS, 50 clients, PING)
+ * served 25k requests per server core, 0.34× plain, against 62k (0.75×)
+ * for `Deno.listenTls` in a run right after, on the shared 2-core machine
+ * (load average 10-15); a PING echo alone, 31k against 64-73k.
+ * `node:net`'s listener with its native TLS sockets did no better (34-37k).
  * What it gives besides: a new certificate (SIGHUP) serves the next
  * handshake without listening again, so a reload refuses no connection.
  */
@@ -40,6 +42,7 @@ import { createSecureContext, type SecureContext, TLSSocket } from "node:tls";
 import type { TlsFiles } from "../../security/tls_files.ts";
 import { TcpStream, TlsConn } from "./tls_conn.ts";
 import { closeQuietly } from "../../io.ts";
+import type { DoorConn } from "./proxy_headers.ts";
 
 /**
  * Handshakes in progress at once. Each holds a descriptor and a few KiB
@@ -155,8 +158,11 @@ export class Handshakes {
 
 /** Options of {@linkcode TlsPort}. */
 export interface TlsPortOptions extends HandshakeOptions {
-  /** Takes each connection whose handshake finished. */
-  onSecure: (conn: TlsConn) => void;
+  /**
+   * Takes each connection whose handshake finished, with its client's
+   * address (a PROXY header's, or the connection's own).
+   */
+  onSecure: (conn: TlsConn, remote: Deno.NetAddr) => void;
 }
 
 /**
@@ -165,7 +171,7 @@ export interface TlsPortOptions extends HandshakeOptions {
  */
 export class TlsPort {
   readonly #handshakes: Handshakes;
-  readonly #onSecure: (conn: TlsConn) => void;
+  readonly #onSecure: (conn: TlsConn, remote: Deno.NetAddr) => void;
   #context: SecureContext;
 
   constructor(files: TlsFiles, options: TlsPortOptions) {
@@ -190,11 +196,13 @@ export class TlsPort {
   }
 
   /**
-   * Runs the handshake of `conn`, an accepted TCP connection; hands it on
-   * if it finishes in time. Returns at once.
+   * Runs the handshake of `conn`, an accepted TCP connection (or one whose
+   * PROXY header was read: the bytes after it are the handshake's first);
+   * hands it on if it finishes in time. Returns at once. `remote` is the
+   * client (a PROXY header's); default the connection's own address.
    */
-  handshake(conn: Deno.TcpConn): void {
-    const remote = conn.remoteAddr;
+  handshake(conn: DoorConn, options: { remote?: Deno.NetAddr } = {}): void {
+    const remote = options.remote ?? conn.remoteAddr as Deno.NetAddr;
     const stream = new TcpStream(conn);
     // An error event without a listener would end the process.
     stream.on("error", () => {});
@@ -224,13 +232,16 @@ export class TlsPort {
     tls.once("secure", () => {
       tls.off("error", failed);
       stream.held = false;
-      if (handshake.finished()) this.#onSecure(new TlsConn(tls, remote, conn.localAddr));
+      if (handshake.finished()) {
+        const peer = conn.remoteAddr as Deno.NetAddr;
+        this.#onSecure(new TlsConn(tls, peer, conn.localAddr as Deno.NetAddr), remote);
+      }
     });
   }
 }
 
 /** Sends the alert, then closes `conn`: within {@linkcode ALERT_LINGER_MS} whatever the peer does. */
-async function sendAlert(conn: Deno.TcpConn): Promise<void> {
+async function sendAlert(conn: DoorConn): Promise<void> {
   const timer = setTimeout(() => closeQuietly(conn), ALERT_LINGER_MS);
   try {
     await conn.write(HANDSHAKE_FAILURE_ALERT);

@@ -111,11 +111,11 @@ const BODY = `
     </div>
   </section>
   <section aria-labelledby="latency-title">
-    <h2 id="latency-title">Latency by command, since the server started</h2>
+    <h2 id="latency-title">Latency by command, over the last 10 seconds</h2>
     <div class="scroll" tabindex="0" role="region" aria-labelledby="latency-title">
       <table class="num">
-        <thead><tr><th scope="col">command</th><th scope="col">requests</th><th scope="col">p50</th>
-          <th scope="col">p90</th><th scope="col">p99</th><th scope="col">mean</th></tr></thead>
+        <thead><tr><th scope="col">command</th><th scope="col">per second</th><th scope="col">p50</th>
+          <th scope="col">p90</th><th scope="col">p99</th><th scope="col">all requests</th></tr></thead>
         <tbody id="latency"></tbody>
       </table>
     </div>
@@ -125,8 +125,9 @@ const BODY = `
 <footer>
   <p id="updated"></p>
   <p id="paused" role="status"></p>
-  <p>Percentiles are the upper bound of the histogram bucket they fall in (as in /metrics).
-  Rates are over the last second. The same numbers: <a href="/metrics">/metrics</a>,
+  <p>Percentiles are the upper bound of the histogram bucket they fall in (as in /metrics), over
+  the requests answered in the last 10 seconds (or since the page opened, if that is shorter).
+  Counter rates are over the last second. The same numbers: <a href="/metrics">/metrics</a>,
   <code>switchboard-client top</code>.</p>
 </footer>
 `;

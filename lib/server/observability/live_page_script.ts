@@ -16,6 +16,8 @@ const $ = (id) => document.getElementById(id);
 const MAX_SLOTS = 256;
 /** Queue entries drawn at most. */
 const MAX_QUEUE = 100;
+/** Latency percentiles are over the requests of this many milliseconds. */
+const LATENCY_WINDOW_MS = 10000;
 /** Counters that are gauges: shown without a rate. */
 const GAUGES = new Set(["uptime_s", "max_running", "running", "queued", "workers", "threads",
   "jobs_running", "jobs_queued"]);
@@ -23,6 +25,8 @@ const GAUGES = new Set(["uptime_s", "max_running", "running", "queued", "workers
 let source;
 let latest;
 let history = [];
+/** Samples of the last LATENCY_WINDOW_MS, oldest first: the latency window starts at the first. */
+let windowed = [];
 let startedAt;
 let lostAt = 0;
 let lastAt = 0;
@@ -100,6 +104,7 @@ function receive(sample) {
   const restarted = startedAt !== undefined && sample.startedAt !== startedAt;
   if (restarted) {
     history = [];
+    windowed = [];
     slotOf.clear();
     say("note", "Reconnected at " + clock(Date.now()) + ": the server restarted at " +
       clock(sample.startedAt) + ", so its counters began again.");
@@ -115,6 +120,8 @@ function receive(sample) {
   startedAt = sample.startedAt;
   history.push(sample);
   while (history.length > 2 && sample.at - history[1].at >= 1000) history.shift();
+  windowed.push(sample);
+  while (windowed.length > 2 && sample.at - windowed[1].at >= LATENCY_WINDOW_MS) windowed.shift();
   latest = sample;
   if (!paused) render(sample);
 }
@@ -209,13 +216,35 @@ function renderCounters(sample) {
   }));
 }
 
+/** The upper bound (ms) of the bucket holding quantile q of counts; null past the last bound. */
+function quantile(counts, total, q, bounds) {
+  const rank = Math.ceil(q * total);
+  let seen = 0;
+  for (let i = 0; i < bounds.length; i++) {
+    seen += counts[i];
+    if (seen >= rank) return bounds[i];
+  }
+  return null;
+}
+
 function renderLatency(sample) {
-  $("latency").replaceChildren(...sample.latency.map((row) =>
-    el("tr", "", el("th", "", row.command), el("td", "", count(row.count)),
-      el("td", "", bound(row.p50)), el("td", "", bound(row.p90)), el("td", "", bound(row.p99)),
-      el("td", "", milliseconds(row.meanMs)))
-  ));
-  $("latency-note").textContent = sample.latency.length === 0 ? "No requests yet." : "";
+  const old = windowed[0];
+  const seconds = (sample.at - old.at) / 1000;
+  const before = new Map(old === sample ? [] : old.latency.map((row) => [row.command, row]));
+  $("latency").replaceChildren(...sample.latency.map((row) => {
+    const earlier = before.get(row.command);
+    const counts = row.counts.map((n, i) => n - (earlier ? earlier.counts[i] : 0));
+    // The first sample has nothing to subtract: its window is empty, not "since the start".
+    const recent = old === sample ? 0 : row.count - (earlier ? earlier.count : 0);
+    const cell = (q) => recent === 0 ? "–" : bound(quantile(counts, recent, q, sample.bucketsMs));
+    const rate = seconds > 0 ? count(Math.round(recent / seconds)) : "–";
+    return el("tr", "", el("th", "", row.command), el("td", "", rate), el("td", "", cell(0.5)),
+      el("td", "", cell(0.9)), el("td", "", cell(0.99)), el("td", "", count(row.count)));
+  }));
+  $("latency-note").textContent = sample.latency.length === 0
+    ? "No requests yet."
+    : "Mean since the server started: " + sample.latency.map((row) =>
+      row.command + " " + milliseconds(row.meanMs)).join(", ") + ".";
 }
 
 $("pause").addEventListener("click", () => {

@@ -62,6 +62,11 @@ export interface ConnectionRow {
 export interface LatencyRow {
   command: string;
   count: number;
+  /**
+   * Requests per bucket of {@linkcode LiveSample.bucketsMs} (not cumulative; the last is
+   * past 10 s): the page subtracts an older sample's to get percentiles of the last seconds.
+   */
+  counts: number[];
   /** Upper bounds in milliseconds of the bucket each percentile falls in; null past the last bound (10 s). */
   p50: number | null;
   p90: number | null;
@@ -82,8 +87,12 @@ export interface LiveSample {
   /** Connection rows: running first, then the queue in order; at most {@linkcode MAX_ROWS}. */
   connections: ConnectionRow[];
   counters: Record<string, number>;
+  /** Upper bounds (ms) of the histogram's buckets, as /metrics has them. */
+  bucketsMs: number[];
   latency: LatencyRow[];
 }
+
+const BUCKETS_MS = DURATION_BUCKETS_S.map((bound) => bound * 1000);
 
 /** Samples `source` now. */
 export function sampleServer(source: LiveSource, startedAt: number): LiveSample {
@@ -116,6 +125,7 @@ export function sampleServer(source: LiveSource, startedAt: number): LiveSample 
     queued,
     connections,
     counters: Object.fromEntries(source.counters()),
+    bucketsMs: BUCKETS_MS,
     latency: source.durations === undefined ? [] : latencyRows(source.durations),
   };
 }
@@ -128,6 +138,7 @@ function latencyRows(durations: RequestDurations): LatencyRow[] {
     rows.push({
       command,
       count: series.count,
+      counts: Array.from(series.counts),
       p50: bucketBoundMs(series.counts, series.count, 0.5),
       p90: bucketBoundMs(series.counts, series.count, 0.9),
       p99: bucketBoundMs(series.counts, series.count, 0.99),

@@ -193,6 +193,13 @@ const FAMILIES: readonly Family[] = [
     value: (s) => s.stats.tls_failures_total,
   },
   {
+    name: "proxy_errors_total",
+    type: "counter",
+    help:
+      "Connections from --proxy-protocol addresses closed for a missing, malformed or late header.",
+    value: (s) => s.stats.proxy_errors_total,
+  },
+  {
     name: "workers",
     type: "gauge",
     help: "Worker threads for COUNT jobs and file hashes.",

@@ -48,8 +48,12 @@ export interface MetricsAddress {
 export interface MetricsOptions extends MetricsAddress {
   server: MetricsSource;
   durations: RequestDurations;
-  /** False once shutdown began: `/healthz` then answers 503 so balancers stop sending clients. */
-  healthy: () => boolean;
+  /**
+   * Why the server should get no new clients now (shutting down, its store
+   * unreachable), one line; undefined while it accepts. `/healthz` answers
+   * 503 with it, so that a balancer sends clients elsewhere.
+   */
+  unhealthy: () => string | undefined;
   logger: Logger;
   /** The live page's event stream; without it, `/` and `/events` are not found. */
   live?: LiveStream | undefined;
@@ -162,9 +166,10 @@ function route(head: string, options: MetricsOptions): Answer {
     };
   }
   if (path === "/healthz") {
-    return options.healthy()
+    const reason = options.unhealthy();
+    return reason === undefined
       ? { status: 200, body: "ok\n" }
-      : { status: 503, body: "shutting down\n" };
+      : { status: 503, body: `${reason.replaceAll(/[\r\n]+/g, " ")}\n` };
   }
   if (path === "/" && options.live !== undefined) {
     return {

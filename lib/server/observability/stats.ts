@@ -20,6 +20,8 @@ export class Stats {
   auth_failures_total = 0;
   /** TLS handshakes that failed, timed out (--request-timeout) or were dropped for newer ones. */
   tls_failures_total = 0;
+  /** Connections from a --proxy-protocol address whose PROXY header was missing, malformed or late. */
+  proxy_errors_total = 0;
 
   /** Whole seconds since the server started. */
   get uptimeSeconds(): number {

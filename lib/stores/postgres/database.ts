@@ -144,6 +144,11 @@ export class PostgresDatabase {
     return this.#ready && this.#reachable;
   }
 
+  /** Why the store could not be reached the last time it was not (for /healthz, with {@linkcode reachable}). */
+  get unreachableReason(): string {
+    return this.#reason;
+  }
+
   /** Runs `work` with the pool, within the deadline; a lost database becomes StoreUnreachableError. */
   call<T>(work: (sql: postgres.Sql) => Promise<T>): Promise<T> {
     if (!this.#ready) return Promise.reject(new StoreUnreachableError(this.#reason));
@@ -153,7 +158,12 @@ export class PostgresDatabase {
   /** A connection of the transfers' pool, for one transaction; give it back with `release()`. */
   reserve(): Promise<postgres.ReservedSql> {
     if (!this.#ready) return Promise.reject(new StoreUnreachableError(this.#reason));
-    return this.within(this.#transfers.reserve());
+    const pending = this.#transfers.reserve();
+    return this.within(pending).catch((error) => {
+      // Past the deadline the connection may still come: give it back then, or it is lost to the pool.
+      pending.then((connection) => connection.release(), () => {});
+      throw error;
+    });
   }
 
   /** Awaits one step (a query on a reserved connection) within the deadline, translating a lost database. */

@@ -22,6 +22,7 @@ import { TLS } from "./tls.ts";
 import { AUTH } from "./auth.ts";
 import { PGFILE, PGKV } from "./postgres.ts";
 import { LIVE } from "./live_view.ts";
+import { HAPROXY } from "./haproxy.ts";
 
 /** Every row, in table order. */
 export const ROWS: readonly BenchRow[] = [
@@ -45,4 +46,5 @@ export const ROWS: readonly BenchRow[] = [
   PGKV,
   PGFILE,
   LIVE,
+  HAPROXY,
 ];
