@@ -1,5 +1,5 @@
 /**
- * Overlapped streaming for file transfers (docs/performance.md: 1 GB/s with SHA-256).
+ * Overlapped streaming for file transfers (docs/performance.md#file-where-the-time-goes).
  * Deno does file reads and writes on a thread pool, so while the event loop
  * hashes one chunk and moves it over the socket, the disk can already be
  * working on the next (read-ahead) or the previous one (write-behind).
