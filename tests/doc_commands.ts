@@ -58,7 +58,8 @@ export async function runShell(
   const child = new Deno.Command("sh", {
     args: ["-eu", "-c", prelude + script],
     cwd: options.cwd,
-    env: options.env ?? {},
+    env: readerEnvironment(options.env),
+    clearEnv: true,
     stdin: options.stdin === undefined ? "null" : "piped",
     stdout: "piped",
     stderr: "piped",
@@ -70,6 +71,18 @@ export async function runShell(
   }
   const out = await child.output();
   return { code: out.code, stdout: decoder.decode(out.stdout), stderr: decoder.decode(out.stderr) };
+}
+
+/**
+ * This process's environment as a reader's shell has it, plus `added`:
+ * without `INIT_CWD`, which `deno task test` sets to the repository and
+ * `deno task` keeps when it is set, so that the reader's commands start
+ * in their own folder.
+ */
+function readerEnvironment(added: Record<string, string> = {}): Record<string, string> {
+  const env = { ...Deno.env.toObject(), ...added };
+  delete env.INIT_CWD;
+  return env;
 }
 
 /** A `deno task server …` running in the background; `await using` stops it with SIGTERM. */
@@ -84,6 +97,8 @@ export class TaskServer implements AsyncDisposable {
     const child = this.#child = new Deno.Command(Deno.execPath(), {
       args: ["task", "-q", "--config", CONFIG, "server", ...args],
       cwd,
+      env: readerEnvironment(),
+      clearEnv: true,
       stdin: "null",
       stdout: "null",
       stderr: "piped",

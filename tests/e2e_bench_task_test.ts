@@ -69,6 +69,7 @@ Deno.test("bench options: defaults, --quick, and every row when --only is not gi
     "LIST",
     "FAULTS",
     "TLS",
+    "TLSPEERS",
     "AUTH",
     "PGKV",
     "PGFILE",

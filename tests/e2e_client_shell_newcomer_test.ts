@@ -227,3 +227,29 @@ Deno.test("shell stays up, not connected, when a restarted server refuses its AU
   await term.type("exit");
   assertEquals(await term.exit(), 0);
 });
+
+Deno.test("shell Tab gives up on a server that never lists its files, and goes on", async () => {
+  // A stand-in server that answers everything but FILE LIST.
+  using server = fakeServer(async (conn) => {
+    const buffered = { text: "" };
+    for (;;) {
+      const request = await readRequest(conn, buffered);
+      if (request === null) return;
+      if (request !== "FILE LIST") await reply(conn, "OK PONG\n");
+    }
+  });
+  await using home = await tempDir();
+  await using term = await shell(["--port", String(server.port)], home.path);
+  const prompt = `switchboard 127.0.0.1:${server.port}> `;
+  await term.waitFor(prompt);
+  await term.type("PING");
+  await term.waitFor("PONG\r\n");
+  await term.press("get x", "\t");
+  await term.waitFor("no file list from the server in time (the next command connects again)");
+  await term.waitFor("switchboard (not connected)> get x");
+  await term.keys("\x03");
+  await term.type("PING");
+  await term.waitFor(`connected to 127.0.0.1:${server.port}\r\nPONG\r\n`);
+  await term.type("exit");
+  assertEquals(await term.exit(), 0);
+});

@@ -65,7 +65,7 @@ async function receivesAfter(conn: Deno.Conn, since: number, what: string): Prom
 }
 
 /** The kernel's state of the TCP socket from local port `local` to `remote` (Linux /proc/net/tcp). */
-async function tcpState(local: number, remote: number): Promise<string | undefined> {
+function tcpState(local: number, remote: number): string | undefined {
   const hex = (port: number) => `0100007F:${port.toString(16).toUpperCase().padStart(4, "0")}`;
   for (const line of readProc("/proc/net/tcp").split("\n")) {
     const fields = line.trim().split(/\s+/);
@@ -74,7 +74,7 @@ async function tcpState(local: number, remote: number): Promise<string | undefin
   return undefined;
 }
 
-async function maxBufferBytes(name: "tcp_wmem" | "tcp_rmem"): Promise<number> {
+function maxBufferBytes(name: "tcp_wmem" | "tcp_rmem"): number {
   const text = readProc(`/proc/sys/net/ipv4/${name}`);
   return Number(text.trim().split(/\s+/)[2]);
 }
@@ -102,7 +102,7 @@ Deno.test({
       // The server's side of the socket: it leaves ESTABLISHED (FIN_WAIT1) when the server closes,
       // even though its FIN waits behind the bytes this viewer never read.
       await eventually(
-        async () => (await tcpState(port, local)) !== ESTABLISHED,
+        () => tcpState(port, local) !== ESTABLISHED,
         "the server to close the viewer that does not read",
         90_000,
       );
@@ -115,7 +115,7 @@ Deno.test({
       }
       conn.close();
       // What it could get: the kernel's two socket buffers and one sample in flight, no more.
-      const bound = await maxBufferBytes("tcp_wmem") + await maxBufferBytes("tcp_rmem") + (1 << 20);
+      const bound = maxBufferBytes("tcp_wmem") + maxBufferBytes("tcp_rmem") + (1 << 20);
       assert(total <= bound, `the stalled viewer received ${total} bytes, over ${bound}`);
       assert(total > 0, "the viewer got the stream before it stalled");
       // The server goes on: a new viewer is served.

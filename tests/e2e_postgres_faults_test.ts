@@ -291,6 +291,35 @@ Deno.test("the shared store through faults", async (t) => {
     await cluster.startServer();
   });
 
+  await t.step(
+    "a database that never answers is ERR unavailable after --request-timeout",
+    async () => {
+      await using server = await TestServer.start([
+        "--store",
+        cluster.url(database),
+        "--request-timeout",
+        "1",
+      ]);
+      using client = await TestClient.connect(server.port);
+      assertEquals(await client.ask("KV SET frozen before"), "OK");
+      await cluster.freeze(true);
+      try {
+        assertEquals(
+          await client.ask("KV GET frozen"),
+          "ERR unavailable store unreachable: no answer within 1 s",
+        );
+        using bystander = await TestClient.connect(server.port);
+        assertEquals(await bystander.ask("PING"), "OK PONG");
+      } finally {
+        await cluster.freeze(false);
+      }
+      await eventually(
+        async () => await client.ask("KV GET frozen") === "OK before",
+        "KV GET to answer again",
+      );
+    },
+  );
+
   async function uploadUnderWay(): Promise<boolean> {
     return await cluster.query(async (sql) => {
       const rows = await sql`

@@ -118,6 +118,12 @@ Deno.test("servers sharing a --store database serve one store", async (t) => {
       assertEquals(reply.sha256, sha256(bytes));
       assertEquals(sha256(reply.body), sha256(bytes));
       assertEquals(await other.ask("FILE GET empty.txt"), "DATA 0\n");
+      // LIST is in byte order of the names, as the embedded store's.
+      for (const name of ["B.txt", "a.txt", "\u00e9.txt"]) await one.put(name, name);
+      const names = (await other.ask("FILE LIST")).split("\n").slice(1, -1)
+        .map((line) => line.split(" ")[2]);
+      assertEquals(names, ["B.txt", "a.txt", "data.bin", "empty.txt", "\u00e9.txt"]);
+      for (const name of ["B.txt", "a.txt", "\u00e9.txt"]) await one.ask(`FILE DEL ${name}`);
       const list = await other.ask("FILE LIST");
       assertMatch(
         list,
@@ -156,6 +162,30 @@ Deno.test("servers sharing a --store database serve one store", async (t) => {
     assertEquals(await piecesLeft(), 1, "only the old version's piece");
     assertEquals(await one.ask("FILE GET kept.txt"), "DATA 3\nold");
   });
+
+  await t.step(
+    "KEYS stops at 10,000 keys and SCAN pages through more, on either server",
+    async () => {
+      await cluster.query(
+        (sql) =>
+          sql`INSERT INTO switchboard_kv (key, value)
+            SELECT convert_to('many:' || lpad(n::text, 6, '0'), 'UTF8'), '\x76'::bytea
+            FROM generate_series(1, 10001) AS n`,
+        database,
+      );
+      using client = await TestClient.connect(a.port);
+      assertEquals(
+        await client.ask("KV KEYS many:"),
+        "ERR too-large more than 10000 keys match; page through them with KV SCAN [<prefix>] [AFTER <key>] [LIMIT <n>]",
+      );
+      const page = await client.ask("KV SCAN many: LIMIT 10000");
+      const keys = page.split("\n").slice(1, -1);
+      assertEquals([keys.length, keys[0], keys.at(-1)], [10_000, "many:000001", "many:010000"]);
+      using other = await TestClient.connect(b.port);
+      assertEquals(await other.ask("KV SCAN many: AFTER many:010000"), "DATA 12\nmany:010001\n");
+      assertEquals(await other.ask("KV GET many:000777"), "OK v");
+    },
+  );
 
   /** Pieces stored in the database (committed). */
   function piecesLeft(): Promise<number> {

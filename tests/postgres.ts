@@ -7,7 +7,6 @@
  * check that it is never shown. `.ci/run` installs Debian's postgresql
  * where initdb is missing.
  */
-import { childrenOf, isAlive } from "./procfs.ts";
 import postgres from "postgres";
 
 /** The superuser's password in every test cluster. */
@@ -49,6 +48,8 @@ export class PostgresCluster {
   readonly #bin: string;
   readonly #asRoot: boolean;
   #databases = 0;
+  /** The processes {@linkcode freeze} stopped. */
+  #frozen: number[] = [];
 
   private constructor(dir: string, bin: string, port: number, asRoot: boolean) {
     this.#dir = dir;
@@ -164,20 +165,11 @@ export class PostgresCluster {
    * once, as a crash of its machine would; the next start replays the WAL.
    */
   async kill9(): Promise<void> {
-    const pid = Number(
-      (await Deno.readTextFile(`${this.#dir}/data/postmaster.pid`)).split("\n")[0],
-    );
-    // pg_ctl starts the postmaster in a session of its own (setsid): its
-    // process group is the whole of PostgreSQL. Killed until none is left
-    // (kill fails with ESRCH), or for 5 s where only unreaped zombies remain.
+    const pids = await this.#processes();
+    for (const pid of pids) signal(pid, "SIGKILL");
+    // Gone once a signal finds none of them (ESRCH); unreaped zombies may stay, for at most 5 s.
     const deadline = Date.now() + 5_000;
-    for (;;) {
-      try {
-        Deno.kill(-pid, "SIGKILL");
-      } catch {
-        break;
-      }
-      if (Date.now() > deadline) break;
+    while (pids.some((pid) => signal(pid, "SIGKILL")) && Date.now() < deadline) {
       await new Promise((r) => setTimeout(r, 20));
     }
     // A zombie postmaster not yet reaped would look alive to the next start's lock-file checks.
@@ -186,14 +178,54 @@ export class PostgresCluster {
     }
   }
 
+  /** Freezes (SIGSTOP) or thaws (SIGCONT) all of PostgreSQL: a database that takes requests and never answers. */
+  async freeze(frozen: boolean): Promise<void> {
+    if (frozen) this.#frozen = await this.#processes();
+    for (const pid of this.#frozen) signal(pid, frozen ? "SIGSTOP" : "SIGCONT");
+  }
+
+  /**
+   * The postmaster and every process it started (each in a session of its
+   * own, so no process group holds them all), as PostgreSQL lists them;
+   * asked with psql, since reading /proc needs --allow-all.
+   */
+  async #processes(): Promise<number[]> {
+    const postmaster = (await Deno.readTextFile(`${this.#dir}/data/postmaster.pid`)).split("\n")[0];
+    const socket = ["-h", this.#dir, "-p", String(this.port), "-U", USER, "-d", "postgres"];
+    const listed = await this.#capture("psql", [
+      ...socket,
+      "-At",
+      "-c",
+      "SELECT pid FROM pg_stat_activity WHERE pid <> pg_backend_pid()",
+    ]);
+    return [postmaster, ...listed.split("\n")].filter((line) => /^\d+$/.test(line ?? ""))
+      .map(Number);
+  }
+
   async [Symbol.asyncDispose](): Promise<void> {
     await this.stopServer("immediate").catch(() => {});
     await Deno.remove(this.#dir, { recursive: true }).catch(() => {});
   }
 
   async #run(tool: string, args: string[]): Promise<void> {
+    await this.#capture(tool, args);
+  }
+
+  #capture(tool: string, args: string[]): Promise<string> {
     const path = `${this.#bin}/${tool}`;
-    await (this.#asRoot ? exec("runuser", ["-u", USER, "--", path, ...args]) : exec(path, args));
+    return this.#asRoot
+      ? capture("runuser", ["-u", USER, "--", path, ...args])
+      : capture(path, args);
+  }
+}
+
+/** Sends `name` to `pid`; false when there is no such process any more. */
+function signal(pid: number, name: Deno.Signal): boolean {
+  try {
+    Deno.kill(pid, name);
+    return true;
+  } catch {
+    return false;
   }
 }
 

@@ -25,20 +25,3 @@ export function readProc(path: string): string {
 export function openDescriptors(pid: number): number {
   return outputOf("ls", [`/proc/${pid}/fd`]).split("\n").filter((name) => name !== "").length;
 }
-
-/** The processes whose parent is `pid`. */
-export function childrenOf(pid: number): number[] {
-  return outputOf("ps", ["-o", "pid=", "--ppid", String(pid)]).split("\n")
-    .map((line) => line.trim()).filter((line) => line !== "").map(Number);
-}
-
-/** Whether `pid` still runs (a zombie, waiting for its parent to reap it, does not). */
-export function isAlive(pid: number): boolean {
-  const result = new Deno.Command("ps", {
-    args: ["-o", "stat=", "-p", String(pid)],
-    stdout: "piped",
-  })
-    .outputSync();
-  const state = decoder.decode(result.stdout).trim();
-  return result.success && state !== "" && !state.startsWith("Z");
-}

@@ -197,3 +197,10 @@ Deno.test("the README shows no command that these tests do not run", () => {
   );
   assertEquals(unrun, []);
 });
+
+Deno.test("the README's lines are at most 100 characters", () => {
+  const long = Deno.readTextFileSync(repoPath(README)).split("\n")
+    .map((line, index) => ({ line: index + 1, length: [...line].length }))
+    .filter(({ length }) => length > 100);
+  assertEquals(long, []);
+});

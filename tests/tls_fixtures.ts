@@ -97,3 +97,22 @@ export async function makeTlsFixture(): Promise<TlsFixture> {
     throw error;
   }
 }
+
+/**
+ * The first 60 bytes of a ClientHello: a handshake record that announces
+ * 512 bytes, of which the peer sends the header and part of the random.
+ */
+export const HALF_CLIENT_HELLO = new Uint8Array([
+  0x16,
+  0x03,
+  0x01,
+  0x02,
+  0x00, // record: handshake, TLS 1.0, 512 bytes
+  0x01,
+  0x00,
+  0x01,
+  0xfc, // ClientHello, 508 bytes
+  0x03,
+  0x03, // TLS 1.2
+  ...new Array(49).fill(0x2a), // part of the random
+]);

@@ -5,7 +5,9 @@
  * completion.ts's; this file only answers where a path goes. A name that
  * would need quoting, or holds control characters, is never offered.
  */
+import { deadline } from "@std/async/deadline";
 import { localPath, type PathBase } from "../paths.ts";
+import type { Connection } from "./connection.ts";
 import { quoteWord } from "../protocol/mod.ts";
 
 /** Node readline's completion: the candidates, and the word they complete. */
@@ -85,4 +87,62 @@ async function localCandidates(fragment: string, base: PathBase): Promise<string
     return [];
   }
   return hits;
+}
+
+/**
+ * How long Tab waits for the server's file names. A person pressing Tab
+ * expects an answer at once; a listing later than this is abandoned, and
+ * with it the connection (its reply could no longer be told apart).
+ */
+const COMPLETION_WAIT_MS = 2_000;
+
+/**
+ * The server's file names for Tab after `get` or `rm`: one FILE LIST on
+ * the shell's connection while the prompt waits, kept until
+ * {@linkcode forget} (the next line runs). None while not connected or
+ * still queued (the reply would wait for a slot), and none if the listing
+ * fails. The shell waits for {@linkcode fetching} before it sends anything
+ * else, so that the two replies never cross.
+ */
+export class RemoteNames {
+  #names: string[] | undefined;
+  #fetching: Promise<string[]> | undefined;
+
+  /** The FILE LIST in flight on the connection, if any. */
+  get fetching(): Promise<string[]> | undefined {
+    return this.#fetching;
+  }
+
+  /** The names, from the last listing or a new one on `connection`. */
+  fetch(connection: Connection | undefined): Promise<string[]> {
+    if (this.#names !== undefined) return Promise.resolve(this.#names);
+    if (this.#fetching !== undefined) return this.#fetching;
+    if (connection === undefined || !connection.answered) return Promise.resolve([]);
+    const listing = list(connection).catch(() => {
+      // Its reply may still come, and would be taken for the next request's: as after
+      // Ctrl-C, the connection is closed (the next command connects again).
+      connection.close();
+      return [];
+    });
+    this.#fetching = listing;
+    return listing.then((names) => {
+      this.#fetching = undefined;
+      return this.#names = names;
+    });
+  }
+
+  /** Drops the names: a line is about to run, and may change the files. */
+  forget(): void {
+    this.#names = undefined;
+  }
+}
+
+/** The names of a FILE LIST on `connection` (none if it answers anything else). */
+async function list(connection: Connection): Promise<string[]> {
+  await connection.send("FILE LIST");
+  const reply = await deadline(connection.read(), COMPLETION_WAIT_MS);
+  if (reply.kind !== "data") return [];
+  // `<size> <modified> <name>` lines; a name may have spaces.
+  return new TextDecoder().decode(reply.body).split("\n").filter((line) => line !== "")
+    .map((line) => line.split(" ").slice(2).join(" "));
 }

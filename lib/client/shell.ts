@@ -33,7 +33,7 @@ import type { Printer } from "./output.ts";
 import type { SyncByteSink } from "../io.ts";
 import { IntegrityError } from "./transfer.ts";
 import { complete as completeCommand } from "./completion.ts";
-import { completePath } from "./path_completion.ts";
+import { completePath, RemoteNames } from "./path_completion.ts";
 
 /** What the shell shows before each line while connected to `server` (docs/client.md#the-shell). */
 export function shellPrompt(server: string): string {
@@ -106,16 +106,17 @@ class Shell {
   readonly #options: ShellOptions;
   #connection: Connection | undefined;
   #historyFailed = false;
-  /** A FILE LIST that Tab completion has in flight on the connection. */
-  #completing: Promise<string[]> | undefined;
-  /** The server's file names as Tab last fetched them, until the next line runs. */
-  #remoteNames: string[] | undefined;
+  /** The server's file names for Tab, fetched on the shell's connection. */
+  readonly #remoteNames = new RemoteNames();
 
   constructor(connection: Connection | undefined, options: ShellOptions) {
     this.#connection = connection;
     this.#options = options;
     options.editor.setCompletion((line) =>
-      completePath(line, { base: options.base, remoteNames: () => this.#fetchRemoteNames() }) ??
+      completePath(line, {
+        base: options.base,
+        remoteNames: () => this.#remoteNames.fetch(this.#connection),
+      }) ??
         completeCommand(line)
     );
   }
@@ -150,12 +151,19 @@ class Shell {
         connection.watch().then(() => undefined),
       ]);
       if (typed !== undefined) return typed.line;
-      const completing = this.#completing;
-      if (completing !== undefined) {
-        // The line that arrived was Tab's FILE LIST reply, taken by the completion.
-        await completing;
+      // The line that arrived may be Tab's FILE LIST reply, taken by the completion.
+      const completing = this.#remoteNames.fetching;
+      await completing;
+      if (connection.closed) {
+        // This side closed it: Tab's FILE LIST was answered too late (path_completion.ts).
+        this.#connection = undefined;
+        editor.announce(
+          `no file list from the server in time${RECONNECT_HINT}`,
+          DISCONNECTED_PROMPT,
+        );
         continue;
       }
+      if (completing !== undefined) continue;
       const unasked = await connection.unasked(CLOSE_GRACE_MS);
       this.#connection = undefined;
       editor.announce(endMessage(unasked), DISCONNECTED_PROMPT);
@@ -172,37 +180,11 @@ class Shell {
     });
   }
 
-  /**
-   * The server's file names for Tab after `get` or `rm`: one FILE LIST on
-   * the shell's connection while the prompt waits, kept until the next line
-   * runs. None while not connected or still queued (the reply would wait
-   * for a slot), and none if the listing fails.
-   */
-  #fetchRemoteNames(): Promise<string[]> {
-    if (this.#remoteNames !== undefined) return Promise.resolve(this.#remoteNames);
-    if (this.#completing !== undefined) return this.#completing;
-    const connection = this.#connection;
-    if (connection === undefined || !connection.answered) return Promise.resolve([]);
-    const listing = (async () => {
-      await connection.send("FILE LIST");
-      const reply = await connection.read();
-      if (reply.kind !== "data") return [];
-      // `<size> <modified> <name>` lines; a name may have spaces.
-      return new TextDecoder().decode(reply.body).split("\n").filter((line) => line !== "")
-        .map((line) => line.split(" ").slice(2).join(" "));
-    })().catch(() => []);
-    this.#completing = listing;
-    return listing.then((names) => {
-      this.#completing = undefined;
-      return this.#remoteNames = names;
-    });
-  }
-
   /** Runs one line; resolves to true when the shell should end. */
   async #runLine(line: string): Promise<boolean> {
     // A FILE LIST of Tab's still in flight answers first; its names are stale after this line.
-    await this.#completing;
-    this.#remoteNames = undefined;
+    await this.#remoteNames.fetching;
+    this.#remoteNames.forget();
     let words: string[] | undefined;
     try {
       words = tokenize(line);

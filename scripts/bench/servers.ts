@@ -55,6 +55,11 @@ export interface StartOptions {
   cpu?: Cpu;
   /** Runs before the server starts, with its scratch directory (`data/`, `files/` inside). */
   prepare?: (dir: string) => Promise<void>;
+  /**
+   * A command that execs the server (its process id stays the server's),
+   * e.g. `["prlimit", "--nofile=1024:1024"]` for a lower descriptor limit.
+   */
+  wrap?: string[];
 }
 
 /** A server under test, on its own fresh port and scratch directory; `await using` stops it. */
@@ -107,7 +112,14 @@ export class BenchServer {
       ]],
       node: () => ["node", [`${REPO_ROOT}/scripts/bench/node_echo.mjs`, String(port)]],
     };
-    const [cmd, args] = pinned(place.machine, options.cpu ?? SERVER_CPU, command[kind]());
+    const [server, serverArgs] = command[kind]();
+    const [cmd, args] = pinned(
+      place.machine,
+      options.cpu ?? SERVER_CPU,
+      options.wrap === undefined
+        ? [server, serverArgs]
+        : [options.wrap[0]!, [...options.wrap.slice(1), server, ...serverArgs]],
+    );
     const process = new Deno.Command(cmd, {
       args,
       stdin: "null",

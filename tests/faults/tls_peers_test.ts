@@ -12,27 +12,14 @@ import { openDescriptors } from "../procfs.ts";
 import { assert, assertEquals } from "@std/assert";
 import { deadline } from "@std/async/deadline";
 import { eventually, parseStats, randomBytes, TestClient, TestServer } from "../helpers.ts";
-import { makeTlsFixture, type TlsFixture, tlsServerArgs } from "../tls_fixtures.ts";
+import {
+  HALF_CLIENT_HELLO,
+  makeTlsFixture,
+  type TlsFixture,
+  tlsServerArgs,
+} from "../tls_fixtures.ts";
 import { MAX_HANDSHAKES } from "../../lib/server/door/tls_port.ts";
 
-/**
- * The first 60 bytes of a ClientHello: a handshake record that announces
- * 512 bytes, of which the peer sends the header and part of the random.
- */
-const HALF_CLIENT_HELLO = new Uint8Array([
-  0x16,
-  0x03,
-  0x01,
-  0x02,
-  0x00, // record: handshake, TLS 1.0, 512 bytes
-  0x01,
-  0x00,
-  0x01,
-  0xfc, // ClientHello, 508 bytes
-  0x03,
-  0x03, // TLS 1.2
-  ...new Array(49).fill(0x2a), // part of the random
-]);
 assertEquals(HALF_CLIENT_HELLO.length, 60);
 
 /** A peer that connected: `closed` resolves when it sees the server's close (end of input or a reset). */

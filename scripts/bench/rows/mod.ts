@@ -19,6 +19,7 @@ import { KVKEYS } from "./kv_keys.ts";
 import { LIST } from "./file_list.ts";
 import { FAULTS } from "./faults.ts";
 import { TLS } from "./tls.ts";
+import { TLSPEERS } from "./tls_peers.ts";
 import { AUTH } from "./auth.ts";
 import { PGFILE, PGKV } from "./postgres.ts";
 import { LIVE } from "./live_view.ts";
@@ -42,6 +43,7 @@ export const ROWS: readonly BenchRow[] = [
   LIST,
   FAULTS,
   TLS,
+  TLSPEERS,
   AUTH,
   PGKV,
   PGFILE,
