@@ -76,6 +76,9 @@ async function leaverWithQueuedCount(
 ): Promise<{ leaver: TestClient; probe: TestClient }> {
   const leaver = await TestClient.connect(server.port);
   await leaver.write("PING\nCOUNT 0 500 50\n");
+  // The leaver is client 1 (the log lines below name it so): accepted before the probe
+  // connects, which on two network threads could otherwise be accepted first.
+  await server.waitForLog(/connection opened client=1 /);
   const probe = await TestClient.connect(server.port);
   await eventually(
     async () => parseStats(await probe.ask("STATS")).jobs_queued > 400,
