@@ -222,7 +222,7 @@ function puller(stream: Readable): () => Promise<Uint8Array | null> {
   let wake: (() => void) | undefined;
   const notify = () => (wake?.(), wake = undefined);
   stream.on("data", (chunk: Uint8Array) => (queue.push(chunk), stream.pause(), notify()));
-  stream.on("end", () => (ended = true, notify()));
+  stream.on("end", () => (ended = true, resumeSocket(stream), notify()));
   stream.on("error", (error) => (failed ??= error, notify()));
   stream.pause();
   return async () => {
@@ -235,6 +235,17 @@ function puller(stream: Readable): () => Promise<Uint8Array | null> {
     if (failed !== undefined) throw failed;
     return null;
   };
+}
+
+/**
+ * The driver (postgres 3.4.7) pauses its socket when a COPY's stream is
+ * full, and resumes it only when the stream asks for more: a COPY whose
+ * last message filled the stream ends with the socket paused, and the
+ * connection's next answer is never read (seen: the next window's COPY hung
+ * until the deadline). Its stream's read() is that resume; called at the end.
+ */
+function resumeSocket(stream: Readable): void {
+  stream._read(0);
 }
 
 /** The binary COPY format's rows of one field, parsed as bytes come. */
