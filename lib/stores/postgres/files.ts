@@ -12,9 +12,11 @@
  *   so there are no orphan pieces to clean up.
  * - GET reads in a REPEATABLE READ transaction: the name's row and every
  *   piece come from one snapshot, so a GET racing an overwrite or a DEL
- *   sends the whole old version with its own size and sha256. Pieces are
- *   fetched one ahead, so memory stays flat; the sha256 is the one PUT
- *   stored, never recomputed.
+ *   sends the whole old version with its own size and sha256. Pieces
+ *   stream through COPY with the socket paused while one waits to be sent,
+ *   so memory stays flat; the sha256 is the one PUT stored, never recomputed.
+ * - The bytes travel in COPY's binary format both ways (copy.ts), not as
+ *   bytea parameters and columns, which the driver sends as hex text.
  * - LIST reads the index of complete files, in byte order of their names.
  */
 import { createHash } from "node:crypto";
@@ -29,14 +31,11 @@ import { CopyIn, CopyOut } from "./copy.ts";
 import { MAX_STREAMS, type PostgresDatabase } from "./database.ts";
 
 /**
- * Bytes per stored piece. The driver sends and receives bytea as hex text,
- * so a piece costs twice its size on the way. Measured with `deno task
- * bench --only PGFILE --file-mib 256` on 2 cores shared with other work
- * (load average 12–14): 512 KiB pieces PUT 29 / GET 31 MB/s, server peak
- * RSS +129 MiB; 128 KiB 24 / 24, +126; 32 KiB 39 / 30, +175. The growth
- * is the driver's (a plain script inserting 256 MiB through it grew by 70–
- * 135 MiB; through COPY FROM STDIN in binary, 70) and stays flat with the
- * file's size: +143 MiB for 1 GiB.
+ * Bytes per stored piece (a row of switchboard_chunks; PostgreSQL stores
+ * it out of line in ~2 KB parts). Measured with bytea as hex text, before
+ * COPY (`deno task bench --only PGFILE --file-mib 256`, load average 12–14):
+ * 512 KiB PUT 29 / GET 31 MB/s; 128 KiB 24 / 24; 32 KiB 39 / 30. Through
+ * COPY: see docs/performance.md#performance (PGFILE).
  */
 export const PIECE_BYTES = 512 * 1024;
 /** LISTs built at once; others wait their turn (each holds its listing while it is built). */
