@@ -63,3 +63,20 @@ Deno.test("a failed write-behind surfaces at the next write or flush", async () 
   await behind.write(new Uint8Array(1));
   await assertRejects(() => behind.flush(), Error, "disk full");
 });
+
+Deno.test("readAhead asks its chunk size before each read, and a chunk stays valid after the size changes", async () => {
+  const data = randomBytes(10_000);
+  let size = 1000;
+  const chunks: Uint8Array[] = [];
+  const lengths: number[] = [];
+  for await (const chunk of readAhead(source(data, 100_000), data.length, () => size)) {
+    chunks.push(chunk);
+    lengths.push(chunk.length);
+    if (chunks.length === 2) size = 3000;
+  }
+  // The first two reads were started at 1000; the size asked for the third on.
+  assertEquals(lengths, [1000, 1000, 1000, 3000, 3000, 1000]);
+  // Chunks of the old size were never overwritten by reads of the new one.
+  assertEquals(chunks[0], data.subarray(0, 1000));
+  assertEquals(chunks[1], data.subarray(1000, 2000));
+});

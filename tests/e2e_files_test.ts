@@ -314,3 +314,48 @@ Deno.test("FILE LISTs asked for at once each show the file their own PUT stored 
     for (const client of clients) client.close();
   }
 });
+
+/** A FILE GET on a raw connection, read as far as the caller asks: a download that can pause. */
+async function pausableGet(port: number, name: string, expected: Uint8Array) {
+  const conn = await Deno.connect({ hostname: "127.0.0.1", port });
+  await conn.write(encoder.encode(`FILE GET ${name}\n`));
+  const got = new Uint8Array(expected.length);
+  let filled = 0;
+  return {
+    /** Reads until `until` bytes of the reply are in. */
+    async readUpTo(until: number): Promise<void> {
+      while (filled < until) {
+        const n = await conn.read(got.subarray(filled, until));
+        if (n === null) throw new Error(`the download of ${name} ended after ${filled} bytes`);
+        filled += n;
+      }
+    },
+    /** Index of the first byte that differs from `expected`, -1 if none. */
+    firstDifference: () => got.findIndex((byte, i) => byte !== expected[i]),
+    [Symbol.dispose]: () => conn.close(),
+  };
+}
+
+Deno.test("a download that ran alone and a second one that joins it midway both arrive whole", async () => {
+  // Alone, a GET streams in 1 MiB chunks; once another runs, each goes on in 64 KiB (lib/chunks.ts).
+  await using server = await TestServer.start();
+  using c = await TestClient.connect(server.port);
+  const bytes = randomBytes(24 * 1024 * 1024);
+  assertMatch(await putRaw(c, "big.bin", bytes), /^OK stored big\.bin /);
+  const reply = concat(
+    encoder.encode(`DATA ${bytes.length} ${sha256(bytes)}\n`),
+    bytes,
+    encoder.encode("\n"),
+  );
+  using first = await pausableGet(server.port, "big.bin", reply);
+  using second = await pausableGet(server.port, "big.bin", reply);
+  // The first is under way alone, then stops reading (its socket fills up) ...
+  await first.readUpTo(2 * 1024 * 1024);
+  // ... the second starts and stops too, so that two downloads run ...
+  await second.readUpTo(1024 * 1024);
+  // ... the first goes on to its end, in the smaller chunks, then the second.
+  await first.readUpTo(reply.length);
+  await second.readUpTo(reply.length);
+  assertEquals(first.firstDifference(), -1, "the first download is whole, byte for byte");
+  assertEquals(second.firstDifference(), -1, "the second download is whole, byte for byte");
+});

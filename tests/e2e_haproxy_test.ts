@@ -104,14 +104,16 @@ Deno.test("two servers on one store behind HAProxy, as docs/several-servers.md s
   await t.step(
     "SIGTERM of one server drains it while HAProxy sends new clients to the other",
     async () => {
-      await using setup = await start();
+      // One worker thread: the COUNT below takes its whole 6 s, under --drain-timeout (10 s).
+      await using setup = await start({ serverArgs: ["--workers", "1"] });
       using busy = await setup.client("127.0.0.2");
       using bystander = await setup.client("127.0.0.3");
       const draining = setup.servers[await serverOf(setup, "127.0.0.2")]!;
       const other = setup.servers[await serverOf(setup, "127.0.0.3")]!;
       assert(draining !== other);
-      // 5 s of work, in hand when the signal comes: the drain outlasts HAProxy's two failed checks.
-      await busy.send("COUNT 0 50 100");
+      // 6 s of work, in hand when the signal comes: the drain outlasts HAProxy's two failed
+      // checks (a second apart) with room to spare on a loaded machine.
+      await busy.send("COUNT 0 60 100");
       await draining.waitForLog(/client started/);
       draining.signal("SIGTERM");
       await draining.waitForLog(/shutting down/);
@@ -122,7 +124,7 @@ Deno.test("two servers on one store behind HAProxy, as docs/several-servers.md s
         using client = await setup.client(`127.0.0.${20 + i}`);
         assertEquals(await client.ask("PING"), "OK PONG");
       }
-      assertEquals(await busy.readText(), "OK 50");
+      assertEquals(await busy.readText(), "OK 60");
       assertEquals(await busy.readText(), "ERR shutdown server is shutting down");
       assertEquals((await draining.exited()).code, 0);
       // The new clients all went to the other server.

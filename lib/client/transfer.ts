@@ -17,7 +17,7 @@ import { dirname } from "@std/path/dirname";
 import { join } from "@std/path/join";
 import { ConnectError, type Connection } from "./connection.ts";
 import { parseDataHeader, type ParsedReply, parseReplyLine, quoteWord } from "../protocol/mod.ts";
-import { readAhead, WriteBehind } from "../chunks.ts";
+import { readAhead, SOLO_CHUNK_BYTES, WriteBehind } from "../chunks.ts";
 import { CutShortError } from "../io.ts";
 import { inside, LocalFileError, localFileError } from "./local_files.ts";
 import type { LocalPath } from "../paths.ts";
@@ -69,7 +69,7 @@ export async function put(
   onProgress(0, size);
   try {
     // The next chunk is read from disk while this one is hashed and sent.
-    for await (const chunk of readAhead(file, size)) {
+    for await (const chunk of readAhead(file, size, SOLO_CHUNK_BYTES)) {
       hash.update(chunk);
       await connection.write(chunk);
       sent += chunk.length;

@@ -13,7 +13,7 @@
  * that of the bytes its descriptor will send.
  */
 import { createHash } from "node:crypto";
-import { readAhead } from "../chunks.ts";
+import { readAhead, SOLO_CHUNK_BYTES } from "../chunks.ts";
 import { CutShortError } from "../io.ts";
 import { type FileIdentity, identityOf, sameIdentity } from "../stores/file_identity.ts";
 
@@ -58,7 +58,10 @@ export async function runHashJob(job: HashJob): Promise<HashResult> {
     // own identity is what counts.
     if (!isVersion(await file.stat(), job.identity)) return CHANGED;
     const hash = createHash("sha256");
-    for await (const chunk of readAhead(file, job.identity.size)) hash.update(chunk);
+    // A worker thread has no connections to be fair to: the large chunks.
+    for await (const chunk of readAhead(file, job.identity.size, SOLO_CHUNK_BYTES)) {
+      hash.update(chunk);
+    }
     // Written in place while we read: the bytes hashed may be a mix.
     if (!isVersion(await file.stat(), job.identity)) return CHANGED;
     return { kind: "hashed", sha256: hash.digest("hex") };

@@ -16,7 +16,7 @@
  *   and PUT's rename replaces the link itself.
  */
 import { createHash } from "node:crypto";
-import { readAhead, WriteBehind } from "../chunks.ts";
+import { CHUNK_BYTES, readAhead, SOLO_CHUNK_BYTES, WriteBehind } from "../chunks.ts";
 import { closeQuietly, CutShortError } from "../io.ts";
 import type { FileHashes } from "./file_hashes.ts";
 import { identityOf } from "./file_identity.ts";
@@ -76,6 +76,8 @@ export class FileStore implements FileStorage {
     { resolve: (bytes: Uint8Array) => void; reject: (error: unknown) => void }
   > = [];
   #listingsBuilding = 0;
+  /** GETs streaming now: one alone reads in larger chunks (see {@linkcode #download}). */
+  #downloads = 0;
   readonly #list: (root: string) => Promise<Uint8Array>;
 
   constructor(root: string, options: FileStoreOptions) {
@@ -214,7 +216,7 @@ export class FileStore implements FileStorage {
         return {
           size: info.size,
           sha256,
-          chunks: () => readAhead(file, info.size),
+          chunks: () => this.#download(file, info.size),
           close: () => closeQuietly(file),
         };
       } catch (error) {
@@ -223,6 +225,21 @@ export class FileStore implements FileStorage {
       }
     }
     throw notFound();
+  }
+
+  /**
+   * The chunks of one GET. A download alone reads (and so writes to its
+   * socket) in {@linkcode SOLO_CHUNK_BYTES}; as soon as another one runs,
+   * every download goes back to {@linkcode CHUNK_BYTES}, the size whose
+   * fairness lib/chunks.ts measured.
+   */
+  async *#download(file: Deno.FsFile, size: number): AsyncGenerator<Uint8Array> {
+    this.#downloads++;
+    try {
+      yield* readAhead(file, size, () => this.#downloads === 1 ? SOLO_CHUNK_BYTES : CHUNK_BYTES);
+    } finally {
+      this.#downloads--;
+    }
   }
 
   /** Deletes `name`; throws FileNotFoundError if there is no such regular file. */
