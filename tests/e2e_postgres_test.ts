@@ -74,6 +74,55 @@ Deno.test("servers sharing a --store database serve one store", async (t) => {
     );
   });
 
+  await t.step(
+    "many clients' calls gathered into one statement answer each call exactly",
+    async () => {
+      using setup = await TestClient.connect(a.port);
+      assertEquals(await setup.ask("KV SET text seven"), "OK");
+      assertEquals(await setup.ask(`KV SET full ${"9".repeat(65_536)}`), "OK");
+      const clients = 24;
+      const each = 20;
+      // Per client, on two servers at once: up and down steps on one counter (its key's
+      // steps differ in sign, so the batch answers them one by one), one sign on another
+      // (summed into one update), an INCR on text and one past the limit (each an error),
+      // and a SET and GET of one shared key.
+      const replies = await Promise.all(
+        Array.from({ length: clients }, async (_, i) => {
+          using client = await TestClient.connect(i % 2 === 0 ? a.port : b.port);
+          const seen: string[] = [];
+          for (let n = 0; n < each; n++) {
+            seen.push(await client.ask(`KV INCR mixed ${i % 3 === 0 ? -2 : 3}`));
+            seen.push(await client.ask(`KV INCR down -${i + 1}`));
+            seen.push(await client.ask("KV INCR text 1"));
+            seen.push(await client.ask("KV INCR full 1"));
+            seen.push(await client.ask(`KV SET shared from-${i}`));
+            seen.push(await client.ask("KV GET shared"));
+          }
+          return seen;
+        }),
+      );
+      const all = replies.flat();
+      const counted = (pattern: RegExp) => all.filter((reply) => pattern.test(reply)).length;
+      assertEquals(counted(/^ERR bad-args the value of text is not an integer$/), clients * each);
+      assertEquals(counted(/^ERR too-large values are limited to 65536 bytes$/), clients * each);
+      assertEquals(counted(/^OK from-\d+$/), clients * each);
+      // The one-sign counter's answers are every value from -1 down, each once.
+      const downs = replies.flatMap((seen) => seen.filter((_, n) => n % 6 === 1))
+        .map((reply) => BigInt(reply.replace(/^OK /, "")));
+      assertEquals(new Set(downs).size, clients * each);
+      const downTotal = Array.from({ length: clients }, (_, i) => BigInt((i + 1) * each))
+        .reduce((sum, n) => sum + n, 0n);
+      assertEquals(downs.reduce((low, n) => n < low ? n : low), -downTotal);
+      const mixedTotal = Array.from({ length: clients }, (_, i) => (i % 3 === 0 ? -2 : 3) * each)
+        .reduce((sum, n) => sum + n, 0);
+      assertEquals(await setup.ask("KV GET mixed"), `OK ${mixedTotal}`);
+      assertEquals(await setup.ask("KV GET down"), `OK ${-downTotal}`);
+      assertEquals(await setup.ask("KV GET text"), "OK seven");
+      assertEquals(await setup.ask("KV GET full"), `OK ${"9".repeat(65_536)}`);
+      assertMatch(await setup.ask("KV GET shared"), /^OK from-\d+$/);
+    },
+  );
+
   await t.step("KEYS and SCAN list in byte order, as the embedded store does", async () => {
     // Upper case before lower, a prefix before its extensions, multi-byte after ASCII, 4-byte last.
     const keys = ["o:b", "o:a", "o:B", "o:ab", "o:é", "o:z", "o:\u{1F600}", "o:\u{FFFD}", "o:a-"];

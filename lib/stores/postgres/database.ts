@@ -19,6 +19,7 @@
  * {@linkcode PostgresDatabase.connect}).
  */
 import { deadline } from "@std/async/deadline";
+import { connect as connectTcp, type Socket } from "node:net";
 import postgres from "postgres";
 import type { Logger } from "../../server/log.ts";
 import { StoreUnreachableError } from "../store.ts";
@@ -94,6 +95,7 @@ export class PostgresDatabase {
       ssl: false,
       idle_timeout: 60,
       connect_timeout: CONNECT_TIMEOUT_S,
+      socket: () => openSocket(url.host, url.port),
       max_lifetime: null,
       max_pipeline: 100,
       // Its default waits up to 20 s after repeated failures; a database back up must serve within 5 s.
@@ -247,6 +249,19 @@ export class PostgresDatabase {
     this.#warned = true;
     this.#logger.warn(`store: ${this.shown} is unreachable (${reason}); retrying every second`);
   }
+}
+
+/**
+ * A connection to PostgreSQL with Nagle's algorithm off, as PostgreSQL
+ * sets on its side: the driver's sockets keep it on, so a small message
+ * after a large one (the end of a COPY, the next statement) waited for the
+ * delayed ACK, ~40 ms each (measured: a 256 MiB PUT spent 16 of its 17 s so).
+ * Given still connecting: the driver writes at once (the socket holds the
+ * bytes until it is connected), and sees a refused or lost connection as it
+ * does its own sockets' (its connect_timeout and retries apply unchanged).
+ */
+function openSocket(host: string, port: number): Socket {
+  return connectTcp({ host, port, noDelay: true });
 }
 
 /** PGPASSWORD, where the environment may be read; undefined otherwise. */

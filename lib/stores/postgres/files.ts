@@ -12,9 +12,11 @@
  *   so there are no orphan pieces to clean up.
  * - GET reads in a REPEATABLE READ transaction: the name's row and every
  *   piece come from one snapshot, so a GET racing an overwrite or a DEL
- *   sends the whole old version with its own size and sha256. Pieces are
- *   fetched one ahead, so memory stays flat; the sha256 is the one PUT
- *   stored, never recomputed.
+ *   sends the whole old version with its own size and sha256. Pieces
+ *   stream through COPY with the socket paused while one waits to be sent,
+ *   so memory stays flat; the sha256 is the one PUT stored, never recomputed.
+ * - The bytes travel in COPY's binary format both ways (copy.ts), not as
+ *   bytea parameters and columns, which the driver sends as hex text.
  * - LIST reads the index of complete files, in byte order of their names.
  */
 import { createHash } from "node:crypto";
@@ -25,17 +27,15 @@ import { Semaphore } from "../../lock.ts";
 import { FileNotFoundError } from "../file_store.ts";
 import { checkFileName } from "../file_names.ts";
 import type { FileStorage, OpenedFile } from "../store.ts";
+import { CopyIn, CopyOut } from "./copy.ts";
 import { MAX_STREAMS, type PostgresDatabase } from "./database.ts";
 
 /**
- * Bytes per stored piece. The driver sends and receives bytea as hex text,
- * so a piece costs twice its size on the way. Measured with `deno task
- * bench --only PGFILE --file-mib 256` on 2 cores shared with other work
- * (load average 12–14): 512 KiB pieces PUT 29 / GET 31 MB/s, server peak
- * RSS +129 MiB; 128 KiB 24 / 24, +126; 32 KiB 39 / 30, +175. The growth
- * is the driver's (a plain script inserting 256 MiB through it grew by 70–
- * 135 MiB; through COPY FROM STDIN in binary, 70) and stays flat with the
- * file's size: +143 MiB for 1 GiB.
+ * Bytes per stored piece (a row of switchboard_chunks; PostgreSQL stores
+ * it out of line in ~2 KB parts). Measured with bytea as hex text, before
+ * COPY (`deno task bench --only PGFILE --file-mib 256`, load average 12–14):
+ * 512 KiB PUT 29 / GET 31 MB/s; 128 KiB 24 / 24; 32 KiB 39 / 30. Through
+ * COPY: see docs/performance.md#performance (PGFILE).
  */
 export const PIECE_BYTES = 512 * 1024;
 /** LISTs built at once; others wait their turn (each holds its listing while it is built). */
@@ -104,42 +104,20 @@ export class PostgresFileStore implements FileStorage {
     const db = this.#db;
     await db.within(connection`BEGIN`);
     let committed = false;
-    // One piece is written while the next fills: a failure of the one in flight is seen at the next.
-    let inFlight: Promise<unknown> = Promise.resolve();
+    let sending: CopyIn | undefined;
     try {
       const [row] = await db.within(connection`SELECT nextval('switchboard_uploads')::text AS id`);
       const upload = String(row?.id);
+      sending = new CopyIn(db, connection, BigInt(upload), PIECE_BYTES);
       const hash = createHash("sha256");
-      let piece = new Uint8Array(PIECE_BYTES);
-      let filled = 0;
-      let seq = 0;
       let written = 0;
-      const send = async (bytes: Uint8Array) => {
-        await inFlight;
-        const step = db.within(connection`
-          INSERT INTO switchboard_chunks (upload, seq, data) VALUES (${upload}::bigint, ${seq++}, ${bytes})`);
-        step.catch(() => {}); // awaited by the next send, or below
-        inFlight = step;
-      };
       for await (const chunk of source) {
         hash.update(chunk);
         written += chunk.length;
-        // Copied into our own piece: a payload chunk is only valid until the next but one is read.
-        for (let at = 0; at < chunk.length;) {
-          const n = Math.min(chunk.length - at, PIECE_BYTES - filled);
-          piece.set(chunk.subarray(at, at + n), filled);
-          filled += n;
-          at += n;
-          if (filled === PIECE_BYTES) {
-            await send(piece);
-            piece = new Uint8Array(PIECE_BYTES);
-            filled = 0;
-          }
-        }
+        await sending.add(chunk);
       }
       if (written !== size) throw new CutShortError(written, size);
-      if (filled > 0) await send(piece.subarray(0, filled));
-      await inFlight;
+      await sending.end();
       const sha256 = hash.digest("hex");
       // Takes the name's row lock, and learns which upload it held: the
       // no-op update returns the old upload, an insert returns ours.
@@ -162,7 +140,7 @@ export class PostgresFileStore implements FileStorage {
       return sha256;
     } finally {
       if (!committed) {
-        await inFlight.catch(() => {});
+        sending?.abort();
         await db.within(connection`ROLLBACK`).catch(() => {});
       }
     }
@@ -173,10 +151,12 @@ export class PostgresFileStore implements FileStorage {
     const db = this.#db;
     const release = await this.#streams.acquire();
     let connection: postgres.ReservedSql | undefined;
+    let reading: CopyOut | undefined;
     const finish = () => {
       if (connection === undefined) return release();
       const held = connection;
       connection = undefined;
+      reading?.abandon();
       db.within(held`ROLLBACK`).catch(() => {}).finally(() => {
         held.release();
         release();
@@ -190,11 +170,12 @@ export class PostgresFileStore implements FileStorage {
         FROM switchboard_files WHERE name = ${encoder.encode(name)}`);
       if (row === undefined) throw new FileNotFoundError(name);
       const size = Number(row.size);
-      const reader = connection;
+      reading = new CopyOut(db, connection, String(row.upload), size);
+      const pieces = reading;
       return {
         size,
         sha256: row.sha256 as string,
-        chunks: () => readPieces(db, reader, String(row.upload), size),
+        chunks: () => pieces.chunks(),
         close: finish,
       };
     } catch (error) {
@@ -214,37 +195,5 @@ export class PostgresFileStore implements FileStorage {
           SELECT count(*)::int AS n FROM gone`
     );
     if (Number(row?.n ?? 0) === 0) throw new FileNotFoundError(name);
-  }
-}
-
-/**
- * The pieces of `upload`, in order, with the next one already asked for.
- * A piece that is missing or the wrong length throws: the DATA header
- * promised `size` bytes, so the connection must close (the reply writer
- * does that when a stream throws).
- */
-async function* readPieces(
-  db: PostgresDatabase,
-  connection: postgres.ReservedSql,
-  upload: string,
-  size: number,
-): AsyncGenerator<Uint8Array> {
-  const fetch = (seq: number) => {
-    const step = db.within(connection`
-      SELECT data FROM switchboard_chunks WHERE upload = ${upload}::bigint AND seq = ${seq}`);
-    step.catch(() => {}); // awaited below
-    return step;
-  };
-  let sent = 0;
-  let next = size > 0 ? fetch(0) : undefined;
-  for (let seq = 0; next !== undefined; seq++) {
-    const [row] = await next;
-    const data = row?.data as Uint8Array | undefined;
-    if (data === undefined || data.length === 0 || sent + data.length > size) {
-      throw new Error(`piece ${seq} of upload ${upload} is missing or too long`);
-    }
-    sent += data.length;
-    next = sent < size ? fetch(seq + 1) : undefined;
-    yield data;
   }
 }

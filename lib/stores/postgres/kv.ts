@@ -6,6 +6,7 @@
  * by PostgreSQL in `numeric` (exact far past the 65,536-byte value limit),
  * and the row lock that statement takes orders the INCRs of every server.
  */
+import { Buffer } from "node:buffer";
 import { INTEGER_WORD as INTEGER } from "../../protocol/mod.ts";
 import { Semaphore } from "../../lock.ts";
 import {
@@ -15,13 +16,19 @@ import {
   ValueTooLargeError,
 } from "../kv_store.ts";
 import type { KeyValueStore } from "../store.ts";
-import type { PostgresDatabase } from "./database.ts";
+import { Batcher } from "./batch.ts";
+import { POOL_SIZE, type PostgresDatabase } from "./database.ts";
 
 /**
  * Listings (KEYS, SCAN, KEYS' count) in flight at once: each holds up to
  * 10,000 keys (2.5 MB) while its reply is built, as in the embedded store.
  */
 const CONCURRENT_LISTINGS = 4;
+/**
+ * Calls gathered into one statement at most (batch.ts). Measured with
+ * `deno task bench --quick --only PGKV` (50 clients): see docs/performance.md#performance (PGKV).
+ */
+const BATCH_MOST = 256;
 /**
  * A byte no UTF-8 text contains: `prefix || 0xff` sorts after every key
  * that starts with `prefix` and before every greater key that does not,
@@ -36,26 +43,70 @@ const decoder = new TextDecoder();
 export class PostgresKvStore implements KeyValueStore {
   readonly #db: PostgresDatabase;
   readonly #listings = new Semaphore(CONCURRENT_LISTINGS);
+  /** GETs: reads never conflict, so one batch per connection of the pool. */
+  readonly #gets = new Batcher<string, string | undefined>(
+    (keys) => this.#getMany(keys),
+    { most: BATCH_MOST, inFlight: POOL_SIZE },
+  );
+  /**
+   * SETs: one batch at a time, so that a batch's row locks never wait for
+   * another batch of this server's, and a SET that timed out (the client
+   * was told) cannot overtake the client's next one.
+   */
+  readonly #sets = new Batcher<{ key: string; value: Uint8Array }, void>(
+    (pairs) => this.#setMany(pairs),
+    { most: BATCH_MOST, inFlight: 1 },
+  );
+
+  /** INCRs: one batch at a time, as SETs. */
+  readonly #incrs = new Batcher<{ key: string; by: bigint }, bigint>(
+    (calls) => this.#incrementMany(calls),
+    { most: BATCH_MOST, inFlight: 1 },
+  );
 
   constructor(db: PostgresDatabase) {
     this.#db = db;
   }
 
-  async get(key: string): Promise<string | undefined> {
-    const rows = await this.#db.call((sql) =>
-      sql`SELECT value FROM switchboard_kv WHERE key = ${encoder.encode(key)}`
-    );
-    const value = rows[0]?.value as Uint8Array | undefined;
-    return value === undefined ? undefined : decoder.decode(value);
+  get(key: string): Promise<string | undefined> {
+    return this.#gets.submit(key);
   }
 
   async set(key: string, value: string): Promise<void> {
     const bytes = encoder.encode(value);
     if (bytes.length > MAX_VALUE_BYTES) throw tooLarge(bytes.length);
+    await this.#sets.submit({ key, value: bytes });
+  }
+
+  /** The values of `keys` (undefined where missing), in one statement; keys travel as hex text. */
+  async #getMany(keys: string[]): Promise<(string | undefined)[]> {
+    const hex = keys.map(toHex);
+    const rows = await this.#db.call((sql) =>
+      sql`SELECT k, value FROM unnest(${[...new Set(hex)]}::text[]) AS k
+          JOIN switchboard_kv ON key = decode(k, 'hex')`
+    );
+    const found = new Map<string, string>();
+    for (const row of rows) found.set(row.k as string, decoder.decode(row.value as Uint8Array));
+    return hex.map((key) => found.get(key));
+  }
+
+  /**
+   * Stores every pair in one statement, so in one commit. The calls are
+   * concurrent, so where a key comes twice the later one wins, as if it came
+   * last. Keys go in byte order (lower-case hex sorts as the bytes do): the
+   * batches of two servers lock shared rows in one order and never deadlock.
+   */
+  async #setMany(pairs: { key: string; value: Uint8Array }[]): Promise<void[]> {
+    const latest = new Map<string, string>();
+    for (const { key, value } of pairs) latest.set(toHex(key), toHex(value));
+    const keys = [...latest.keys()].sort();
+    const values = keys.map((key) => latest.get(key)!);
     await this.#db.call((sql) =>
-      sql`INSERT INTO switchboard_kv (key, value) VALUES (${encoder.encode(key)}, ${bytes})
+      sql`INSERT INTO switchboard_kv (key, value)
+          SELECT decode(k, 'hex'), decode(v, 'hex') FROM unnest(${keys}::text[], ${values}::text[]) AS t(k, v)
           ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value`
     );
+    return pairs.map(() => undefined);
   }
 
   async delete(key: string): Promise<boolean> {
@@ -65,14 +116,74 @@ export class PostgresKvStore implements KeyValueStore {
     return rows.length > 0;
   }
 
+  increment(key: string, by: bigint): Promise<bigint> {
+    const step = String(by);
+    if (step.length > MAX_VALUE_BYTES) return Promise.reject(tooLarge(step.length));
+    return this.#incrs.submit({ key, by });
+  }
+
+  /**
+   * INCRs gathered: the steps of one key add up to one update of its row,
+   * and each call is answered with the value after its own step, as if the
+   * calls came one after another. Only where a key's steps all have one sign
+   * (so every answer lies between the old and the new value, and fits where
+   * they fit) and their sum fits; other keys, and keys whose update finds no
+   * integer or no room, run one call at a time, to answer each exactly.
+   */
+  async #incrementMany(calls: { key: string; by: bigint }[]): Promise<(bigint | Error)[]> {
+    const byKey = new Map<string, number[]>();
+    calls.forEach(({ key }, i) => {
+      const hex = toHex(key);
+      byKey.set(hex, [...byKey.get(hex) ?? [], i]);
+    });
+    const totals = new Map<string, bigint>();
+    for (const [hex, indexes] of byKey) {
+      const steps = indexes.map((i) => calls[i]!.by);
+      const total = steps.reduce((sum, by) => sum + by, 0n);
+      const oneSign = steps.every((by) => by >= 0n) || steps.every((by) => by <= 0n);
+      if (oneSign && String(total).length <= MAX_VALUE_BYTES) totals.set(hex, total);
+    }
+    const keys = [...totals.keys()].sort(); // byte order: see #setMany
+    const steps = keys.map((hex) => String(totals.get(hex)));
+    const rows = keys.length === 0
+      ? []
+      : await this.#db.call((sql) =>
+        sql`INSERT INTO switchboard_kv AS kv (key, value)
+          SELECT decode(k, 'hex'), convert_to((s::numeric)::text, 'UTF8')
+          FROM unnest(${keys}::text[], ${steps}::text[]) AS t(k, s)
+          ON CONFLICT (key) DO UPDATE
+            SET value = convert_to((convert_from(kv.value, 'UTF8')::numeric
+                                    + convert_from(EXCLUDED.value, 'UTF8')::numeric)::text, 'UTF8')
+            WHERE convert_from(kv.value, 'UTF8') ~ '^[-+]?[0-9]+$'
+              AND length((convert_from(kv.value, 'UTF8')::numeric
+                          + convert_from(EXCLUDED.value, 'UTF8')::numeric)::text) <= ${MAX_VALUE_BYTES}
+          RETURNING encode(key, 'hex') AS k, convert_from(value, 'UTF8') AS value`
+      );
+    const answers: (bigint | Error)[] = new Array(calls.length);
+    for (const row of rows) {
+      const hex = row.k as string;
+      let value = BigInt(row.value as string) - totals.get(hex)!;
+      for (const i of byKey.get(hex)!) answers[i] = value += calls[i]!.by;
+      byKey.delete(hex);
+    }
+    for (const indexes of byKey.values()) {
+      for (const i of indexes) {
+        const { key, by } = calls[i]!;
+        answers[i] = await this.#incrementOne(key, String(by)).catch((error) => {
+          if (error instanceof Error) return error;
+          throw error;
+        });
+      }
+    }
+    return answers;
+  }
+
   /**
    * The update happens only where the stored value is an integer and the
    * result fits; otherwise no row comes back, and a second look says which
    * of the two it was (the value is left as it was).
    */
-  async increment(key: string, by: bigint): Promise<bigint> {
-    const step = String(by);
-    if (step.length > MAX_VALUE_BYTES) throw tooLarge(step.length);
+  async #incrementOne(key: string, step: string): Promise<bigint> {
     const name = encoder.encode(key);
     const rows = await this.#db.call((sql) =>
       sql`INSERT INTO switchboard_kv AS kv (key, value)
@@ -85,7 +196,7 @@ export class PostgresKvStore implements KeyValueStore {
     );
     const value = rows[0]?.value as string | undefined;
     if (value !== undefined) return BigInt(value);
-    const current = await this.get(key);
+    const current = await this.#getMany([key]).then(([value]) => value);
     if (current === undefined || INTEGER.test(current)) throw tooLarge(MAX_VALUE_BYTES + 1);
     throw new NotAnIntegerError("the value is not an integer");
   }
@@ -135,6 +246,12 @@ function prefixRange(prefix: string): { from: Uint8Array; to: Uint8Array } | und
   to.set(from);
   to.set(PAST_PREFIX, from.length);
   return { from, to };
+}
+
+/** `text` (or its bytes) as lower-case hex. */
+function toHex(text: string | Uint8Array): string {
+  const bytes = typeof text === "string" ? encoder.encode(text) : text;
+  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length).toString("hex");
 }
 
 function tooLarge(bytes: number): ValueTooLargeError {
