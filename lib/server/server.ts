@@ -119,6 +119,8 @@ export class Server {
       const database = this.#database = PostgresDatabase.connect(config.store, {
         logger: new TablesOnlyLogger(options.logger),
         callTimeoutMs: timeoutS * 1000,
+        // The threads share the server's connections to the database (database.ts).
+        share: 1 / config.threads,
       });
       this.files = new PostgresFileStore(database, { maxFileSize: config.maxFileSize });
       this.#closeHooks.push(() => database.close());

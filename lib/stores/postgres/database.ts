@@ -38,8 +38,10 @@ export const POOL_SIZE = 4;
 /**
  * Connections for FILE PUTs and GETs, each held by one transfer from first
  * to last byte; more transfers wait for one to finish. A pool of its own,
- * so that transfers never take KV's connections. Two servers take
- * 2 × (4 + 16) = 40 of PostgreSQL's default 100 connections.
+ * so that transfers never take KV's connections. A server's network
+ * threads share these out (server.ts), so that a server takes about
+ * 4 + 4 + 16 of PostgreSQL's default 100 connections however many threads
+ * it runs, and four servers fit.
  */
 export const MAX_STREAMS = 16;
 /** How often the database is asked whether it is there, between requests. */
@@ -57,6 +59,16 @@ export interface DatabaseOptions {
   logger: Logger;
   /** Deadline of each call to the database, in ms (`--request-timeout`). */
   callTimeoutMs: number;
+  /**
+   * How many of the server's connections this pool may open: 1 for the
+   * only pool, 1/N for each of N network threads' pools. Default 1.
+   */
+  share?: number;
+}
+
+/** At least one statement connection and two transfers per pool, whatever its share. */
+function shareOf(total: number, share: number, least: number): number {
+  return Math.max(least, Math.ceil(total * share));
 }
 
 /** A live pool to one database; queries go through {@linkcode call} or {@linkcode within}. */
@@ -66,6 +78,8 @@ export class PostgresDatabase {
   readonly #sql: postgres.Sql;
   /** The transfers' pool (see {@linkcode MAX_STREAMS}). */
   readonly #transfers: postgres.Sql;
+  /** How many transfers this pool holds connections for at once. */
+  readonly maxStreams: number;
   readonly #logger: Logger;
   readonly #callTimeoutMs: number;
   readonly #password: string | undefined;
@@ -91,7 +105,7 @@ export class PostgresDatabase {
       ...(url.user === undefined ? {} : { username: url.user }),
       ...(this.#password === undefined ? {} : { password: this.#password }),
       // Every option the driver would otherwise read from PG* variables.
-      max: POOL_SIZE,
+      max: shareOf(POOL_SIZE, options.share ?? 1, 1),
       ssl: false,
       idle_timeout: 60,
       connect_timeout: CONNECT_TIMEOUT_S,
@@ -118,7 +132,8 @@ export class PostgresDatabase {
       },
     };
     this.#sql = postgres(driverOptions);
-    this.#transfers = postgres({ ...driverOptions, max: MAX_STREAMS });
+    this.maxStreams = shareOf(MAX_STREAMS, options.share ?? 1, 2);
+    this.#transfers = postgres({ ...driverOptions, max: this.maxStreams });
   }
 
   /** Makes the pool; connects lazily, never throws for a database that is down. */

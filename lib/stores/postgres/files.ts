@@ -28,7 +28,7 @@ import { FileNotFoundError } from "../file_store.ts";
 import { checkFileName } from "../file_names.ts";
 import type { FileStorage, OpenedFile } from "../store.ts";
 import { CopyIn, CopyOut } from "./copy.ts";
-import { MAX_STREAMS, type PostgresDatabase } from "./database.ts";
+import type { PostgresDatabase } from "./database.ts";
 
 /**
  * Bytes per stored piece (a row of switchboard_chunks; PostgreSQL stores
@@ -50,11 +50,12 @@ export class PostgresFileStore implements FileStorage {
   readonly maxFileSize: number;
   readonly #db: PostgresDatabase;
   /** Transfers holding a connection (database.ts says why they are bounded). */
-  readonly #streams = new Semaphore(MAX_STREAMS);
+  readonly #streams: Semaphore;
   readonly #listings = new Semaphore(CONCURRENT_LISTINGS);
 
   constructor(db: PostgresDatabase, options: { maxFileSize: number }) {
     this.#db = db;
+    this.#streams = new Semaphore(db.maxStreams);
     this.maxFileSize = options.maxFileSize;
   }
 
