@@ -13,7 +13,7 @@
  */
 import project from "../deno.json" with { type: "json" };
 import { CLIENT_ENV_PERMISSION } from "../lib/client/environment.ts";
-import { SERVER_ENV_PERMISSION } from "../lib/server/environment.ts";
+import { SERVER_RUN_FLAGS } from "../lib/server/environment.ts";
 
 const ROOT = new URL("..", import.meta.url);
 
@@ -31,14 +31,7 @@ export const EXECUTABLES = [
   {
     name: "switchboard-server",
     entry: "server.ts",
-    permissions: [
-      "--unstable-kv",
-      "--unstable-net",
-      "--allow-net",
-      "--allow-read",
-      "--allow-write",
-      SERVER_ENV_PERMISSION,
-    ],
+    permissions: SERVER_RUN_FLAGS,
   },
   {
     name: "switchboard-client",

@@ -4,7 +4,7 @@
  * refuse to start. Every wait on the process has a deadline.
  */
 import { AssertionError } from "@std/assert";
-import { SERVER_ENV_PERMISSION } from "../lib/server/environment.ts";
+import { SERVER_RUN_FLAGS } from "../lib/server/environment.ts";
 import { within } from "./deadlines.ts";
 import { repoPath, run } from "./processes.ts";
 
@@ -17,14 +17,7 @@ const EXIT_TIMEOUT_MS = 20_000;
 const KILL_AFTER_MS = 15_000;
 
 /** Flags the server subprocess runs with: the same as `deno task server`. */
-export const SERVER_PERMISSIONS = [
-  "--unstable-kv",
-  "--unstable-net",
-  "--allow-net",
-  "--allow-read",
-  "--allow-write",
-  SERVER_ENV_PERMISSION,
-];
+export const SERVER_PERMISSIONS = SERVER_RUN_FLAGS;
 
 /** A server subprocess; `await using` sends SIGTERM and waits for it. */
 export class TestServer {

@@ -23,6 +23,22 @@ export const SERVER_ENV_VARIABLES: readonly string[] = [
 export const SERVER_ENV_PERMISSION = `--allow-env=${SERVER_ENV_VARIABLES.join(",")}`;
 
 /**
+ * What the server runs with, wherever it runs (the executable, the tests'
+ * and the bench's servers; `deno task server` in deno.json says the same):
+ * the unstable APIs it uses (Deno KV, SO_REUSEPORT), network and files,
+ * and exactly its environment variables — never -A, run or ffi
+ * (docs/build.md).
+ */
+export const SERVER_RUN_FLAGS: readonly string[] = [
+  "--unstable-kv",
+  "--unstable-net",
+  "--allow-net",
+  "--allow-read",
+  "--allow-write",
+  SERVER_ENV_PERMISSION,
+];
+
+/**
  * The directory the user ran the command from, when the process runs
  * elsewhere: `deno task` runs in the project folder and says where it was
  * started in `INIT_CWD`. Undefined (paths stay as typed) without the

@@ -5,7 +5,7 @@
  * Each measurement gets a fresh process on its own port and scratch
  * directory, pinned to CPU 0 where the machine pins.
  */
-import { SERVER_ENV_PERMISSION } from "../../lib/server/environment.ts";
+import { SERVER_RUN_FLAGS } from "../../lib/server/environment.ts";
 import {
   type Cpu,
   DENO,
@@ -28,15 +28,7 @@ export const PING: Record<ServerKind, { request: string; expect: string }> = {
 };
 
 /** The permissions of `deno task server`; a compare checkout runs with the same. */
-export const SERVER_FLAGS = [
-  "--no-prompt",
-  "--unstable-kv",
-  "--unstable-net",
-  "--allow-net",
-  "--allow-read",
-  "--allow-write",
-  SERVER_ENV_PERMISSION,
-];
+export const SERVER_FLAGS = ["--no-prompt", ...SERVER_RUN_FLAGS];
 /** The CPU servers run on where the machine pins; loads take the other one. */
 export const SERVER_CPU = 0;
 /** A server still running this long after SIGTERM is killed. */
