@@ -16,7 +16,7 @@ import {
   TestServer,
 } from "./helpers.ts";
 import { unprivileged } from "./client_helpers.ts";
-import { SERVER_ENV_PERMISSION } from "../lib/server/environment.ts";
+import { SERVER_ENV_PERMISSION, SERVER_RUN_FLAGS } from "../lib/server/environment.ts";
 import { EXECUTABLES } from "../scripts/build.ts";
 import project from "../deno.json" with { type: "json" };
 
@@ -151,6 +151,8 @@ Deno.test("under deno task the server's relative paths start where the user ran 
 Deno.test("the server task and executable may read exactly the variables the server reads", () => {
   const task = project.tasks.server.split(" ");
   assertEquals(task.filter((flag) => flag.startsWith("--allow-env")), [SERVER_ENV_PERMISSION]);
+  // The task runs with the flags everything else starts the server with.
+  assertEquals(task.slice(task.indexOf("--no-prompt") + 1, -1), [...SERVER_RUN_FLAGS]);
   const executable = EXECUTABLES.find((exe) => exe.entry === "server.ts")!;
   assertEquals(
     executable.permissions.filter((flag) => flag.startsWith("--allow-env")),

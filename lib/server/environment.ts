@@ -30,6 +30,13 @@ export const SERVER_ENV_PERMISSION = `--allow-env=${SERVER_ENV_VARIABLES.join(",
  * (docs/build.md).
  */
 export const SERVER_RUN_FLAGS: readonly string[] = [
+  // Each V8 isolate's young generation may grow to 16 MiB semi-spaces while
+  // connections arrive, and keeps them: 10,000 idle connections took the
+  // server to 227–233 MiB with --threads 1 (194–214 with 2); capped at 4
+  // MiB, 195 and 194, with S1 and S6 unchanged (120,951 against 119,966 and
+  // 1,058,786 against 1,035,162 requests per core, deno task bench --only
+  // S1 / S6, one after the other on a quiet machine, 2026-12-06).
+  "--v8-flags=--max-semi-space-size=4",
   "--unstable-kv",
   "--unstable-net",
   "--allow-net",
