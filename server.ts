@@ -5,12 +5,8 @@
  * each network thread and each job worker runs (see the end). Everything
  * else is in lib/.
  */
-import {
-  parseServerArgs,
-  SERVER_USAGE,
-  SERVER_USAGE_HINT,
-  type ServerConfig,
-} from "./lib/server/config.ts";
+import { parseServerArgs, type ServerConfig } from "./lib/server/config.ts";
+import { SERVER_USAGE, SERVER_USAGE_HINT } from "./lib/server/usage.ts";
 import { VERSION } from "./lib/defaults.ts";
 import { Logger } from "./lib/server/log.ts";
 import { Server } from "./lib/server/server.ts";
