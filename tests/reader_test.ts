@@ -19,9 +19,9 @@ class EndlessLine {
   }
 }
 
-Deno.test("a queued connection reads ahead about 4 KiB of an unfinished line, not a line's worth", async () => {
-  const peer = new EndlessLine();
-  const reader = new ConnReader(peer, {
+/** A reader as a queued connection has it: the default line limit, no timeouts. */
+function queuedReader(peer: ConstructorParameters<typeof ConnReader>[0]): ConnReader {
+  return new ConnReader(peer, {
     maxLine: 65_536,
     idleTimeoutMs: 0,
     requestTimeoutMs: 0,
@@ -31,6 +31,11 @@ Deno.test("a queued connection reads ahead about 4 KiB of an unfinished line, no
     session: 1,
     onGone: () => {},
   });
+}
+
+Deno.test("a queued connection reads ahead about 4 KiB of an unfinished line, not a line's worth", async () => {
+  const peer = new EndlessLine();
+  const reader = queuedReader(peer);
   const ended = await reader.readAhead(() => true);
   assertEquals(ended, false);
   // The rest stays in the peer's socket until the connection's turn comes.
@@ -55,16 +60,7 @@ class SilentPeer {
 
 Deno.test("a silent queued connection waits with a 64-byte read, not a 2 KiB one", () => {
   const peer = new SilentPeer();
-  const reader = new ConnReader(peer, {
-    maxLine: 65_536,
-    idleTimeoutMs: 0,
-    requestTimeoutMs: 0,
-    minRate: 0,
-    stats: { bytes_in: 0 },
-    logger: new Logger(),
-    session: 1,
-    onGone: () => {},
-  });
+  const reader = queuedReader(peer);
   // Never settles: the peer is silent. What matters is the buffer its read pins.
   void reader.readAhead(() => true);
   assertEquals(peer.sizes, [64]);
@@ -73,16 +69,7 @@ Deno.test("a silent queued connection waits with a 64-byte read, not a 2 KiB one
 
 Deno.test("a queued connection that starts sending reads on in 2 KiB reads", async () => {
   const peer = new EndlessLine();
-  const reader = new ConnReader(peer, {
-    maxLine: 65_536,
-    idleTimeoutMs: 0,
-    requestTimeoutMs: 0,
-    minRate: 0,
-    stats: { bytes_in: 0 },
-    logger: new Logger(),
-    session: 1,
-    onGone: () => {},
-  });
+  const reader = queuedReader(peer);
   await reader.readAhead(() => true);
   // 64 bytes first, then 1,000 per read (the peer's most, so 2 KiB buffers), until 4 KiB or more.
   assertEquals(reader.frame.buffered, 64 + 5 * 1000);
