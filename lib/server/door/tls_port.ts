@@ -38,6 +38,7 @@
  * What it gives besides: a new certificate (SIGHUP) serves the next
  * handshake without listening again, so a reload refuses no connection.
  */
+import type { Duplex } from "node:stream";
 import { createSecureContext, type SecureContext, TLSSocket } from "node:tls";
 import type { TlsFiles } from "../../security/tls_files.ts";
 import { TcpStream, TlsConn } from "./tls_conn.ts";
@@ -207,7 +208,8 @@ export class TlsPort {
     // An error event without a listener would end the process.
     stream.on("error", () => {});
     const tls = new TLSSocket(
-      stream,
+      // Duplex in shape, not in class: tls_conn.ts says why.
+      stream as unknown as Duplex,
       {
         isServer: true,
         secureContext: this.#context,
@@ -233,8 +235,11 @@ export class TlsPort {
       tls.off("error", failed);
       stream.held = false;
       if (handshake.finished()) {
-        const peer = conn.remoteAddr as Deno.NetAddr;
-        this.#onSecure(new TlsConn(tls, peer, conn.localAddr as Deno.NetAddr), remote);
+        const addresses = {
+          remote: conn.remoteAddr as Deno.NetAddr,
+          local: conn.localAddr as Deno.NetAddr,
+        };
+        this.#onSecure(new TlsConn(tls, stream, addresses), remote);
       }
     });
   }
