@@ -1,7 +1,9 @@
 /**
  * A TLS connection of the TLS port (tls_port.ts): `node:tls` runs the
  * protocol over a `Deno.TcpConn` that stays ours, so that closing it
- * closes the descriptor whatever state the handshake is in. Two adapters:
+ * closes the descriptor whatever state the handshake is in; on Node's
+ * native handle where one can be made (native_socket.ts), else over this
+ * file's JS stream. Two adapters:
  * {@linkcode TcpStream} shows the TCP connection to `node:tls` as the
  * stream it reads and writes the records on; {@linkcode TlsConn} shows the
  * TLS socket to the handler, the reader and the refusal as the `Deno.Conn`
@@ -33,12 +35,20 @@ const READ_AHEAD_BYTES = 16 * 1024;
 /** Node error codes that mean the peer is gone (a reset, or writing after its close). */
 const RESET_CODES = new Set(["ECONNRESET", "EPIPE", "ECONNABORTED", "ETIMEDOUT", "ENOTCONN"]);
 
+/**
+ * Where a connection's records are read: a {@linkcode TcpStream}, or a
+ * native socket (native_socket.ts). True stops reading until set false.
+ */
+export interface RecordReads {
+  readAheadFull: boolean;
+}
+
 /** A handshaken `node:tls` socket as a `Deno.Conn`. */
 export class TlsConn {
   readonly remoteAddr: Deno.NetAddr;
   readonly localAddr: Deno.NetAddr;
   readonly #socket: TLSSocket;
-  readonly #records: TcpStream;
+  readonly #records: RecordReads;
   readonly #chunks: Uint8Array[] = [];
   #buffered = 0;
   #ended = false;
@@ -57,7 +67,7 @@ export class TlsConn {
    */
   constructor(
     socket: TLSSocket,
-    records: TcpStream,
+    records: RecordReads,
     addresses: { remote: Deno.NetAddr; local: Deno.NetAddr },
   ) {
     this.#socket = socket;
@@ -179,7 +189,7 @@ export type StreamConn = Pick<Deno.Conn, "read" | "write" | "closeWrite" | "clos
  * Measured (S1 over TLS, 50 clients, PING, requests per server core, 4
  * interleaved pairs): 52,600 with the Duplex, 56,106 without (1.07×).
  */
-export class TcpStream extends EventEmitter {
+export class TcpStream extends EventEmitter implements RecordReads {
   readonly conn: StreamConn;
   /**
    * True while the handshake runs. `node:tls` destroys its stream before it

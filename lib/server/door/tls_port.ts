@@ -42,6 +42,7 @@ import type { Duplex } from "node:stream";
 import { createSecureContext, type SecureContext, TLSSocket } from "node:tls";
 import type { TlsFiles } from "../../security/tls_files.ts";
 import { TcpStream, TlsConn } from "./tls_conn.ts";
+import { openNativeSocket } from "./native_socket.ts";
 import { closeQuietly } from "../../io.ts";
 import type { DoorConn } from "./proxy_headers.ts";
 
@@ -204,12 +205,16 @@ export class TlsPort {
    */
   handshake(conn: DoorConn, options: { remote?: Deno.NetAddr } = {}): void {
     const remote = options.remote ?? conn.remoteAddr as Deno.NetAddr;
-    const stream = new TcpStream(conn);
+    // Node's native handle where one can be made, else the JS stream:
+    // native_socket.ts says why and what each costs.
+    const native = openNativeSocket(conn);
+    const stream = native === undefined ? new TcpStream(conn) : undefined;
+    // Duplex in shape, not in class: tls_conn.ts says why.
+    const under = native?.socket ?? stream as unknown as Duplex;
     // An error event without a listener would end the process.
-    stream.on("error", () => {});
+    under.on("error", () => {});
     const tls = new TLSSocket(
-      // Duplex in shape, not in class: tls_conn.ts says why.
-      stream as unknown as Duplex,
+      under,
       {
         isServer: true,
         secureContext: this.#context,
@@ -218,8 +223,10 @@ export class TlsPort {
       } as ConstructorParameters<typeof TLSSocket>[1],
     );
     const handshake = this.#handshakes.start(remote, (why) => {
+      // The native socket closes its descriptor here; the JS stream is held
+      // and leaves `conn` to us.
       tls.destroy();
-      stream.destroy();
+      under.destroy();
       if (why === "failed") void sendAlert(conn);
       else closeQuietly(conn);
     });
@@ -228,18 +235,22 @@ export class TlsPort {
     tls.once("close", () => failed(new Deno.errors.UnexpectedEof("closed during the handshake")));
     // The TLS socket does not notice a peer that hangs up mid-handshake. The
     // check waits a turn: a handshake whose last bytes came with the close finishes first.
-    stream.once("end", () => {
+    const peerLeft = () => {
       setTimeout(() => failed(new Deno.errors.UnexpectedEof("the peer left during the handshake")));
-    });
+    };
+    stream?.once("end", peerLeft);
+    native?.watchEnd(peerLeft);
     tls.once("secure", () => {
       tls.off("error", failed);
-      stream.held = false;
+      if (stream !== undefined) stream.held = false;
+      // The native socket has a descriptor of its own: `conn`'s goes with the TLS socket.
+      else tls.once("close", () => closeQuietly(conn));
       if (handshake.finished()) {
         const addresses = {
           remote: conn.remoteAddr as Deno.NetAddr,
           local: conn.localAddr as Deno.NetAddr,
         };
-        this.#onSecure(new TlsConn(tls, stream, addresses), remote);
+        this.#onSecure(new TlsConn(tls, native ?? stream!, addresses), remote);
       }
     });
   }
