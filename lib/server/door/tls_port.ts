@@ -29,12 +29,12 @@
  * never accepted). The plain listener keeps the accept loop of
  * acceptor.ts, which pauses and resumes, and `--backlog` the same on both ports.
  *
- * What it costs: every byte of the TLS port goes through Node streams and
- * Deno's `node:tls`. The bench's TLS row (S1 over TLS, 50 clients, PING)
- * served 25k requests per server core, 0.34× plain, against 62k (0.75×)
- * for `Deno.listenTls` in a run right after, on the shared 2-core machine
- * (load average 10-15); a PING echo alone, 31k against 64-73k.
- * `node:net`'s listener with its native TLS sockets did no better (34-37k).
+ * What it costs: `node:tls` runs on Node's native TCP handle over a second
+ * descriptor of the connection (native_socket.ts), or over a JS stream
+ * (tls_conn.ts) where that handle cannot be made. S1 over TLS (bench TLS
+ * row, 50 clients, PING) keeps 0.49-0.57× plain per server core (five
+ * runs, 2026-12-06), against 0.27-0.35× when every record went through
+ * Node streams and 0.75× for `Deno.listenTls`.
  * What it gives besides: a new certificate (SIGHUP) serves the next
  * handshake without listening again, so a reload refuses no connection.
  */
