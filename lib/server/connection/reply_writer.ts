@@ -64,8 +64,14 @@ export class ReplyWriter {
   #streaming = false;
   /** Total bytes handed to the sink. */
   bytesWritten = 0;
-  /** Date.now() when the write in progress started, 0 when none is (a stalled reader shows here). */
-  writingSince = 0;
+  /** A write is in flight. */
+  #writing = false;
+  /**
+   * Date.now() when the write in flight started, or, for the serve loop's
+   * {@linkcode writeOnce}, when the sweep first saw it; 0 when unknown yet.
+   * A stalled reader shows here.
+   */
+  #writingSince = 0;
 
   /**
    * Accounting (`stats.bytes_out`) happens here rather than in a wrapper
@@ -87,10 +93,17 @@ export class ReplyWriter {
    * slower than the rate floor. Either way nothing more can be said to it.
    */
   overdue(now: number): OutputOverdue | undefined {
-    if (this.#stallMs > 0 && this.writingSince > 0 && now - this.writingSince >= this.#stallMs) {
-      return "stalled";
+    if (this.#writing && this.#stallMs > 0) {
+      // A writeOnce the sweep sees for the first time: its clock starts now (never early).
+      if (this.#writingSince === 0) this.#writingSince = now;
+      else if (now - this.#writingSince >= this.#stallMs) return "stalled";
     }
     return this.#streamRate.tooSlow(now) ? "download" : undefined;
+  }
+
+  /** A write is in flight: the buffer must not be given back or written over. */
+  get writing(): boolean {
+    return this.#writing;
   }
 
   /** Drops what is pending and gives the buffer back to the pool. Only when no write is in flight. */
@@ -202,16 +215,20 @@ export class ReplyWriter {
   /**
    * The serve loop's flush (pending > 0): one write, whose own promise is
    * returned, so a reply costs no promise of ours. Hand its result to
-   * {@linkcode wrote}, or call {@linkcode writeFailed} if it rejects.
+   * {@linkcode wrote}, or call {@linkcode writeFailed} if it rejects. It
+   * reads no clock: the sweep times the write from when it first sees it
+   * ({@linkcode overdue}), which saved one of S1's four clock readings a
+   * request (docs/performance.md#s1-where-the-time-goes).
    */
   writeOnce(): Promise<number> {
-    this.writingSince = Date.now();
+    this.#writing = true;
+    this.#writingSince = 0;
     return this.#sink.write(this.#buf.subarray(0, this.#len));
   }
 
   /** Accounts for a {@linkcode writeOnce}; false if a short write left bytes to {@linkcode flush}. */
   wrote(n: number): boolean {
-    this.writingSince = 0;
+    this.#writing = false;
     if (n <= 0) throw new Error(`write made no progress (${n} bytes)`);
     this.#count(n);
     if (n < this.#len) {
@@ -226,7 +243,7 @@ export class ReplyWriter {
 
   /** A {@linkcode writeOnce} that rejected: no write is in flight any more. */
   writeFailed(): void {
-    this.writingSince = 0;
+    this.#writing = false;
   }
 
   /**
@@ -245,17 +262,18 @@ export class ReplyWriter {
     this.#buf = new Uint8Array(INITIAL_REPLY_BYTES);
   }
 
-  /** The sink, with each write timed (a stalled reader shows in `writingSince`) and counted. */
+  /** The sink, with each write timed (a stalled reader shows in `#writingSince`) and counted. */
   readonly #accounted: ByteSink = {
     write: async (bytes) => {
-      this.writingSince = Date.now();
+      this.#writing = true;
+      this.#writingSince = Date.now();
       try {
         const n = await this.#sink.write(bytes);
         this.#count(n);
         this.#streamRate.add(n);
         return n;
       } finally {
-        this.writingSince = 0;
+        this.#writing = false;
       }
     },
   };
