@@ -91,3 +91,14 @@ Deno.test("a write that fails leaves no write marked in flight", async () => {
   await write.catch(() => out.writeFailed());
   assertEquals(out.writing, false);
 });
+
+Deno.test("replies of the same length, one writeOnce each, each go out as they are", async () => {
+  const sink = shortWriteSink([100]);
+  const out = new ReplyWriter(sink);
+  for (const text of ["PONG", "ABCD", "PONG", "A", "WXYZ"]) {
+    out.addLine(ok(text));
+    assertEquals(out.wrote(await out.writeOnce()), true);
+  }
+  assertEquals(sink.text(), "OK PONG\nOK ABCD\nOK PONG\nOK A\nOK WXYZ\n");
+  assertEquals(sink.writes, [8, 8, 8, 5, 8]);
+});
