@@ -266,3 +266,15 @@ Deno.test("replies encode in the three shapes and read back through ReplyReader"
   assertEquals(await reader.read(), { kind: "data", body: encoder.encode("a\nb\n") });
   assertEquals(await reader.read(), { kind: "data", body: new Uint8Array(0) });
 });
+
+Deno.test("a line read where the one before was holds its own bytes", () => {
+  const frame = new FrameBuffer(64);
+  const lines: string[] = [];
+  for (const input of ["PING\n", "PONG\n", "PIN\n", "\n", "\r\n", "ABCD\nWXYZ\n", "KLMN\n"]) {
+    frame.push(encoder.encode(input));
+    for (let line = frame.nextLine(); line !== null; line = frame.nextLine()) {
+      lines.push(decoder.decode(line));
+    }
+  }
+  assertEquals(lines, ["PING", "PONG", "PIN", "", "", "ABCD", "WXYZ", "KLMN"]);
+});

@@ -161,6 +161,18 @@ export class ReplyWriter {
 
   /** Appends a reply that has no large or streamed body; no await needed on the hot path. */
   addLine(reply: LineReply): void {
+    if (reply.kind === "ok" && reply.text !== undefined) {
+      // `OK <text>` goes in as its pieces: building the line first made a new string per reply.
+      this.#reserve(reply.text.length * 3 + 4);
+      const buf = this.#buf;
+      buf[this.#len] = O;
+      buf[this.#len + 1] = K;
+      buf[this.#len + 2] = SPACE;
+      this.#len += 3;
+      this.text(reply.text);
+      this.#buf[this.#len++] = LF;
+      return;
+    }
     this.text(replyLine(reply));
     if (reply.kind === "data") {
       this.bytes(reply.body);
@@ -314,7 +326,11 @@ export class ReplyWriter {
   }
 }
 
-const LF_BYTES = new Uint8Array([10]);
+const LF = 10;
+const LF_BYTES = new Uint8Array([LF]);
+const O = 0x4f;
+const K = 0x4b;
+const SPACE = 0x20;
 
 /**
  * Writes one last line to `sink` (while the serve loop may be parked in a
