@@ -141,9 +141,7 @@ export class FrameBuffer {
 
   /** Records that `n` bytes were written into the region {@linkcode spare} returned. */
   commit(n: number): void {
-    if (n < 0 || this.#end + n > this.#buf.length) {
-      throw new RangeError(`commit(${n}) exceeds the spare region`);
-    }
+    if (n < 0 || this.#end + n > this.#buf.length) throw beyondSpare(n);
     this.#end += n;
   }
 
@@ -294,6 +292,11 @@ export class FrameBuffer {
     this.#end = live;
     this.#start = 0;
   }
+}
+
+/** The error of a commit past the spare region (a function of its own keeps commit() small enough to inline). */
+function beyondSpare(n: number): RangeError {
+  return new RangeError(`commit(${n}) exceeds the spare region`);
 }
 
 /** Unscanned spans up to this length are searched for LF in a JS loop. */

@@ -131,11 +131,19 @@ export function scanWord(line: string, pos: number): Word | null {
   let i = pos;
   while (i < line.length && isSeparator(line.charCodeAt(i))) i++;
   if (i >= line.length) return null;
-  if (line.charCodeAt(i) !== QUOTE) {
-    const start = i;
-    while (i < line.length && !isSeparator(line.charCodeAt(i))) i++;
-    return { text: line.slice(start, i), end: i, quoted: false };
-  }
+  if (line.charCodeAt(i) === QUOTE) return scanQuoted(line, i);
+  const start = i;
+  while (i < line.length && !isSeparator(line.charCodeAt(i))) i++;
+  return { text: line.slice(start, i), end: i, quoted: false };
+}
+
+/**
+ * The quoted word that starts at `quote`. Apart from {@linkcode scanWord}
+ * so that the plain word, every request's command, stays small enough for
+ * V8 to inline into its callers (the whole function was over the limit).
+ */
+function scanQuoted(line: string, quote: number): Word {
+  let i = quote;
   const column = i + 1;
   let text = "";
   let from = ++i;
