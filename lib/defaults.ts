@@ -40,7 +40,7 @@ export const DEFAULT_DATA_DIR = "./data";
 /**
  * Connections the kernel keeps waiting for accept (`--backlog`). Deno's
  * default, 511, dropped about half of a burst of 1,000 connections, each
- * then retried a second later (issue 27); 4096 is what Linux allows
+ * then retried a second later (docs/performance.md, S4); 4096 is what Linux allows
  * without raising `net.core.somaxconn` since 5.4, and nginx's and Redis's
  * way of making it an option.
  */

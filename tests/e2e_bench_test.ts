@@ -2,6 +2,7 @@
 import { assert, assertEquals, assertMatch } from "@std/assert";
 import { clientArgs, parseStats, run, TestClient, TestServer } from "./helpers.ts";
 import { makeTlsFixture, tlsServerArgs } from "./tls_fixtures.ts";
+import { unusedPort } from "./ports.ts";
 
 async function bench(port: number, ...args: string[]) {
   const out = await run(Deno.execPath(), [...clientArgs(port), "bench", "--json", ...args]);
@@ -106,9 +107,6 @@ Deno.test("bench with a bad option is a usage error (exit 2) naming it", async (
 });
 
 Deno.test("bench with nothing listening exits 3", async () => {
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const port = listener.addr.port;
-  listener.close();
-  const { code } = await bench(port, "-c", "1", "-d", "0.5", "-w", "0");
+  const { code } = await bench(unusedPort(), "-c", "1", "-d", "0.5", "-w", "0");
   assertEquals(code, 3);
 });

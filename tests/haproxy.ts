@@ -7,21 +7,11 @@
  */
 import { TestClient, TestServer } from "./helpers.ts";
 import { ADA, authLine, writeUsers } from "./users_fixtures.ts";
+import { unusedPorts } from "./ports.ts";
 import { DOC_PORTS, documentedSetup, findHaproxy, withPorts } from "./haproxy_config.ts";
 
 /** Options of the page's server commands whose values are paths (made absolute in the scratch folder). */
 const PATH_OPTIONS = new Set(["--users", "--data", "--root"]);
-
-/** `n` distinct ports free right now on 127.0.0.1. */
-function freePorts(n: number): number[] {
-  const listeners = Array.from(
-    { length: n },
-    () => Deno.listen({ hostname: "127.0.0.1", port: 0 }),
-  );
-  const ports = listeners.map((l) => (l.addr as Deno.NetAddr).port);
-  for (const listener of listeners) listener.close();
-  return ports;
-}
 
 /** Options of {@linkcode HaproxySetup.start}. */
 export interface SetupOptions {
@@ -85,7 +75,7 @@ export class HaproxySetup {
   /** Writes the users file, starts both servers, then HAProxy, and waits until it accepts. */
   static async start(options: SetupOptions): Promise<HaproxySetup> {
     const { haproxyConfig, serverArgs } = documentedSetup();
-    const free = freePorts(DOC_PORTS.length);
+    const free = unusedPorts(DOC_PORTS.length);
     const ports = new Map(DOC_PORTS.map((documented, i) => [documented, free[i]!]));
     const port = (documented: string) => String(ports.get(documented as typeof DOC_PORTS[number]));
     const dir = await Deno.makeTempDir({ prefix: "switchboard-haproxy-" });

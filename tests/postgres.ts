@@ -8,6 +8,7 @@
  * where initdb is missing.
  */
 import postgres from "postgres";
+import { unusedPort } from "./ports.ts";
 
 /** The superuser's password in every test cluster. */
 export const TEST_PASSWORD = "s3cret-Pw-7d1f";
@@ -72,7 +73,7 @@ export class PostgresCluster {
     // `id -u`, not Deno.uid(): that needs --allow-sys, which neither the tests nor the bench have.
     const asRoot = (await capture("id", ["-u"])).trim() === "0";
     if (asRoot) await exec("chown", [USER, dir]);
-    const cluster = new PostgresCluster(dir, bin, freePort(), asRoot);
+    const cluster = new PostgresCluster(dir, bin, unusedPort(), asRoot);
     try {
       await Deno.writeTextFile(`${dir}/pw`, `${TEST_PASSWORD}\n`);
       if (asRoot) await exec("chown", [USER, `${dir}/pw`]);
@@ -227,14 +228,6 @@ function signal(pid: number, name: Deno.Signal): boolean {
   } catch {
     return false;
   }
-}
-
-/** A port nobody listens on now (the OS's pick, released at once). */
-function freePort(): number {
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const port = (listener.addr as Deno.NetAddr).port;
-  listener.close();
-  return port;
 }
 
 async function exec(cmd: string, args: string[]): Promise<void> {

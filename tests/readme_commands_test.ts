@@ -11,6 +11,7 @@ import { assertEquals } from "@std/assert";
 import { codeBlocks, commandsOf, runShell, runUsersAndTls, TaskServer } from "./doc_commands.ts";
 import { eventually, repoPath, tempDir } from "./helpers.ts";
 import { NcSession } from "./nc_session.ts";
+import { unusedPort } from "./ports.ts";
 
 const README = "README.md";
 const WALKTHROUGH = "The lab walkthrough, with nc";
@@ -165,10 +166,7 @@ Deno.test("the README's live-page command serves the page on the metrics port it
   await using dir = await tempDir();
   const [block] = codeBlocks(README, "sh").filter((b) => b.heading === WATCH);
   const [command] = commandsOf(block!.lines);
-  const { port: metricsPort } = (() => {
-    using probe = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-    return probe.addr;
-  })();
+  const metricsPort = unusedPort();
   // The README's ports, 12000 and 9464, become free ones.
   const args = command!.split(" ").slice(3)
     .map((word) => word === README_PORT ? "0" : word === "9464" ? String(metricsPort) : word);

@@ -1,5 +1,5 @@
 /**
- * AUTH (issue 18; docs/protocol.md#limits-and-bad-input: password hashing never runs on the thread that
+ * AUTH (docs/protocol.md#limits-and-bad-input: password hashing never runs on the thread that
  * serves connections): a bystander's PING latency while 20 clients send
  * AUTH at once, over and over, against the same bystander alone. Each AUTH
  * is one scrypt (16 MiB, tens of ms) on Deno's blocking thread pool, at
@@ -8,7 +8,7 @@
  * only, not pinned, like COUNT: the hashing threads take the other core,
  * as they would in production.
  *
- * Then a password spray (issue 22): one guesser from each of 127.0.0.2 …
+ * Then a password spray: one guesser from each of 127.0.0.2 …
  * 127.0.0.60, each guessing a new name after each failure, while a
  * legitimate AUTH from 127.0.0.1 is timed again and again. Every guess is
  * under its address's limits, so only the order of the hashing line

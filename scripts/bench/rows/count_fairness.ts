@@ -1,5 +1,5 @@
 /**
- * COUNTFAIR (docs/protocol.md#commands, issue 17): with one worker thread busy on
+ * COUNTFAIR (docs/protocol.md#commands): with one worker thread busy on
  * `COUNT 0 60 1000` (a minute of work), how long another client's
  * `COUNT 0 1 0` takes. First-come-first-served made it wait for the whole
  * minute; with turns and 10 ms slices it waits about one slice.

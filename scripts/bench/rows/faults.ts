@@ -1,5 +1,5 @@
 /**
- * FAULTS (docs/protocol.md#limits-and-bad-input, issue 16): a bounded storm of what a hostile or unlucky
+ * FAULTS (docs/protocol.md#limits-and-bad-input): a bounded storm of what a hostile or unlucky
  * network sends — connections reset right after their first bytes,
  * garbage (invalid UTF-8, NUL, lines past --max-line), connections that
  * open and say nothing, and clients that pipeline without ever reading —
@@ -8,7 +8,7 @@
  * paused while 1,000 connections reset in its accept queue, and the next
  * client's first reply is timed (target < 100 ms). Through the storm, 70
  * connections hold the metrics port without a request while 20 `/healthz`
- * probes must each get `200` (issue 22: before, all 20 were closed unanswered).
+ * probes must each get `200` (before the oldest idle one was replaced, all 20 were closed unanswered).
  */
 import { writeAll } from "../../../lib/io.ts";
 import { type BenchContext, progress, runLoad, startServer } from "../context.ts";

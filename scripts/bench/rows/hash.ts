@@ -1,5 +1,5 @@
 /**
- * HASH (issue 17 item 4; docs/protocol.md#limits-and-bad-input "hashing a file for GET never runs on the
+ * HASH (docs/protocol.md#limits-and-bad-input "hashing a file for GET never runs on the
  * thread that serves connections; concurrent GETs of one unhashed file
  * hash it once"): a bystander's PING p99 while 16 clients GET one 256 MiB
  * file at once. The file is written straight into --root, so the server

@@ -1,5 +1,5 @@
 /**
- * KVKEYS (docs/protocol.md#limits-and-bad-input, issue 17): 50,000 keys of 240 bytes; 32 clients send
+ * KVKEYS (docs/protocol.md#limits-and-bad-input): 50,000 keys of 240 bytes; 32 clients send
  * `KV KEYS` at once, over and over, and the server's RSS growth is read
  * from its peak (target < 64 MiB). Before the bound, each KEYS built the
  * whole listing: RSS went from 155 to 1,065 MiB. Now KEYS counts first and

@@ -1,5 +1,5 @@
 /**
- * SLOWLORIS (docs/protocol.md#limits-and-bad-input, issue 17): 64 connections trickle a request line a
+ * SLOWLORIS (docs/protocol.md#limits-and-bad-input): 64 connections trickle a request line a
  * byte at a time and reconnect whenever they are cut, against a server with
  * the default 64 running slots. How long the first wave holds its slots
  * (target: every one closed within 2 × --request-timeout), then a
