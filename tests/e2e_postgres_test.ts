@@ -4,6 +4,7 @@
  * One private cluster for the whole file (tests/postgres.ts).
  */
 import { assertEquals, assertMatch } from "@std/assert";
+import { deadline } from "@std/async/deadline";
 import { PostgresCluster } from "./postgres.ts";
 import { concat, randomBytes, sha256, TestClient, TestServer } from "./helpers.ts";
 
@@ -216,6 +217,36 @@ Deno.test("servers sharing a --store database serve one store", async (t) => {
       assertEquals(await reader.ask(`FILE DEL ${name}`), `OK deleted ${name}`);
     }
   });
+
+  await t.step(
+    "GETs left mid-body give their connections back: more of them than the pool, then a GET whole",
+    async () => {
+      // Two COPY windows (lib/stores/postgres/copy.ts): a client that leaves mid-way leaves the rest
+      // of one COPY unread, which must be drained before the connection serves its next query.
+      const bytes = randomBytes(9 * 1024 * 1024 + 5);
+      using writer = await TestClient.connect(a.port);
+      assertEquals(
+        await writer.put("left.bin", bytes),
+        `OK stored left.bin ${bytes.length} ${sha256(bytes)}`,
+      );
+      // More than a server's transfer connections (database.ts MAX_STREAMS), one after another.
+      for (let i = 0; i < 20; i++) {
+        const leaving = await TestClient.connect(a.port);
+        await leaving.send("FILE GET left.bin");
+        await deadline(leaving.conn.read(new Uint8Array(64 * 1024)), 10_000).catch(() => {
+          throw new Error(`GET ${i + 1} sent nothing within 10 s: a connection was not given back`);
+        });
+        leaving.close();
+      }
+      using reader = await TestClient.connect(a.port);
+      await reader.send("FILE GET left.bin");
+      const reply = await reader.read();
+      if (reply.kind !== "data") throw new Error(`expected DATA, got ${reply.kind}`);
+      assertEquals([reply.body.length, sha256(reply.body)], [bytes.length, sha256(bytes)]);
+      assertEquals(await reader.ask("KV SET after-left yes"), "OK");
+      assertEquals(await reader.ask("FILE DEL left.bin"), "OK deleted left.bin");
+    },
+  );
 
   await t.step("an upload cut short leaves nothing, and the old version stays", async () => {
     using one = await TestClient.connect(a.port);

@@ -9,8 +9,10 @@
  * The format: a 19-byte header, then per row a field count (int16), and per
  * field its length (int32) and bytes; a count of -1 ends it. All big-endian.
  */
+import type { Socket } from "node:net";
 import type { Readable, Writable } from "node:stream";
 import type postgres from "postgres";
+import { CopyExchange } from "./copy_exchange.ts";
 import type { PostgresDatabase } from "./database.ts";
 
 /** "PGCOPY\n\xff\r\n\0", no flags, no header extension. */
@@ -38,71 +40,81 @@ export function settled(stream: Readable | Writable, event: string): Promise<voi
   });
 }
 
+/** One COPY's data as it comes, pulled a part at a time; {@linkcode drop} when nobody will pull again. */
+interface CopyReading {
+  next(): Promise<Uint8Array | null>;
+  drop(): void;
+}
+
 /**
  * The data of an upload's pieces, in order, through `COPY (SELECT …) TO
- * STDOUT (FORMAT binary)`, {@linkcode WINDOW} pieces per COPY. Yields parts
- * of the driver's buffers as they come; the socket pauses while one waits
- * to be sent, so memory stays flat. Throws where a piece is missing or the
- * bytes do not add up to `size`: the DATA header promised them, so the
- * connection must close (the reply writer does that when a stream throws).
+ * STDOUT (FORMAT binary)`, {@linkcode WINDOW} pieces per COPY: read
+ * straight from the reserved connection's socket (copy_exchange.ts), or
+ * through the driver's COPY stream where the socket is not known. Yields
+ * parts of the socket's (or the driver's) buffers as they come; the socket
+ * pauses while one waits to be sent, so memory stays flat. Throws where a
+ * piece is missing or the bytes do not add up to `size`: the DATA header
+ * promised them, so the connection must close (the reply writer does that
+ * when a stream throws).
  */
 export class CopyOut {
   readonly #db: PostgresDatabase;
   readonly #connection: postgres.ReservedSql;
+  readonly #socket: Socket | undefined;
   readonly #upload: string;
   readonly #size: number;
   /** The COPY being read, until its end. */
-  #stream: Readable | undefined;
+  #reading: CopyReading | undefined;
 
   constructor(
     db: PostgresDatabase,
     connection: postgres.ReservedSql,
-    upload: string,
-    size: number,
+    file: { upload: string; size: number; socket: Socket | undefined },
   ) {
-    if (!/^[0-9]+$/.test(upload)) throw new Error(`upload number ${upload} is not a number`);
+    if (!/^[0-9]+$/.test(file.upload)) {
+      throw new Error(`upload number ${file.upload} is not a number`);
+    }
     this.#db = db;
     this.#connection = connection;
-    this.#upload = upload;
-    this.#size = size;
+    this.#socket = file.socket;
+    this.#upload = file.upload;
+    this.#size = file.size;
   }
 
   async *chunks(): AsyncGenerator<Uint8Array> {
     let sent = 0;
     for (let seq = 0; sent < this.#size; seq += WINDOW) {
       // No parameters in COPY: the upload is a number read from the database, checked above.
-      const stream = await this.#db.within(
-        this.#connection.unsafe(
-          `COPY (SELECT data FROM switchboard_chunks WHERE upload = ${this.#upload}
+      const sql = `COPY (SELECT data FROM switchboard_chunks WHERE upload = ${this.#upload}
                  AND seq >= ${seq} AND seq < ${seq + WINDOW} ORDER BY seq)
-           TO STDOUT (FORMAT binary)`,
-        ).readable(),
-      );
-      this.#stream = stream;
+           TO STDOUT (FORMAT binary)`;
+      const reading = this.#socket === undefined
+        ? puller(await this.#db.within(this.#connection.unsafe(sql).readable()))
+        : new CopyExchange(this.#socket, sql);
+      this.#reading = reading;
       const parser = new RowParser();
-      const pull = puller(stream);
-      for (let chunk = await this.#db.within(pull()); chunk !== null;) {
+      for (let chunk = await this.#db.within(reading.next()); chunk !== null;) {
         for (const data of parser.feed(chunk)) {
           sent += data.length;
           if (sent > this.#size) throw this.#broken(`more than its ${this.#size} bytes`);
           yield data;
         }
-        chunk = await this.#db.within(pull());
+        chunk = await this.#db.within(reading.next());
       }
-      this.#stream = undefined;
+      this.#reading = undefined;
       if (!parser.ended) throw this.#broken("a COPY that ended early");
       if (parser.rows === 0 && sent < this.#size) throw this.#broken(`piece ${seq} missing`);
     }
   }
 
   /**
-   * A GET that stops early (its client left): the rest of this COPY is read
-   * and dropped, so that the connection's next query (the ROLLBACK) is answered.
+   * A GET that stops early (its client left, or a check above failed): the
+   * rest of this COPY is read and dropped, so that the connection's next
+   * query (the ROLLBACK) is answered.
    */
   abandon(): void {
-    const stream = this.#stream;
-    this.#stream = undefined;
-    stream?.removeAllListeners("data").on("data", () => {}).on("error", () => {}).resume();
+    this.#reading?.drop();
+    this.#reading = undefined;
   }
 
   #broken(what: string): Error {
@@ -115,7 +127,7 @@ export class CopyOut {
  * the driver then pauses its socket. Never destroys the stream (a destroyed
  * COPY stream would leave the driver's socket paused for good).
  */
-function puller(stream: Readable): () => Promise<Uint8Array | null> {
+function puller(stream: Readable): CopyReading {
   const queue: Uint8Array[] = [];
   let ended = false;
   let failed: unknown;
@@ -125,15 +137,20 @@ function puller(stream: Readable): () => Promise<Uint8Array | null> {
   stream.on("end", () => (ended = true, resumeSocket(stream), notify()));
   stream.on("error", (error) => (failed ??= error, notify()));
   stream.pause();
-  return async () => {
-    while (queue.length === 0 && !ended && failed === undefined) {
-      const woken = new Promise<void>((resolve) => wake = resolve);
-      stream.resume();
-      await woken;
-    }
-    if (queue.length > 0) return queue.shift()!;
-    if (failed !== undefined) throw failed;
-    return null;
+  return {
+    async next() {
+      while (queue.length === 0 && !ended && failed === undefined) {
+        const woken = new Promise<void>((resolve) => wake = resolve);
+        stream.resume();
+        await woken;
+      }
+      if (queue.length > 0) return queue.shift()!;
+      if (failed !== undefined) throw failed;
+      return null;
+    },
+    drop() {
+      stream.removeAllListeners("data").on("data", () => {}).on("error", () => {}).resume();
+    },
   };
 }
 

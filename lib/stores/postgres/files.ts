@@ -178,7 +178,11 @@ export class PostgresFileStore implements FileStorage {
         FROM switchboard_files WHERE name = ${encoder.encode(name)}`);
       if (row === undefined) throw new FileNotFoundError(name);
       const size = Number(row.size);
-      reading = new CopyOut(db, connection, String(row.upload), size);
+      reading = new CopyOut(db, connection, {
+        upload: String(row.upload),
+        size,
+        socket: await db.socketOf(connection),
+      });
       const pieces = reading;
       return {
         size,
