@@ -256,7 +256,7 @@ Deno.test("servers sharing a --store database serve one store", async (t) => {
     );
     assertEquals(await piecesLeft(), 1);
     const client = await TestClient.connect(b.port);
-    // More than one COPY's worth of pieces (copy_in.ts), so that some are inserted.
+    // Pieces are stored as they come (lib/stores/postgres/copy_in.ts): some are in by now.
     await client.write(
       concat(encoder.encode("FILE PUT kept.txt 12000000\n"), randomBytes(6_000_000)),
     );

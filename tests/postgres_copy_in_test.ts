@@ -13,8 +13,8 @@ import { Logger } from "../lib/server/log.ts";
 import { PostgresCluster } from "./postgres.ts";
 import { concat } from "./helpers.ts";
 
-/** Small pieces, so that a few KiB cross many pieces and several COPYs. */
-const PIECE_BYTES = 1000;
+/** Small pieces, so that a few KiB cross many pieces and several COPYs (64 pieces each). */
+const PIECE_BYTES = 100;
 
 Deno.test("reused piece buffers never carry one upload's bytes into another's rows", async () => {
   await using cluster = await PostgresCluster.start();
