@@ -107,6 +107,8 @@ export class CopyIn {
   /** The COPY being written, and its first error (or a failed write's). */
   #stream: Writable | undefined;
   #failed: unknown;
+  /** The last piece's write, until it finishes (or fails). */
+  #writing: Promise<void> = Promise.resolve();
 
   constructor(
     db: PostgresDatabase,
@@ -165,17 +167,24 @@ export class CopyIn {
     view.setInt32(ROW_AT + 14, 4);
     view.setInt32(ROW_AT + 18, this.#seq++);
     view.setInt32(ROW_AT + 22, this.#filled);
+    // One write in flight while the next piece fills: the piece before must be written first,
+    // so an upload holds three buffers at most (more, kept in the pool, grew the RSS under load).
+    await this.#db.within(this.#writing);
+    this.#check();
     // The buffer is read until its write finishes: only then may a later piece take it.
-    const written = (error?: Error | null) => {
+    let written!: () => void;
+    this.#writing = new Promise<void>((resolve) => written = resolve);
+    const done = (error?: Error | null) => {
       if (error) this.#failed ??= error;
       this.#buffers.give(piece);
+      written();
     };
     this.#piece = this.#buffers.take();
     this.#filled = 0;
     const socket = this.#socket;
     const full = socket === undefined
-      ? !stream.write(piece.subarray(start + MESSAGE_HEAD, end), written)
-      : !socket.write(piece.subarray(start, end), written);
+      ? !stream.write(piece.subarray(start + MESSAGE_HEAD, end), done)
+      : !socket.write(piece.subarray(start, end), done);
     if (full) await this.#db.within(settled(socket ?? stream, "drain"));
     if (this.#seq % PIECES_PER_COPY === 0) await this.#endCopy(stream);
   }
