@@ -168,7 +168,7 @@ export class CopyIn {
     view.setInt32(ROW_AT + 18, this.#seq++);
     view.setInt32(ROW_AT + 22, this.#filled);
     // One write in flight while the next piece fills: the piece before must be written first,
-    // so an upload holds three buffers at most (more, kept in the pool, grew the RSS under load).
+    // so an upload holds two buffers at most (more, kept in the pool, grew the RSS under load).
     await this.#db.within(this.#writing);
     this.#check();
     // The buffer is read until its write finishes: only then may a later piece take it.
