@@ -186,10 +186,11 @@ export class PostgresDatabase {
   }
 
   /**
-   * The socket under a reserved connection, for COPY data written to it and
-   * read from it without the driver's copies (copy_in.ts, copy_exchange.ts); undefined where it cannot be
-   * told (something between us and PostgreSQL: the port PostgreSQL sees is
-   * not one of ours). One round trip.
+   * The socket under a reserved connection, for COPY data written to it
+   * and read from it without the driver's copies (copy_in.ts,
+   * copy_exchange.ts); undefined where it cannot be told (something between
+   * us and PostgreSQL: the port PostgreSQL sees is not one of ours). One
+   * round trip.
    */
   async socketOf(connection: postgres.ReservedSql): Promise<Socket | undefined> {
     const [row] = await this.within(
