@@ -58,7 +58,8 @@ Deno.test("a peer that takes no bytes is closed after its idle timeout line cann
     handlerOptions(new CommandTable()),
   );
   const served = handler.run();
-  // The sweep, a minute on, finds it idle; its `ERR timeout` line can never be written.
+  // The sweep sees it waiting, and a minute on finds it idle; its `ERR timeout` line can never be written.
+  handler.checkTimeouts(Date.now());
   handler.checkTimeouts(Date.now() + 60_000);
   await eventually(() => peer.closed, "the handler closing the stuck peer", 5_000);
   await served;

@@ -13,6 +13,18 @@ import { runLine } from "./context.ts";
 
 const table = new CommandTable();
 
+Deno.test("a lookup finds each name's own command, whatever was looked up before", () => {
+  const fresh = new CommandTable();
+  const names = ["PING", "PING", "KV", "", "PING", "NOPE", "NOPE", "EXIT", "QUIT", "HELP", "PING"];
+  for (const name of names) {
+    assertEquals(
+      fresh.find(name)?.name,
+      table.all.find((c) => c.name === name || c.aliases?.includes(name))?.name,
+      name,
+    );
+  }
+});
+
 Deno.test("the table runs exactly the catalog's commands, in its order, HELP first", () => {
   assertEquals(table.all.map((command) => command.name), CATALOG.map((command) => command.name));
   assertEquals(COMMANDS.map((command) => command.name), CATALOG.slice(1).map((c) => c.name));

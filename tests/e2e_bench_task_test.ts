@@ -121,7 +121,7 @@ Deno.test("bench options: --compare takes a checkout's absolute path", () => {
 Deno.test("bench usage lists every row and says which ones --compare runs in", () => {
   const usage = benchUsage(ROWS);
   for (const id of ROW_IDS) assertMatch(usage, new RegExp(`^ +${id} +\\S`, "m"));
-  assertStringIncludes(usage, "in the rows marked (compare): S1, S6, S4, S3, IDLE");
+  assertStringIncludes(usage, "in the rows marked (compare): S1, S6, S4, S3, IDLE, PGFILE");
   assertMatch(usage, /^ +S1 +50 persistent clients, PING \(compare\)$/m);
   assertMatch(usage, /^ +GAP +admission gap .*reply$/m);
 });

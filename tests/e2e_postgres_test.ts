@@ -4,6 +4,7 @@
  * One private cluster for the whole file (tests/postgres.ts).
  */
 import { assertEquals, assertMatch } from "@std/assert";
+import { deadline } from "@std/async/deadline";
 import { PostgresCluster } from "./postgres.ts";
 import { concat, randomBytes, sha256, TestClient, TestServer } from "./helpers.ts";
 
@@ -193,6 +194,60 @@ Deno.test("servers sharing a --store database serve one store", async (t) => {
     },
   );
 
+  await t.step("concurrent uploads through one server each read back their own bytes", async () => {
+    // Piece buffers are shared and used again (lib/stores/postgres/copy_in.ts): sizes that end
+    // mid-piece, after larger files, show any stale byte of another upload.
+    const files = [5 * 512 * 1024 + 3, 700_001, 2 * 512 * 1024, 5].map((size, i) => ({
+      name: `mixed${i}.bin`,
+      bytes: randomBytes(size),
+    }));
+    await Promise.all(files.map(async ({ name, bytes }) => {
+      using client = await TestClient.connect(a.port);
+      assertEquals(
+        await client.put(name, bytes),
+        `OK stored ${name} ${bytes.length} ${sha256(bytes)}`,
+      );
+    }));
+    using reader = await TestClient.connect(b.port);
+    for (const { name, bytes } of files) {
+      await reader.send(`FILE GET ${name}`);
+      const reply = await reader.read();
+      if (reply.kind !== "data") throw new Error(`expected DATA for ${name}, got ${reply.kind}`);
+      assertEquals([reply.body.length, sha256(reply.body)], [bytes.length, sha256(bytes)]);
+      assertEquals(await reader.ask(`FILE DEL ${name}`), `OK deleted ${name}`);
+    }
+  });
+
+  await t.step(
+    "GETs left mid-body give their connections back: more of them than the pool, then a GET whole",
+    async () => {
+      // Two COPY windows (lib/stores/postgres/copy.ts): a client that leaves mid-way leaves the rest
+      // of one COPY unread, which must be drained before the connection serves its next query.
+      const bytes = randomBytes(9 * 1024 * 1024 + 5);
+      using writer = await TestClient.connect(a.port);
+      assertEquals(
+        await writer.put("left.bin", bytes),
+        `OK stored left.bin ${bytes.length} ${sha256(bytes)}`,
+      );
+      // More than a server's transfer connections (database.ts MAX_STREAMS), one after another.
+      for (let i = 0; i < 20; i++) {
+        const leaving = await TestClient.connect(a.port);
+        await leaving.send("FILE GET left.bin");
+        await deadline(leaving.conn.read(new Uint8Array(64 * 1024)), 10_000).catch(() => {
+          throw new Error(`GET ${i + 1} sent nothing within 10 s: a connection was not given back`);
+        });
+        leaving.close();
+      }
+      using reader = await TestClient.connect(a.port);
+      await reader.send("FILE GET left.bin");
+      const reply = await reader.read();
+      if (reply.kind !== "data") throw new Error(`expected DATA, got ${reply.kind}`);
+      assertEquals([reply.body.length, sha256(reply.body)], [bytes.length, sha256(bytes)]);
+      assertEquals(await reader.ask("KV SET after-left yes"), "OK");
+      assertEquals(await reader.ask("FILE DEL left.bin"), "OK deleted left.bin");
+    },
+  );
+
   await t.step("an upload cut short leaves nothing, and the old version stays", async () => {
     using one = await TestClient.connect(a.port);
     assertEquals(
@@ -201,8 +256,9 @@ Deno.test("servers sharing a --store database serve one store", async (t) => {
     );
     assertEquals(await piecesLeft(), 1);
     const client = await TestClient.connect(b.port);
+    // Pieces are stored as they come (lib/stores/postgres/copy_in.ts): some are in by now.
     await client.write(
-      concat(encoder.encode("FILE PUT kept.txt 4000000\n"), randomBytes(1_500_000)),
+      concat(encoder.encode("FILE PUT kept.txt 12000000\n"), randomBytes(6_000_000)),
     );
     // Wait until the server has pieces of it in the open transaction, then vanish.
     await waitFor(() => uncommittedUploads(), "the upload to be under way");

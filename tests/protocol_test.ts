@@ -141,6 +141,14 @@ Deno.test("decodeLine refuses NUL bytes and invalid UTF-8, keeps the rest byte-e
   assertThrows(() => decodeLine(new Uint8Array([0xc3])), ProtocolError, "UTF-8");
 });
 
+Deno.test("decodeLine reads ASCII lines of every length the same, whichever way it builds them", () => {
+  for (const length of [0, 1, 4, 12, 13, 64, 128, 129, 300]) {
+    const text = Array.from({ length }, (_, i) => String.fromCharCode(33 + (i * 7) % 94)).join("");
+    assertEquals(decodeLine(encoder.encode(text)), text, `${length} bytes`);
+  }
+  assertThrows(() => decodeLine(new Uint8Array([0x50, 0x49, 0x00, 0x4e])), ProtocolError, "NUL");
+});
+
 Deno.test("tokenize splits on spaces and tabs and honours quotes and escapes", () => {
   assertEquals(tokenize('HELLO  "Ada Lovelace"\ts1\t gh'), ["HELLO", "Ada Lovelace", "s1", "gh"]);
   assertEquals(tokenize(String.raw`"a \"quoted\" \\ word" ""`), [
@@ -178,6 +186,8 @@ Deno.test("Request takes the rest of the line byte-exact after exactly one separ
 Deno.test("keywords fold ASCII case only: a word with any non-ASCII letter is no keyword", () => {
   assertEquals(keyword("file"), "FILE");
   assertEquals(keyword("FiLe"), "FILE");
+  assertEquals(keyword("FILE"), "FILE");
+  assertEquals(keyword("az{`@AZ"), "AZ{`@AZ", "only a-z fold");
   assertEquals(keyword("+"), "+");
   // Unicode upper-casing makes these FILE, FILE, SET, LIST and STOP; ASCII folding makes them nothing.
   for (
@@ -255,4 +265,16 @@ Deno.test("replies encode in the three shapes and read back through ReplyReader"
   });
   assertEquals(await reader.read(), { kind: "data", body: encoder.encode("a\nb\n") });
   assertEquals(await reader.read(), { kind: "data", body: new Uint8Array(0) });
+});
+
+Deno.test("a line read where the one before was holds its own bytes", () => {
+  const frame = new FrameBuffer(64);
+  const lines: string[] = [];
+  for (const input of ["PING\n", "PONG\n", "PIN\n", "\n", "\r\n", "ABCD\nWXYZ\n", "KLMN\n"]) {
+    frame.push(encoder.encode(input));
+    for (let line = frame.nextLine(); line !== null; line = frame.nextLine()) {
+      lines.push(decoder.decode(line));
+    }
+  }
+  assertEquals(lines, ["PING", "PONG", "PIN", "", "", "ABCD", "WXYZ", "KLMN"]);
 });

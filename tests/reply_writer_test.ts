@@ -1,5 +1,5 @@
 /** Unit tests of the write path: short writes and coalescing, on a fake sink. */
-import { assertEquals, assertGreater } from "@std/assert";
+import { assertEquals } from "@std/assert";
 import fc from "fast-check";
 import { dataLines, err, ok } from "../lib/protocol/mod.ts";
 import { ReplyWriter } from "../lib/server/connection/reply_writer.ts";
@@ -71,7 +71,7 @@ Deno.test("a single write that comes up short keeps the rest for flush, in order
   out.addLine(ok("5"));
   assertEquals(out.wrote(await out.writeOnce()), false, "3 of 13 bytes written");
   assertEquals(out.pending, 10);
-  assertEquals(out.writingSince, 0);
+  assertEquals(out.writing, false);
   await out.flush();
   assertEquals(sink.text(), "OK PONG\nOK 5\n");
   assertEquals(out.bytesWritten, 13);
@@ -87,7 +87,18 @@ Deno.test("a write that fails leaves no write marked in flight", async () => {
   });
   out.addLine(ok("PONG"));
   const write = out.writeOnce();
-  assertGreater(out.writingSince, 0);
+  assertEquals(out.writing, true);
   await write.catch(() => out.writeFailed());
-  assertEquals(out.writingSince, 0);
+  assertEquals(out.writing, false);
+});
+
+Deno.test("replies of the same length, one writeOnce each, each go out as they are", async () => {
+  const sink = shortWriteSink([100]);
+  const out = new ReplyWriter(sink);
+  for (const text of ["PONG", "ABCD", "PONG", "A", "WXYZ"]) {
+    out.addLine(ok(text));
+    assertEquals(out.wrote(await out.writeOnce()), true);
+  }
+  assertEquals(sink.text(), "OK PONG\nOK ABCD\nOK PONG\nOK A\nOK WXYZ\n");
+  assertEquals(sink.writes, [8, 8, 8, 5, 8]);
 });

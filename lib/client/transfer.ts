@@ -17,7 +17,7 @@ import { dirname } from "@std/path/dirname";
 import { join } from "@std/path/join";
 import { ConnectError, type Connection } from "./connection.ts";
 import { parseDataHeader, type ParsedReply, parseReplyLine, quoteWord } from "../protocol/mod.ts";
-import { readAhead, SOLO_CHUNK_BYTES, WriteBehind } from "../chunks.ts";
+import { readAhead, SOLO_CHUNK_BYTES, SyncBehind, WriteBehind } from "../chunks.ts";
 import { CutShortError } from "../io.ts";
 import { inside, LocalFileError, localFileError } from "./local_files.ts";
 import type { LocalPath } from "../paths.ts";
@@ -165,13 +165,19 @@ export async function get(
     throw localFileError(dirname(target.typed), error);
   }
   let open = true;
+  using behind = new SyncBehind(temp);
   try {
     await connection.send(`FILE GET ${quoteWord(name)}`);
     const reading = connection.readLine();
     const line = await (options.awaitReply?.(reading) ?? reading);
     if (!line.startsWith("DATA ")) return { ok: false, reply: parseReplyLine(line) };
     const header = parseDataHeader(line);
-    const sha256 = await receive(connection, file, { size: header.size, target, onProgress });
+    const sha256 = await receive(connection, file, {
+      size: header.size,
+      target,
+      onProgress,
+      sync: behind.sync,
+    });
     file.close();
     open = false;
     if (header.sha256 !== undefined && header.sha256 !== sha256) {
@@ -196,21 +202,23 @@ export async function get(
 }
 
 /**
- * Receives `size` body bytes into `file`, flushed to disk; returns their
+ * Receives `size` body bytes into `file`, flushed to disk (behind the
+ * writes with `sync`, and at the end); returns their
  * sha256. A disk error closes the connection (the rest of the body is not
  * read) and is a LocalFileError naming the target.
  */
 async function receive(
   connection: Connection,
   file: Deno.FsFile,
-  options: { size: number; target: LocalPath; onProgress: Progress },
+  options: { size: number; target: LocalPath; onProgress: Progress; sync: () => Promise<void> },
 ): Promise<string> {
   const { size, target, onProgress } = options;
   const hash = createHash("sha256");
   let received = 0;
   onProgress(0, size);
-  // Hash and receive the next chunk while the previous one goes to disk.
-  const disk = new WriteBehind(file);
+  // Hash and receive the next chunk while the previous one goes to disk,
+  // which flushes behind (lib/chunks.ts SYNC_BEHIND_BYTES).
+  const disk = new WriteBehind(file, { sync: options.sync });
   const onDisk = async (work: Promise<void>) => {
     try {
       await work;

@@ -35,6 +35,14 @@ export const COMMANDS: readonly Command[] = [
 export class CommandTable {
   readonly #byName = new Map<string, Command>();
   readonly #all: readonly Command[];
+  /**
+   * The name last looked up and its command. Each request's name is a new
+   * string, and a Map lookup hashes it first (about 65 ns for PING); the
+   * comparison with the name before costs a few: clients mostly send the
+   * same commands again (docs/performance.md#s1-where-the-time-goes).
+   */
+  #lastName = "";
+  #lastCommand: Command | undefined;
 
   constructor(commands: readonly Command[] = COMMANDS) {
     // HELP is made here because it lists (and looks up in) the table itself.
@@ -58,7 +66,7 @@ export class CommandTable {
    * escaped (docs/protocol.md#commands).
    */
   get(name: string, spelled = name): Command {
-    const command = this.#byName.get(name);
+    const command = this.find(name);
     if (command === undefined) {
       throw new ProtocolError(
         "unknown-command",
@@ -70,6 +78,12 @@ export class CommandTable {
 
   /** The command named `name` (upper-case), or undefined. */
   find(name: string): Command | undefined {
-    return this.#byName.get(name);
+    if (name === this.#lastName) return this.#lastCommand;
+    const command = this.#byName.get(name);
+    if (command !== undefined) {
+      this.#lastName = name;
+      this.#lastCommand = command;
+    }
+    return command;
   }
 }

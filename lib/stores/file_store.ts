@@ -16,7 +16,7 @@
  *   and PUT's rename replaces the link itself.
  */
 import { createHash } from "node:crypto";
-import { CHUNK_BYTES, readAhead, SOLO_CHUNK_BYTES, WriteBehind } from "../chunks.ts";
+import { CHUNK_BYTES, readAhead, SOLO_CHUNK_BYTES, SyncBehind, WriteBehind } from "../chunks.ts";
 import { closeQuietly, CutShortError } from "../io.ts";
 import type { HashCache } from "./file_hashes.ts";
 import { identityOf } from "./file_identity.ts";
@@ -133,13 +133,15 @@ export class FileStore implements FileStorage {
     checkFileName(name);
     const temp = this.#path(`${TEMP_PREFIX}${crypto.randomUUID()}`);
     const file = await Deno.open(temp, { createNew: true, write: true, mode: 0o644 });
+    using behind = new SyncBehind(temp);
     const hash = createHash("sha256");
     let written = 0;
     let open = true;
     let renamed = false;
     try {
-      // Hash and receive the next chunk while the previous one goes to disk.
-      const disk = new WriteBehind(file);
+      // Hash and receive the next chunk while the previous one goes to disk,
+      // which flushes behind (lib/chunks.ts SYNC_BEHIND_BYTES).
+      const disk = new WriteBehind(file, { sync: behind.sync });
       for await (const chunk of source) {
         hash.update(chunk);
         await disk.write(chunk);

@@ -12,10 +12,9 @@
  */
 import { createHash } from "node:crypto";
 import { cpuUsage } from "node:process";
+import { SYNC_BEHIND_BYTES } from "../../lib/chunks.ts";
 
 const MiB = 1024 * 1024;
-/** How often the "synced behind" write flushes to disk. */
-const SYNC_BEHIND_BYTES = 32 * MiB;
 /** getRandomValues fills at most 64 KiB per call. */
 const RANDOM_BYTES_PER_CALL = 65536;
 
@@ -86,8 +85,8 @@ async function main(): Promise<void> {
     rows.push([
       "file write, synced behind",
       await perGiB(bytes, async () => {
-        // The experiment docs/performance.md reports: an fdatasync from a second
-        // descriptor every 32 MiB, in the background, so the last one is short.
+        // What the file transfers do (lib/chunks.ts SyncBehind): an fdatasync from a
+        // second descriptor every SYNC_BEHIND_BYTES, in the background, so the last one is short.
         using file = await Deno.open(path, { write: true, createNew: true });
         using syncer = await Deno.open(path, { read: true });
         let syncing: Promise<void> | undefined;

@@ -208,7 +208,7 @@ export class ClientHandler implements ManagedHandler, Session {
    */
   abort(): void {
     const out = this.#out;
-    if (this.#inRequest && !out.streaming && out.writingSince === 0 && out.pending === 0) {
+    if (this.#inRequest && !out.streaming && !out.writing && out.pending === 0) {
       this.#sayAndClose(SHUTDOWN_REPLY);
     } else this.#close();
   }
@@ -261,11 +261,13 @@ export class ClientHandler implements ManagedHandler, Session {
           return await out.flush();
         }
         if (line === null) break;
+        this.#turn.next(input.frame.buffered > 0);
         let close = this.#answer(line);
         if (close instanceof Promise) close = await close;
         if (close) return await out.flush();
         if (out.pending >= FLUSH_THRESHOLD) await out.flush();
-        if (this.#turn.answered()) {
+        // With nothing more buffered the turn ends here anyway: no need to ask (or read the clock).
+        if (input.frame.buffered > 0 && this.#turn.answered()) {
           turnOver = true;
           break;
         }
@@ -369,7 +371,7 @@ export class ClientHandler implements ManagedHandler, Session {
    * the garbage collector.
    */
   #releaseBuffers(): void {
-    if (this.#in.reading || this.#out.writingSince !== 0) return;
+    if (this.#in.reading || this.#out.writing) return;
     this.#in.frame.release();
     this.#out.release();
   }

@@ -58,8 +58,10 @@ const RESET_PROBES = 8;
 const RESET_PROBE_FIRST_GAP_MS = 10;
 /*
  * Idle times use Date.now(): it is a V8 builtin, while performance.now() is
- * a call into Deno's runtime, measurably dearer when taken on every read;
- * second-scale timeouts do not need monotonic sub-millisecond time.
+ * a call into Deno's runtime, measurably dearer; second-scale timeouts do
+ * not need monotonic sub-millisecond time. The serve loop's read, once per
+ * request, reads no clock at all: its idle clock starts when the server's
+ * sweep first sees it waiting (see {@linkcode ConnReader.overdue}).
  */
 
 /** Why a peer's connection is overdue (see {@linkcode ConnReader.overdue}). */
@@ -110,6 +112,7 @@ export class ConnReader {
   readonly #payload: PayloadReader;
   #ended = false;
   #waiting = false;
+  /** Date.now() when the peer fell silent; 0 when unknown yet (a serve loop read the sweep has not seen). */
   #idleSince = 0;
   /** Date.now() when the incomplete request line in the buffer began; 0 when there is none. */
   #lineSince = 0;
@@ -136,11 +139,6 @@ export class ConnReader {
     return this.#waiting;
   }
 
-  /** Date.now() when the latest read started: the peer has been silent since then. */
-  get idleSince(): number {
-    return this.#idleSince;
-  }
-
   /** A read may still write into a buffer: the frame buffer must not be given back yet. */
   get reading(): boolean {
     return this.#pending !== null || this.#waiting;
@@ -156,16 +154,25 @@ export class ConnReader {
    * read's own promise, so a request costs no promise of ours (one per read
    * cost 0.6–1.6 % of S1). Hand its result to
    * {@linkcode landed}, or its rejection to {@linkcode failed}. If a
-   * background read is in flight, this joins it.
+   * background read is in flight, this joins it. The idle clock is left
+   * to the sweep (no clock reading per request).
    */
   read(): Promise<number | null> {
-    const now = Date.now();
     this.#waiting = true;
-    this.#idleSince = now;
+    this.#idleSince = 0;
+    // The other cases live apart, so that this stays small enough for V8 to inline into the serve loop.
+    if (this.frame.buffered !== 0 || this.#pending !== null) return this.#readBehind();
+    this.#lineSince = 0;
+    this.#joined = false;
+    return this.#conn.read(this.frame.spare(MIN_READ_BYTES));
+  }
+
+  /** {@linkcode read} with the start of a line buffered, or a background read to join. */
+  #readBehind(): Promise<number | null> {
     // The serve loop reads only once every complete line is answered, so
     // what is still buffered is the start of a line: its clock starts now.
     if (this.frame.buffered === 0) this.#lineSince = 0;
-    else if (this.#lineSince === 0) this.#lineSince = now;
+    else if (this.#lineSince === 0) this.#lineSince = Date.now();
     if (this.#pending !== null) {
       this.#joined = true;
       return this.#pending;
@@ -200,10 +207,14 @@ export class ConnReader {
    * What the peer is overdue for at `now`, if anything (asked by the
    * server's sweep): silent too long between requests, a request line
    * trickling in for longer than the request timeout, or a payload slower
-   * than the rate floor. A command in progress is never overdue here.
+   * than the rate floor. A command in progress is never overdue here. A
+   * read the sweep sees for the first time starts its idle clock at `now`:
+   * never early, and at most one sweep late (timeout_sweep.ts sweeps
+   * twice as often for it).
    */
   overdue(now: number): InputOverdue | undefined {
     const { idleTimeoutMs, requestTimeoutMs } = this.#options;
+    if (this.#idleSince === 0) this.#idleSince = now;
     const silent = idleTimeoutMs > 0 && now - this.#idleSince >= idleTimeoutMs;
     if (this.#waiting) {
       if (this.#lineSince > 0 && requestTimeoutMs > 0) {

@@ -56,6 +56,13 @@ const NOTHING_TO_DO = Promise.resolve();
 export class ReplyWriter {
   #buf = EMPTY;
   #len = 0;
+  /**
+   * The view the last {@linkcode writeOnce} wrote, and the buffer it is of:
+   * the next one of the same length reuses it (a subarray costs about 40 ns;
+   * replies to a client's repeated command are mostly the same length).
+   */
+  #sent = EMPTY;
+  #sentOf = EMPTY;
   readonly #sink: ByteSink;
   readonly #stats: { bytes_out: number } | undefined;
   readonly #pool: BufferPool | undefined;
@@ -64,8 +71,14 @@ export class ReplyWriter {
   #streaming = false;
   /** Total bytes handed to the sink. */
   bytesWritten = 0;
-  /** Date.now() when the write in progress started, 0 when none is (a stalled reader shows here). */
-  writingSince = 0;
+  /** A write is in flight. */
+  #writing = false;
+  /**
+   * Date.now() when the write in flight started, or, for the serve loop's
+   * {@linkcode writeOnce}, when the sweep first saw it; 0 when unknown yet.
+   * A stalled reader shows here.
+   */
+  #writingSince = 0;
 
   /**
    * Accounting (`stats.bytes_out`) happens here rather than in a wrapper
@@ -87,10 +100,17 @@ export class ReplyWriter {
    * slower than the rate floor. Either way nothing more can be said to it.
    */
   overdue(now: number): OutputOverdue | undefined {
-    if (this.#stallMs > 0 && this.writingSince > 0 && now - this.writingSince >= this.#stallMs) {
-      return "stalled";
+    if (this.#writing && this.#stallMs > 0) {
+      // A writeOnce the sweep sees for the first time: its clock starts now (never early).
+      if (this.#writingSince === 0) this.#writingSince = now;
+      else if (now - this.#writingSince >= this.#stallMs) return "stalled";
     }
     return this.#streamRate.tooSlow(now) ? "download" : undefined;
+  }
+
+  /** A write is in flight: the buffer must not be given back or written over. */
+  get writing(): boolean {
+    return this.#writing;
   }
 
   /** Drops what is pending and gives the buffer back to the pool. Only when no write is in flight. */
@@ -99,6 +119,7 @@ export class ReplyWriter {
     decommit(this.#buf);
     this.#buf = EMPTY;
     this.#len = 0;
+    this.#sent = this.#sentOf = EMPTY;
   }
 
   /** A streamed DATA body is being written: nothing else may be written now. */
@@ -140,6 +161,18 @@ export class ReplyWriter {
 
   /** Appends a reply that has no large or streamed body; no await needed on the hot path. */
   addLine(reply: LineReply): void {
+    if (reply.kind === "ok" && reply.text !== undefined) {
+      // `OK <text>` goes in as its pieces: building the line first made a new string per reply.
+      this.#reserve(reply.text.length * 3 + 4);
+      const buf = this.#buf;
+      buf[this.#len] = O;
+      buf[this.#len + 1] = K;
+      buf[this.#len + 2] = SPACE;
+      this.#len += 3;
+      this.text(reply.text);
+      this.#buf[this.#len++] = LF;
+      return;
+    }
     this.text(replyLine(reply));
     if (reply.kind === "data") {
       this.bytes(reply.body);
@@ -202,31 +235,44 @@ export class ReplyWriter {
   /**
    * The serve loop's flush (pending > 0): one write, whose own promise is
    * returned, so a reply costs no promise of ours. Hand its result to
-   * {@linkcode wrote}, or call {@linkcode writeFailed} if it rejects.
+   * {@linkcode wrote}, or call {@linkcode writeFailed} if it rejects. It
+   * reads no clock: the sweep times the write from when it first sees it
+   * ({@linkcode overdue}), which saved one of S1's four clock readings a
+   * request (docs/performance.md#s1-where-the-time-goes).
    */
   writeOnce(): Promise<number> {
-    this.writingSince = Date.now();
-    return this.#sink.write(this.#buf.subarray(0, this.#len));
+    this.#writing = true;
+    this.#writingSince = 0;
+    if (this.#sent.length !== this.#len || this.#sentOf !== this.#buf) {
+      this.#sent = this.#buf.subarray(0, this.#len);
+      this.#sentOf = this.#buf;
+    }
+    return this.#sink.write(this.#sent);
   }
 
   /** Accounts for a {@linkcode writeOnce}; false if a short write left bytes to {@linkcode flush}. */
   wrote(n: number): boolean {
-    this.writingSince = 0;
-    if (n <= 0) throw new Error(`write made no progress (${n} bytes)`);
+    this.#writing = false;
+    // The rare cases live apart, so that this stays small enough for V8 to inline into the serve loop.
+    if (n <= 0 || n < this.#len) return this.#wroteShort(n);
     this.#count(n);
-    if (n < this.#len) {
-      this.#buf.copyWithin(0, n, this.#len);
-      this.#len -= n;
-      return false;
-    }
     this.#len = 0;
     if (this.#buf.length > SHRINK_ABOVE_BYTES) this.#shrink();
     return true;
   }
 
+  /** The rest of {@linkcode wrote} for a write that wrote less than asked. */
+  #wroteShort(n: number): false {
+    if (n <= 0) throw new Error(`write made no progress (${n} bytes)`);
+    this.#count(n);
+    this.#buf.copyWithin(0, n, this.#len);
+    this.#len -= n;
+    return false;
+  }
+
   /** A {@linkcode writeOnce} that rejected: no write is in flight any more. */
   writeFailed(): void {
-    this.writingSince = 0;
+    this.#writing = false;
   }
 
   /**
@@ -245,17 +291,18 @@ export class ReplyWriter {
     this.#buf = new Uint8Array(INITIAL_REPLY_BYTES);
   }
 
-  /** The sink, with each write timed (a stalled reader shows in `writingSince`) and counted. */
+  /** The sink, with each write timed (a stalled reader shows in `#writingSince`) and counted. */
   readonly #accounted: ByteSink = {
     write: async (bytes) => {
-      this.writingSince = Date.now();
+      this.#writing = true;
+      this.#writingSince = Date.now();
       try {
         const n = await this.#sink.write(bytes);
         this.#count(n);
         this.#streamRate.add(n);
         return n;
       } finally {
-        this.writingSince = 0;
+        this.#writing = false;
       }
     },
   };
@@ -284,7 +331,11 @@ export class ReplyWriter {
   }
 }
 
-const LF_BYTES = new Uint8Array([10]);
+const LF = 10;
+const LF_BYTES = new Uint8Array([LF]);
+const O = 0x4f;
+const K = 0x4b;
+const SPACE = 0x20;
 
 /**
  * Writes one last line to `sink` (while the serve loop may be parked in a

@@ -8,23 +8,32 @@
  *
  * Why a sweep: a timer per connection was 7.7 % of the server's CPU profile
  * while it accepted 1000 connections at once (S4); with the sweep,
- * accepting a connection sets no timer at all.
+ * accepting a connection sets no timer at all. The sweep also starts the
+ * clocks of the serve loop's reads and writes when it first sees them
+ * waiting, so a request reads no clock (docs/performance.md#s1-where-the-time-goes).
  */
 import { err, type LineReply } from "../../protocol/mod.ts";
 import type { InputOverdue } from "./reader.ts";
 
 /** Fewest milliseconds between sweeps, for tiny timeouts. */
 const SWEEP_MIN_MS = 10;
-/** Most milliseconds between sweeps: a timeout fires at most this late. */
-const SWEEP_MAX_MS = 1000;
+/** Most milliseconds between sweeps: a timeout fires at most twice this late. */
+const SWEEP_MAX_MS = 500;
+/**
+ * Sweeps per timeout. A timeout fires at most two sweeps late: the sweep
+ * that first sees a read or write waiting starts its clock (up to one sweep
+ * after it began), and the one that finds it overdue runs up to one sweep
+ * after the deadline.
+ */
+const SWEEPS_PER_TIMEOUT = 16;
 
 /**
- * How often the sweep runs for the shortest timeout: 8 times per timeout,
- * but at most every 10 ms and at least every second, so a timeout fires at
- * most 1/8 of itself (and at most 1 s) late.
+ * How often the sweep runs for the shortest timeout: 16 times per timeout,
+ * but at most every 10 ms and at least twice a second, so a timeout fires
+ * at most 1/8 of itself (and at most 1 s) late (docs/protocol.md#commands).
  */
 export function sweepMs(timeoutMs: number): number {
-  return Math.max(SWEEP_MIN_MS, Math.min(SWEEP_MAX_MS, timeoutMs / 8));
+  return Math.max(SWEEP_MIN_MS, Math.min(SWEEP_MAX_MS, timeoutMs / SWEEPS_PER_TIMEOUT));
 }
 
 /** A handler the sweep can ask. */

@@ -18,25 +18,45 @@ export const TURN_REQUESTS = 64;
  * A turn also ends once it has taken this long, whatever the count: a
  * pipeline of costly requests (WHO over a queue of 1,024, CALC on
  * 30,000-digit numbers) made 64-request turns of 0.9 s, and a bystander's
- * PING waited for them (p99 143 ms under 640 pipelined WHOs). Date.now(),
- * a V8 builtin, is cheap enough to read once per request.
+ * PING waited for them (p99 143 ms under 640 pipelined WHOs).
  */
 export const TURN_MS = 4;
 
-/** One connection's current turn: begun before its buffered requests are answered. */
+/**
+ * One connection's current turn: begun before its buffered requests are
+ * answered. The clock is read only when a request has more bytes behind it,
+ * the only case in which the turn can go on after it: a request alone in its
+ * read (S1, and most interactive traffic) ends its turn anyway, and reading
+ * the clock before and after each one was 2 of the 4 clock readings that
+ * cost S1 about 100 ns a request (docs/performance.md#s1-where-the-time-goes).
+ */
 export class Turn {
   #answered = 0;
+  /** Date.now() + TURN_MS, from the first request that had more behind it; 0 until then. */
   #endsAt = 0;
 
   /** A new turn starts now. */
   begin(): void {
     this.#answered = 0;
-    this.#endsAt = Date.now() + TURN_MS;
+    this.#endsAt = 0;
   }
 
-  /** Counts one answered request; true once the turn is spent (by count or by time). */
+  /** Before answering a request: with bytes behind it (`more`), the turn's clock starts if it has not. */
+  next(more: boolean): void {
+    if (more && this.#endsAt === 0) this.#endsAt = Date.now() + TURN_MS;
+  }
+
+  /**
+   * Counts one answered request; true once the turn is spent (by count or by
+   * time). Asked only while more bytes are buffered. Bytes that arrived
+   * while a command answered later (the reader's watch) start the clock
+   * here: the thread served the others meanwhile.
+   */
   answered(): boolean {
-    return ++this.#answered === TURN_REQUESTS || Date.now() >= this.#endsAt;
+    if (++this.#answered === TURN_REQUESTS) return true;
+    const now = Date.now();
+    if (this.#endsAt === 0) this.#endsAt = now + TURN_MS;
+    return now >= this.#endsAt;
   }
 }
 

@@ -1,5 +1,6 @@
 /**
- * A file's pieces into and out of PostgreSQL with COPY in its binary format
+ * COPY's binary format, which a file's pieces travel in both ways, and the
+ * way out of PostgreSQL (the way in is copy_in.ts)
  * (docs/several-servers.md#the-shared-store): the bytes travel as they are,
  * where a bytea parameter or column travels as hex text (twice the bytes,
  * and encoding and decoding them on the server's thread). Measured in
@@ -8,125 +9,26 @@
  * The format: a 19-byte header, then per row a field count (int16), and per
  * field its length (int32) and bytes; a count of -1 ends it. All big-endian.
  */
+import type { Socket } from "node:net";
 import type { Readable, Writable } from "node:stream";
 import type postgres from "postgres";
+import { CopyExchange } from "./copy_exchange.ts";
 import type { PostgresDatabase } from "./database.ts";
 
 /** "PGCOPY\n\xff\r\n\0", no flags, no header extension. */
-const HEADER = new Uint8Array([
+export const HEADER = new Uint8Array([
   ...[0x50, 0x47, 0x43, 0x4f, 0x50, 0x59, 0x0a, 0xff, 0x0d, 0x0a, 0x00],
   ...[0, 0, 0, 0, 0, 0, 0, 0],
 ]);
 /** A row's bytes before its data: 3 fields; upload (8 bytes); seq (4); the data's length. */
-const ROW_HEAD = 2 + 4 + 8 + 4 + 4 + 4;
+export const ROW_HEAD = 2 + 4 + 8 + 4 + 4 + 4;
 /** The field count that ends the rows. */
-const TRAILER = new Uint8Array([0xff, 0xff]);
-/** Pieces one COPY FROM takes (see {@linkcode CopyIn}). */
-const PIECES_PER_COPY = 2;
+export const TRAILER = new Uint8Array([0xff, 0xff]);
 /** Pieces one COPY TO sends: a GET left unfinished drains at most this many before its connection is free. */
 const WINDOW = 16;
 
-/**
- * The rows of one upload, written as pieces of `pieceBytes` through `COPY
- * switchboard_chunks (upload, seq, data) FROM STDIN (FORMAT binary)`, one
- * COPY per {@linkcode PIECES_PER_COPY} pieces: PostgreSQL keeps a binary
- * COPY's rows in memory until 1,000 of them or the COPY's end (the bytes
- * limit counts text lines only), so each COPY stays small. One piece is in
- * the socket while the next fills.
- */
-export class CopyIn {
-  readonly #db: PostgresDatabase;
-  readonly #connection: postgres.ReservedSql;
-  readonly #upload: bigint;
-  readonly #pieceBytes: number;
-  #piece: Uint8Array;
-  #filled = ROW_HEAD;
-  #seq = 0;
-  /** The COPY being written, and its first error. */
-  #stream: Writable | undefined;
-  #failed: unknown;
-
-  constructor(
-    db: PostgresDatabase,
-    connection: postgres.ReservedSql,
-    upload: bigint,
-    pieceBytes: number,
-  ) {
-    this.#db = db;
-    this.#connection = connection;
-    this.#upload = upload;
-    this.#pieceBytes = pieceBytes;
-    this.#piece = new Uint8Array(ROW_HEAD + pieceBytes);
-  }
-
-  /** Copies `chunk` in (it is only valid until the next but one is read), sending each full piece. */
-  async add(chunk: Uint8Array): Promise<void> {
-    for (let at = 0; at < chunk.length;) {
-      const n = Math.min(chunk.length - at, ROW_HEAD + this.#pieceBytes - this.#filled);
-      this.#piece.set(chunk.subarray(at, at + n), this.#filled);
-      this.#filled += n;
-      at += n;
-      if (this.#filled === this.#piece.length) await this.#send();
-    }
-  }
-
-  /** Sends the last piece and ends the COPY; resolves once PostgreSQL has taken every row. */
-  async end(): Promise<void> {
-    if (this.#filled > ROW_HEAD) await this.#send();
-    if (this.#stream !== undefined) await this.#endCopy(this.#stream);
-  }
-
-  /** An upload given up: CopyFail makes PostgreSQL end the COPY with an error (the ROLLBACK that follows drops the rest). */
-  abort(): void {
-    this.#stream?.destroy(new Error("upload cut short"));
-    this.#stream = undefined;
-  }
-
-  async #send(): Promise<void> {
-    const stream = this.#stream ?? await this.#startCopy();
-    this.#check();
-    const row = new DataView(this.#piece.buffer);
-    row.setInt16(0, 3);
-    row.setInt32(2, 8);
-    row.setBigInt64(6, this.#upload);
-    row.setInt32(14, 4);
-    row.setInt32(18, this.#seq++);
-    row.setInt32(22, this.#filled - ROW_HEAD);
-    // The stream may keep the piece queued: the next one is a new buffer.
-    const full = stream.write(this.#piece.subarray(0, this.#filled));
-    this.#piece = new Uint8Array(ROW_HEAD + this.#pieceBytes);
-    this.#filled = ROW_HEAD;
-    if (!full) await this.#db.within(settled(stream, "drain"));
-    if (this.#seq % PIECES_PER_COPY === 0) await this.#endCopy(stream);
-  }
-
-  async #startCopy(): Promise<Writable> {
-    const stream = await this.#db.within(
-      this.#connection`COPY switchboard_chunks (upload, seq, data) FROM STDIN (FORMAT binary)`
-        .writable(),
-    );
-    this.#failed = undefined;
-    stream.on("error", (error) => this.#failed ??= error);
-    stream.write(HEADER);
-    this.#stream = stream;
-    return stream;
-  }
-
-  async #endCopy(stream: Writable): Promise<void> {
-    this.#check();
-    const done = settled(stream, "finish");
-    stream.end(TRAILER);
-    await this.#db.within(done);
-    this.#stream = undefined;
-  }
-
-  #check(): void {
-    if (this.#failed !== undefined) throw this.#db.fault(this.#failed);
-  }
-}
-
 /** Resolves on `event`; rejects on the stream's error, or its close before `event`. */
-function settled(stream: Readable | Writable, event: string): Promise<void> {
+export function settled(stream: Readable | Writable, event: string): Promise<void> {
   return new Promise((resolve, reject) => {
     const done = () => {
       stream.off(event, onEvent).off("error", onError).off("close", onClose);
@@ -138,71 +40,81 @@ function settled(stream: Readable | Writable, event: string): Promise<void> {
   });
 }
 
+/** One COPY's data as it comes, pulled a part at a time; {@linkcode drop} when nobody will pull again. */
+interface CopyReading {
+  next(): Promise<Uint8Array | null>;
+  drop(): void;
+}
+
 /**
  * The data of an upload's pieces, in order, through `COPY (SELECT …) TO
- * STDOUT (FORMAT binary)`, {@linkcode WINDOW} pieces per COPY. Yields parts
- * of the driver's buffers as they come; the socket pauses while one waits
- * to be sent, so memory stays flat. Throws where a piece is missing or the
- * bytes do not add up to `size`: the DATA header promised them, so the
- * connection must close (the reply writer does that when a stream throws).
+ * STDOUT (FORMAT binary)`, {@linkcode WINDOW} pieces per COPY: read
+ * straight from the reserved connection's socket (copy_exchange.ts), or
+ * through the driver's COPY stream where the socket is not known. Yields
+ * parts of the socket's (or the driver's) buffers as they come; the socket
+ * pauses while one waits to be sent, so memory stays flat. Throws where a
+ * piece is missing or the bytes do not add up to `size`: the DATA header
+ * promised them, so the connection must close (the reply writer does that
+ * when a stream throws).
  */
 export class CopyOut {
   readonly #db: PostgresDatabase;
   readonly #connection: postgres.ReservedSql;
+  readonly #socket: Socket | undefined;
   readonly #upload: string;
   readonly #size: number;
   /** The COPY being read, until its end. */
-  #stream: Readable | undefined;
+  #reading: CopyReading | undefined;
 
   constructor(
     db: PostgresDatabase,
     connection: postgres.ReservedSql,
-    upload: string,
-    size: number,
+    file: { upload: string; size: number; socket: Socket | undefined },
   ) {
-    if (!/^[0-9]+$/.test(upload)) throw new Error(`upload number ${upload} is not a number`);
+    if (!/^[0-9]+$/.test(file.upload)) {
+      throw new Error(`upload number ${file.upload} is not a number`);
+    }
     this.#db = db;
     this.#connection = connection;
-    this.#upload = upload;
-    this.#size = size;
+    this.#socket = file.socket;
+    this.#upload = file.upload;
+    this.#size = file.size;
   }
 
   async *chunks(): AsyncGenerator<Uint8Array> {
     let sent = 0;
     for (let seq = 0; sent < this.#size; seq += WINDOW) {
       // No parameters in COPY: the upload is a number read from the database, checked above.
-      const stream = await this.#db.within(
-        this.#connection.unsafe(
-          `COPY (SELECT data FROM switchboard_chunks WHERE upload = ${this.#upload}
+      const sql = `COPY (SELECT data FROM switchboard_chunks WHERE upload = ${this.#upload}
                  AND seq >= ${seq} AND seq < ${seq + WINDOW} ORDER BY seq)
-           TO STDOUT (FORMAT binary)`,
-        ).readable(),
-      );
-      this.#stream = stream;
+           TO STDOUT (FORMAT binary)`;
+      const reading = this.#socket === undefined
+        ? puller(await this.#db.within(this.#connection.unsafe(sql).readable()))
+        : new CopyExchange(this.#socket, sql);
+      this.#reading = reading;
       const parser = new RowParser();
-      const pull = puller(stream);
-      for (let chunk = await this.#db.within(pull()); chunk !== null;) {
+      for (let chunk = await this.#db.within(reading.next()); chunk !== null;) {
         for (const data of parser.feed(chunk)) {
           sent += data.length;
           if (sent > this.#size) throw this.#broken(`more than its ${this.#size} bytes`);
           yield data;
         }
-        chunk = await this.#db.within(pull());
+        chunk = await this.#db.within(reading.next());
       }
-      this.#stream = undefined;
+      this.#reading = undefined;
       if (!parser.ended) throw this.#broken("a COPY that ended early");
       if (parser.rows === 0 && sent < this.#size) throw this.#broken(`piece ${seq} missing`);
     }
   }
 
   /**
-   * A GET that stops early (its client left): the rest of this COPY is read
-   * and dropped, so that the connection's next query (the ROLLBACK) is answered.
+   * A GET that stops early (its client left, or a check above failed): the
+   * rest of this COPY is read and dropped, so that the connection's next
+   * query (the ROLLBACK) is answered.
    */
   abandon(): void {
-    const stream = this.#stream;
-    this.#stream = undefined;
-    stream?.removeAllListeners("data").on("data", () => {}).on("error", () => {}).resume();
+    this.#reading?.drop();
+    this.#reading = undefined;
   }
 
   #broken(what: string): Error {
@@ -215,7 +127,7 @@ export class CopyOut {
  * the driver then pauses its socket. Never destroys the stream (a destroyed
  * COPY stream would leave the driver's socket paused for good).
  */
-function puller(stream: Readable): () => Promise<Uint8Array | null> {
+function puller(stream: Readable): CopyReading {
   const queue: Uint8Array[] = [];
   let ended = false;
   let failed: unknown;
@@ -225,15 +137,20 @@ function puller(stream: Readable): () => Promise<Uint8Array | null> {
   stream.on("end", () => (ended = true, resumeSocket(stream), notify()));
   stream.on("error", (error) => (failed ??= error, notify()));
   stream.pause();
-  return async () => {
-    while (queue.length === 0 && !ended && failed === undefined) {
-      const woken = new Promise<void>((resolve) => wake = resolve);
-      stream.resume();
-      await woken;
-    }
-    if (queue.length > 0) return queue.shift()!;
-    if (failed !== undefined) throw failed;
-    return null;
+  return {
+    async next() {
+      while (queue.length === 0 && !ended && failed === undefined) {
+        const woken = new Promise<void>((resolve) => wake = resolve);
+        stream.resume();
+        await woken;
+      }
+      if (queue.length > 0) return queue.shift()!;
+      if (failed !== undefined) throw failed;
+      return null;
+    },
+    drop() {
+      stream.removeAllListeners("data").on("data", () => {}).on("error", () => {}).resume();
+    },
   };
 }
 

@@ -90,6 +90,8 @@ export class PostgresDatabase {
   /** An unreachable episode was already logged. */
   #warned = false;
   #checking: Promise<void> | undefined;
+  /** The pools' open sockets (see {@linkcode socketOf}). */
+  readonly #sockets = new Set<Socket>();
   #probe: ReturnType<typeof setInterval> | undefined;
 
   private constructor(url: PostgresUrl, options: DatabaseOptions) {
@@ -109,7 +111,7 @@ export class PostgresDatabase {
       ssl: false,
       idle_timeout: 60,
       connect_timeout: CONNECT_TIMEOUT_S,
-      socket: () => openSocket(url.host, url.port),
+      socket: () => this.#openSocket(url.host, url.port),
       max_lifetime: null,
       max_pipeline: 100,
       // Its default waits up to 20 s after repeated failures; a database back up must serve within 5 s.
@@ -183,6 +185,23 @@ export class PostgresDatabase {
     });
   }
 
+  /**
+   * The socket under a reserved connection, for COPY data written to it
+   * and read from it without the driver's copies (copy_in.ts,
+   * copy_exchange.ts); undefined where it cannot be told (something between
+   * us and PostgreSQL: the port PostgreSQL sees is not one of ours). One
+   * round trip.
+   */
+  async socketOf(connection: postgres.ReservedSql): Promise<Socket | undefined> {
+    const [row] = await this.within(
+      connection`SELECT inet_client_port() AS client, inet_server_port() AS server`,
+    );
+    for (const socket of this.#sockets) {
+      if (socket.localPort === row?.client && socket.remotePort === row?.server) return socket;
+    }
+    return undefined;
+  }
+
   /** Awaits one step (a query on a reserved connection) within the deadline, translating a lost database. */
   async within<T>(step: PromiseLike<T>): Promise<T> {
     try {
@@ -212,6 +231,23 @@ export class PostgresDatabase {
   async close(): Promise<void> {
     clearInterval(this.#probe);
     await Promise.all([this.#sql.end({ timeout: 1 }), this.#transfers.end({ timeout: 1 })]);
+  }
+
+  /**
+   * A connection to PostgreSQL with Nagle's algorithm off, as PostgreSQL
+   * sets on its side: the driver's sockets keep it on, so a small message
+   * after a large one (the end of a COPY, the next statement) waited for the
+   * delayed ACK, ~40 ms each (measured: a 256 MiB PUT spent 16 of its 17 s so).
+   * Given still connecting: the driver writes at once (the socket holds the
+   * bytes until it is connected), and sees a refused or lost connection as it
+   * does its own sockets' (its connect_timeout and retries apply unchanged).
+   * Kept in #sockets while open, for {@linkcode socketOf}.
+   */
+  #openSocket(host: string, port: number): Socket {
+    const socket = connectTcp({ host, port, noDelay: true });
+    this.#sockets.add(socket);
+    socket.once("close", () => this.#sockets.delete(socket));
+    return socket;
   }
 
   /** One look at the database: the tables while not ready, a plain SELECT after. */
@@ -264,19 +300,6 @@ export class PostgresDatabase {
     this.#warned = true;
     this.#logger.warn(`store: ${this.shown} is unreachable (${reason}); retrying every second`);
   }
-}
-
-/**
- * A connection to PostgreSQL with Nagle's algorithm off, as PostgreSQL
- * sets on its side: the driver's sockets keep it on, so a small message
- * after a large one (the end of a COPY, the next statement) waited for the
- * delayed ACK, ~40 ms each (measured: a 256 MiB PUT spent 16 of its 17 s so).
- * Given still connecting: the driver writes at once (the socket holds the
- * bytes until it is connected), and sees a refused or lost connection as it
- * does its own sockets' (its connect_timeout and retries apply unchanged).
- */
-function openSocket(host: string, port: number): Socket {
-  return connectTcp({ host, port, noDelay: true });
 }
 
 /** PGPASSWORD, where the environment may be read; undefined otherwise. */

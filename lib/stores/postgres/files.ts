@@ -15,7 +15,7 @@
  *   sends the whole old version with its own size and sha256. Pieces
  *   stream through COPY with the socket paused while one waits to be sent,
  *   so memory stays flat; the sha256 is the one PUT stored, never recomputed.
- * - The bytes travel in COPY's binary format both ways (copy.ts), not as
+ * - The bytes travel in COPY's binary format both ways (copy.ts, copy_in.ts), not as
  *   bytea parameters and columns, which the driver sends as hex text.
  * - LIST reads the index of complete files, in byte order of their names.
  */
@@ -27,7 +27,8 @@ import { Semaphore } from "../../lock.ts";
 import { FileNotFoundError } from "../file_store.ts";
 import { checkFileName } from "../file_names.ts";
 import type { FileStorage, OpenedFile } from "../store.ts";
-import { CopyIn, CopyOut } from "./copy.ts";
+import { CopyOut } from "./copy.ts";
+import { CopyIn, PieceBuffers } from "./copy_in.ts";
 import type { PostgresDatabase } from "./database.ts";
 
 /**
@@ -52,10 +53,13 @@ export class PostgresFileStore implements FileStorage {
   /** Transfers holding a connection (database.ts says why they are bounded). */
   readonly #streams: Semaphore;
   readonly #listings = new Semaphore(CONCURRENT_LISTINGS);
+  /** Two per upload (one filling, one in the socket), kept for as many uploads as hold a connection. */
+  readonly #pieces: PieceBuffers;
 
   constructor(db: PostgresDatabase, options: { maxFileSize: number }) {
     this.#db = db;
     this.#streams = new Semaphore(db.maxStreams);
+    this.#pieces = new PieceBuffers(PIECE_BYTES, { keep: 2 * db.maxStreams });
     this.maxFileSize = options.maxFileSize;
   }
 
@@ -109,7 +113,10 @@ export class PostgresFileStore implements FileStorage {
     try {
       const [row] = await db.within(connection`SELECT nextval('switchboard_uploads')::text AS id`);
       const upload = String(row?.id);
-      sending = new CopyIn(db, connection, BigInt(upload), PIECE_BYTES);
+      sending = new CopyIn(db, connection, BigInt(upload), {
+        buffers: this.#pieces,
+        socket: await db.socketOf(connection),
+      });
       const hash = createHash("sha256");
       let written = 0;
       for await (const chunk of source) {
@@ -171,7 +178,11 @@ export class PostgresFileStore implements FileStorage {
         FROM switchboard_files WHERE name = ${encoder.encode(name)}`);
       if (row === undefined) throw new FileNotFoundError(name);
       const size = Number(row.size);
-      reading = new CopyOut(db, connection, String(row.upload), size);
+      reading = new CopyOut(db, connection, {
+        upload: String(row.upload),
+        size,
+        socket: await db.socketOf(connection),
+      });
       const pieces = reading;
       return {
         size,
