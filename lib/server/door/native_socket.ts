@@ -81,8 +81,9 @@ export function openNativeSocket(conn: object): NativeSocket | undefined {
   );
   const rid = ridSymbol === undefined ? undefined : Reflect.get(conn, ridSymbol);
   if (typeof rid !== "number") return undefined;
-  const { TCP, constants } = binding<TcpWrapBinding>("tcp_wrap");
-  const handle = new TCP(constants.SOCKET);
+  const tcpWrap = tcpWrapBinding();
+  if (tcpWrap === undefined) return undefined;
+  const handle = new tcpWrap.TCP(tcpWrap.constants.SOCKET);
   if (handle.openFromRid(rid) !== 0) {
     handle.close();
     return undefined;
@@ -116,6 +117,23 @@ export function openNativeSocket(conn: object): NativeSocket | undefined {
       else handle.readStart();
     },
   };
+}
+
+/**
+ * The `tcp_wrap` binding, or undefined where this Deno has none with
+ * `openFromRid` (another version): then every TLS connection takes the JS
+ * stream, slower but the same to its client.
+ */
+function tcpWrapBinding(): TcpWrapBinding | undefined {
+  try {
+    const tcpWrap = binding<Partial<TcpWrapBinding>>("tcp_wrap");
+    const works = typeof tcpWrap.TCP === "function" &&
+      typeof tcpWrap.TCP.prototype?.openFromRid === "function" &&
+      typeof tcpWrap.constants?.SOCKET === "number";
+    return works ? tcpWrap as TcpWrapBinding : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 /** One of Node's internal bindings, which Deno 2.9.6 gives through `process.binding`. */
