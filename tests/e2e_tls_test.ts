@@ -16,6 +16,7 @@ import {
   TestServer,
 } from "./helpers.ts";
 import { makeTlsFixture, type TlsFixture, tlsServerArgs } from "./tls_fixtures.ts";
+import { readProc } from "./procfs.ts";
 
 /** STATS over TLS. */
 async function statsOver(port: number, fixture: TlsFixture) {
@@ -164,4 +165,51 @@ Deno.test("FILE PUT and GET of 10 MB over TLS arrive byte for byte, the payload 
   assertEquals([reply.body.length, reply.sha256], [bytes.length, sha256(bytes)]);
   assertEquals(reply.body, bytes);
   assertEquals(await client.ask("PING"), "OK PONG");
+});
+
+/** Bytes the kernel holds unread on the server's end of the connection from `clientPort` (/proc/net/tcp). */
+function unreadByServer(serverPort: number, clientPort: number): number {
+  const hexPort = (port: number) => port.toString(16).toUpperCase().padStart(4, "0");
+  for (const line of readProc("/proc/net/tcp").split("\n").slice(1)) {
+    const [, local, remote, , queues] = line.trim().split(/\s+/);
+    if (local?.endsWith(`:${hexPort(serverPort)}`) && remote?.endsWith(`:${hexPort(clientPort)}`)) {
+      return parseInt(queues!.split(":")[1]!, 16);
+    }
+  }
+  throw new Error(`no connection from port ${clientPort} to port ${serverPort} in /proc/net/tcp`);
+}
+
+Deno.test("a TLS client that keeps sending to a queued connection is read no further than the read-ahead: the rest waits in the kernel", async () => {
+  await using fixture = await makeTlsFixture();
+  await using server = await TestServer.start([...tlsServerArgs(fixture), "--max-running", "1"]);
+  using running = await TestClient.connectTls(server.port, fixture.caCertPem);
+  assertEquals(await running.ask("PING"), "OK PONG");
+  const sender = await Deno.connectTls({
+    hostname: "127.0.0.1",
+    port: server.port,
+    caCerts: [fixture.caCertPem],
+  });
+  await sender.handshake();
+  await server.waitForLog(/INFO {2}client queued client=2/);
+  const chunk = new Uint8Array(1 << 20).fill(0x41);
+  const sending = (async () => {
+    try {
+      for (let i = 0; i < 64; i++) await sender.write(chunk);
+    } catch {
+      // Closed below, while a write waits.
+    }
+  })();
+  try {
+    // The TLS port reads at most 16 KiB ahead of a connection's handler (and
+    // this one's handler has not started): past that the bytes must stay in
+    // the server's socket, where the kernel's window stops the sender.
+    const clientPort = (sender.localAddr as Deno.NetAddr).port;
+    await eventually(
+      () => unreadByServer(server.port, clientPort) >= 64 * 1024,
+      "64 KiB left unread in the server's socket",
+    );
+  } finally {
+    sender.close();
+    await sending;
+  }
 });

@@ -24,6 +24,7 @@ import { MAX_LINGERING } from "./admission/turn_away.ts";
 import type { ServerConfig } from "./config.ts";
 import { exposureWarning, isLoopback } from "./door/gate.ts";
 import { MAX_HANDSHAKES } from "./door/tls_port.ts";
+import { NATIVE_SOCKET_DESCRIPTORS } from "./door/native_socket.ts";
 import { MAX_PROXY_HEADERS } from "./door/proxy_headers.ts";
 import { doorShare } from "./door/door.ts";
 import { backlogCapNote, readSomaxconn } from "./door/listen.ts";
@@ -289,12 +290,14 @@ function fitQueueLimit(config: ServerConfig, logger: Logger): number {
   // Each thread's listener, and its door's share of the TLS handshakes, PROXY headers and
   // refusals lingering that the server holds at once (door.ts `doorShare`).
   const share = (cap: number) => doorShare(cap, c.threads);
-  const perThread = 1 + (c.tls ? share(MAX_HANDSHAKES) : 0) +
+  const perConnection = c.tls ? NATIVE_SOCKET_DESCRIPTORS : 1;
+  const perThread = 1 + (c.tls ? share(MAX_HANDSHAKES) * perConnection : 0) +
     (c.proxyProtocol ? share(MAX_PROXY_HEADERS) : 0) + share(MAX_LINGERING);
   const settings = {
     maxRunning: c.maxRunning,
     queueLimit: c.queueLimit,
     extra: (c.metrics ? METRICS_CONNECTIONS + 1 : 0) + c.threads * perThread,
+    perConnection,
   };
   const free = freeDescriptors(descriptorsWanted(settings));
   if (free === undefined) return c.queueLimit;

@@ -51,23 +51,33 @@ export interface DescriptorBudget {
   queueLimit: number;
 }
 
+/** What the budget counts: connections, and what else the server holds. */
+export interface BudgetSettings {
+  maxRunning: number;
+  queueLimit: number;
+  /** Descriptors held besides the connections (listeners, the metrics endpoint's connections). */
+  extra: number;
+  /**
+   * Descriptors per connection socket; default 1. A TLS connection holds two
+   * (lib/server/door/native_socket.ts).
+   */
+  perConnection?: number;
+}
+
 /**
  * The budget for `maxRunning` + `queueLimit` + `extra` (the metrics
  * endpoint's connections) when `free` more descriptors can be opened.
  */
-export function descriptorBudget(
-  free: number,
-  settings: { maxRunning: number; queueLimit: number; extra: number },
-): DescriptorBudget {
-  const fixed = SPARE + settings.extra + settings.maxRunning * PER_RUNNING;
-  const needed = fixed + settings.queueLimit * PER_QUEUED;
+export function descriptorBudget(free: number, settings: BudgetSettings): DescriptorBudget {
+  const more = (settings.perConnection ?? 1) - 1;
+  const perQueued = PER_QUEUED + more;
+  const fixed = SPARE + settings.extra + settings.maxRunning * (PER_RUNNING + more);
+  const needed = fixed + settings.queueLimit * perQueued;
   if (needed <= free) return { needed, queueLimit: settings.queueLimit };
-  return { needed, queueLimit: Math.max(0, Math.floor((free - fixed) / PER_QUEUED)) };
+  return { needed, queueLimit: Math.max(0, Math.floor((free - fixed) / perQueued)) };
 }
 
 /** Descriptors to probe for: the budget of the settings, so the probe stops as soon as they fit. */
-export function descriptorsWanted(
-  settings: { maxRunning: number; queueLimit: number; extra: number },
-): number {
+export function descriptorsWanted(settings: BudgetSettings): number {
   return descriptorBudget(Infinity, settings).needed;
 }

@@ -29,18 +29,20 @@
  * never accepted). The plain listener keeps the accept loop of
  * acceptor.ts, which pauses and resumes, and `--backlog` the same on both ports.
  *
- * What it costs: every byte of the TLS port goes through Node streams and
- * Deno's `node:tls`. The bench's TLS row (S1 over TLS, 50 clients, PING)
- * served 25k requests per server core, 0.34× plain, against 62k (0.75×)
- * for `Deno.listenTls` in a run right after, on the shared 2-core machine
- * (load average 10-15); a PING echo alone, 31k against 64-73k.
- * `node:net`'s listener with its native TLS sockets did no better (34-37k).
+ * What it costs: `node:tls` runs on Node's native TCP handle over a second
+ * descriptor of the connection (native_socket.ts), or over a JS stream
+ * (tls_conn.ts) where that handle cannot be made. S1 over TLS (bench TLS
+ * row, 50 clients, PING) keeps 0.49-0.57× plain per server core (five
+ * runs, 2026-12-06), against 0.27-0.35× when every record went through
+ * Node streams and 0.75× for `Deno.listenTls`.
  * What it gives besides: a new certificate (SIGHUP) serves the next
  * handshake without listening again, so a reload refuses no connection.
  */
+import type { Duplex } from "node:stream";
 import { createSecureContext, type SecureContext, TLSSocket } from "node:tls";
 import type { TlsFiles } from "../../security/tls_files.ts";
 import { TcpStream, TlsConn } from "./tls_conn.ts";
+import { openNativeSocket } from "./native_socket.ts";
 import { closeQuietly } from "../../io.ts";
 import type { DoorConn } from "./proxy_headers.ts";
 
@@ -203,11 +205,16 @@ export class TlsPort {
    */
   handshake(conn: DoorConn, options: { remote?: Deno.NetAddr } = {}): void {
     const remote = options.remote ?? conn.remoteAddr as Deno.NetAddr;
-    const stream = new TcpStream(conn);
+    // Node's native handle where one can be made, else the JS stream:
+    // native_socket.ts says why and what each costs.
+    const native = openNativeSocket(conn);
+    const stream = native === undefined ? new TcpStream(conn) : undefined;
+    // Duplex in shape, not in class: tls_conn.ts says why.
+    const under = native?.socket ?? stream as unknown as Duplex;
     // An error event without a listener would end the process.
-    stream.on("error", () => {});
+    under.on("error", () => {});
     const tls = new TLSSocket(
-      stream,
+      under,
       {
         isServer: true,
         secureContext: this.#context,
@@ -216,8 +223,10 @@ export class TlsPort {
       } as ConstructorParameters<typeof TLSSocket>[1],
     );
     const handshake = this.#handshakes.start(remote, (why) => {
+      // The native socket closes its descriptor here; the JS stream is held
+      // and leaves `conn` to us.
       tls.destroy();
-      stream.destroy();
+      under.destroy();
       if (why === "failed") void sendAlert(conn);
       else closeQuietly(conn);
     });
@@ -226,15 +235,22 @@ export class TlsPort {
     tls.once("close", () => failed(new Deno.errors.UnexpectedEof("closed during the handshake")));
     // The TLS socket does not notice a peer that hangs up mid-handshake. The
     // check waits a turn: a handshake whose last bytes came with the close finishes first.
-    stream.once("end", () => {
+    const peerLeft = () => {
       setTimeout(() => failed(new Deno.errors.UnexpectedEof("the peer left during the handshake")));
-    });
+    };
+    stream?.once("end", peerLeft);
+    native?.watchEnd(peerLeft);
     tls.once("secure", () => {
       tls.off("error", failed);
-      stream.held = false;
+      if (stream !== undefined) stream.held = false;
+      // The native socket has a descriptor of its own: `conn`'s goes with the TLS socket.
+      else tls.once("close", () => closeQuietly(conn));
       if (handshake.finished()) {
-        const peer = conn.remoteAddr as Deno.NetAddr;
-        this.#onSecure(new TlsConn(tls, peer, conn.localAddr as Deno.NetAddr), remote);
+        const addresses = {
+          remote: conn.remoteAddr as Deno.NetAddr,
+          local: conn.localAddr as Deno.NetAddr,
+        };
+        this.#onSecure(new TlsConn(tls, native ?? stream!, addresses), remote);
       }
     });
   }
