@@ -3,7 +3,8 @@ import { ok, ProtocolError, type Reply } from "../protocol/mod.ts";
 import type { Command } from "./command.ts";
 import { declared } from "./catalog.ts";
 
-const PONG: Reply = ok("PONG");
+/** PING's reply without text (also the dispatcher's fast path: lib/server/connection/dispatch.ts). */
+export const PONG: Reply = ok("PONG");
 const BYE: Reply = ok("bye", { close: true });
 
 /** `PING [text]`: liveness check. */

@@ -21,6 +21,7 @@ import {
 import { accessRefusal } from "../../commands/access.ts";
 import type { Command, CommandContext } from "../../commands/command.ts";
 import type { CommandTable } from "../../commands/mod.ts";
+import { PING, PONG } from "../../commands/basic.ts";
 import { storageReply } from "./storage_errors.ts";
 import { StoreUnreachableError } from "../../stores/store.ts";
 import type { Logger } from "../log.ts";
@@ -73,9 +74,18 @@ export class Dispatcher implements CommandActivity {
   currentSince = 0;
   last: string | undefined;
 
+  /**
+   * True when the exact line `PING` may skip decoding, parsing and the table
+   * (docs/performance.md#s1-where-the-time-goes): the table's PING is the
+   * built-in one and no access gate or debug log has to see the request.
+   */
+  readonly #pingFast: boolean;
+
   constructor(context: CommandContext, options: DispatchOptions) {
     this.#context = context;
     this.#options = options;
+    this.#pingFast = options.authRequired !== true && options.maxLine >= 4 &&
+      options.commands.find("PING") === PING;
   }
 
   /**
@@ -85,6 +95,9 @@ export class Dispatcher implements CommandActivity {
    */
   run(bytes: Uint8Array): Reply | PendingReply | null {
     const options = this.#options;
+    if (bytes.length === 4 && this.#pingFast && isPing(bytes) && !options.logger.debugEnabled) {
+      return this.#pong(options);
+    }
     let reply: Reply | Promise<Reply>;
     let command: Command | undefined;
     const started = options.durations ? performance.now() : 0;
@@ -130,6 +143,15 @@ export class Dispatcher implements CommandActivity {
     }
     options.durations?.observe(name, (performance.now() - started) / 1000);
     return reply;
+  }
+
+  /** What {@linkcode run} does for the line `PING`, without the string, the Request or the table. */
+  #pong(options: DispatchOptions): Reply {
+    const started = options.durations ? performance.now() : 0;
+    options.stats.commands_total++;
+    this.last = PING.name;
+    options.durations?.observe(PING.name, (performance.now() - started) / 1000);
+    return PONG;
   }
 
   /** The reply of a {@linkcode PendingReply}, once its command is done; never throws. */
@@ -178,4 +200,9 @@ export class Dispatcher implements CommandActivity {
     this.#options.logger.warn("command failed", { client, error: String(error) });
     return err("internal", "the server failed to process this request; it has been logged");
   }
+}
+
+/** Whether a 4-byte line is exactly `PING` (upper-case; any other spelling takes the general path). */
+function isPing(bytes: Uint8Array): boolean {
+  return bytes[0] === 0x50 && bytes[1] === 0x49 && bytes[2] === 0x4e && bytes[3] === 0x47;
 }
