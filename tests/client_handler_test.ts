@@ -5,7 +5,8 @@
  */
 import { assertEquals, assertGreaterOrEqual, assertLess } from "@std/assert";
 import type { Command } from "../lib/commands/command.ts";
-import { ok } from "../lib/protocol/mod.ts";
+import { ok, ProtocolError } from "../lib/protocol/mod.ts";
+import { deadline } from "@std/async/deadline";
 import { CommandTable } from "../lib/commands/mod.ts";
 import { Logger } from "../lib/server/log.ts";
 import { ClientHandler, type PeerConn } from "../lib/server/connection/client_handler.ts";
@@ -125,4 +126,52 @@ Deno.test("a pipeline of costly requests gives the other connections a turn befo
   // -1: the other connections got no turn until all 40 (80 ms of work) were answered.
   assertGreaterOrEqual(answeredBeforeOthers, 0, "the others had a turn while it was answered");
   assertLess(answeredBeforeOthers, 10, "the others had a turn within a few requests");
+});
+
+/** A peer that sends `input` at once and resets the connection on the first reply written to it. */
+class ResettingPeer extends PipeliningPeer {
+  override write(): Promise<number> {
+    return Promise.reject(new Deno.errors.ConnectionReset("connection reset by peer"));
+  }
+}
+
+Deno.test("a command that fails after the peer reset during the flush before it is no unhandled rejection", async () => {
+  const unhandled: unknown[] = [];
+  const record = (event: PromiseRejectionEvent) => {
+    event.preventDefault();
+    unhandled.push(event.reason);
+  };
+  globalThis.addEventListener("unhandledrejection", record);
+  try {
+    let failed!: () => void;
+    const failedLater = new Promise<void>((resolve) => failed = resolve);
+    // As KV GET of a missing key: answers later, with an error.
+    const missing: Command = {
+      name: "MISSING",
+      usage: ["MISSING"],
+      summary: "fails later",
+      run: async () => {
+        await new Promise((resolve) => setTimeout(resolve, 20));
+        failed();
+        throw new ProtocolError("not-found", "no key x");
+      },
+    };
+    // PING's reply is pending when MISSING starts, so it is flushed first: into the reset.
+    const peer = new ResettingPeer("PING\nMISSING\n");
+    const handler = new ClientHandler(
+      peer,
+      { hostname: "127.0.0.1", port: 1 },
+      handlerOptions(
+        new CommandTable([missing, ...new CommandTable().all.filter((c) => c.name !== "HELP")]),
+      ),
+    );
+    await handler.run();
+    await deadline(failedLater, 5_000);
+    // Rejections are reported after the microtasks of the turn that made them.
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    assertEquals(unhandled, [], "no rejection left unhandled");
+    assertEquals(handler.state, "closed");
+  } finally {
+    globalThis.removeEventListener("unhandledrejection", record);
+  }
 });

@@ -2,9 +2,8 @@
  * The ClientHandler: one per connection, created but not started, handed to
  * the Manager. It owns the connection's lifecycle (queued, running, refused,
  * shut down, aborted, idle) and the serve loop: read → dispatch → reply, or
- * the raw echo loop (echo.ts). The reading side is its ConnReader (reader.ts), what a
- * request line means its Dispatcher (dispatch.ts), the writing side its
- * ReplyWriter (reply_writer.ts).
+ * the raw echo loop (echo.ts). Its ConnReader (reader.ts) reads, its Dispatcher
+ * (dispatch.ts) answers a line, its ReplyWriter (reply_writer.ts) writes.
  *
  * Whatever a peer does — garbage, a reset, silence, a thrown bug in a
  * command — ends at most its own connection: every failure is turned into an
@@ -323,13 +322,15 @@ export class ClientHandler implements ManagedHandler, Session {
 
   /** The rest of {@linkcode #answer} for a command that answers later (COUNT, FILE, KV). */
   async #answerLater(pending: PendingReply): Promise<boolean> {
+    // Taken now, so that a command failing after a failed flush is no unhandled rejection.
+    const finished = this.#dispatch.finish(pending);
     // Replies already made go out before we wait on a slow command.
     await this.#out.flush();
     if (pending.command.cancelOnDisconnect) this.#in.watch(pending.reply);
     let reply: Reply;
     this.#inRequest = true;
     try {
-      reply = await this.#dispatch.finish(pending);
+      reply = await finished;
     } finally {
       this.#inRequest = false;
     }
