@@ -128,6 +128,14 @@ export function serveNetThread(
     }
     const { config } = message.start;
     const made = make(config, message.start);
+    // A rejection nobody handles is our bug, not the peer's: nothing waits on
+    // that promise, so it is logged and the thread serves on instead of
+    // ending the server with every connection on it.
+    self.addEventListener("unhandledrejection", (event) => {
+      event.preventDefault();
+      const reason = event.reason instanceof Error ? event.reason.stack : event.reason;
+      made.logger.error("unhandled rejection", { error: String(reason) });
+    });
     try {
       const addr = await made.server.listen();
       server = made.server;
