@@ -4,7 +4,7 @@
  * (docs/several-servers.md#the-shared-store): the bytes travel as they are,
  * where a bytea parameter or column travels as hex text (twice the bytes,
  * and encoding and decoding them on the server's thread). Measured in
- * docs/performance.md#performance (PGFILE).
+ * docs/performance.md#postgresql-store-where-the-time-goes.
  *
  * The format: a 19-byte header, then per row a field count (int16), and per
  * field its length (int32) and bytes; a count of -1 ends it. All big-endian.

@@ -9,7 +9,7 @@
  * CopyData message into a new buffer (a Buffer.concat of the socket's
  * reads) before handing it on, 1 GiB of garbage per GiB read, and the
  * server's peak RSS grew by ~100 MiB during a 1 GiB GET
- * (docs/performance.md#performance, PGFILE). Here the data is handed on as
+ * (docs/performance.md#postgresql-store-where-the-time-goes). Here the data is handed on as
  * parts of the socket's own reads. The driver has nothing in flight on a
  * reserved connection between its queries, so it misses nothing: it keeps
  * its 'close' and 'error' listeners, and on a lost connection drops the

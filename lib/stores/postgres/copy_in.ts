@@ -8,7 +8,7 @@
  * into a new message buffer (its `raw()` is a Buffer.concat), so a 1 GiB
  * PUT left 2 GiB of 512 KiB garbage (the piece and its copy) for V8 to
  * collect, and the server's peak RSS grew by ~80 MiB during the PUT
- * (docs/performance.md#performance, PGFILE). The driver still starts and
+ * (docs/performance.md#postgresql-store-where-the-time-goes). The driver still starts and
  * ends each COPY and reads every answer; between its CopyInResponse and
  * the CopyDone it sends on `end()`, it writes nothing on the socket, so the
  * messages written here go between them in order.

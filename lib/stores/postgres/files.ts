@@ -36,7 +36,7 @@ import type { PostgresDatabase } from "./database.ts";
  * it out of line in ~2 KB parts). Measured with bytea as hex text, before
  * COPY (`deno task bench --only PGFILE --file-mib 256`, load average 12–14):
  * 512 KiB PUT 29 / GET 31 MB/s; 128 KiB 24 / 24; 32 KiB 39 / 30. Through
- * COPY: see docs/performance.md#performance (PGFILE).
+ * COPY: see docs/performance.md#postgresql-store-where-the-time-goes.
  */
 export const PIECE_BYTES = 512 * 1024;
 /** LISTs built at once; others wait their turn (each holds its listing while it is built). */

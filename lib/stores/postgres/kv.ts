@@ -26,7 +26,7 @@ import { POOL_SIZE, type PostgresDatabase } from "./database.ts";
 const CONCURRENT_LISTINGS = 4;
 /**
  * Calls gathered into one statement at most (batch.ts). Measured with
- * `deno task bench --quick --only PGKV` (50 clients): see docs/performance.md#performance (PGKV).
+ * `deno task bench --quick --only PGKV` (50 clients): see docs/performance.md#postgresql-store-where-the-time-goes.
  */
 const BATCH_MOST = 256;
 /**
