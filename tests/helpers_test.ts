@@ -10,7 +10,7 @@ Deno.test("a read from a server that stopped answering fails, naming the request
   await using server = await TestServer.start();
   using client = await TestClient.connect(server.port);
   assertEquals(await client.ask("PING"), "OK PONG");
-  server.signal("SIGSTOP");
+  await server.freeze();
   try {
     const error = await assertRejects(() => client.ask("ECHO still there?", { timeoutMs: 300 }));
     assertMatch(
@@ -24,7 +24,7 @@ Deno.test("a read from a server that stopped answering fails, naming the request
 
 Deno.test("a server that does not exit fails exited(), showing its log", async () => {
   await using server = await TestServer.start();
-  server.signal("SIGSTOP");
+  await server.freeze();
   try {
     const error = await assertRejects(() => server.exited(300));
     assertMatch(String(error), /waited 300 ms for the server to exit; its log:\n.*listening on/);

@@ -5,7 +5,7 @@
  */
 import { AssertionError } from "@std/assert";
 import { SERVER_RUN_FLAGS } from "../lib/server/environment.ts";
-import { within } from "./deadlines.ts";
+import { eventually, within } from "./deadlines.ts";
 import { repoPath, run } from "./processes.ts";
 
 const SERVER = repoPath("server.ts");
@@ -139,6 +139,30 @@ export class TestServer {
   /** Sends a signal (SIGTERM by default). */
   signal(signal: Deno.Signal = "SIGTERM"): void {
     this.process.kill(signal);
+  }
+
+  /**
+   * Stops the server (SIGSTOP) and resolves once every one of its threads
+   * has stopped. kill() returns when the signal is queued: one thread takes
+   * it and stops the others, so on a loaded machine a network thread can
+   * still answer for a while after kill() returned. Reads the thread states
+   * with `ps -L` (procps), since Deno reads /proc/<pid>/task only with
+   * --allow-all.
+   */
+  async freeze(timeoutMs = 10_000): Promise<void> {
+    this.process.kill("SIGSTOP");
+    const pid = String(this.process.pid);
+    await eventually(
+      async () => {
+        const { code, stdout } = await run("ps", ["-L", "-o", "stat=", "-p", pid]);
+        const states = stdout.split("\n").filter((line) => line.trim() !== "");
+        // T is the state of a thread stopped by a signal.
+        return code === 0 && states.length > 0 &&
+          states.every((line) => line.trim().startsWith("T"));
+      },
+      `every thread of server ${pid} to stop after SIGSTOP`,
+      timeoutMs,
+    );
   }
 
   /**
