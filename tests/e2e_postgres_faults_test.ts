@@ -183,7 +183,8 @@ Deno.test("the shared store through faults", async (t) => {
         1,
         server.log.join("\n"),
       );
-      server.assertLogged(/INFO {2}store: .* is reachable again/);
+      // The hub's watch of the database says so; it looks once a second.
+      await server.waitForLog(/INFO {2}store: .* is reachable again/);
     },
   );
 

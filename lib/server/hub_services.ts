@@ -90,6 +90,8 @@ export function answerThread(
         return await options.gathering.sessions();
       case "counters":
         return await options.gathering.counters();
+      case "store.down":
+        return services.noticeStoreDown(call.reason);
     }
   };
   port.onmessage = (event: MessageEvent<ServiceCall | GatherAnswer>) => {

@@ -164,6 +164,11 @@ export class RemoteServices {
       this.#ask<AuthResult>({ op: "auth", address, name, password }),
   };
 
+  /** Tells the hub that this thread lost the `--store` database; the hub logs the outage once. */
+  storeDown(reason: string): void {
+    this.#ask({ op: "store.down", reason }).catch(() => {});
+  }
+
   /** WHO's entries of every thread. */
   sessions(): Promise<SessionEntry[]> {
     return this.#ask({ op: "sessions" });

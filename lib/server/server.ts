@@ -16,9 +16,10 @@ import { CommandTable } from "../commands/mod.ts";
 import { type LogFields, Logger } from "./log.ts";
 import { INITIAL_BUFFER_BYTES } from "../protocol/mod.ts";
 import { FileStore } from "../stores/file_store.ts";
-import type { FileStorage } from "../stores/store.ts";
+import type { FileStorage, KeyValueStore } from "../stores/store.ts";
 import { PostgresDatabase } from "../stores/postgres/database.ts";
 import { PostgresFileStore } from "../stores/postgres/files.ts";
+import { PostgresKvStore } from "../stores/postgres/kv.ts";
 import { DEFAULT_REQUEST_TIMEOUT_S } from "../defaults.ts";
 import { ClientHandler, type HandlerOptions } from "./connection/client_handler.ts";
 import type { ServerConfig } from "./config.ts";
@@ -51,7 +52,7 @@ const POOLED_BUFFERS = 256;
  * What a network thread's own `--store` connections may log: that they made
  * the tables (whichever connection finds the database first makes them, and
  * says so once). Their episodes of unreachability are the hub's to log, once
- * for the server: it holds the KV store on the same database.
+ * for the server: they tell it (DatabaseOptions.onDown).
  */
 class TablesOnlyLogger extends Logger {
   readonly #logger: Logger;
@@ -80,17 +81,22 @@ export class Server {
   readonly stats = new Stats();
   readonly manager: Manager<ClientHandler>;
   readonly files: FileStorage;
+  /**
+   * KV: with `--store`, this thread's own store on its own connections (see
+   * the constructor); otherwise the hub's embedded store, reached by message.
+   */
+  readonly kv: KeyValueStore;
   /** Request durations by command; only kept when --metrics-port is on. */
   readonly durations: RequestDurations | undefined;
   readonly #logger: Logger;
   readonly #start: ThreadStart;
-  /** KV, jobs, hashes, AUTH, WHO and STATS: the hub's, shared by every thread. */
+  /** Jobs, hashes, AUTH, WHO and STATS (and the embedded KV): the hub's, shared by every thread. */
   readonly #services: RemoteServices;
   readonly #closeHooks: Array<() => Promise<void> | void> = [];
   /** What accepted connections pass before the Manager (after {@linkcode listen}). */
   #door: Door | undefined;
   #listener: Deno.TcpListener | undefined;
-  /** This thread's own connections to the `--store` database, for FILE (see the constructor). */
+  /** This thread's own connections to the `--store` database, for KV and FILE (see the constructor). */
   readonly #database: PostgresDatabase | undefined;
   #accepting: Promise<void> | undefined;
   #stopping: Promise<void> | undefined;
@@ -112,21 +118,28 @@ export class Server {
       live: () => [...this.#live()],
     });
     if (config.store !== undefined) {
-      // FILE streams through connections of this thread's own: a transfer
-      // is many round trips, and the database keeps PUTs atomic for every
-      // thread as for every server.
+      // KV and FILE go through connections of this thread's own: the
+      // database keeps them atomic and ordered for every thread as it does
+      // for every server, so nothing needs the hub in between. A transfer is
+      // many round trips; a KV GET through the hub cost two messages between
+      // threads, which halved GETs per second (12,852/s against 28,522/s without,
+      // deno task bench --quick --only PGKV, docs/performance.md#postgresql-store-where-the-time-goes).
       const timeoutS = config.requestTimeoutS || DEFAULT_REQUEST_TIMEOUT_S;
       const database = this.#database = PostgresDatabase.connect(config.store, {
         logger: new TablesOnlyLogger(options.logger),
         callTimeoutMs: timeoutS * 1000,
         // The threads share the server's connections to the database (database.ts).
         share: 1 / config.threads,
+        // Its outages are logged by the hub's pool, once for the server.
+        onDown: (reason) => services.storeDown(reason),
       });
       this.files = new PostgresFileStore(database, { maxFileSize: config.maxFileSize });
+      this.kv = new PostgresKvStore(database);
       this.#closeHooks.push(() => database.close());
     } else {
-      // The files are on disk, shared by nature; the hashes and the listings are the hub's.
+      // The files are on disk, shared by nature; the hashes, the listings and KV are the hub's.
       this.#database = undefined;
+      this.kv = services.kv;
       this.files = new FileStore(config.rootDir, {
         maxFileSize: config.maxFileSize,
         hashes: services.hashes,
@@ -250,7 +263,7 @@ export class Server {
       services: {
         logger: this.#logger,
         files: this.files,
-        kv: remote.kv,
+        kv: this.kv,
         workers: remote.workers,
         auth: this.config.usersFile === undefined ? undefined : remote.auth,
         sessions: () => remote.sessions(),

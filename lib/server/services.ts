@@ -5,7 +5,9 @@
  * the main thread with the hub (hub.ts), which answers the network threads'
  * requests for them (hub_services.ts). The one place that picks the stores'
  * backend: embedded (`--root`, `--data`) or the shared PostgreSQL database
- * of `--store` (docs/several-servers.md#the-shared-store).
+ * of `--store` (docs/several-servers.md#the-shared-store), whose KV and FILE
+ * transfers each network thread serves on connections of its own
+ * (server.ts): the database, not the hub, keeps them atomic.
  */
 import type { AuthService } from "../commands/command.ts";
 import { MAX_JOBS_WAITING, MAX_TOTAL_WORK_MS } from "../commands/count.ts";
@@ -21,7 +23,6 @@ import { KvStore } from "../stores/kv_store.ts";
 import type { FileStorage, KeyValueStore } from "../stores/store.ts";
 import { PostgresDatabase } from "../stores/postgres/database.ts";
 import { PostgresFileStore } from "../stores/postgres/files.ts";
-import { PostgresKvStore } from "../stores/postgres/kv.ts";
 import { DEFAULT_REQUEST_TIMEOUT_S } from "../defaults.ts";
 import { WorkerPool } from "../jobs/pool.ts";
 import { localWorkers, type SpawnWorker } from "../worker_thread.ts";
@@ -80,8 +81,8 @@ export class ServerServices {
         logger,
         callTimeoutMs: timeoutS * 1000,
       });
+      // FILE LIST and DEL here; KV is each network thread's own (server.ts).
       this.files = new PostgresFileStore(database, { maxFileSize: config.maxFileSize });
-      this.#kv = new PostgresKvStore(database);
       return;
     }
     this.files = this.#localFiles = new FileStore(config.rootDir, {
@@ -156,9 +157,27 @@ export class ServerServices {
     return database === undefined || database.reachable() ? undefined : database.unreachableReason;
   }
 
-  /** The KV store (after {@linkcode open}; not in `--echo` mode). */
+  /**
+   * A network thread lost the `--store` database: the hub's pool logs the
+   * outage (once) and watches for its end (see PostgresDatabase.noticeDown).
+   */
+  noticeStoreDown(reason: string): void {
+    this.#database?.noticeDown(reason);
+  }
+
+  /**
+   * The embedded KV store (after {@linkcode open}; not in `--echo` mode).
+   * With `--store` there is none here: each network thread has its own
+   * store on the database (server.ts).
+   */
   get kv(): KeyValueStore {
-    if (this.#kv === undefined) throw new Error("the KV store is not open");
+    if (this.#kv === undefined) {
+      throw new Error(
+        this.#database === undefined
+          ? "the KV store is not open"
+          : "with --store, KV is the network threads' own",
+      );
+    }
     return this.#kv;
   }
 

@@ -73,7 +73,9 @@ export type ServiceRequest =
   | { op: "list" }
   | { op: "auth"; address: string; name: string; password: string }
   | { op: "sessions" }
-  | { op: "counters" };
+  | { op: "counters" }
+  /** This thread's connections to the `--store` database lost it (no answer expected). */
+  | { op: "store.down"; reason: string };
 
 /** A service request as sent: with the id its answer will carry. */
 export type ServiceCall = ServiceRequest & { id: number };

@@ -64,6 +64,12 @@ export interface DatabaseOptions {
    * only pool, 1/N for each of N network threads' pools. Default 1.
    */
   share?: number;
+  /**
+   * Told each time the store goes from reachable to not, with the reason
+   * (a network thread tells the hub, whose pool logs it: one line per
+   * outage however many threads saw it).
+   */
+  onDown?: (reason: string) => void;
 }
 
 /** At least one statement connection and two transfers per pool, whatever its share. */
@@ -78,10 +84,13 @@ export class PostgresDatabase {
   readonly #sql: postgres.Sql;
   /** The transfers' pool (see {@linkcode MAX_STREAMS}). */
   readonly #transfers: postgres.Sql;
+  /** How many connections single statements (KV, FILE LIST and DEL) have. */
+  readonly statements: number;
   /** How many transfers this pool holds connections for at once. */
   readonly maxStreams: number;
   readonly #logger: Logger;
   readonly #callTimeoutMs: number;
+  readonly #onDown: ((reason: string) => void) | undefined;
   readonly #password: string | undefined;
   /** The tables were found or made; until then every call is refused. */
   #ready = false;
@@ -98,7 +107,9 @@ export class PostgresDatabase {
     this.shown = describeUrl(url);
     this.#logger = options.logger;
     this.#callTimeoutMs = options.callTimeoutMs;
+    this.#onDown = options.onDown;
     this.#password = url.password ?? readPassword();
+    this.statements = shareOf(POOL_SIZE, options.share ?? 1, 1);
     // Given whole (not as a literal): the types lack max_pipeline, which must be given all the same.
     const driverOptions = {
       host: url.host,
@@ -107,7 +118,7 @@ export class PostgresDatabase {
       ...(url.user === undefined ? {} : { username: url.user }),
       ...(this.#password === undefined ? {} : { password: this.#password }),
       // Every option the driver would otherwise read from PG* variables.
-      max: shareOf(POOL_SIZE, options.share ?? 1, 1),
+      max: this.statements,
       ssl: false,
       idle_timeout: 60,
       connect_timeout: CONNECT_TIMEOUT_S,
@@ -227,6 +238,15 @@ export class PostgresDatabase {
     return new StoreUnreachableError(shown);
   }
 
+  /**
+   * Another pool to this database (a network thread's) lost it: so is this
+   * one, until its next look gets through (within a second, and then it
+   * says the store is reachable again).
+   */
+  noticeDown(reason: string): void {
+    this.#down(reason);
+  }
+
   /** Waits for every connection to finish and closes them (on shutdown). */
   async close(): Promise<void> {
     clearInterval(this.#probe);
@@ -299,6 +319,7 @@ export class PostgresDatabase {
     this.#reachable = false;
     this.#warned = true;
     this.#logger.warn(`store: ${this.shown} is unreachable (${reason}); retrying every second`);
+    this.#onDown?.(reason);
   }
 }
 

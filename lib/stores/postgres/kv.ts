@@ -17,7 +17,7 @@ import {
 } from "../kv_store.ts";
 import type { KeyValueStore } from "../store.ts";
 import { Batcher } from "./batch.ts";
-import { POOL_SIZE, type PostgresDatabase } from "./database.ts";
+import type { PostgresDatabase } from "./database.ts";
 
 /**
  * Listings (KEYS, SCAN, KEYS' count) in flight at once: each holds up to
@@ -44,10 +44,7 @@ export class PostgresKvStore implements KeyValueStore {
   readonly #db: PostgresDatabase;
   readonly #listings = new Semaphore(CONCURRENT_LISTINGS);
   /** GETs: reads never conflict, so one batch per connection of the pool. */
-  readonly #gets = new Batcher<string, string | undefined>(
-    (keys) => this.#getMany(keys),
-    { most: BATCH_MOST, inFlight: POOL_SIZE },
-  );
+  readonly #gets: Batcher<string, string | undefined>;
   /**
    * SETs: one batch at a time, so that a batch's row locks never wait for
    * another batch of this server's, and a SET that timed out (the client
@@ -66,6 +63,10 @@ export class PostgresKvStore implements KeyValueStore {
 
   constructor(db: PostgresDatabase) {
     this.#db = db;
+    this.#gets = new Batcher((keys) => this.#getMany(keys), {
+      most: BATCH_MOST,
+      inFlight: db.statements,
+    });
   }
 
   get(key: string): Promise<string | undefined> {
