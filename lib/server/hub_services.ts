@@ -52,6 +52,8 @@ export function answerThread(
         return await services.kv.delete(call.key);
       case "kv.increment":
         return await services.kv.increment(call.key, call.by);
+      case "kv.count":
+        return await services.kv.countKeys(call.prefix, call.upTo);
       case "kv.keys": {
         const keys: string[] = [];
         await services.kv.eachKey(call.prefix, { after: call.after, limit: call.limit }, (key) => {

@@ -94,15 +94,8 @@ export class RemoteServices {
     set: (key, value) => this.#ask({ op: "kv.set", key, value }),
     delete: (key) => this.#ask({ op: "kv.delete", key }),
     increment: (key, by) => this.#ask({ op: "kv.increment", key, by }),
-    countKeys: async (prefix, upTo) => {
-      const keys = await this.#ask<string[]>({
-        op: "kv.keys",
-        prefix,
-        after: undefined,
-        limit: upTo,
-      });
-      return keys.length;
-    },
+    // Counted where the keys are: only the number crosses (KEYS counts up to 10,001 first).
+    countKeys: (prefix, upTo) => this.#ask({ op: "kv.count", prefix, upTo }),
     // At most a listing's bound of keys (10,000) crosses in one answer.
     eachKey: async (prefix, options, visit) => {
       const keys = await this.#ask<string[]>({

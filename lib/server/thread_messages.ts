@@ -66,6 +66,7 @@ export type ServiceRequest =
   | { op: "kv.delete"; key: string }
   | { op: "kv.increment"; key: string; by: bigint }
   | { op: "kv.keys"; prefix: string; after: string | undefined; limit: number }
+  | { op: "kv.count"; prefix: string; upTo: number }
   | { op: "jobs"; total: number; job: Job; cost: number; streamResults: boolean }
   | { op: "cancel"; of: number }
   | { op: "hashes.sha256"; path: string; identity: FileIdentity }
