@@ -93,7 +93,7 @@ export function answerThread(
       case "counters":
         return await options.gathering.counters();
       case "store.down":
-        return services.noticeStoreDown(call.reason);
+        return services.noticeStoreDown();
     }
   };
   port.onmessage = (event: MessageEvent<ServiceCall | GatherAnswer>) => {

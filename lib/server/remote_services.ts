@@ -158,8 +158,8 @@ export class RemoteServices {
   };
 
   /** Tells the hub that this thread lost the `--store` database; the hub logs the outage once. */
-  storeDown(reason: string): void {
-    this.#ask({ op: "store.down", reason }).catch(() => {});
+  storeDown(): void {
+    this.#ask({ op: "store.down" }).catch(() => {});
   }
 
   /** WHO's entries of every thread. */

@@ -131,7 +131,7 @@ export class Server {
         // The threads share the server's connections to the database (database.ts).
         share: 1 / config.threads,
         // Its outages are logged by the hub's pool, once for the server.
-        onDown: (reason) => services.storeDown(reason),
+        onDown: () => services.storeDown(),
       });
       this.files = new PostgresFileStore(database, { maxFileSize: config.maxFileSize });
       this.kv = new PostgresKvStore(database);

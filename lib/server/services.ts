@@ -158,11 +158,11 @@ export class ServerServices {
   }
 
   /**
-   * A network thread lost the `--store` database: the hub's pool logs the
-   * outage (once) and watches for its end (see PostgresDatabase.noticeDown).
+   * A network thread lost the `--store` database: the hub's pool looks at
+   * once, and logs the outage (once) and its end (PostgresDatabase.lookNow).
    */
-  noticeStoreDown(reason: string): void {
-    this.#database?.noticeDown(reason);
+  noticeStoreDown(): void {
+    this.#database?.lookNow();
   }
 
   /**

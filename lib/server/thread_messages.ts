@@ -76,7 +76,7 @@ export type ServiceRequest =
   | { op: "sessions" }
   | { op: "counters" }
   /** This thread's connections to the `--store` database lost it (no answer expected). */
-  | { op: "store.down"; reason: string };
+  | { op: "store.down" };
 
 /** A service request as sent: with the id its answer will carry. */
 export type ServiceCall = ServiceRequest & { id: number };

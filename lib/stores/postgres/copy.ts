@@ -155,7 +155,7 @@ function puller(stream: Readable): CopyReading {
 }
 
 /**
- * The driver (postgres 3.4.7) pauses its socket when a COPY's stream is
+ * The driver (postgres 3.4.7 and 3.4.9) pauses its socket when a COPY's stream is
  * full, and resumes it only when the stream asks for more: a COPY whose
  * last message filled the stream ends with the socket paused, and the
  * connection's next answer is never read (seen: the next window's COPY hung

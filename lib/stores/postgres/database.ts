@@ -65,11 +65,11 @@ export interface DatabaseOptions {
    */
   share?: number;
   /**
-   * Told each time the store goes from reachable to not, with the reason
-   * (a network thread tells the hub, whose pool logs it: one line per
-   * outage however many threads saw it).
+   * Told each time the store goes from reachable to not (a network thread
+   * tells the hub, whose pool looks for itself and logs what it sees: one
+   * line per outage however many threads saw it).
    */
-  onDown?: (reason: string) => void;
+  onDown?: () => void;
 }
 
 /** At least one statement connection and two transfers per pool, whatever its share. */
@@ -90,7 +90,7 @@ export class PostgresDatabase {
   readonly maxStreams: number;
   readonly #logger: Logger;
   readonly #callTimeoutMs: number;
-  readonly #onDown: ((reason: string) => void) | undefined;
+  readonly #onDown: (() => void) | undefined;
   readonly #password: string | undefined;
   /** The tables were found or made; until then every call is refused. */
   #ready = false;
@@ -120,6 +120,7 @@ export class PostgresDatabase {
       // Every option the driver would otherwise read from PG* variables.
       max: this.statements,
       ssl: false,
+      sslnegotiation: null,
       idle_timeout: 60,
       connect_timeout: CONNECT_TIMEOUT_S,
       socket: () => this.#openSocket(url.host, url.port),
@@ -239,12 +240,15 @@ export class PostgresDatabase {
   }
 
   /**
-   * Another pool to this database (a network thread's) lost it: so is this
-   * one, until its next look gets through (within a second, and then it
-   * says the store is reachable again).
+   * Another pool to this database (a network thread's) lost it: looks now
+   * rather than at the next probe, so that an outage shorter than a probe's
+   * second is logged too. What it logs is what it sees itself: a late
+   * error of a connection lost before the database came back (the other
+   * pool's next call fails with it after a first one succeeded) is not a
+   * second outage.
    */
-  noticeDown(reason: string): void {
-    this.#down(reason);
+  lookNow(): void {
+    void this.#check();
   }
 
   /** Waits for every connection to finish and closes them (on shutdown). */
@@ -319,7 +323,7 @@ export class PostgresDatabase {
     this.#reachable = false;
     this.#warned = true;
     this.#logger.warn(`store: ${this.shown} is unreachable (${reason}); retrying every second`);
-    this.#onDown?.(reason);
+    this.#onDown?.();
   }
 }
 
