@@ -114,7 +114,14 @@ Deno.test("two servers on one store behind HAProxy, as docs/several-servers.md s
       // 6 s of work, in hand when the signal comes: the drain outlasts HAProxy's two failed
       // checks (a second apart) with room to spare on a loaded machine.
       await busy.send("COUNT 0 60 100");
-      await draining.waitForLog(/client started/);
+      // In hand once its first increment is done: a COUNT not yet read when the signal comes is
+      // no request in hand, the drain ends at once, and the check port closes before a 503.
+      const metrics = `http://127.0.0.1:${setup.metricsPorts[setup.servers.indexOf(draining)]}`;
+      await eventually(
+        async () =>
+          /^switchboard_jobs_total [1-9]/m.test(await (await fetch(`${metrics}/metrics`)).text()),
+        "the draining server's first COUNT increment",
+      );
       draining.signal("SIGTERM");
       await draining.waitForLog(/shutting down/);
       const name = HaproxySetup.NAMES[setup.servers.indexOf(draining)];
