@@ -135,6 +135,8 @@ Deno.test("the shared store through faults", async (t) => {
   const database = await cluster.createDatabase();
   // A deadline well above what a loaded machine takes to answer (a refused connection is at once).
   const store = ["--store", cluster.url(database), "--request-timeout", "10"];
+  // A deadline of a second, for the steps that wait it out.
+  const impatient = ["--store", cluster.url(database), "--request-timeout", "1"];
 
   await t.step(
     "the database stopped and started under load: ERR unavailable, then service without a restart",
@@ -295,12 +297,7 @@ Deno.test("the shared store through faults", async (t) => {
   await t.step(
     "a database that never answers is ERR unavailable after --request-timeout",
     async () => {
-      await using server = await TestServer.start([
-        "--store",
-        cluster.url(database),
-        "--request-timeout",
-        "1",
-      ]);
+      await using server = await TestServer.start(impatient);
       using client = await TestClient.connect(server.port);
       assertEquals(await client.ask("KV SET frozen before"), "OK");
       await cluster.freeze(true);
@@ -317,6 +314,77 @@ Deno.test("the shared store through faults", async (t) => {
       await eventually(
         async () => await client.ask("KV GET frozen") === "OK before",
         "KV GET to answer again",
+      );
+    },
+  );
+
+  await t.step(
+    "a KV write told ERR after --request-timeout never lands over the client's next one told OK",
+    async () => {
+      await using server = await TestServer.start([...impatient, "--threads", "1"]);
+      using writer = await TestClient.connect(server.port);
+      using stalled = await TestClient.connect(server.port);
+      using other = await TestClient.connect(server.port);
+      assertEquals(await writer.ask("KV SET order:a 0"), "OK");
+      assertEquals(await writer.ask("KV SET order:z v0"), "OK");
+      // Every connection of the pool open (GETs run on all of them at once), so that a write can
+      // go out on one while an earlier write waits on another.
+      const readers = await Promise.all(
+        Array.from({ length: 8 }, () => TestClient.connect(server.port)),
+      );
+      for (let round = 0; round < 20; round++) {
+        await Promise.all(readers.map((reader) => reader.ask("KV GET order:z")));
+      }
+      readers.forEach((reader) => reader.close());
+      // Another server's transaction holds the row order:a for 4 s; writes that touch it wait. A
+      // batch locks its rows in key order: order:a first, so order:z is free while it waits.
+      const HOLD_MS = 4000;
+      let lockedAt = 0;
+      const holder = cluster.query(
+        (sql) =>
+          sql.begin(async (tx) => {
+            await tx`SELECT 1 FROM switchboard_kv WHERE key = ${
+              encoder.encode("order:a")
+            } FOR UPDATE`;
+            lockedAt = Date.now();
+            await new Promise((resolve) => setTimeout(resolve, HOLD_MS));
+          }),
+        database,
+      );
+      await eventually(() => lockedAt > 0, "the row lock to be taken");
+      await stalled.send("KV SET order:a x1"); // one batch, stuck on the lock past its deadline
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      // The writer's first SET waits with this one for the next batch, which touches the row too.
+      await other.send("KV SET order:a x2");
+      // The writer's SETs of order:z while the row is held; none touches it.
+      const replies: Array<[string, string]> = [];
+      for (let n = 1; n === 1 || Date.now() - lockedAt < HOLD_MS - 1500; n++) {
+        replies.push([`v${n}`, await writer.ask(`KV SET order:z v${n}`, { timeoutMs: 10_000 })]);
+      }
+      await holder;
+      for (const client of [stalled, other]) {
+        assertMatch(await client.readText({ timeoutMs: 10_000 }), /^(OK|ERR unavailable .*)$/);
+      }
+      assertMatch(replies[0]![1], UNREACHABLE, "the first SET was not held up by the locked row");
+      // Whatever still runs in PostgreSQL is done before this write, the writer's next one.
+      await eventually(
+        async () => await writer.ask("KV SET order:probe 1") === "OK",
+        "KV writes to be answered again",
+      );
+      // An ERR (no answer in time) may or may not have been done; an OK was, and no write before
+      // it may land after it.
+      const lastOk = replies.findLastIndex(([, reply]) => reply === "OK");
+      const allowed = [
+        lastOk < 0 ? "v0" : replies[lastOk]![0],
+        ...replies.slice(lastOk + 1).map(([value]) => value),
+      ];
+      const final = (await writer.ask("KV GET order:z")).replace(/^OK /, "");
+      assert(
+        allowed.includes(final),
+        `order:z is ${final}, but ${
+          replies[lastOk]?.[0]
+        } was told OK after it; the writer's first ` +
+          `SETs: ${JSON.stringify(replies.slice(0, 3))}, ${replies.length} in all`,
       );
     },
   );

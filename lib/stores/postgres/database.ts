@@ -21,6 +21,7 @@
 import { deadline } from "@std/async/deadline";
 import { connect as connectTcp, type Socket } from "node:net";
 import postgres from "postgres";
+import { Semaphore } from "../../lock.ts";
 import type { Logger } from "../../server/log.ts";
 import { StoreUnreachableError } from "../store.ts";
 import { IncompatibleSchemaError, prepareSchema, SCHEMA_VERSION } from "./schema.ts";
@@ -99,6 +100,8 @@ export class PostgresDatabase {
   /** An unreachable episode was already logged. */
   #warned = false;
   #checking: Promise<void> | undefined;
+  /** Writes go one at a time, each until PostgreSQL settles it (see {@linkcode callInOrder}). */
+  readonly #writes = new Semaphore(1);
   /** The pools' open sockets (see {@linkcode socketOf}). */
   readonly #sockets = new Set<Socket>();
   #probe: ReturnType<typeof setInterval> | undefined;
@@ -186,6 +189,38 @@ export class PostgresDatabase {
     return this.within(work(this.#sql));
   }
 
+  /**
+   * Runs one write after this pool's previous write has settled in
+   * PostgreSQL, not merely after its caller stopped waiting for it. A write
+   * whose caller was told it failed (no answer in time) may still be
+   * running, on another connection or queued behind a statement on its own,
+   * and must not commit after the same client's next write: a SET told ERR
+   * landing over the SET told OK after it. The wait counts toward the
+   * deadline, and a write whose deadline passes while it waits is never sent.
+   */
+  async callInOrder<T>(work: (sql: postgres.Sql) => PromiseLike<T>): Promise<T> {
+    if (!this.#ready) throw new StoreUnreachableError(this.#reason);
+    const started = performance.now();
+    const turn = this.#writes.acquire();
+    let release: () => void;
+    try {
+      release = await deadline(turn, this.#callTimeoutMs);
+    } catch (error) {
+      turn.then((giveBack) => giveBack()); // never sent: its turn, when it comes, passes on
+      throw this.fault(error);
+    }
+    let statement: PromiseLike<T>;
+    try {
+      statement = work(this.#sql);
+    } catch (error) {
+      release();
+      throw error;
+    }
+    statement.then(release, release);
+    const left = this.#callTimeoutMs - (performance.now() - started);
+    return await this.within(statement, Math.max(1, left));
+  }
+
   /** A connection of the transfers' pool, for one transaction; give it back with `release()`. */
   reserve(): Promise<postgres.ReservedSql> {
     if (!this.#ready) return Promise.reject(new StoreUnreachableError(this.#reason));
@@ -215,9 +250,9 @@ export class PostgresDatabase {
   }
 
   /** Awaits one step (a query on a reserved connection) within the deadline, translating a lost database. */
-  async within<T>(step: PromiseLike<T>): Promise<T> {
+  async within<T>(step: PromiseLike<T>, timeoutMs = this.#callTimeoutMs): Promise<T> {
     try {
-      const result = await deadline(Promise.resolve(step), this.#callTimeoutMs);
+      const result = await deadline(Promise.resolve(step), timeoutMs);
       this.#up();
       return result;
     } catch (error) {

@@ -1,7 +1,9 @@
 /**
  * The KV store on PostgreSQL (docs/several-servers.md#the-shared-store): every server pointed at one
  * database sees the same keys. Each operation is one parameterised
- * statement, so each is atomic on its own and committed before it answers:
+ * statement, so each is atomic on its own and committed before it answers;
+ * the writes of one pool go one after another (PostgresDatabase.callInOrder),
+ * so that one told ERR never lands after the next one told OK:
  * INCR is a single `INSERT … ON CONFLICT DO UPDATE … RETURNING`, computed
  * by PostgreSQL in `numeric` (exact far past the 65,536-byte value limit),
  * and the row lock that statement takes orders the INCRs of every server.
@@ -47,8 +49,9 @@ export class PostgresKvStore implements KeyValueStore {
   readonly #gets: Batcher<string, string | undefined>;
   /**
    * SETs: one batch at a time, so that a batch's row locks never wait for
-   * another batch of this server's, and a SET that timed out (the client
-   * was told) cannot overtake the client's next one.
+   * another batch of this thread's. A batch whose callers were told it
+   * timed out may still run in PostgreSQL: the next one waits for it
+   * (callInOrder), so it cannot land after the client's next SET.
    */
   readonly #sets = new Batcher<{ key: string; value: Uint8Array }, void>(
     (pairs) => this.#setMany(pairs),
@@ -102,7 +105,7 @@ export class PostgresKvStore implements KeyValueStore {
     for (const { key, value } of pairs) latest.set(toHex(key), toHex(value));
     const keys = [...latest.keys()].sort();
     const values = keys.map((key) => latest.get(key)!);
-    await this.#db.call((sql) =>
+    await this.#db.callInOrder((sql) =>
       sql`INSERT INTO switchboard_kv (key, value)
           SELECT decode(k, 'hex'), decode(v, 'hex') FROM unnest(${keys}::text[], ${values}::text[]) AS t(k, v)
           ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value`
@@ -111,7 +114,7 @@ export class PostgresKvStore implements KeyValueStore {
   }
 
   async delete(key: string): Promise<boolean> {
-    const rows = await this.#db.call((sql) =>
+    const rows = await this.#db.callInOrder((sql) =>
       sql`DELETE FROM switchboard_kv WHERE key = ${encoder.encode(key)} RETURNING 1 AS gone`
     );
     return rows.length > 0;
@@ -148,7 +151,7 @@ export class PostgresKvStore implements KeyValueStore {
     const steps = keys.map((hex) => String(totals.get(hex)));
     const rows = keys.length === 0
       ? []
-      : await this.#db.call((sql) =>
+      : await this.#db.callInOrder((sql) =>
         sql`INSERT INTO switchboard_kv AS kv (key, value)
           SELECT decode(k, 'hex'), convert_to((s::numeric)::text, 'UTF8')
           FROM unnest(${keys}::text[], ${steps}::text[]) AS t(k, s)
@@ -186,7 +189,7 @@ export class PostgresKvStore implements KeyValueStore {
    */
   async #incrementOne(key: string, step: string): Promise<bigint> {
     const name = encoder.encode(key);
-    const rows = await this.#db.call((sql) =>
+    const rows = await this.#db.callInOrder((sql) =>
       sql`INSERT INTO switchboard_kv AS kv (key, value)
           VALUES (${name}, convert_to((${step}::numeric)::text, 'UTF8'))
           ON CONFLICT (key) DO UPDATE
