@@ -198,8 +198,9 @@ export class PostgresFileStore implements FileStorage {
 
   async delete(name: string): Promise<void> {
     checkFileName(name);
-    // One statement, so one commit: the name and its pieces go together.
-    const [row] = await this.#db.call((sql) =>
+    // One statement, so one commit: the name and its pieces go together. In order with this
+    // pool's other writes (callInOrder): one told ERR is never sent behind a write still running.
+    const [row] = await this.#db.callInOrder((sql) =>
       sql`WITH gone AS (DELETE FROM switchboard_files WHERE name = ${
         encoder.encode(name)
       } RETURNING upload),
