@@ -81,7 +81,9 @@ export class ServerServices {
         logger,
         callTimeoutMs: timeoutS * 1000,
       });
-      // FILE LIST and DEL here; KV is each network thread's own (server.ts).
+      // KV and FILE are each network thread's own (server.ts); the hub's pool
+      // makes or checks the tables and watches the database (/healthz, the
+      // outage log). `files` is never asked for through the hub with --store.
       this.files = new PostgresFileStore(database, { maxFileSize: config.maxFileSize });
       return;
     }
