@@ -84,6 +84,7 @@ export function answerThread(
       case "hashes.remember":
         return services.hashes.remember(call.path, call.identity, call.sha256);
       case "list":
+        if (services.files === undefined) throw new Error("FILE LIST through the hub with --store");
         return await services.files.listing();
       case "auth":
         if (auth === undefined) throw new Error("AUTH without --users");

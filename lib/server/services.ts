@@ -20,9 +20,8 @@ import { FileHashes } from "../stores/file_hashes.ts";
 import type { FileIdentity } from "../stores/file_identity.ts";
 import { FileStore } from "../stores/file_store.ts";
 import { KvStore } from "../stores/kv_store.ts";
-import type { FileStorage, KeyValueStore } from "../stores/store.ts";
+import type { KeyValueStore } from "../stores/store.ts";
 import { PostgresDatabase } from "../stores/postgres/database.ts";
-import { PostgresFileStore } from "../stores/postgres/files.ts";
 import { DEFAULT_REQUEST_TIMEOUT_S } from "../defaults.ts";
 import { WorkerPool } from "../jobs/pool.ts";
 import { localWorkers, type SpawnWorker } from "../worker_thread.ts";
@@ -49,9 +48,12 @@ export class ServerServices {
   readonly workers: WorkerPool<Job, JobResult>;
   /** GET's sha256: cached, and computed once per file version on the worker threads. */
   readonly hashes: FileHashes;
-  readonly files: FileStorage;
-  /** The embedded file store (without `--store`): its root is prepared at open. */
-  readonly #localFiles: FileStore | undefined;
+  /**
+   * The embedded file store (without `--store`): its root is prepared at
+   * open, and the threads' FILE LISTs are built here. With `--store` there is
+   * none: each network thread serves FILE on the database itself (server.ts).
+   */
+  readonly files: FileStore | undefined;
   /** The `--store` database; undefined for the embedded stores. */
   readonly #database: PostgresDatabase | undefined;
   readonly #config: ServerConfig;
@@ -83,11 +85,11 @@ export class ServerServices {
       });
       // KV and FILE are each network thread's own (server.ts); the hub's pool
       // makes or checks the tables and watches the database (/healthz, the
-      // outage log). `files` is never asked for through the hub with --store.
-      this.files = new PostgresFileStore(database, { maxFileSize: config.maxFileSize });
+      // outage log).
+      this.files = undefined;
       return;
     }
-    this.files = this.#localFiles = new FileStore(config.rootDir, {
+    this.files = new FileStore(config.rootDir, {
       maxFileSize: config.maxFileSize,
       hashes: this.hashes,
       list: (root) => listOnWorkers(workers, root),
@@ -116,7 +118,7 @@ export class ServerServices {
     } else {
       try {
         await checkWritableDirectory("--root", this.#config.rootDir);
-        await this.#localFiles?.prepare();
+        await this.files?.prepare();
       } catch (error) {
         throw new StartupError("files", error);
       }
