@@ -79,7 +79,7 @@ export class ServerServices {
       const timeoutS = config.requestTimeoutS > 0
         ? config.requestTimeoutS
         : DEFAULT_REQUEST_TIMEOUT_S;
-      const database = this.#database = PostgresDatabase.connect(config.store, {
+      this.#database = PostgresDatabase.connect(config.store, {
         logger,
         callTimeoutMs: timeoutS * 1000,
       });
