@@ -12,7 +12,8 @@
  * holds the TCP socket and waits, with no deadline, until the peer sends
  * or hangs up; a peer that does neither kept its descriptor for as long as
  * it stayed: 4,200 silent connections held all 4,096 descriptors of a
- * server under `prlimit --nofile=4096` for a minute (issue 22).
+ * server under `prlimit --nofile=4096` for a minute
+ * (tests/faults/tls_peers_test.ts plays such peers).
  * `Deno.startTls`, which would upgrade a plain connection, is client-side
  * only. So the port accepts plain TCP, and `node:tls` runs the protocol
  * over the `Deno.TcpConn` (tls_conn.ts): at the deadline, or when the cap

@@ -1,5 +1,5 @@
 /**
- * TLS (issue 18): S1 — 50 persistent clients, one PING in flight each —
+ * TLS (docs/performance.md): S1 — 50 persistent clients, one PING in flight each —
  * over TLS against the same load on a plain port, switchboard both times,
  * repetitions interleaved in one run, so the ratio per server core is what
  * encryption costs the server. The C loadgen does not speak TLS, so both
