@@ -60,6 +60,12 @@ export class LiveStream {
   readonly #sampleMs: number;
   readonly #stallMs: number;
   readonly #viewers = new Set<Viewer>();
+  /**
+   * Viewers admitted whose first sample is being gathered (not yet in
+   * #viewers): they count against {@linkcode MAX_VIEWERS} too, or a burst
+   * of requests would all pass the check while the first sample is taken.
+   */
+  #joining = 0;
   #timer: ReturnType<typeof setInterval> | undefined;
   #closed = false;
 
@@ -88,7 +94,7 @@ export class LiveStream {
    */
   async serve(conn: ViewerConn): Promise<void> {
     if (this.#closed) return;
-    if (this.#viewers.size >= MAX_VIEWERS) {
+    if (this.#viewers.size + this.#joining >= MAX_VIEWERS) {
       const body = `too many viewers (${MAX_VIEWERS}); the page will try again\n`;
       const head =
         "HTTP/1.1 503 Service Unavailable\r\ncontent-type: text/plain; charset=utf-8\r\n" +
@@ -105,7 +111,13 @@ export class LiveStream {
     const left = new Promise<void>((resolve) => leave = resolve);
     const viewer: Viewer = { conn, writingSince: 0, leave };
     // The head and a first sample at once, so that the page fills without waiting for the timer.
-    const first = await this.#sample();
+    let first: LiveSample;
+    this.#joining++;
+    try {
+      first = await this.#sample();
+    } finally {
+      this.#joining--;
+    }
     if (this.#closed) return closeQuietly(conn);
     this.#viewers.add(viewer);
     this.#send(viewer, encoder.encode(head + event(first)));
