@@ -153,8 +153,10 @@ export class ClientHandler implements ManagedHandler, Session {
     this.#in.readAhead(() => this.#state === "queued").then((ended) => {
       // EOF while waiting. With requests pending this may be a half-close
       // (`nc -N`), which still deserves its replies, so it keeps its place;
-      // with nothing pending it is a hang-up and leaves the queue at once.
-      if (!ended || this.#state !== "queued" || this.#in.frame.buffered > 0) return;
+      // with nothing pending, or after a reset (the peer can read no reply),
+      // it is a hang-up and leaves the queue at once.
+      if (!ended || this.#state !== "queued") return;
+      if (this.#in.frame.buffered > 0 && !this.#isGone) return;
       leave();
       this.#close();
       this.#options.logger.info("client left the queue", { client: this.id });
