@@ -101,3 +101,28 @@ async function pipedTop(
   assertEquals(new TextDecoder().decode(result.stderr), "", "nothing on stderr");
   return out.slice(0, count);
 }
+
+Deno.test("client top on a full server waits in the queue past --timeout, then shows the server once a slot frees", async () => {
+  await using server = await TestServer.start(["--max-running", "1"]);
+  using holder = await TestClient.connect(server.port);
+  assertEquals(await holder.ask("PING"), "OK PONG");
+  const top = clientCommandLine([
+    "--port",
+    String(server.port),
+    "--timeout",
+    "1",
+    "top",
+    "--interval",
+    "0.2",
+  ]);
+  await using terminal = new Terminal(top, { env: { TERM: "xterm" } });
+  await terminal.waitFor("no reply yet");
+  // docs/client.md#top: on a full server top waits in the queue until a slot frees.
+  // Three times its --timeout later it must still be waiting, not gone with an error.
+  const gaveUp = await terminal.waitFor("error:", 3_000).then(() => true, () => false);
+  assertEquals(gaveUp, false, `top gave up while queued:\n${terminal.text}`);
+  holder.close();
+  await terminal.waitFor("running 1 of 1");
+  await terminal.keys("q");
+  assertEquals(await terminal.exit(), 0);
+});
