@@ -199,3 +199,71 @@ Deno.test("live page: one HTML file that loads nothing from elsewhere, under a C
   assert(policy.includes(`'sha256-${btoa(String.fromCharCode(...digest))}'`), "the script's hash");
   assertEquals((await fetch(`http://127.0.0.1:${port}/nothing`)).status, 404);
 });
+
+Deno.test({
+  name:
+    "live stream: with more queued than a sample's rows on each thread, the sample counts every connection",
+  ignore: Deno.build.os !== "linux",
+  async fn() {
+    // Each of the two threads sends the hub at most 500 rows of each state (MAX_ROWS): the totals
+    // must come from the server's counts, not from the rows.
+    await using server = await TestServer.start([
+      "--threads",
+      "2",
+      "--max-running",
+      "1",
+      "--queue-limit",
+      "2000",
+      "--metrics-port",
+      "0",
+    ]);
+    const port = await metricsPort(server);
+    const CLIENTS = 1_100;
+    const clients: Deno.Conn[] = [];
+    try {
+      for (let i = 0; i < CLIENTS; i++) {
+        clients.push(await Deno.connect({ hostname: "127.0.0.1", port: server.port }));
+      }
+      const conn = await Deno.connect({ hostname: "127.0.0.1", port });
+      try {
+        await conn.write(EVENTS_REQUEST);
+        const buffer = new Uint8Array(1 << 16);
+        let text = "";
+        let last:
+          | { running: number; queued: number; connections: Array<{ id: number; state: string }> }
+          | undefined;
+        await eventually(
+          async () => {
+            const n = await conn.read(buffer);
+            if (n === null) throw new Error("the stream ended");
+            text += decoder.decode(buffer.subarray(0, n));
+            for (let end = text.indexOf("\n\n"); end >= 0; end = text.indexOf("\n\n")) {
+              const data = /^data: (.*)$/m.exec(text.slice(0, end))?.[1];
+              text = text.slice(end + 2);
+              if (data !== undefined) last = JSON.parse(data);
+            }
+            return last !== undefined && last.running + last.queued === CLIENTS;
+          },
+          `a sample counting all ${CLIENTS} connections`,
+          30_000,
+        ).catch((error) => {
+          throw new Error(
+            `${error}; the last sample: ${last?.running} running, ${last?.queued} queued`,
+          );
+        });
+        const sample = last!;
+        assertEquals([sample.running, sample.queued], [1, CLIENTS - 1]);
+        assertEquals(sample.connections.length, 500);
+        assertEquals(sample.connections[0]!.state, "running");
+        const queued = sample.connections.slice(1);
+        assert(queued.every((row) => row.state === "queued"), "running first, then the queue");
+        const ids = queued.map((row) => row.id);
+        assertEquals(ids, [...ids].sort((a, b) => a - b), "the queue's rows in id order");
+      } finally {
+        conn.close();
+      }
+    } finally {
+      for (const client of clients) client.close();
+    }
+  },
+});

@@ -107,9 +107,11 @@ export class Gathering {
       this.counters(),
       this.metrics(),
     ]);
+    const { admission } = this.#o;
     const source = {
       maxRunning: this.#o.config.maxRunning,
       connections: () => liveConnections(live.flat()),
+      totals: () => ({ running: admission.running, queued: admission.queued }),
       counters: () => counters,
       durations,
     };

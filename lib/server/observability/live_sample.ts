@@ -35,6 +35,12 @@ export interface LiveSource {
   readonly maxRunning: number;
   /** Running connections first, then the queue in FIFO order. */
   connections(): Iterable<{ handler: LiveConnection; state: "running" | "queued" }>;
+  /**
+   * How many run and wait, when {@linkcode connections} may hold fewer
+   * (a network thread sends the hub no more rows than a sample shows);
+   * without it, the connections are counted.
+   */
+  totals?(): { running: number; queued: number };
   /** The STATS lines as `[key, integer]` (docs/protocol.md#commands). */
   counters(): Iterable<[string, number]>;
   readonly durations: RequestDurations | undefined;
@@ -117,12 +123,13 @@ export function sampleServer(source: LiveSource, startedAt: number): LiveSample 
       last: last ?? null,
     });
   }
+  const totals = source.totals?.() ?? { running, queued };
   return {
     at: Date.now(),
     startedAt,
     maxRunning: source.maxRunning,
-    running,
-    queued,
+    running: totals.running,
+    queued: totals.queued,
     connections,
     counters: Object.fromEntries(source.counters()),
     bucketsMs: BUCKETS_MS,
