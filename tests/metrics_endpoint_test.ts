@@ -103,3 +103,45 @@ Deno.test("/healthz answers 200 ok, or 503 with the one-line reason the server g
     await endpoint.close();
   }
 });
+
+Deno.test("a request head over 8 KiB is answered 431, and the endpoint serves the next scrape", async () => {
+  const endpoint = serveMetrics({
+    hostname: "127.0.0.1",
+    port: 0,
+    gather: () => Promise.resolve({ server: source, durations: new RequestDurations() }),
+    unhealthy: () => undefined,
+    logger: new Logger(),
+  });
+  try {
+    const ask = async (request: string): Promise<string> => {
+      const conn = await Deno.connect({ hostname: "127.0.0.1", port: endpoint.addr.port });
+      try {
+        const writing = conn.write(new TextEncoder().encode(request)).catch(() => 0);
+        let text = "";
+        const buffer = new Uint8Array(65536);
+        await deadline(
+          (async () => {
+            for (let n = await conn.read(buffer); n !== null; n = await conn.read(buffer)) {
+              text += new TextDecoder().decode(buffer.subarray(0, n));
+            }
+          })(),
+          10_000,
+        );
+        await writing;
+        return text;
+      } finally {
+        conn.close();
+      }
+    };
+    const header = `GET /metrics HTTP/1.1\r\nhost: test\r\nx-big: ${"a".repeat(20_000)}\r\n\r\n`;
+    const line = `GET /${"b".repeat(100_000)} HTTP/1.1\r\nhost: test\r\n\r\n`;
+    for (const request of [header, line]) {
+      const response = await ask(request);
+      assertMatch(response, /^HTTP\/1\.1 431 Request Header Fields Too Large\r\n/);
+      assertMatch(response, /\r\n\r\nrequest head over 8192 bytes\n$/);
+    }
+    assertMatch(await scrape(endpoint.addr.port), /switchboard_running 0/);
+  } finally {
+    await endpoint.close();
+  }
+});

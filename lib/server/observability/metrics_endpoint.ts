@@ -32,8 +32,15 @@ import type { LiveStream } from "./live_stream.ts";
 export const MAX_CONNECTIONS = 64;
 /** A request whose headers are not complete this long after accept is closed. */
 export const HEADER_TIMEOUT_MS = 10_000;
-/** Longest request head read; a scraper's is a few hundred bytes. */
-const MAX_HEAD_BYTES = 8192;
+/** Longest request head read; a scraper's is a few hundred bytes. Past it: 431. */
+export const MAX_HEAD_BYTES = 8192;
+/**
+ * After a 431, what more of the request is read and dropped before the
+ * close: closing with unread bytes in the socket sends a reset, which can
+ * destroy the answer before the client reads it. Bounded, so a client that
+ * keeps sending is closed anyway.
+ */
+const LINGER = { bytes: 64 * 1024, ms: 1000 };
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
@@ -69,7 +76,7 @@ export interface MetricsEndpoint {
 
 /** A response before encoding. */
 interface Answer {
-  status: 200 | 400 | 404 | 405 | 503;
+  status: 200 | 400 | 404 | 405 | 431 | 503;
   body: string;
   type?: string;
   headers?: readonly string[];
@@ -80,6 +87,7 @@ const REASONS: Record<Answer["status"], string> = {
   400: "Bad Request",
   404: "Not Found",
   405: "Method Not Allowed",
+  431: "Request Header Fields Too Large",
   503: "Service Unavailable",
 };
 
@@ -113,6 +121,19 @@ async function serveOne(
   try {
     const head = await deadline(readHead(conn), options.headerTimeoutMs ?? HEADER_TIMEOUT_MS);
     if (head === undefined) return;
+    if (head === TOO_LARGE) {
+      const body = `request head over ${MAX_HEAD_BYTES} bytes\n`;
+      await writeAll(
+        conn,
+        encoder.encode(
+          `HTTP/1.1 431 ${REASONS[431]}\r\ncontent-type: text/plain; charset=utf-8\r\n` +
+            `content-length: ${body.length}\r\nconnection: close\r\n\r\n${body}`,
+        ),
+      );
+      await conn.closeWrite();
+      await deadline(drain(conn, LINGER.bytes), LINGER.ms).catch(() => {});
+      return;
+    }
     open.requested(conn);
     // The event stream keeps the connection (and its place among the 64) while the page is open.
     if (options.live !== undefined && /^GET \/events[ ?]/.test(head)) {
@@ -138,8 +159,11 @@ async function serveOne(
   }
 }
 
-/** The request head up to the blank line, or undefined if the peer closed or sent too much. */
-async function readHead(conn: Deno.Conn): Promise<string | undefined> {
+/** {@linkcode readHead}: the head did not end within {@linkcode MAX_HEAD_BYTES}. */
+const TOO_LARGE = Symbol("too large");
+
+/** The request head up to the blank line; undefined if the peer closed first, TOO_LARGE past the limit. */
+async function readHead(conn: Deno.Conn): Promise<string | typeof TOO_LARGE | undefined> {
   const buf = new Uint8Array(MAX_HEAD_BYTES);
   let filled = 0;
   while (filled < buf.length) {
@@ -149,7 +173,17 @@ async function readHead(conn: Deno.Conn): Promise<string | undefined> {
     const text = decoder.decode(buf.subarray(0, filled));
     if (text.includes("\r\n\r\n") || text.includes("\n\n")) return text;
   }
-  return undefined;
+  return TOO_LARGE;
+}
+
+/** Reads and drops up to `limit` bytes, until the peer closes. */
+async function drain(conn: Deno.Conn, limit: number): Promise<void> {
+  const buf = new Uint8Array(16 * 1024);
+  for (let left = limit; left > 0;) {
+    const n = await conn.read(buf);
+    if (n === null) return;
+    left -= n;
+  }
 }
 
 /** The answer for a request head. */
