@@ -171,7 +171,12 @@ async function runClient(args: readonly string[]): Promise<number> {
     writeErr(`error: ${error.message}\n`);
     return EXIT.usage;
   }
-  const connectOptions: ConnectOptions = { ...config, ...security };
+  const connectOptions: ConnectOptions = {
+    ...config,
+    ...security,
+    // top waits in the queue of a full server, saying so, until a slot frees (docs/client.md#top).
+    waitInQueue: command?.kind === "top",
+  };
   if (shellMode) return await openShell(connectOptions, { printer, base });
   try {
     using connection = await Connection.open(connectOptions);

@@ -106,23 +106,53 @@ Deno.test("client top on a full server waits in the queue past --timeout, then s
   await using server = await TestServer.start(["--max-running", "1"]);
   using holder = await TestClient.connect(server.port);
   assertEquals(await holder.ask("PING"), "OK PONG");
+  await topWaitsInQueue(server.port, holder, [], {});
+});
+
+Deno.test("client top --user on a full server waits in the queue past --timeout for its AUTH's reply too", async () => {
+  await using dir = await tempDir();
+  await writeUsers(`${dir.path}/users`, [ADA]);
+  await using server = await TestServer.start([
+    "--users",
+    `${dir.path}/users`,
+    "--max-running",
+    "1",
+  ]);
+  using holder = await TestClient.connect(server.port);
+  assertMatch(await holder.ask(`AUTH ada "${ADA.password}"`), /^OK/);
+  await topWaitsInQueue(server.port, holder, ["--user", "ada"], {
+    SWITCHBOARD_PASSWORD: ADA.password,
+  });
+});
+
+/**
+ * top with --timeout 1 while `holder` holds the only slot: three times its
+ * timeout later it must still be waiting, not gone with an error, and it
+ * shows the server once the holder leaves (docs/client.md#top).
+ */
+async function topWaitsInQueue(
+  port: number,
+  holder: TestClient,
+  args: string[],
+  env: Record<string, string>,
+): Promise<void> {
   const top = clientCommandLine([
     "--port",
-    String(server.port),
+    String(port),
     "--timeout",
     "1",
+    ...args,
     "top",
     "--interval",
     "0.2",
   ]);
-  await using terminal = new Terminal(top, { env: { TERM: "xterm" } });
-  await terminal.waitFor("no reply yet");
-  // docs/client.md#top: on a full server top waits in the queue until a slot frees.
-  // Three times its --timeout later it must still be waiting, not gone with an error.
+  await using terminal = new Terminal(top, { env: { TERM: "xterm", ...env } });
+  // Its screen says so once it is drawn; with --user, top draws after its AUTH is answered.
+  if (!args.includes("--user")) await terminal.waitFor("no reply yet");
   const gaveUp = await terminal.waitFor("error:", 3_000).then(() => true, () => false);
   assertEquals(gaveUp, false, `top gave up while queued:\n${terminal.text}`);
   holder.close();
   await terminal.waitFor("running 1 of 1");
   await terminal.keys("q");
   assertEquals(await terminal.exit(), 0);
-});
+}

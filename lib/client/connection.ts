@@ -57,6 +57,12 @@ export interface ConnectOptions {
   tls?: { caCerts: string[] } | undefined;
   /** Sent as `AUTH` before anything else; a refusal is {@linkcode AuthRefusedError}. */
   credentials?: Credentials | undefined;
+  /**
+   * No reply deadline until the first reply: on a full server the
+   * connection waits in the queue for as long as it takes (top, which says
+   * so on its screen; docs/client.md#top). `timeoutMs` applies from then on.
+   */
+  waitInQueue?: boolean | undefined;
 }
 
 /** What the server sent while nobody was waiting for a reply (see {@linkcode Connection.unasked}). */
@@ -74,6 +80,7 @@ export class Connection {
   readonly #where: string;
   readonly #tls: boolean;
   readonly #timeoutMs: number;
+  readonly #waitInQueue: boolean;
   /** A reply line being read while no request waits (the shell's prompt); the next read takes it. */
   #early: Promise<string> | undefined;
   /** Socket reads started while true have no deadline: nobody is waiting for a reply. */
@@ -90,6 +97,7 @@ export class Connection {
     this.#where = `${options.host}:${options.port}`;
     this.#tls = options.tls !== undefined;
     this.#timeoutMs = options.timeoutMs;
+    this.#waitInQueue = options.waitInQueue ?? false;
     this.#replies = new ReplyReader(this.#countedSource(conn));
   }
 
@@ -306,7 +314,7 @@ export class Connection {
   /**
    * `conn` as the reply reader reads it: each socket read waits at most the
    * timeout, like a socket timeout, except while idle (the watch of a shell
-   * at its prompt). It is on reads, not on each reply, because a std
+   * at its prompt) and, with `waitInQueue`, before the first reply. It is on reads, not on each reply, because a std
    * deadline's timer cannot be cleared: one per reply kept the timer of
    * every reply of a pipelined run alive for the whole timeout, while one
    * read takes in many replies (200,000 piped ECHO lines, 2 runs each: a
@@ -316,7 +324,7 @@ export class Connection {
   #timedSource(conn: ByteSource): ByteSource {
     return {
       read: (buffer) => {
-        if (this.#idle) return conn.read(buffer);
+        if (this.#idle || (this.#waitInQueue && !this.#answered)) return conn.read(buffer);
         return deadline(conn.read(buffer), this.#timeoutMs).catch((error: unknown) => {
           if (!isTimeout(error)) throw error;
           throw new ConnectError(this.#noReply());

@@ -166,10 +166,6 @@ async function readKeys(
 /** STATS and WHO, sent together, and their replies parsed. */
 async function takeSample(connection: Connection): Promise<TopSample> {
   await connection.write(encoder.encode("STATS\nWHO\n"));
-  // Until its first reply, top may be waiting in the queue of a full server, which it
-  // does as long as it takes (docs/client.md#top; q quits): no reply deadline then.
-  // Once answered it runs, and --timeout bounds every reply as for any command.
-  if (!connection.answered) await connection.watch();
   const stats = await connection.read();
   const who = await connection.read();
   const at = Date.now();
