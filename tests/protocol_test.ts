@@ -1,5 +1,5 @@
 /** Unit tests of the protocol module: framing, tokenizer, replies — on bytes, no sockets. */
-import { assertEquals, assertLessOrEqual, assertThrows } from "@std/assert";
+import { assertEquals, assertLessOrEqual, assertRejects, assertThrows } from "@std/assert";
 import fc from "fast-check";
 import { escapeControl, hasControlCharacter } from "../lib/escape.ts";
 import {
@@ -277,4 +277,22 @@ Deno.test("a line read where the one before was holds its own bytes", () => {
     }
   }
   assertEquals(lines, ["PING", "PONG", "PIN", "", "", "ABCD", "WXYZ", "KLMN"]);
+});
+
+Deno.test("a reply line that never ends is refused in the client's words, not the server's --max-line", async () => {
+  let reads = 0;
+  const reader = new ReplyReader({
+    read(p) {
+      reads++;
+      p.fill(0x78);
+      return Promise.resolve(p.length);
+    },
+  });
+  const error = await assertRejects(() => reader.readLine(), ProtocolError);
+  assertEquals(error.code, "line-too-long");
+  assertEquals(
+    error.message,
+    "a reply line over 16777216 bytes: not a switchboard server, or a broken one",
+  );
+  assertLessOrEqual(reads, 1_000, "it stops reading at the limit");
 });

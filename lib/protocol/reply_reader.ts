@@ -108,9 +108,24 @@ export class ReplyReader {
   /** Reads one reply line (without the LF). */
   async readLine(): Promise<string> {
     for (;;) {
-      const line = this.#frame.nextLine();
+      const line = this.#nextLine();
       if (line !== null) return lenient.decode(line);
       if (!await this.#fill()) throw new ConnectionClosedError("server closed the connection");
+    }
+  }
+
+  /** The frame's next line; one too long is the server's fault, said in the client's words. */
+  #nextLine(): Uint8Array | null {
+    try {
+      return this.#frame.nextLine();
+    } catch (error) {
+      if (!(error instanceof ProtocolError) || error.code !== "line-too-long") throw error;
+      // The frame's own message names the server's --max-line, which is no concern of a client.
+      throw new ProtocolError(
+        "line-too-long",
+        `a reply line over ${MAX_REPLY_LINE} bytes: not a switchboard server, or a broken one`,
+        true,
+      );
     }
   }
 
