@@ -106,7 +106,10 @@ export class CopyExchange {
       at += n;
       if (this.#left === 0) this.#ended(chunk.subarray(at));
     }
-    if (this.#queue.length > 0) this.#socket.pause();
+    // Once ReadyForQuery came the socket is the driver's again: paused here, it would never read
+    // the answer to its next query (the GET's ROLLBACK waited out its deadline, and the connection
+    // went back to the pool unable to answer anything: tests/e2e_postgres_transfers_test.ts).
+    if (this.#queue.length > 0 && !this.#over) this.#socket.pause();
     this.#wake?.();
   }
 
