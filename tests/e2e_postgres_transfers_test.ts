@@ -6,9 +6,9 @@
  * stuck makes later transfers wait for it and then fail.
  * One private cluster for the whole file (tests/postgres.ts).
  */
-import { assert, assertEquals } from "@std/assert";
+import { assert, assertEquals, assertMatch } from "@std/assert";
 import { PostgresCluster } from "./postgres.ts";
-import { sha256, TestClient, TestServer } from "./helpers.ts";
+import { eventually, sha256, TestClient, TestServer } from "./helpers.ts";
 
 const encoder = new TextEncoder();
 
@@ -40,6 +40,72 @@ Deno.test("FILE transfers on the shared store leave their connections usable", a
         await client.put("after.txt", "after", { timeoutMs: 10_000 }),
         `OK stored after.txt 5 ${sha256(encoder.encode("after"))}`,
       );
+    },
+  );
+
+  await t.step(
+    "KV GETs of other keys are answered at once while a KV SET waits on a row another transaction holds",
+    async () => {
+      const impatient = [
+        "--store",
+        cluster.url(database),
+        "--request-timeout",
+        "1",
+        "--threads",
+        "1",
+      ];
+      await using server = await TestServer.start(impatient);
+      using writer = await TestClient.connect(server.port);
+      assertEquals(await writer.ask("KV SET hot 0"), "OK");
+      const readers = await Promise.all(
+        Array.from({ length: 8 }, () => TestClient.connect(server.port)),
+      );
+      try {
+        for (const [i, reader] of readers.entries()) {
+          assertEquals(await reader.ask(`KV SET cold:${i} v${i}`), "OK");
+        }
+        // Every statement connection open: GETs at once run on all of them.
+        for (let round = 0; round < 5; round++) {
+          await Promise.all(readers.map((reader, i) => reader.ask(`KV GET cold:${i}`)));
+        }
+        // Another server's transaction holds the row "hot" for 3 s.
+        const HOLD_MS = 3000;
+        let lockedAt = 0;
+        const holder = cluster.query(
+          (sql) =>
+            sql.begin(async (tx) => {
+              await tx`SELECT 1 FROM switchboard_kv WHERE key = ${
+                encoder.encode("hot")
+              } FOR UPDATE`;
+              lockedAt = Date.now();
+              await new Promise((resolve) => setTimeout(resolve, HOLD_MS));
+            }),
+          database,
+        );
+        try {
+          await eventually(() => lockedAt > 0, "the row lock to be taken");
+          await writer.send("KV SET hot 1"); // waits on the lock past its deadline
+          await new Promise((resolve) => setTimeout(resolve, 100));
+          // Rounds of GETs from all readers at once, while the write waits: none touches "hot".
+          const slow: string[] = [];
+          let rounds = 0;
+          while (Date.now() - lockedAt < HOLD_MS - 1200) {
+            rounds++;
+            await Promise.all(readers.map(async (reader, i) => {
+              const started = Date.now();
+              const reply = await reader.ask(`KV GET cold:${i}`, { timeoutMs: 10_000 });
+              const took = Date.now() - started;
+              if (reply !== `OK v${i}` || took > 500) slow.push(`${reply} after ${took} ms`);
+            }));
+          }
+          assertEquals(slow, [], `${slow.length} of ${rounds * readers.length} GETs`);
+        } finally {
+          await holder;
+        }
+        assertMatch(await writer.readText({ timeoutMs: 10_000 }), /^(OK|ERR unavailable .*)$/);
+      } finally {
+        readers.forEach((reader) => reader.close());
+      }
     },
   );
 });
