@@ -83,6 +83,13 @@ export class PostgresDatabase {
   /** The URL as it may be shown (no password). */
   readonly shown: string;
   readonly #sql: postgres.Sql;
+  /**
+   * The one connection writes go out on ({@linkcode callInOrder}): they go one at a time anyway,
+   * and a write waiting on a row another transaction holds must not hold up the reads. On #sql,
+   * the driver pipelined the reads of other clients behind it once every connection was busy,
+   * and they failed with it after the deadline (tests/e2e_postgres_transfers_test.ts).
+   */
+  readonly #writer: postgres.Sql;
   /** The transfers' pool (see {@linkcode MAX_STREAMS}). */
   readonly #transfers: postgres.Sql;
   /** How many connections single statements (KV, FILE LIST and DEL) have. */
@@ -149,6 +156,7 @@ export class PostgresDatabase {
       },
     };
     this.#sql = postgres(driverOptions);
+    this.#writer = postgres({ ...driverOptions, max: 1 });
     this.maxStreams = shareOf(MAX_STREAMS, options.share ?? 1, 2);
     this.#transfers = postgres({ ...driverOptions, max: this.maxStreams });
   }
@@ -211,7 +219,7 @@ export class PostgresDatabase {
     }
     let statement: PromiseLike<T>;
     try {
-      statement = work(this.#sql);
+      statement = work(this.#writer);
     } catch (error) {
       release();
       throw error;
@@ -289,7 +297,11 @@ export class PostgresDatabase {
   /** Waits for every connection to finish and closes them (on shutdown). */
   async close(): Promise<void> {
     clearInterval(this.#probe);
-    await Promise.all([this.#sql.end({ timeout: 1 }), this.#transfers.end({ timeout: 1 })]);
+    await Promise.all([
+      this.#sql.end({ timeout: 1 }),
+      this.#writer.end({ timeout: 1 }),
+      this.#transfers.end({ timeout: 1 }),
+    ]);
   }
 
   /**
