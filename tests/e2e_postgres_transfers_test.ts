@@ -108,4 +108,62 @@ Deno.test("FILE transfers on the shared store leave their connections usable", a
       }
     },
   );
+
+  await t.step(
+    "a FILE GET is answered within --request-timeout while 16 uploads that keep --min-rate hold every transfer connection",
+    async () => {
+      const trickled = [
+        ...["--store", cluster.url(database), "--request-timeout", "2", "--threads", "1"],
+        ...["--min-rate", "1024"],
+      ];
+      await using server = await TestServer.start(trickled);
+      using client = await TestClient.connect(server.port);
+      assertEquals(
+        await client.put("hello.txt", "hello"),
+        "OK stored hello.txt 5 2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824",
+      );
+      // 16 uploads (the server's transfer connections) of 100 MB, each sending 4 KiB a second:
+      // four times --min-rate, so none is cut, and each would hold its connection for hours.
+      const uploaders = await Promise.all(
+        Array.from({ length: 16 }, () => TestClient.connect(server.port)),
+      );
+      let trickling = true;
+      const trickles = uploaders.map(async (uploader, i) => {
+        await uploader.send(`FILE PUT slow${i}.bin 100000000`);
+        while (trickling) {
+          await uploader.write(new Uint8Array(1024));
+          await new Promise((resolve) => setTimeout(resolve, 250));
+        }
+      });
+      try {
+        await eventually(
+          async () => await uploadsUnderWay() === 16,
+          "16 uploads to hold a transfer connection each",
+        );
+        const started = Date.now();
+        const reply = await client.ask("FILE GET hello.txt", { timeoutMs: 8_000 }).catch(
+          (error) => `no reply: ${(error as Error).message}`,
+        );
+        assertMatch(
+          reply,
+          /^(DATA 5\nhello|ERR busy .*)$/,
+          `after ${Date.now() - started} ms (--request-timeout 2)`,
+        );
+      } finally {
+        trickling = false;
+        uploaders.forEach((uploader) => uploader.close());
+        await Promise.allSettled(trickles);
+      }
+    },
+  );
+
+  /** Transactions the servers hold open for transfers (an upload's, until its first piece, idles in it). */
+  async function uploadsUnderWay(): Promise<number> {
+    return await cluster.query(async (sql) => {
+      const rows = await sql`
+        SELECT 1 FROM pg_stat_activity
+        WHERE datname = ${database} AND application_name = 'switchboard' AND state = 'idle in transaction'`;
+      return rows.length;
+    }, database);
+  }
 });
