@@ -66,3 +66,12 @@ export class StoreUnreachableError extends Error {
     super(`store unreachable: ${reason}`);
   }
 }
+
+/**
+ * Every transfer connection of the store stayed taken for a whole deadline
+ * (docs/several-servers.md#the-shared-store): the command replies `ERR busy <message>`
+ * instead of waiting for as long as slow transfers keep going.
+ */
+export class StoreBusyError extends Error {
+  override name = "StoreBusyError";
+}

@@ -23,7 +23,7 @@ import type { Command, CommandContext } from "../../commands/command.ts";
 import type { CommandTable } from "../../commands/mod.ts";
 import { PING, PONG } from "../../commands/basic.ts";
 import { storageReply } from "./storage_errors.ts";
-import { StoreUnreachableError } from "../../stores/store.ts";
+import { StoreBusyError, StoreUnreachableError } from "../../stores/store.ts";
 import type { Logger } from "../log.ts";
 import type { RequestDurations } from "../observability/metrics.ts";
 import type { Stats } from "../observability/stats.ts";
@@ -192,7 +192,7 @@ export class Dispatcher implements CommandActivity {
     const storage = storageReply(error);
     if (storage !== undefined) {
       // The store logs its own unreachable episodes once; not once per request.
-      if (!(error instanceof StoreUnreachableError)) {
+      if (!(error instanceof StoreUnreachableError || error instanceof StoreBusyError)) {
         this.#options.logger.warn("storage failed", { client, error: String(error) });
       }
       return storage;

@@ -6,7 +6,7 @@
  * anything a command let through) turn it into an honest code.
  */
 import { err, type LineReply } from "../../protocol/mod.ts";
-import { StoreUnreachableError } from "../../stores/store.ts";
+import { StoreBusyError, StoreUnreachableError } from "../../stores/store.ts";
 
 /** errno names of a full disk or quota. */
 const NO_SPACE = new Set(["ENOSPC", "EDQUOT"]);
@@ -36,6 +36,7 @@ export function storageReply(error: unknown): LineReply | undefined {
   if (!(error instanceof Error)) return undefined;
   // The --store database is down (docs/several-servers.md#when-the-database-is-down).
   if (error instanceof StoreUnreachableError) return err("unavailable", error.message);
+  if (error instanceof StoreBusyError) return err("busy", error.message);
   const code = (error as { code?: unknown }).code;
   if (typeof code === "string" && NO_SPACE.has(code) || SQLITE_FULL.test(error.message)) {
     return err("no-space", "the server's disk is full; nothing was stored");

@@ -97,7 +97,8 @@ export class PostgresDatabase {
   /** How many transfers this pool holds connections for at once. */
   readonly maxStreams: number;
   readonly #logger: Logger;
-  readonly #callTimeoutMs: number;
+  /** Deadline of each call to the database, in ms (`--request-timeout`). */
+  readonly callTimeoutMs: number;
   readonly #onDown: (() => void) | undefined;
   readonly #password: string | undefined;
   /** The tables were found or made; until then every call is refused. */
@@ -116,7 +117,7 @@ export class PostgresDatabase {
   private constructor(url: PostgresUrl, options: DatabaseOptions) {
     this.shown = describeUrl(url);
     this.#logger = options.logger;
-    this.#callTimeoutMs = options.callTimeoutMs;
+    this.callTimeoutMs = options.callTimeoutMs;
     this.#onDown = options.onDown;
     this.#password = url.password ?? readPassword();
     this.statements = shareOf(POOL_SIZE, options.share ?? 1, 1);
@@ -212,7 +213,7 @@ export class PostgresDatabase {
     const turn = this.#writes.acquire();
     let release: () => void;
     try {
-      release = await deadline(turn, this.#callTimeoutMs);
+      release = await deadline(turn, this.callTimeoutMs);
     } catch (error) {
       turn.then((giveBack) => giveBack()); // never sent: its turn, when it comes, passes on
       throw this.fault(error);
@@ -225,7 +226,7 @@ export class PostgresDatabase {
       throw error;
     }
     statement.then(release, release);
-    const left = this.#callTimeoutMs - (performance.now() - started);
+    const left = this.callTimeoutMs - (performance.now() - started);
     return await this.within(statement, Math.max(1, left));
   }
 
@@ -258,7 +259,7 @@ export class PostgresDatabase {
   }
 
   /** Awaits one step (a query on a reserved connection) within the deadline, translating a lost database. */
-  async within<T>(step: PromiseLike<T>, timeoutMs = this.#callTimeoutMs): Promise<T> {
+  async within<T>(step: PromiseLike<T>, timeoutMs = this.callTimeoutMs): Promise<T> {
     try {
       const result = await deadline(Promise.resolve(step), timeoutMs);
       this.#up();
@@ -275,7 +276,7 @@ export class PostgresDatabase {
    */
   fault(error: unknown): unknown {
     if (error instanceof StoreUnreachableError) return error;
-    const reason = unreachableReason(error, this.#callTimeoutMs);
+    const reason = unreachableReason(error, this.callTimeoutMs);
     if (reason === undefined) return error;
     const shown = redact(reason, this.#password);
     this.#down(shown);
@@ -330,9 +331,9 @@ export class PostgresDatabase {
   async #look(): Promise<void> {
     try {
       if (this.#ready) {
-        await deadline(Promise.resolve(this.#sql`SELECT 1`), this.#callTimeoutMs);
+        await deadline(Promise.resolve(this.#sql`SELECT 1`), this.callTimeoutMs);
       } else {
-        const created = await deadline(prepareSchema(this.#sql), this.#callTimeoutMs);
+        const created = await deadline(prepareSchema(this.#sql), this.callTimeoutMs);
         this.#ready = true;
         if (created) {
           this.#logger.info(

@@ -19,6 +19,7 @@
  *   bytea parameters and columns, which the driver sends as hex text.
  * - LIST reads the index of complete files, in byte order of their names.
  */
+import { deadline } from "@std/async/deadline";
 import { createHash } from "node:crypto";
 import type postgres from "postgres";
 import { DataLinesBuilder } from "../../protocol/reply.ts";
@@ -26,7 +27,7 @@ import { CutShortError } from "../../io.ts";
 import { Semaphore } from "../../lock.ts";
 import { FileNotFoundError } from "../file_store.ts";
 import { checkFileName } from "../file_names.ts";
-import type { FileStorage, OpenedFile } from "../store.ts";
+import { type FileStorage, type OpenedFile, StoreBusyError } from "../store.ts";
 import { CopyOut } from "./copy.ts";
 import { CopyIn, PieceBuffers } from "./copy_in.ts";
 import type { PostgresDatabase } from "./database.ts";
@@ -87,7 +88,7 @@ export class PostgresFileStore implements FileStorage {
 
   async put(name: string, size: number, source: AsyncIterable<Uint8Array>): Promise<string> {
     checkFileName(name);
-    const release = await this.#streams.acquire();
+    const release = await this.#transfer();
     try {
       const connection = await this.#db.reserve();
       try {
@@ -157,7 +158,7 @@ export class PostgresFileStore implements FileStorage {
   async openForRead(name: string): Promise<OpenedFile> {
     checkFileName(name);
     const db = this.#db;
-    const release = await this.#streams.acquire();
+    const release = await this.#transfer();
     let connection: postgres.ReservedSql | undefined;
     let reading: CopyOut | undefined;
     const finish = () => {
@@ -193,6 +194,25 @@ export class PostgresFileStore implements FileStorage {
     } catch (error) {
       finish();
       throw error;
+    }
+  }
+
+  /**
+   * A transfer's turn, within the deadline: transfers that keep --min-rate
+   * may hold every connection for hours, and a client waits no longer than
+   * for any other answer from the store. A turn that comes after is passed on.
+   */
+  async #transfer(): Promise<() => void> {
+    const turn = this.#streams.acquire();
+    try {
+      return await deadline(turn, this.#db.callTimeoutMs);
+    } catch {
+      turn.then((giveBack) => giveBack());
+      throw new StoreBusyError(
+        `all ${this.#db.maxStreams} file transfers stayed in use for ${
+          this.#db.callTimeoutMs / 1000
+        } s; try again later`,
+      );
     }
   }
 
