@@ -149,6 +149,15 @@ Deno.test("FILE transfers on the shared store leave their connections usable", a
           /^(DATA 5\nhello|ERR busy .*)$/,
           `after ${Date.now() - started} ms (--request-timeout 2)`,
         );
+        // A PUT too: its payload is read and dropped, and the connection stays in step.
+        const put = await client.put("more.txt", "more", { timeoutMs: 8_000 }).catch(
+          (error) => `no reply: ${(error as Error).message}`,
+        );
+        assertMatch(
+          put,
+          /^(OK stored more\.txt 4 [0-9a-f]{64}|ERR busy all 16 file transfers .*)$/,
+        );
+        assertEquals(await client.ask("PING"), "OK PONG");
       } finally {
         trickling = false;
         uploaders.forEach((uploader) => uploader.close());
