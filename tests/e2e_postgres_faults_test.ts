@@ -339,19 +339,7 @@ Deno.test("the shared store through faults", async (t) => {
       // Another server's transaction holds the row order:a for 4 s; writes that touch it wait. A
       // batch locks its rows in key order: order:a first, so order:z is free while it waits.
       const HOLD_MS = 4000;
-      let lockedAt = 0;
-      const holder = cluster.query(
-        (sql) =>
-          sql.begin(async (tx) => {
-            await tx`SELECT 1 FROM switchboard_kv WHERE key = ${
-              encoder.encode("order:a")
-            } FOR UPDATE`;
-            lockedAt = Date.now();
-            await new Promise((resolve) => setTimeout(resolve, HOLD_MS));
-          }),
-        database,
-      );
-      await eventually(() => lockedAt > 0, "the row lock to be taken");
+      const { lockedAt, released: holder } = await cluster.holdKvRow(database, "order:a", HOLD_MS);
       await stalled.send("KV SET order:a x1"); // one batch, stuck on the lock past its deadline
       await new Promise((resolve) => setTimeout(resolve, 200));
       // The writer's first SET waits with this one for the next batch, which touches the row too.

@@ -30,6 +30,17 @@ async function closedWithin(conn: Deno.Conn, ms: number): Promise<boolean> {
   }
 }
 
+/** The endpoint on a free port, with `source`'s numbers, healthy unless `unhealthy` says why not. */
+function serve(unhealthy: () => string | undefined): ReturnType<typeof serveMetrics> {
+  return serveMetrics({
+    hostname: "127.0.0.1",
+    port: 0,
+    gather: () => Promise.resolve({ server: source, durations: new RequestDurations() }),
+    unhealthy,
+    logger: new Logger(),
+  });
+}
+
 async function scrape(port: number): Promise<string> {
   const response = await fetch(`http://127.0.0.1:${port}/metrics`);
   return await response.text();
@@ -82,13 +93,7 @@ Deno.test("the metrics endpoint holds 64 connections: a newcomer replaces the ol
 
 Deno.test("/healthz answers 200 ok, or 503 with the one-line reason the server gives", async () => {
   let reason: string | undefined;
-  const endpoint = serveMetrics({
-    hostname: "127.0.0.1",
-    port: 0,
-    gather: () => Promise.resolve({ server: source, durations: new RequestDurations() }),
-    unhealthy: () => reason,
-    logger: new Logger(),
-  });
+  const endpoint = serve(() => reason);
   try {
     const health = async () => {
       const response = await fetch(`http://127.0.0.1:${endpoint.addr.port}/healthz`);
@@ -105,13 +110,7 @@ Deno.test("/healthz answers 200 ok, or 503 with the one-line reason the server g
 });
 
 Deno.test("a request head over 8 KiB is answered 431, and the endpoint serves the next scrape", async () => {
-  const endpoint = serveMetrics({
-    hostname: "127.0.0.1",
-    port: 0,
-    gather: () => Promise.resolve({ server: source, durations: new RequestDurations() }),
-    unhealthy: () => undefined,
-    logger: new Logger(),
-  });
+  const endpoint = serve(() => undefined);
   try {
     const ask = async (request: string): Promise<string> => {
       const conn = await Deno.connect({ hostname: "127.0.0.1", port: endpoint.addr.port });

@@ -112,6 +112,40 @@ export class PostgresCluster {
     return name;
   }
 
+  /**
+   * Another server's transaction, played by the test: it holds KV row `key`
+   * of `database` (`SELECT … FOR UPDATE`) for `holdMs`. Resolves once the
+   * lock is taken, with when (`Date.now()`) and the transaction's end.
+   */
+  async holdKvRow(
+    database: string,
+    key: string,
+    holdMs: number,
+  ): Promise<{ lockedAt: number; released: Promise<void> }> {
+    const { promise: locked, resolve: lockTaken, reject: lockFailed } = Promise.withResolvers<
+      number
+    >();
+    const released = this.query(
+      (sql) =>
+        sql.begin(async (tx) => {
+          await tx`SELECT 1 FROM switchboard_kv WHERE key = ${new TextEncoder().encode(key)}
+                   FOR UPDATE`;
+          lockTaken(Date.now());
+          await new Promise((resolve) => setTimeout(resolve, holdMs));
+        }),
+      database,
+    ).then(() => {}, (error) => {
+      lockFailed(error);
+      throw error;
+    });
+    const timer = setTimeout(() => lockFailed(new Error(`no lock on ${key} within 10 s`)), 10_000);
+    try {
+      return { lockedAt: await locked, released };
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
   /** Runs `work` with a connection to `database` (for checking what the server stored). */
   async query<T>(work: (sql: postgres.Sql) => Promise<T>, database: string): Promise<T> {
     const sql = postgres({
