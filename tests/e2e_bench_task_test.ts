@@ -74,6 +74,7 @@ Deno.test("bench options: defaults, --quick, and every row when --only is not gi
     "PGKV",
     "PGFILE",
     "LIVE",
+    "LIVEQ",
     "HAPROXY",
     "S1T",
     "S6T",

@@ -22,7 +22,7 @@ import { TLS } from "./tls.ts";
 import { TLSPEERS } from "./tls_peers.ts";
 import { AUTH } from "./auth.ts";
 import { PGFILE, PGKV } from "./postgres.ts";
-import { LIVE } from "./live_view.ts";
+import { LIVE, LIVEQ } from "./live_view.ts";
 import { HAPROXY } from "./haproxy.ts";
 import { IDLET, S1T, S6T } from "./threads.ts";
 
@@ -49,6 +49,7 @@ export const ROWS: readonly BenchRow[] = [
   PGKV,
   PGFILE,
   LIVE,
+  LIVEQ,
   HAPROXY,
   S1T,
   S6T,
