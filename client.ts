@@ -176,6 +176,8 @@ async function runClient(args: readonly string[]): Promise<number> {
     ...security,
     // top waits in the queue of a full server, saying so, until a slot frees (docs/client.md#top).
     waitInQueue: command?.kind === "top",
+    // A late AUTH reply is told like any late reply: only where a person watches a terminal.
+    notice: Deno.stderr.isTerminal() ? printer : undefined,
   };
   if (shellMode) return await openShell(connectOptions, { printer, base });
   try {

@@ -16,6 +16,7 @@ import {
   runClient,
 } from "./client_helpers.ts";
 import { Terminal } from "./terminal.ts";
+import { ADA, writeUsers } from "./users_fixtures.ts";
 
 const encoder = new TextEncoder();
 
@@ -128,6 +129,29 @@ Deno.test("client get says it is waiting while the server has it queued", async 
   await getting.waitFor("saved notes.txt 5");
   assertEquals(await getting.exit(), 0);
   assertEquals(await Deno.readTextFile(`${local.path}/g1.txt`), "notes");
+});
+
+Deno.test("client --user says it is waiting while the server has it queued before its AUTH is answered", async () => {
+  await using local = await tempDir();
+  await writeUsers(`${local.path}/users`, [ADA]);
+  await using server = await TestServer.start([
+    "--users",
+    `${local.path}/users`,
+    "--max-running",
+    "1",
+  ]);
+  using slot = await holdSlot(server.port);
+  await using pinging = new Terminal(
+    clientCommandLine(["--port", String(server.port), "--user", "ada", "ping"]),
+    { env: { SWITCHBOARD_PASSWORD: ADA.password } },
+  );
+  await pinging.waitFor(
+    "no reply for 1 s: the server may have queued this connection until a slot frees, " +
+      "or the request is slow",
+  );
+  slot.release();
+  await pinging.waitFor("PONG");
+  assertEquals(await pinging.exit(), 0);
 });
 
 Deno.test("client put says it is waiting while the server has not stored the file yet", async () => {

@@ -147,8 +147,10 @@ async function topWaitsInQueue(
     "0.2",
   ]);
   await using terminal = new Terminal(top, { env: { TERM: "xterm", ...env } });
-  // Its screen says so once it is drawn; with --user, top draws after its AUTH is answered.
-  if (!args.includes("--user")) await terminal.waitFor("no reply yet");
+  // Its screen says so; with --user, the notice of the AUTH it waits on says so before it.
+  await terminal.waitFor(
+    args.includes("--user") ? "may have queued this connection" : "no reply yet",
+  );
   const gaveUp = await terminal.waitFor("error:", 3_000).then(() => true, () => false);
   assertEquals(gaveUp, false, `top gave up while queued:\n${terminal.text}`);
   holder.close();

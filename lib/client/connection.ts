@@ -23,7 +23,7 @@ import {
   ReplyReader,
 } from "../protocol/mod.ts";
 import type { Credentials } from "./credentials.ts";
-import { waitingReason } from "./waiting.ts";
+import { type NoticeLine, waitingReason, withWaitNotice } from "./waiting.ts";
 
 const encoder = new TextEncoder();
 
@@ -63,6 +63,11 @@ export interface ConnectOptions {
    * so on its screen; docs/client.md#top). `timeoutMs` applies from then on.
    */
   waitInQueue?: boolean | undefined;
+  /**
+   * Where the wait notice goes while the AUTH reply is late (a full server
+   * queues the connection): the terminal's, as every command's reply has.
+   */
+  notice?: NoticeLine | undefined;
 }
 
 /** What the server sent while nobody was waiting for a reply (see {@linkcode Connection.unasked}). */
@@ -147,7 +152,11 @@ export class Connection {
     }
     if (options.credentials !== undefined) {
       try {
-        await connection.#signIn(options.credentials);
+        const signingIn = connection.#signIn(options.credentials);
+        await (options.notice === undefined ? signingIn : withWaitNotice(signingIn, {
+          printer: options.notice,
+          activity: connection,
+        }));
       } catch (error) {
         connection.close();
         throw error;
