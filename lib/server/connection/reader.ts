@@ -276,6 +276,20 @@ export class ConnReader {
     }
   }
 
+  /**
+   * After end of input while the connection waits in the queue with
+   * requests pending: true, and the peer counts as gone, if a reset follows
+   * (the probes of {@linkcode #resetFollows}, while `waiting()`); false for
+   * a half-close. On the TLS port a reset arrives as an end of input
+   * (`node:tls` over Deno ends the socket and keeps it writable), so only a
+   * write tells it from a half-close there.
+   */
+  async resetFollowsEnd(waiting: () => boolean): Promise<boolean> {
+    const gone = await this.#resetFollows(undefined, () => !waiting());
+    if (gone) this.#gone();
+    return gone;
+  }
+
   /** The `size` payload bytes that follow the request line in hand (see PayloadReader.start). */
   payload(size: number): AsyncGenerator<Uint8Array> {
     return this.#payload.start(size);
@@ -325,7 +339,10 @@ export class ConnReader {
    * {@linkcode RESET_PROBES} zero-length writes (spaced 10, 20, 40 … ms, about
    * 1.3 s in all), false once the command is done or the probes are spent.
    */
-  async #resetFollows(busy: Promise<unknown>, finished: () => boolean): Promise<boolean> {
+  async #resetFollows(
+    busy: Promise<unknown> | undefined,
+    finished: () => boolean,
+  ): Promise<boolean> {
     let gap = RESET_PROBE_FIRST_GAP_MS;
     for (let probe = 0; probe < RESET_PROBES && !finished(); probe++) {
       if (!await this.#writable()) return true;
@@ -336,7 +353,7 @@ export class ConnReader {
           clearTimeout(timer);
           resolve();
         };
-        busy.then(done, done);
+        busy?.then(done, done);
       });
       gap *= 2;
     }

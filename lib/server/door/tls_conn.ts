@@ -49,6 +49,8 @@ export class TlsConn {
   readonly localAddr: Deno.NetAddr;
   readonly #socket: TLSSocket;
   readonly #records: RecordReads;
+  /** The TCP connection under the TLS socket: a zero-length write there is the probe for a reset. */
+  readonly #tcp: Pick<StreamConn, "write">;
   readonly #chunks: Uint8Array[] = [];
   #buffered = 0;
   #ended = false;
@@ -63,15 +65,16 @@ export class TlsConn {
    * `socket` runs over `records`; `records` is where reading stops once
    * {@linkcode READ_AHEAD_BYTES} wait unread (pausing `socket` would not
    * do: its TLS layer goes on taking records from a JS stream and keeps
-   * what it decrypts).
+   * what it decrypts). `tcp` is the TCP connection under both.
    */
   constructor(
     socket: TLSSocket,
     records: RecordReads,
-    addresses: { remote: Deno.NetAddr; local: Deno.NetAddr },
+    addresses: { remote: Deno.NetAddr; local: Deno.NetAddr; tcp: Pick<StreamConn, "write"> },
   ) {
     this.#socket = socket;
     this.#records = records;
+    this.#tcp = addresses.tcp;
     this.remoteAddr = addresses.remote;
     this.localAddr = addresses.local;
     socket.on("data", (chunk: Uint8Array) => {
@@ -116,7 +119,9 @@ export class TlsConn {
   /**
    * Writes all of `p`; resolves when the socket has taken it (the caller may
    * reuse `p` then). A zero-length write only tells whether the connection
-   * is still up (reader.ts probes a half-closed peer this way).
+   * is still up (reader.ts probes a half-closed peer this way): it goes to
+   * the TCP connection, since `node:tls` over Deno reports a peer's reset as
+   * an end of input and keeps its socket writable until a record is sent.
    */
   write(p: Uint8Array): Promise<number> {
     if (this.#closed) {
@@ -126,7 +131,7 @@ export class TlsConn {
     if (this.#socket.destroyed || !this.#socket.writable) {
       return Promise.reject(new Deno.errors.BrokenPipe("the peer closed the connection"));
     }
-    if (p.length === 0) return Promise.resolve(0);
+    if (p.length === 0) return this.#tcp.write(p);
     return new Promise((resolve, reject) => {
       const fail = (error: Error) => reject(error);
       this.#writes.add(fail);

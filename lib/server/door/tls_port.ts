@@ -250,6 +250,7 @@ export class TlsPort {
         const addresses = {
           remote: conn.remoteAddr as Deno.NetAddr,
           local: conn.localAddr as Deno.NetAddr,
+          tcp: conn,
         };
         this.#onSecure(new TlsConn(tls, native ?? stream!, addresses), remote);
       }
