@@ -7,10 +7,11 @@
  */
 import net from "node:net";
 import { assertEquals } from "@std/assert";
-import { eventually, parseStats, TestClient, TestServer } from "../helpers.ts";
+import { TestClient, TestServer } from "../helpers.ts";
+import { resetWhileQueued, type SentPeer } from "./queued_peers.ts";
 
 /** A peer that has connected and sent `bytes`; `reset()` ends it with a RST. */
-function connectAndSend(port: number, bytes: string): Promise<{ reset(): void }> {
+function connectAndSend(port: number, bytes: string): Promise<SentPeer> {
   return new Promise((resolve, reject) => {
     const socket = net.connect(port, "127.0.0.1", () => {
       socket.write(bytes, () => resolve({ reset: () => socket.resetAndDestroy() }));
@@ -23,19 +24,7 @@ Deno.test("a queued client that sent a request and then reset leaves the queue a
   await using server = await TestServer.start(["--threads", "2", "--max-running", "1"]);
   using holder = await TestClient.connect(server.port);
   assertEquals(await holder.ask("PING"), "OK PONG");
-  const queuedNow = async () => parseStats(await holder.ask("STATS")).queued;
   const peers = [];
   for (let i = 0; i < 5; i++) peers.push(await connectAndSend(server.port, `PING ${i}\n`));
-  await eventually(async () => await queuedNow() === 5, "the 5 peers to be queued");
-  // Their requests are read while they wait (so that nothing is lost); now they vanish.
-  await eventually(
-    () => server.log.filter((line) => line.includes("client queued")).length === 5,
-    "the log lines of the 5 queued peers",
-  );
-  for (const peer of peers) peer.reset();
-  await eventually(
-    async () => await queuedNow() === 0,
-    "the reset peers to leave the queue (STATS queued 0) while the holder still runs",
-  );
-  assertEquals(parseStats(await holder.ask("STATS")).running, 1);
+  await resetWhileQueued(server, holder, peers);
 });

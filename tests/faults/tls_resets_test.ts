@@ -15,13 +15,14 @@ import tls from "node:tls";
 import { assertEquals, assertLess } from "@std/assert";
 import { eventually, parseStats, TestClient, TestServer } from "../helpers.ts";
 import { makeTlsFixture, tlsServerArgs } from "../tls_fixtures.ts";
+import { resetWhileQueued, type SentPeer } from "./queued_peers.ts";
 
 /** A TLS peer that has finished its handshake and sent `bytes`; `reset()` ends its TCP connection with a RST. */
 function connectTlsAndSend(
   port: number,
   caCert: string,
   bytes: string,
-): Promise<{ reset(): void }> {
+): Promise<SentPeer> {
   return new Promise((resolve, reject) => {
     const tcp = net.connect(port, "127.0.0.1", () => {
       const secure = tls.connect({ socket: tcp, ca: caCert, servername: "localhost" }, () => {
@@ -46,28 +47,18 @@ Deno.test("--threads 2, TLS port: a queued client that sent a request and then r
   ]);
   using holder = await TestClient.connectTls(server.port, fixture.caCertPem);
   assertEquals(await holder.ask("PING"), "OK PONG");
-  const queuedNow = async () => parseStats(await holder.ask("STATS")).queued;
   const peers = [];
   for (let i = 0; i < 5; i++) {
     peers.push(await connectTlsAndSend(server.port, fixture.caCertPem, `PING ${i}\n`));
   }
-  await eventually(async () => await queuedNow() === 5, "the 5 TLS peers to be queued");
-  await eventually(
-    () => server.log.filter((line) => line.includes("client queued")).length === 5,
-    "the log lines of the 5 queued peers",
-  );
-  for (const peer of peers) peer.reset();
-  await eventually(
-    async () => await queuedNow() === 0,
-    "the reset TLS peers to leave the queue (STATS queued 0) while the holder still runs",
-  );
-  assertEquals(parseStats(await holder.ask("STATS")).running, 1);
+  await resetWhileQueued(server, holder, peers);
   // Their counts came back: the address has 1 of its 6 in use again, so 5 newcomers all wait.
   const newcomers = [];
   for (let i = 0; i < 5; i++) {
     newcomers.push(await TestClient.connectTls(server.port, fixture.caCertPem));
   }
   try {
+    const queuedNow = async () => parseStats(await holder.ask("STATS")).queued;
     await eventually(async () => await queuedNow() === 5, "5 newcomers from the address queued");
   } finally {
     for (const newcomer of newcomers) newcomer.close();

@@ -25,7 +25,8 @@ import { Semaphore } from "../../lock.ts";
 import type { Logger } from "../../server/log.ts";
 import { StoreUnreachableError } from "../store.ts";
 import { IncompatibleSchemaError, prepareSchema, SCHEMA_VERSION } from "./schema.ts";
-import { describeUrl, PASSWORD_VARIABLE, type PostgresUrl, redact } from "./url.ts";
+import { unreachableReason } from "./unreachable.ts";
+import { describeUrl, PASSWORD_VARIABLE, type PostgresUrl, readPassword, redact } from "./url.ts";
 
 /**
  * Connections for single statements (KV, FILE LIST and DEL). Queries
@@ -373,37 +374,4 @@ export class PostgresDatabase {
     this.#logger.warn(`store: ${this.shown} is unreachable (${reason}); retrying every second`);
     this.#onDown?.();
   }
-}
-
-/** PGPASSWORD, where the environment may be read; undefined otherwise. */
-function readPassword(): string | undefined {
-  try {
-    return Deno.env.get(PASSWORD_VARIABLE) || undefined;
-  } catch {
-    return undefined; // no --allow-env for it: as if unset
-  }
-}
-
-/**
- * SQLSTATE classes of a database that cannot serve us, whatever the query:
- * connection exceptions (08), shutdown and the like (57P), out of
- * resources such as connections (53), authentication (28), a missing
- * database (3D000), and a session ended for idling in a transaction (25P03).
- */
-const UNREACHABLE_STATES = /^(08|57P|53|28)|^3D000$|^25P03$/;
-
-/** Why the database is out of reach, if `error` says it is; undefined for any other error. */
-function unreachableReason(error: unknown, timeoutMs: number): string | undefined {
-  if (error instanceof DOMException && error.name === "TimeoutError") {
-    return `no answer within ${timeoutMs / 1000} s`;
-  }
-  if (!(error instanceof Error)) return undefined;
-  const code = (error as { code?: unknown }).code;
-  if (error instanceof postgres.PostgresError) {
-    return UNREACHABLE_STATES.test(error.code) ? error.message : undefined;
-  }
-  // The driver's own (CONNECTION_CLOSED, CONNECT_TIMEOUT, …) and the socket's (ECONNREFUSED, …).
-  return typeof code === "string" && /^(E[A-Z]+|CONNECT\w*)$/.test(code)
-    ? error.message
-    : undefined;
 }

@@ -84,3 +84,12 @@ export function redact(text: string, secret?: string): string {
 function redactUrlText(text: string): string {
   return text.replace(/(\/\/[^/:@]*:)[^/]*@/g, `$1${HIDDEN}@`);
 }
+
+/** PGPASSWORD, where the environment may be read; undefined otherwise. */
+export function readPassword(): string | undefined {
+  try {
+    return Deno.env.get(PASSWORD_VARIABLE) || undefined;
+  } catch {
+    return undefined; // no --allow-env for it: as if unset
+  }
+}
