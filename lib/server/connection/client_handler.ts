@@ -151,17 +151,9 @@ export class ClientHandler implements ManagedHandler, Session {
     this.stateSince = performance.now();
     this.#options.logger.info("client queued", { client: this.id });
     const waiting = () => this.#state === "queued";
-    this.#in.readAhead(waiting).then(async (ended) => {
-      // EOF while waiting. With requests pending this may be a half-close
-      // (`nc -N`), which still deserves its replies, so it keeps its place;
-      // with nothing pending, or after a reset (the peer can read no reply),
-      // it is a hang-up and leaves the queue at once. The TLS port reports a
-      // reset as an end of input, so an end with requests pending is probed
-      // for a reset before it counts as a half-close.
-      if (!ended || !waiting()) return;
-      if (this.#in.frame.buffered > 0 && !this.#isGone) {
-        if (!await this.#in.resetFollowsEnd(waiting) || !waiting()) return;
-      }
+    // A half-close with requests pending keeps its place: that peer can still read its replies.
+    this.#in.hungUpWhileQueued(waiting).then((hungUp) => {
+      if (!hungUp || !waiting()) return;
       leave();
       this.#close();
       this.#options.logger.info("client left the queue", { client: this.id });

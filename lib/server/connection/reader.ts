@@ -106,6 +106,8 @@ export class ConnReader {
   readonly #readAheadLimit: number;
   /** The background read in flight; it resolves to the bytes it put in the frame, or null at the end. */
   #pending: Promise<number | null> | null = null;
+  /** A read or a probe found the connection broken (see {@linkcode #gone}). */
+  #isGone = false;
   /** The serve loop's read in flight is the background one (its bytes are already in the frame). */
   #joined = false;
   /** Reads the request payloads (FILE PUT) that follow a request line. */
@@ -277,14 +279,18 @@ export class ConnReader {
   }
 
   /**
-   * After end of input while the connection waits in the queue with
-   * requests pending: true, and the peer counts as gone, if a reset follows
-   * (the probes of {@linkcode #resetFollows}, while `waiting()`); false for
-   * a half-close. On the TLS port a reset arrives as an end of input
-   * (`node:tls` over Deno ends the socket and keeps it writable), so only a
-   * write tells it from a half-close there.
+   * Reads ahead while the connection waits in the queue ({@linkcode readAhead})
+   * and resolves true once the peer has hung up: its input ended with
+   * nothing pending, or it reset. An end with requests pending may be a
+   * half-close (`nc -N`), which is owed its replies, so it is probed for a
+   * reset first ({@linkcode #resetFollows}, while `waiting()`): the TLS port
+   * reports a reset as an end of input (`node:tls` over Deno ends the socket
+   * and keeps it writable), and only a write tells the two apart there.
+   * False while it still waits, or for a half-close.
    */
-  async resetFollowsEnd(waiting: () => boolean): Promise<boolean> {
+  async hungUpWhileQueued(waiting: () => boolean): Promise<boolean> {
+    if (!await this.readAhead(waiting) || !waiting()) return false;
+    if (this.frame.buffered === 0 || this.#isGone) return true;
     const gone = await this.#resetFollows(undefined, () => !waiting());
     if (gone) this.#gone();
     return gone;
@@ -373,6 +379,7 @@ export class ConnReader {
   /** The peer is gone (reset or closed): no more input, and its work is cancelled. */
   #gone(): void {
     this.#ended = true;
+    this.#isGone = true;
     this.#options.onGone();
   }
 }
